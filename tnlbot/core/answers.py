@@ -1,0 +1,298 @@
+"""Parse and validate one answer for one question kind.
+
+Every parser takes the text as typed (or a file reference) and returns either
+the value to store or a `Problem` naming the locale message to show. Parsers
+never raise on user input.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Callable, Mapping, Union
+from urllib.parse import urlsplit
+
+from .events import FileRef
+from .flow import JSON, Kind, Question
+
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    key: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+Result = Union[Problem, JSON]
+
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+_FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Co", "Cn"}
+
+
+def clean_text(raw: str, multiline: bool = False) -> Union[str, Problem]:
+    """Refuse what no answer may hold: control, bidi-override, surrogate."""
+    if len(raw) > MAX_TEXT:
+        return Problem("error.too_long", {"max": str(MAX_TEXT)})
+    for char in raw:
+        if char in _BIDI:
+            return Problem("error.bad_characters")
+        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
+            if multiline and char in "\n\t":
+                continue
+            return Problem("error.bad_characters")
+    text = raw.strip()
+    if not text:
+        return Problem("error.empty")
+    return text
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form, for matching labels and words."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+
+
+_YES = {"oui", "o", "yes", "y", "1", "vrai", "true", "ok"}
+_NO = {"non", "n", "no", "2", "faux", "false"}
+
+
+def parse_yes_no(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    word = fold(text).rstrip(".!")
+    if word in _YES:
+        return True
+    if word in _NO:
+        return False
+    return Problem("error.yes_no")
+
+
+def _choice(token: str, q: Question, labels: Mapping[str, str]) -> str | None:
+    token = token.strip()
+    if token.isdigit():
+        index = int(token)
+        if 1 <= index <= len(q.choices):
+            return q.choices[index - 1]
+        return None
+    folded = fold(token)
+    for choice in q.choices:
+        if folded == fold(choice) or folded == fold(labels.get(choice, choice)):
+            return choice
+    return None
+
+
+def parse_single(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    choice = _choice(text, q, labels)
+    if choice is None:
+        return Problem("error.choice", {"max": str(len(q.choices))})
+    return choice
+
+
+def parse_multi(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    tokens = [t for t in re.split(r"[,;\n]+|\s+(?=\d)", text) if t.strip()]
+    chosen: list[str] = []
+    for token in tokens:
+        choice = _choice(token, q, labels)
+        if choice is None:
+            return Problem("error.choices", {"token": token.strip()[:40], "max": str(len(q.choices))})
+        if choice not in chosen:
+            chosen.append(choice)
+    return check_selection(chosen, q)
+
+
+def check_selection(chosen: list[str], q: Question) -> Result:
+    if any(c not in q.choices for c in chosen):
+        return Problem("error.choices", {"token": "?", "max": str(len(q.choices))})
+    if not chosen or len(chosen) < q.min_choices:
+        return Problem("error.min_choices", {"min": str(max(1, q.min_choices))})
+    if q.max_choices and len(chosen) > q.max_choices:
+        return Problem("error.max_choices", {"max": str(q.max_choices)})
+    return [c for c in q.choices if c in chosen]
+
+
+def parse_text(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    if len(text) < q.min_length:
+        return Problem("error.too_short", {"min": str(q.min_length)})
+    if len(text) > q.max_length:
+        return Problem("error.too_long", {"max": str(q.max_length)})
+    return text
+
+
+_GROUPING = re.compile(r"(?<=\d)[ \u00a0\u202f'](?=\d{3}\b)")
+
+
+def _decimal(text: str) -> Decimal | None:
+    compact = _GROUPING.sub("", text.strip())
+    if compact.count(",") + compact.count(".") > 1:
+        return None
+    compact = compact.replace(",", ".")
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", compact):
+        return None
+    try:
+        return Decimal(compact)
+    except InvalidOperation:
+        return None
+
+
+def _bounded(number: Decimal, q: Question, low: Decimal | None, high: Decimal | None) -> Problem | None:
+    if low is not None and number < low:
+        return Problem("error.below", {"min": _show(low)})
+    if high is not None and number > high:
+        return Problem("error.above", {"max": _show(high)})
+    return None
+
+
+def _show(number: Decimal) -> str:
+    text = format(number.normalize(), "f")
+    return text
+
+
+def parse_integer(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    number = _decimal(text)
+    if number is None or number != number.to_integral_value() or "." in text or "," in text:
+        return Problem("error.integer")
+    return _bounded(number, q, q.minimum, q.maximum) or int(number)
+
+
+def parse_decimal(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    number = _decimal(text)
+    if number is None:
+        return Problem("error.decimal")
+    return _bounded(number, q, q.minimum, q.maximum) or _show(number)
+
+
+def parse_percent(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    number = _decimal(text.strip().rstrip("%").strip())
+    if number is None:
+        return Problem("error.percent")
+    low = q.minimum if q.minimum is not None else Decimal(0)
+    high = q.maximum if q.maximum is not None else Decimal(100)
+    return _bounded(number, q, low, high) or _show(number)
+
+
+_DATE_FORMS = (
+    (re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"), (3, 2, 1)),
+    (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"), (1, 2, 3)),
+)
+
+
+def parse_date(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    for pattern, (y, m, d) in _DATE_FORMS:
+        match = pattern.fullmatch(text.strip())
+        if match:
+            try:
+                value = date(int(match[y]), int(match[m]), int(match[d])).isoformat()
+            except ValueError:
+                return Problem("error.date")
+            if q.min_date and value < q.min_date:
+                return Problem("error.date_before", {"min": q.min_date})
+            if q.max_date and value > q.max_date:
+                return Problem("error.date_after", {"max": q.max_date})
+            return value
+    return Problem("error.date")
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+
+def parse_email(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    if len(text) > 254 or not _EMAIL.fullmatch(text) or ".." in text:
+        return Problem("error.email")
+    return text
+
+
+def parse_url(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    candidate = text if "://" in text else "https://" + text
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:
+        return Problem("error.url")
+    host = parts.hostname or ""
+    if (parts.scheme not in ("http", "https") or " " in candidate or len(candidate) > 2000
+            or "." not in host or host.startswith(".") or host.endswith(".")):
+        return Problem("error.url")
+    return candidate
+
+
+def parse_phone(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    compact = re.sub(r"[ .\-()\u00a0]", "", text)
+    if re.fullmatch(r"0[1-9]\d{8}", compact):
+        return "+33" + compact[1:]
+    if re.fullmatch(r"\+[1-9]\d{7,14}", compact):
+        return compact
+    if re.fullmatch(r"00[1-9]\d{7,14}", compact):
+        return "+" + compact[2:]
+    return Problem("error.phone")
+
+
+def luhn(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def parse_siren(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    compact = re.sub(r"[ .\u00a0]", "", text)
+    if not re.fullmatch(r"\d{9}", compact) or not luhn(compact):
+        return Problem("error.siren")
+    return compact
+
+
+def parse_siret(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    compact = re.sub(r"[ .\u00a0]", "", text)
+    if not re.fullmatch(r"\d{14}", compact):
+        return Problem("error.siret")
+    la_poste = compact.startswith("356000000") and sum(map(int, compact)) % 5 == 0
+    if not (luhn(compact) or la_poste) or not luhn(compact[:9]):
+        return Problem("error.siret")
+    return compact
+
+
+def parse_file_text(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    return Problem("error.file_expected", {"formats": ", ".join(q.formats)})
+
+
+def check_file(file: FileRef, q: Question) -> Result:
+    extension = file.name.rsplit(".", 1)[-1].lower() if "." in file.name else ""
+    if q.formats and extension not in q.formats:
+        return Problem("error.file_format", {"formats": ", ".join(q.formats)})
+    if q.max_size and file.size > q.max_size:
+        return Problem("error.file_size", {"max": str(q.max_size // 1_000_000)})
+    if file.size <= 0:
+        return Problem("error.file_empty")
+    return {"name": file.name, "mime": file.mime, "size": file.size, "ref": file.ref}
+
+
+Parser = Callable[[str, Question, Mapping[str, str]], Result]
+
+PARSERS: Mapping[Kind, Parser] = {
+    Kind.YES_NO: parse_yes_no,
+    Kind.SINGLE: parse_single,
+    Kind.MULTI: parse_multi,
+    Kind.SHORT_TEXT: parse_text,
+    Kind.LONG_TEXT: parse_text,
+    Kind.INTEGER: parse_integer,
+    Kind.DECIMAL: parse_decimal,
+    Kind.PERCENT: parse_percent,
+    Kind.DATE: parse_date,
+    Kind.EMAIL: parse_email,
+    Kind.URL: parse_url,
+    Kind.PHONE: parse_phone,
+    Kind.SIREN: parse_siren,
+    Kind.SIRET: parse_siret,
+    Kind.FILE: parse_file_text,
+}
+
+
+def parse(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    cleaned = clean_text(text, multiline=q.kind is Kind.LONG_TEXT)
+    if isinstance(cleaned, Problem):
+        return cleaned
+    return PARSERS[q.kind](cleaned, q, labels)

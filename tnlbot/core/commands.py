@@ -1,0 +1,230 @@
+"""Commands (/aide, /retour, /deposer...) and the routing of every event."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable, Mapping
+
+from . import answers as parsing
+from .answers import Problem
+from .dialog import (advance, ask, idle, on_choice, on_file, on_text, on_toggle,
+                     reprompt, status_text, values_for)
+from .events import Inbound, InboundKind, Option, Outgoing, OutKind
+from .flow import JSON
+from .prompts import qtext, recap, volet_summary, yes_no_options
+from .turn import Turn
+from .walk import Slot, applicable_answers, missing
+
+COMMANDS: Mapping[str, str] = {
+    "aide": "help", "help": "help", "retour": "back", "back": "back",
+    "passer": "skip", "skip": "skip", "modifier": "edit", "edit": "edit",
+    "recap": "recap", "récap": "recap", "manquant": "missing", "missing": "missing",
+    "deposer": "submit", "déposer": "submit", "submit": "submit",
+    "langue": "language", "language": "language", "aller": "goto", "goto": "goto",
+    "start": "start", "demarrer": "start", "démarrer": "start", "reprendre": "start",
+    "annuler": "cancel", "cancel": "cancel", "statut": "status", "status": "status",
+}
+
+Handler = Callable[[Turn, str], None]
+
+
+def dispatch(turn: Turn, event: Inbound) -> None:
+    if turn.state.mode == "confirming":
+        if event.kind is InboundKind.TEXT:
+            return on_confirmation(turn, parsing.parse_yes_no(event.text.strip(), None, {}))  # type: ignore[arg-type]
+        if event.kind is InboundKind.CHOICE and event.ref == "confirm":
+            return on_confirmation(turn, {("yes",): True, ("no",): False}.get(event.values, Problem("x")))
+    handlers: Mapping[InboundKind, Callable[[Turn, Inbound], None]] = {
+        InboundKind.TEXT: on_text, InboundKind.COMMAND: on_command,
+        InboundKind.CHOICE: on_choice, InboundKind.TOGGLE: on_toggle,
+        InboundKind.FILE: on_file,
+    }
+    handler = handlers.get(event.kind)
+    if handler is None:
+        return turn.say("error.unrecognised")
+    handler(turn, event)
+
+
+def on_command(turn: Turn, event: Inbound) -> None:
+    name = COMMANDS.get(parsing.fold(event.command)) or COMMANDS.get(event.command.lower())
+    if name is None:
+        return turn.say("error.unknown_command", name=event.command[:40])
+    args = parsing.clean_text(event.text) if event.text.strip() else ""
+    if isinstance(args, Problem):
+        return turn.say(args.key, **args.params)
+    if name not in ("cancel", "submit") and turn.state.mode == "confirming":
+        turn.fire("begin")   # any other command leaves the confirmation
+    HANDLERS[name](turn, args)
+
+
+def _help(turn: Turn, args: str) -> None:
+    found = turn.current()
+    text = turn.tr("help.commands")
+    if found is not None and found[1].question is not None and not found[1].part:
+        help_text = qtext(turn, found[1].question.id).help
+        if help_text:
+            text = turn.tr("help.question", help=help_text) + "\n\n" + text
+    turn.say_text(text)
+    reprompt(turn)
+
+
+def _back(turn: Turn, args: str) -> None:
+    all_slots = turn.slots()
+    found = turn.current()
+    index = found[0] if found else len(all_slots)
+    previous = [i for i in range(index) if not _is_notice(all_slots[i])]
+    if not previous:
+        turn.say("error.no_previous")
+        return reprompt(turn)
+    ask(turn, all_slots[previous[-1]], all_slots)
+
+
+def _is_notice(slot: Slot) -> bool:
+    return slot.question is not None and slot.question.kind.value == "notice" and not slot.part
+
+
+def _skip(turn: Turn, args: str) -> None:
+    found = turn.current()
+    if found is None:
+        return reprompt(turn)
+    index, slot = found
+    if slot.key not in turn.state.skipped:
+        turn.state = replace(turn.state, skipped=turn.state.skipped + (slot.key,))
+    advance(turn, index)
+
+
+def _find(turn: Turn, arg: str, all_slots: list[Slot]) -> int | None:
+    arg = arg.strip()
+    if arg.isdigit():
+        number = int(arg)
+        return number - 1 if 1 <= number <= len(all_slots) else None
+    return next((i for i, s in enumerate(all_slots) if s.key == arg), None)
+
+
+def _edit(turn: Turn, args: str) -> None:
+    all_slots = turn.slots()
+    index = _find(turn, args, all_slots) if args else None
+    if index is None or _is_notice(all_slots[index]):
+        return turn.say("edit.usage", max=str(len(all_slots)))
+    ask(turn, all_slots[index], all_slots)
+
+
+def _goto(turn: Turn, args: str) -> None:
+    all_slots = turn.slots()
+    volets = turn.flow.volets
+    target = args.strip()
+    volet_id = ""
+    if target.isdigit() and 1 <= int(target) <= len(volets) and not target.startswith("0"):
+        volet_id = volets[int(target) - 1].id
+    elif any(v.id == target for v in volets):
+        volet_id = target
+    if not volet_id:
+        return _edit(turn, args) if _find(turn, args, all_slots) is not None else turn.say(
+            "goto.usage", max=str(len(volets)))
+    own = [i for i, s in enumerate(all_slots) if s.volet.id == volet_id]
+    if not own:
+        return turn.say("goto.not_applicable")
+    open_ = [i for i in own if turn.answers.get(all_slots[i].key) is None and not _is_notice(all_slots[i])]
+    ask(turn, all_slots[(open_ or own)[0]], all_slots)
+
+
+def _recap(turn: Turn, args: str) -> None:
+    volet_id = ""
+    if args:
+        volets = turn.flow.volets
+        if args.isdigit() and 1 <= int(args) <= len(volets):
+            volet_id = volets[int(args) - 1].id
+        elif any(v.id == args for v in volets):
+            volet_id = args
+        else:
+            return turn.say("recap.usage", max=str(len(volets)))
+    all_slots = turn.slots()
+    turn.out.append(Outgoing(OutKind.NOTICE, turn.tr("recap.title") + "\n" + recap(turn, all_slots, volet_id)))
+
+
+def _missing(turn: Turn, args: str) -> None:
+    lacking = missing(turn.flow, turn.answers)
+    if not lacking:
+        return turn.say("missing.none")
+    from .prompts import slot_label
+    lines = [turn.tr("missing.title", n=str(len(lacking)))]
+    lines += [f"{n}. {slot_label(turn, s)}" for n, s in lacking[:30]]
+    actions = tuple(Option(f"/aller {n}", str(n)) for n, _ in lacking[:10])
+    turn.out.append(Outgoing(OutKind.NOTICE, "\n".join(lines), actions=actions))
+
+
+def _language(turn: Turn, args: str) -> None:
+    code = args.lower().strip()
+    if code not in turn.t.locales:
+        options = tuple(Option(f"/langue {c}", turn.t(c, "language.name")) for c in turn.t.locales)
+        return turn.out.append(Outgoing(OutKind.NOTICE, turn.tr("language.usage"), actions=options))
+    turn.state = replace(turn.state, locale=code)
+    turn.say("language.changed")
+    reprompt(turn) if turn.state.mode == "asking" else None
+
+
+def _start(turn: Turn, args: str) -> None:
+    turn.say_text(turn.tr("resume") + "\n" + status_text(turn))
+    if turn.state.mode == "asking":
+        return reprompt(turn)
+    advance(turn, -1)
+
+
+def _status(turn: Turn, args: str) -> None:
+    turn.say_text(status_text(turn) + "\n" + volet_summary(turn, turn.slots()))
+
+
+def _cancel(turn: Turn, args: str) -> None:
+    if turn.state.mode != "confirming":
+        return turn.say("cancel.nothing")
+    turn.say("submit.cancelled")
+    advance(turn, -1)
+
+
+def _submit(turn: Turn, args: str) -> None:
+    if not turn.dossier.accepting:
+        return turn.say_text(turn.dossier.closed_text)
+    if not turn.dossier.is_responsible:
+        return turn.say("submit.not_responsible")
+    lacking = missing(turn.flow, turn.answers)
+    if lacking:
+        return _missing(turn, "")
+    if turn.dossier.status == "submitted" and not turn.dossier.amended:
+        return turn.say("submit.nothing_new", when=turn.dossier.submitted_at)
+    all_slots = turn.slots()
+    turn.fire("ask_confirmation")
+    turn.out.append(Outgoing(OutKind.NOTICE, turn.tr("recap.title") + "\n" + recap(turn, all_slots)))
+    turn.out.append(Outgoing(OutKind.PROMPT, turn.tr("submit.confirm"), ref="confirm",
+                             options=yes_no_options(turn)))
+
+
+def on_confirmation(turn: Turn, result: JSON | Problem) -> None:
+    if isinstance(result, Problem):
+        return turn.say("submit.confirm_again")
+    if result is False:
+        turn.say("submit.cancelled")
+        return advance(turn, -1)
+    if not turn.dossier.accepting or missing(turn.flow, turn.answers):
+        turn.fire("begin")
+        return _submit(turn, "")
+    submit_now(turn)
+
+
+def submit_now(turn: Turn) -> None:
+    turn.submission = applicable_answers(turn.flow, turn.answers)
+    version = turn.dossier.version + 1
+    turn.dossier = replace(turn.dossier, status="submitted", version=version, amended=False,
+                           submitted_at=turn.dossier.now_local)
+    turn.fire("confirm")
+    turn.state = replace(turn.state, cursor="", skipped=())
+    summary = volet_summary(turn, turn.slots())
+    turn.say("submit.receipt", version=str(version), summary=summary,
+             when=turn.dossier.now_local)
+
+
+HANDLERS: Mapping[str, Handler] = {
+    "help": _help, "back": _back, "skip": _skip, "edit": _edit, "goto": _goto,
+    "recap": _recap, "missing": _missing, "language": _language, "start": _start,
+    "status": _status, "cancel": _cancel, "submit": _submit,
+}
+
+__all__ = ["COMMANDS", "dispatch", "idle", "values_for"]

@@ -1,0 +1,214 @@
+"""The dialog rules: answers, navigation and commands, one event at a time."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import answers as parsing
+from .answers import Problem
+from .events import Inbound, Outgoing, OutKind
+from .flow import JSON, Kind
+from .prompts import prompt, qtext, show_value
+from .turn import Turn
+from .walk import Slot, is_answered, item_count, missing
+
+# ------------------------------------------------------------------ moving
+
+def ask(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "") -> None:
+    turn.state = replace(turn.state, cursor=slot.key, pending=())
+    if turn.state.mode != "asking":
+        turn.fire("begin")
+    turn.out.append(prompt(turn, slot, all_slots, intro))
+
+
+def advance(turn: Turn, after: int) -> None:
+    """Ask the first open slot after position `after`, wrapping around."""
+    skipped = set(turn.state.skipped)
+    while True:
+        all_slots = turn.slots()
+        order = list(range(after + 1, len(all_slots))) + list(range(0, min(after + 1, len(all_slots))))
+        chosen = next((i for i in order if not is_answered(all_slots[i], turn.answers)
+                       and all_slots[i].key not in skipped), None)
+        if chosen is None:
+            return idle(turn, all_slots)
+        slot = all_slots[chosen]
+        if slot.question is not None and slot.question.kind is Kind.NOTICE and not slot.part:
+            turn.say_text(qtext(turn, slot.question.id).text)
+            turn.set(slot.key, True)
+            after = chosen
+            continue
+        previous = all_slots[after].volet.id if 0 <= after < len(all_slots) else ""
+        intro = _volet_intro(turn, slot) if slot.volet.id != previous else ""
+        return ask(turn, slot, all_slots, intro)
+
+
+def _volet_intro(turn: Turn, slot: Slot) -> str:
+    text = turn.flow.text(turn.state.locale).volets[slot.volet.id]
+    return f"« {text.title} »" + (f"\n{text.intro}" if text.intro else "")
+
+
+def idle(turn: Turn, all_slots: list[Slot]) -> None:
+    if turn.state.mode != "idle":
+        turn.fire("finish")
+    turn.state = replace(turn.state, cursor="", pending=())
+    lacking = [s for s in all_slots if _required_missing(turn, s)]
+    if lacking:
+        turn.say("idle.missing", n=str(len(lacking)))
+    elif turn.dossier.status == "submitted" and not turn.dossier.amended:
+        turn.say("idle.submitted", when=turn.dossier.submitted_at, version=str(turn.dossier.version))
+    else:
+        turn.say("idle.complete")
+
+
+def _required_missing(turn: Turn, slot: Slot) -> bool:
+    return any(s.key == slot.key for _, s in missing(turn.flow, turn.answers))
+
+
+def reprompt(turn: Turn) -> None:
+    found = turn.current()
+    if found is None:
+        return advance(turn, -1)
+    index, slot = found
+    turn.out.append(prompt(turn, slot, turn.slots()))
+
+
+# ------------------------------------------------------------------ answers
+
+def store(turn: Turn, index: int, slot: Slot, value: JSON) -> None:
+    q = slot.question
+    if slot.part == "adder" and q is not None:
+        if value is True:
+            count = item_count(turn.answers, q.id)
+            turn.set(q.id, count + 1)
+            turn.set(q.id + ".done", None)
+            settle(turn, slot, value)
+            first = next(i for i, s in enumerate(turn.slots()) if s.key.startswith(f"{q.id}[{count}]."))
+            return advance(turn, first - 1)
+        if item_count(turn.answers, q.id) < q.min_items:
+            return turn.say("error.min_items", min=str(q.min_items))
+        turn.set(q.id + ".done", True)
+    else:
+        turn.set(slot.key, value)
+    turn.state = replace(turn.state, skipped=tuple(k for k in turn.state.skipped if k != slot.key))
+    settle(turn, slot, value)
+    position = next((i for i, s in enumerate(turn.slots()) if s.key == slot.key), index)
+    advance(turn, position)
+
+
+def settle(turn: Turn, slot: Slot, value: JSON) -> None:
+    turn.out.append(Outgoing(OutKind.SETTLED, show_value(turn, slot, value), ref=slot.key))
+
+
+def parse_for(turn: Turn, slot: Slot, text: str) -> JSON | Problem:
+    q = slot.question
+    if slot.part in ("concerned", "adder"):
+        cleaned = parsing.clean_text(text)
+        return cleaned if isinstance(cleaned, Problem) else parsing.parse_yes_no(cleaned, q, {})  # type: ignore[arg-type]
+    assert q is not None
+    if slot.part == "other":
+        cleaned = parsing.clean_text(text)
+        if isinstance(cleaned, Problem):
+            return cleaned
+        return cleaned if len(cleaned) <= 200 else Problem("error.too_long", {"max": "200"})
+    return parsing.parse(text, q, qtext(turn, q.id).choices)
+
+
+def values_for(turn: Turn, slot: Slot, values: tuple[str, ...]) -> JSON | Problem:
+    q = slot.question
+    if slot.part in ("concerned", "adder") or (q is not None and q.kind is Kind.YES_NO and not slot.part):
+        if values in (("yes",), ("no",)):
+            return values == ("yes",)
+        return Problem("error.yes_no")
+    if q is None or slot.part:
+        return Problem("error.unrecognised")
+    if q.kind is Kind.SINGLE and len(values) == 1 and values[0] in q.choices:
+        return values[0]
+    if q.kind is Kind.MULTI:
+        return parsing.check_selection(list(values or turn.state.pending), q)
+    return Problem("error.unrecognised")
+
+
+def answer(turn: Turn, result: JSON | Problem, index: int, slot: Slot) -> None:
+    if isinstance(result, Problem):
+        return turn.say(result.key, **result.params)
+    if not turn.dossier.accepting:
+        return turn.say_text(turn.dossier.closed_text)
+    store(turn, index, slot, result)
+
+
+def on_text(turn: Turn, event: Inbound) -> None:
+    found = turn.current()
+    if found is None:
+        return on_no_question(turn)
+    index, slot = found
+    answer(turn, parse_for(turn, slot, event.text), index, slot)
+
+
+def on_file(turn: Turn, event: Inbound) -> None:
+    found = turn.current()
+    if found is None or event.file is None:
+        return on_no_question(turn)
+    index, slot = found
+    q = slot.question
+    if q is None or q.kind is not Kind.FILE or slot.part:
+        return turn.say("error.file_unexpected")
+    answer(turn, parsing.check_file(event.file, q), index, slot)
+
+
+def on_choice(turn: Turn, event: Inbound) -> None:
+    all_slots = turn.slots()
+    index = next((i for i, s in enumerate(all_slots) if s.key == event.ref), None)
+    if index is None:
+        return turn.say("error.stale_button")
+    slot = all_slots[index]
+    result = values_for(turn, slot, event.values)
+    if slot.key == turn.state.cursor:
+        return answer(turn, result, index, slot)
+    if isinstance(result, Problem) or not turn.dossier.accepting:
+        return turn.say("error.stale_button")
+    turn.set(slot.key, result)   # a valid edit from an older keyboard
+    settle(turn, slot, result)
+    turn.say("edit.done")
+
+
+def on_toggle(turn: Turn, event: Inbound) -> None:
+    found = turn.current()
+    if found is None or event.ref != turn.state.cursor or len(event.values) != 1:
+        return turn.say("error.stale_button")
+    index, slot = found
+    q = slot.question
+    if q is None or q.kind is not Kind.MULTI or slot.part or event.values[0] not in q.choices:
+        return turn.say("error.stale_button")
+    pending = list(turn.state.pending)
+    value = event.values[0]
+    pending = [v for v in pending if v != value] if value in pending else pending + [value]
+    turn.state = replace(turn.state, pending=tuple(c for c in q.choices if c in pending))
+    turn.out.append(prompt(turn, slot, turn.slots(), update=True))
+
+
+def on_no_question(turn: Turn) -> None:
+    if turn.state.mode == "idle":
+        return idle(turn, turn.slots())
+    turn.say("error.not_applicable")
+    advance(turn, -1)
+
+
+def welcome(turn: Turn, language_hint: str) -> None:
+    code = language_hint.split("-")[0].lower() if language_hint else ""
+    if code in turn.t.locales:
+        turn.state = replace(turn.state, locale=code)
+    texts = turn.flow.text(turn.state.locale)
+    intro = turn.tr("welcome", title=texts.title) + (f"\n\n{texts.intro}" if texts.intro else "")
+    turn.say_text(intro + "\n\n" + status_text(turn))
+    advance(turn, -1)
+
+
+def status_text(turn: Turn) -> str:
+    d = turn.dossier
+    if d.status == "frozen":
+        return turn.tr("status.frozen")
+    if d.status == "submitted":
+        key = "status.amended" if d.amended else "status.submitted"
+        return turn.tr(key, when=d.submitted_at, version=str(d.version))
+    return turn.tr("status.draft")
+
+

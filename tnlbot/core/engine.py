@@ -1,0 +1,39 @@
+"""The questionnaire engine: handle(one inbound event) -> Outcome.
+
+How this file works:
+- `handle` is pure: the flow, the conversation state, the candidature
+  (`Dossier`), the current answers and the event go in; the new state, the
+  answer changes, the messages and an optional submission come out. No clock,
+  no I/O: times arrive already rendered in the Dossier, texts as `Messages`.
+- The cursor is a slot key (see walk.py). After an answer the cursor moves to
+  the first slot after it that is neither answered nor skipped, wrapping to
+  the start; with none left the conversation is idle. So an edit asks only
+  what the change opened, then returns to where the person was.
+- Bad input never changes anything: the reply names the problem and the
+  question is asked again.
+- Modes (new, asking, confirming, idle) move only through the shared
+  `transitions` machine of machine.py.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from .commands import dispatch
+from .dialog import welcome
+from .events import Inbound
+from .flow import JSON, Flow
+from .turn import Dossier, Messages, Outcome, State, Turn
+
+
+def handle(flow: Flow, t: Messages, state: State, dossier: Dossier,
+           answers: Mapping[str, JSON], event: Inbound) -> Outcome:
+    """Answer one inbound event."""
+    turn = Turn(flow, t, state, dossier, dict(answers))
+    if state.mode == "new":
+        welcome(turn, event.language)
+    else:
+        dispatch(turn, event)
+    return turn.outcome()
+
+
+__all__ = ["Dossier", "Messages", "Outcome", "State", "handle"]

@@ -1,0 +1,156 @@
+"""What the engine shows: prompts, values, progress, recap and receipt."""
+from __future__ import annotations
+
+from .events import Option, Outgoing, OutKind
+from .flow import JSON, Kind, QuestionText
+from .turn import Turn
+from .walk import Slot, is_answered, item_count
+
+_HINTS = {
+    Kind.DATE: "hint.date", Kind.INTEGER: "hint.integer", Kind.DECIMAL: "hint.decimal",
+    Kind.PERCENT: "hint.percent", Kind.EMAIL: "hint.email", Kind.URL: "hint.url",
+    Kind.PHONE: "hint.phone", Kind.SIREN: "hint.siren", Kind.SIRET: "hint.siret",
+    Kind.MULTI: "hint.multi", Kind.LONG_TEXT: "hint.long_text",
+}
+
+
+def qtext(turn: Turn, question_id: str) -> QuestionText:
+    return turn.flow.text(turn.state.locale).questions[question_id]
+
+
+def volet_title(turn: Turn, volet_id: str) -> str:
+    return turn.flow.text(turn.state.locale).volets[volet_id].title
+
+
+def yes_no_options(turn: Turn) -> tuple[Option, ...]:
+    return (Option("yes", turn.tr("common.yes")), Option("no", turn.tr("common.no")))
+
+
+def options(turn: Turn, slot: Slot) -> tuple[Option, ...]:
+    q = slot.question
+    if slot.part in ("concerned", "adder") or (q is not None and q.kind is Kind.YES_NO and not slot.part):
+        return yes_no_options(turn)
+    if q is not None and q.kind in (Kind.SINGLE, Kind.MULTI) and not slot.part:
+        labels = qtext(turn, q.id).choices
+        return tuple(Option(c, labels.get(c, c)) for c in q.choices)
+    return ()
+
+
+def show_value(turn: Turn, slot: Slot, value: JSON) -> str:
+    q = slot.question
+    if isinstance(value, bool):
+        return turn.tr("common.yes" if value else "common.no")
+    if q is None or slot.part:
+        return str(value)
+    if q.kind in (Kind.SINGLE, Kind.MULTI):
+        labels = qtext(turn, q.id).choices
+        chosen = value if isinstance(value, list) else [value]
+        return ", ".join(labels.get(str(c), str(c)) for c in chosen)
+    if q.kind is Kind.FILE and isinstance(value, dict):
+        return turn.tr("value.file", name=str(value.get("name", "")),
+                       size=str(max(1, int(value.get("size", 0)) // 1000)))
+    if q.kind is Kind.NOTICE:
+        return turn.tr("value.notice")
+    unit = qtext(turn, q.id).unit if q.unit else ""
+    return f"{value} {unit}".strip()
+
+
+def slot_label(turn: Turn, slot: Slot) -> str:
+    if slot.part == "concerned":
+        return turn.tr("volet.concerned", title=volet_title(turn, slot.volet.id))
+    assert slot.question is not None
+    text = qtext(turn, slot.question.id)
+    if slot.part == "adder":
+        count = item_count(turn.answers, slot.question.id)
+        return turn.tr("repeat.items", question=text.text, item=text.item, count=str(count))
+    if slot.part == "other":
+        return text.other
+    if slot.item >= 0 and slot.question.parent:
+        item = qtext(turn, slot.question.parent).item
+        return f"[{item} {slot.item + 1}] {text.text}"
+    return text.text
+
+
+def progress(turn: Turn, slot: Slot, all_slots: list[Slot]) -> str:
+    in_volet = [s for s in all_slots if s.volet.id == slot.volet.id]
+    position = next(i for i, s in enumerate(in_volet, 1) if s.key == slot.key)
+    index = next(i for i, v in enumerate(turn.flow.volets, 1) if v.id == slot.volet.id)
+    return turn.tr("progress", volet=volet_title(turn, slot.volet.id), v=str(index),
+                   vt=str(len(turn.flow.volets)), n=str(position), nt=str(len(in_volet)))
+
+
+def _prompt_text(turn: Turn, slot: Slot) -> str:
+    q = slot.question
+    if slot.part == "adder":
+        assert q is not None
+        text = qtext(turn, q.id)
+        count = item_count(turn.answers, q.id)
+        key = "repeat.first" if count == 0 else "repeat.more"
+        return turn.tr(key, question=text.text, item=text.item, count=str(count))
+    lines = [slot_label(turn, slot)]
+    if q is not None and not slot.part:
+        text = qtext(turn, q.id)
+        if q.kind in _HINTS:
+            lines.append(turn.tr(_HINTS[q.kind], max=str(q.max_length)))
+        if q.kind is Kind.FILE:
+            lines.append(turn.tr("hint.file", formats=", ".join(q.formats),
+                                 max=str(q.max_size // 1_000_000)))
+        if q.unit and text.unit:
+            lines.append(turn.tr("hint.unit", unit=text.unit))
+        if text.help:
+            lines.append(turn.tr("hint.help_available"))
+    return "\n".join(lines)
+
+
+def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
+           update: bool = False) -> Outgoing:
+    lines = [intro] if intro else []
+    lines.append(_prompt_text(turn, slot))
+    value = turn.answers.get(slot.key)
+    if value is not None and slot.part != "adder":
+        lines.append(turn.tr("prompt.current", value=show_value(turn, slot, value)))
+    actions = [Option("/retour", turn.tr("action.back"))]
+    q = slot.question
+    if not is_answered(slot, turn.answers) and not (q and q.required and not slot.part):
+        lines.append(turn.tr("hint.optional"))
+    actions.append(Option("/passer", turn.tr("action.skip")))
+    multi = q is not None and q.kind is Kind.MULTI and not slot.part
+    selected = turn.state.pending if multi else ()
+    if multi and not selected and isinstance(value, list):
+        selected = tuple(value)
+    return Outgoing(OutKind.PROMPT, "\n".join(lines), header=progress(turn, slot, all_slots),
+                    ref=slot.key, options=options(turn, slot), multi=multi,
+                    selected=selected, actions=tuple(actions), update=update)
+
+
+def recap(turn: Turn, all_slots: list[Slot], volet_id: str = "") -> str:
+    lines: list[str] = []
+    current = ""
+    for number, slot in enumerate(all_slots, 1):
+        if volet_id and slot.volet.id != volet_id:
+            continue
+        if slot.volet.id != current:
+            current = slot.volet.id
+            lines.append("")
+            lines.append(f"== {volet_title(turn, current)} ==")
+        if slot.part == "adder":
+            continue
+        value = turn.answers.get(slot.key)
+        shown = show_value(turn, slot, value) if value is not None else turn.tr("value.none")
+        lines.append(f"{number}. {slot_label(turn, slot)} → {shown}")
+    return "\n".join(lines).strip()
+
+
+def volet_summary(turn: Turn, all_slots: list[Slot]) -> str:
+    lines = []
+    for volet in turn.flow.volets:
+        own = [s for s in all_slots if s.volet.id == volet.id and s.part != "adder"]
+        if not own:
+            continue
+        done = sum(1 for s in own if is_answered(s, turn.answers))
+        if turn.answers.get(f"volet:{volet.id}") is False:
+            lines.append(turn.tr("summary.not_concerned", title=volet_title(turn, volet.id)))
+        else:
+            lines.append(turn.tr("summary.volet", title=volet_title(turn, volet.id),
+                                 done=str(done), total=str(len(own))))
+    return "\n".join(lines)

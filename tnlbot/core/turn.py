@@ -1,0 +1,107 @@
+"""The per-event working state of the engine and what it returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Protocol
+
+from .events import Outgoing, OutKind
+from .flow import JSON, Flow
+from .machine import modes
+from .walk import Slot, slots  # noqa: F401
+
+
+class Messages(Protocol):
+    locales: tuple[str, ...]
+
+    def __call__(self, locale: str, key: str, **params: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """One person's conversation: where they are, in which language."""
+    mode: str = "new"
+    cursor: str = ""
+    locale: str = "fr"
+    pending: tuple[str, ...] = ()   # multiple choice toggled, not yet validated
+    skipped: tuple[str, ...] = ()   # slots put off with /passer
+
+    def to_json(self) -> dict:
+        return {"mode": self.mode, "cursor": self.cursor, "locale": self.locale,
+                "pending": list(self.pending), "skipped": list(self.skipped)}
+
+    @staticmethod
+    def from_json(raw: Mapping) -> "State":
+        return State(raw.get("mode", "new"), raw.get("cursor", ""), raw.get("locale", "fr"),
+                     tuple(raw.get("pending", ())), tuple(raw.get("skipped", ())))
+
+
+@dataclass(frozen=True, slots=True)
+class Dossier:
+    """The candidature as the engine sees it; times already in local text."""
+    status: str = "draft"          # draft | submitted | frozen
+    version: int = 0
+    submitted_at: str = ""
+    amended: bool = False          # answers changed since the last submission
+    accepting: bool = True         # the campaign takes answers now
+    closed_text: str = ""          # why not, in the person's language
+    is_responsible: bool = True
+    now_local: str = ""            # this event's instant, in local text
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: State
+    dossier: Dossier
+    changes: tuple[tuple[str, JSON], ...] = ()
+    messages: tuple[Outgoing, ...] = ()
+    submission: Mapping[str, JSON] | None = None
+
+
+@dataclass
+class Turn:
+    """Working copies for one event; frozen into an Outcome at the end."""
+    flow: Flow
+    t: Messages
+    state: State
+    dossier: Dossier
+    answers: dict[str, JSON]
+    changes: dict[str, JSON] = field(default_factory=dict)
+    out: list[Outgoing] = field(default_factory=list)
+    submission: dict[str, JSON] | None = None
+
+    # ------------------------------------------------------------ helpers
+    def say(self, key: str, **params: str) -> None:
+        self.out.append(Outgoing(OutKind.NOTICE, self.t(self.state.locale, key, **params)))
+
+    def say_text(self, text: str) -> None:
+        self.out.append(Outgoing(OutKind.NOTICE, text))
+
+    def tr(self, key: str, **params: str) -> str:
+        return self.t(self.state.locale, key, **params)
+
+    def set(self, key: str, value: JSON) -> None:
+        if self.answers.get(key) == value:
+            return
+        if value is None:
+            self.answers.pop(key, None)
+        else:
+            self.answers[key] = value
+        self.changes[key] = value
+        if self.dossier.status == "submitted":
+            self.dossier = replace(self.dossier, amended=True)
+
+    def fire(self, trigger: str) -> None:
+        self.state = replace(self.state, mode=modes().fire(self.state.mode, trigger))
+
+    def slots(self) -> list[Slot]:
+        return slots(self.flow, self.answers)
+
+    def current(self) -> tuple[int, Slot] | None:
+        for index, slot in enumerate(self.slots()):
+            if slot.key == self.state.cursor:
+                return index, slot
+        return None
+
+    def outcome(self) -> Outcome:
+        return Outcome(self.state, self.dossier, tuple(self.changes.items()),
+                       tuple(self.out), self.submission)

@@ -1,0 +1,127 @@
+"""The walk: which places to answer ("slots") a flow has, given the answers.
+
+A slot is one thing the bot can ask. Its key is also the answer's key:
+
+- `q`              a top-level question
+- `q.other`        the free text behind the "other" choice of `q`
+- `r[2].s`         sub-question `s` of item 2 (from 0) of repeat block `r`
+- `r+`             "add an item to `r`?" (answered: `r.done` is true)
+- `volet:v`        "is the body concerned by optional volet `v`?"
+
+Answers of repeat blocks are stored flat: `r` holds the number of items and
+`r[i].s` each sub-answer. The slot list is computed from the flow and the
+answers each time; only applicable slots are listed, so an answer whose
+condition no longer holds is never shown, asked or submitted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from .flow import JSON, Flow, Kind, Question, Volet
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    key: str
+    volet: Volet
+    question: Question | None   # None for a volet's "concerned?" slot
+    part: str = ""              # "", "other", "adder", "concerned"
+    item: int = -1
+
+
+def concerned_key(volet_id: str) -> str:
+    return f"volet:{volet_id}"
+
+
+def _selected(value: JSON, choice: str) -> bool:
+    return value == choice or (isinstance(value, list) and choice in value)
+
+
+def _lookup(answers: Mapping[str, JSON], prefix: str):
+    if not prefix:
+        return answers.get
+
+    def get(question_id: str) -> JSON:
+        inner = answers.get(prefix + question_id)
+        return inner if inner is not None else answers.get(question_id)
+    return get
+
+
+def _question_slots(q: Question, volet: Volet, answers: Mapping[str, JSON],
+                    prefix: str, item: int, out: list[Slot]) -> None:
+    if q.when is not None and not q.when.holds(_lookup(answers, prefix)):
+        return
+    key = prefix + q.id
+    if q.kind is Kind.REPEAT:
+        count = item_count(answers, q.id)
+        for index in range(count):
+            for sub in q.questions:
+                _question_slots(sub, volet, answers, f"{q.id}[{index}].", index, out)
+        if count < q.max_items:
+            out.append(Slot(q.id + "+", volet, q, "adder"))
+        return
+    out.append(Slot(key, volet, q, "", item))
+    if q.other and _selected(answers.get(key), q.other):
+        out.append(Slot(key + ".other", volet, q, "other", item))
+
+
+def item_count(answers: Mapping[str, JSON], repeat_id: str) -> int:
+    value = answers.get(repeat_id)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def volet_applies(volet: Volet, answers: Mapping[str, JSON]) -> bool:
+    return volet.when is None or volet.when.holds(answers.get)
+
+
+def slots(flow: Flow, answers: Mapping[str, JSON]) -> list[Slot]:
+    out: list[Slot] = []
+    for volet in flow.volets:
+        if not volet_applies(volet, answers):
+            continue
+        if volet.optional:
+            out.append(Slot(concerned_key(volet.id), volet, None, "concerned"))
+            if answers.get(concerned_key(volet.id)) is False:
+                continue
+        for q in volet.questions:
+            _question_slots(q, volet, answers, "", -1, out)
+    return out
+
+
+def is_answered(slot: Slot, answers: Mapping[str, JSON]) -> bool:
+    if slot.part == "adder":
+        assert slot.question is not None
+        return answers.get(slot.question.id + ".done") is True
+    return answers.get(slot.key) is not None
+
+
+def is_required(slot: Slot, answers: Mapping[str, JSON]) -> bool:
+    if slot.part in ("concerned", "other"):
+        return True
+    assert slot.question is not None
+    if slot.part == "adder":
+        return item_count(answers, slot.question.id) < slot.question.min_items
+    return slot.question.required
+
+
+def missing(flow: Flow, answers: Mapping[str, JSON]) -> list[tuple[int, Slot]]:
+    """Required slots without an answer, with their number (from 1)."""
+    return [(number, slot) for number, slot in enumerate(slots(flow, answers), 1)
+            if is_required(slot, answers) and not is_answered(slot, answers)]
+
+
+def applicable_answers(flow: Flow, answers: Mapping[str, JSON]) -> dict[str, JSON]:
+    """The answers that count: those of applicable slots, in flow order."""
+    kept: dict[str, JSON] = {}
+    for slot in slots(flow, answers):
+        if slot.part == "adder":
+            assert slot.question is not None
+            kept[slot.question.id] = item_count(answers, slot.question.id)
+        elif slot.key in answers:
+            kept[slot.key] = answers[slot.key]
+    for volet in flow.volets:  # repeat blocks that are full have no adder slot
+        for q in volet.questions:
+            if q.kind is Kind.REPEAT and q.id not in kept and any(k.startswith(q.id + "[") for k in kept):
+                kept[q.id] = item_count(answers, q.id)
+    return kept

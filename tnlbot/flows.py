@@ -1,0 +1,310 @@
+"""Read flows/*.yaml, validate them and build the frozen `core.flow` model.
+
+Every problem is reported as `file: path: reason`, all at once, so an
+operator fixes a flow in one pass (`tnlbot check-flows`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from .core.flow import (CHOICE_KINDS, All, Answered, AnyOf, Compare, Condition, Equals,
+                        Flow, FlowTexts, Kind, Not, OneOf, Question, QuestionText, Volet,
+                        VoletText)
+
+BUNDLED = Path(__file__).resolve().parent.parent / "flows"
+_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_QUESTION_KEYS = {"id", "kind", "required", "when", "choices", "other", "min_length",
+                  "max_length", "min", "max", "min_choices", "max_choices", "formats",
+                  "max_size_mb", "unit", "min_items", "max_items", "questions"}
+
+
+class FlowError(Exception):
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class _Checker:
+    file: str
+    problems: list[str] = field(default_factory=list)
+
+    def fail(self, path: str, reason: str) -> None:
+        self.problems.append(f"{self.file}: {path}: {reason}")
+
+
+def _read_yaml(path: Path, problems: list[str]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        problems.append(f"{path.name}: (file): cannot be read: {str(exc).splitlines()[0]}")
+        return None
+
+
+def _number(check: _Checker, path: str, raw: Any) -> Decimal | None:
+    if raw is None:
+        return None
+    try:
+        return Decimal(str(raw))
+    except InvalidOperation:
+        check.fail(path, f"not a number: {raw!r}")
+        return None
+
+
+class _Builder:
+    """Builds questions in order, knowing which ids came earlier."""
+
+    def __init__(self, check: _Checker):
+        self.check = check
+        self.seen: dict[str, Question] = {}
+
+    def condition(self, raw: Any, path: str, local: dict[str, Question]) -> Condition | None:
+        if not isinstance(raw, dict) or len(raw) != 1:
+            self.check.fail(path, "a condition is a mapping with exactly one operator")
+            return None
+        (op, arg), = raw.items()
+        if op in ("all", "any"):
+            if not isinstance(arg, list) or not arg:
+                self.check.fail(f"{path}.{op}", "expects a non-empty list of conditions")
+                return None
+            items = tuple(self.condition(c, f"{path}.{op}[{i}]", local) for i, c in enumerate(arg))
+            if any(c is None for c in items):
+                return None
+            return All(items) if op == "all" else AnyOf(items)  # type: ignore[arg-type]
+        if op == "not":
+            inner = self.condition(arg, f"{path}.not", local)
+            return Not(inner) if inner else None
+        if op == "answered":
+            return Answered(arg) if self._ref(arg, f"{path}.answered", local) else None
+        if op in ("equals", "one_of", "greater_than", "less_than"):
+            return self._compare(op, arg, f"{path}.{op}", local)
+        self.check.fail(path, f"unknown condition operator {op!r}")
+        return None
+
+    def _ref(self, qid: Any, path: str, local: dict[str, Question]) -> Question | None:
+        q = local.get(qid) if isinstance(qid, str) else None
+        q = q or (self.seen.get(qid) if isinstance(qid, str) else None)
+        if q is None:
+            self.check.fail(path, f"refers to {qid!r}, which is not an earlier question")
+        return q
+
+    def _compare(self, op: str, arg: Any, path: str, local: dict[str, Question]) -> Condition | None:
+        if not isinstance(arg, dict) or "question" not in arg:
+            self.check.fail(path, "expects {question: ..., value(s): ...}")
+            return None
+        q = self._ref(arg["question"], f"{path}.question", local)
+        if q is None:
+            return None
+        if op == "one_of":
+            values = arg.get("values")
+            if not isinstance(values, list) or not values:
+                self.check.fail(f"{path}.values", "expects a non-empty list")
+                return None
+            for v in values:
+                self._choice_exists(q, v, f"{path}.values")
+            return OneOf(q.id, tuple(str(v) for v in values))
+        if "value" not in arg:
+            self.check.fail(path, "missing 'value'")
+            return None
+        value = arg["value"]
+        if op == "equals":
+            if q.kind in CHOICE_KINDS:
+                self._choice_exists(q, value, f"{path}.value")
+            return Equals(q.id, value)
+        number = _number(self.check, f"{path}.value", value)
+        if number is None:
+            return None
+        if q.kind not in (Kind.INTEGER, Kind.DECIMAL, Kind.PERCENT):
+            self.check.fail(path, f"compares {q.id!r}, which is not a number question")
+        return Compare(q.id, number, greater=(op == "greater_than"))
+
+    def _choice_exists(self, q: Question, value: Any, path: str) -> None:
+        if q.kind in CHOICE_KINDS and value not in q.choices:
+            self.check.fail(path, f"{value!r} is not a choice of {q.id!r}")
+
+    def question(self, raw: Any, path: str, volet: str, parent: str,
+                 local: dict[str, Question]) -> Question | None:
+        if not isinstance(raw, dict):
+            self.check.fail(path, "a question is a mapping")
+            return None
+        qid = raw.get("id")
+        if not isinstance(qid, str) or not _ID.fullmatch(qid):
+            self.check.fail(f"{path}.id", f"missing or invalid id {qid!r} (lower-case letters, digits, _)")
+            return None
+        path = f"{path}({qid})"
+        if qid in self.seen or qid in local:
+            self.check.fail(path, f"duplicate question id {qid!r}")
+        for key in raw:
+            if key not in _QUESTION_KEYS:
+                self.check.fail(f"{path}.{key}", "unknown key")
+        try:
+            kind = Kind(raw.get("kind"))
+        except ValueError:
+            self.check.fail(f"{path}.kind", f"unknown kind {raw.get('kind')!r}")
+            return None
+        when = self.condition(raw["when"], f"{path}.when", local) if "when" in raw else None
+        q = self._build(raw, path, qid, kind, volet, parent, when)
+        if parent:
+            local[qid] = q
+        else:
+            self.seen[qid] = q
+        return q
+
+    def _build(self, raw: dict, path: str, qid: str, kind: Kind, volet: str,
+               parent: str, when: Condition | None) -> Question:
+        choices = tuple(str(c) for c in raw.get("choices") or ())
+        if kind in CHOICE_KINDS and len(choices) < 2:
+            self.check.fail(f"{path}.choices", "a choice question needs at least two choices")
+        if len(set(choices)) != len(choices):
+            self.check.fail(f"{path}.choices", "duplicate choice")
+        other = str(raw.get("other") or "")
+        if other and other not in choices:
+            self.check.fail(f"{path}.other", f"{other!r} is not one of the choices")
+        subs: tuple[Question, ...] = ()
+        if kind is Kind.REPEAT:
+            if parent:
+                self.check.fail(path, "a repeat block cannot be inside another")
+            local: dict[str, Question] = {}
+            items = raw.get("questions") or []
+            if not items:
+                self.check.fail(f"{path}.questions", "a repeat block needs sub-questions")
+            built = [self.question(s, f"{path}.questions[{i}]", volet, qid, local) for i, s in enumerate(items)]
+            subs = tuple(s for s in built if s is not None)
+            for sub in subs:
+                self.seen[sub.id] = sub
+        default_max = 4000 if kind is Kind.LONG_TEXT else 200
+        return Question(
+            id=qid, kind=kind, volet=volet, required=bool(raw.get("required", False)), when=when,
+            choices=choices, other=other, min_length=int(raw.get("min_length", 1)),
+            max_length=min(int(raw.get("max_length", default_max)), 4000),
+            minimum=_number(self.check, f"{path}.min", raw.get("min")) if kind is not Kind.DATE else None,
+            maximum=_number(self.check, f"{path}.max", raw.get("max")) if kind is not Kind.DATE else None,
+            min_date=str(raw.get("min", "")) if kind is Kind.DATE else "",
+            max_date=str(raw.get("max", "")) if kind is Kind.DATE else "",
+            min_choices=int(raw.get("min_choices", 0)), max_choices=int(raw.get("max_choices", 0)),
+            formats=tuple(str(f).lower() for f in raw.get("formats") or ()),
+            max_size=int(Decimal(str(raw.get("max_size_mb", 10))) * 1_000_000) if kind is Kind.FILE else 0,
+            unit=bool(raw.get("unit", False)), min_items=int(raw.get("min_items", 0)),
+            max_items=int(raw.get("max_items", 50)), questions=subs, parent=parent)
+
+
+def _structure(path: Path, raw: Any, check: _Checker) -> tuple[dict, list[Volet], dict[str, Question]]:
+    if not isinstance(raw, dict):
+        check.fail("(root)", "the file must hold a mapping")
+        return {}, [], {}
+    if raw.get("id") != path.stem:
+        check.fail("id", f"must equal the file name {path.stem!r}, not {raw.get('id')!r}")
+    builder = _Builder(check)
+    volets: list[Volet] = []
+    volet_ids: set[str] = set()
+    for vi, vraw in enumerate(raw.get("volets") or []):
+        vpath = f"volets[{vi}]"
+        vid = vraw.get("id") if isinstance(vraw, dict) else None
+        if not isinstance(vid, str) or not _ID.fullmatch(vid):
+            check.fail(f"{vpath}.id", f"missing or invalid volet id {vid!r}")
+            continue
+        if vid in volet_ids:
+            check.fail(f"{vpath}.id", f"duplicate volet id {vid!r}")
+        volet_ids.add(vid)
+        when = builder.condition(vraw["when"], f"{vpath}({vid}).when", {}) if "when" in vraw else None
+        qs = [builder.question(q, f"{vpath}({vid}).questions[{qi}]", vid, "", {})
+              for qi, q in enumerate(vraw.get("questions") or [])]
+        if not qs:
+            check.fail(f"{vpath}({vid}).questions", "a volet needs at least one question")
+        volets.append(Volet(vid, tuple(q for q in qs if q), bool(vraw.get("optional", False)), when))
+    if not volets:
+        check.fail("volets", "a flow needs at least one volet")
+    return raw, volets, builder.seen
+
+
+def _texts(path: Path, raw: Any, volets: list[Volet], questions: dict[str, Question],
+           problems: list[str]) -> FlowTexts | None:
+    check = _Checker(path.name, problems)
+    if not isinstance(raw, dict):
+        check.fail("(root)", "the file must hold a mapping")
+        return None
+    for key in ("title",):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            check.fail(key, "missing text")
+    vtexts: dict[str, VoletText] = {}
+    for volet in volets:
+        vraw = (raw.get("volets") or {}).get(volet.id)
+        if not isinstance(vraw, dict) or not vraw.get("title"):
+            check.fail(f"volets.{volet.id}.title", "missing text")
+            continue
+        vtexts[volet.id] = VoletText(str(vraw["title"]), str(vraw.get("intro") or "").strip())
+    qtexts: dict[str, QuestionText] = {}
+    for qid, q in questions.items():
+        qraw = (raw.get("questions") or {}).get(qid)
+        if not isinstance(qraw, dict) or not qraw.get("text"):
+            check.fail(f"questions.{qid}.text", "missing text")
+            continue
+        qtexts[qid] = _question_text(check, qid, q, qraw)
+    for extra in set(raw.get("questions") or {}) - set(questions):
+        check.fail(f"questions.{extra}", "text for a question the flow does not have")
+    return FlowTexts(str(raw.get("title", "")), str(raw.get("intro") or "").strip(),
+                     MappingProxyType(vtexts), MappingProxyType(qtexts))
+
+
+def _question_text(check: _Checker, qid: str, q: Question, qraw: dict) -> QuestionText:
+    choices = qraw.get("choices") or {}
+    for choice in q.choices:
+        if not isinstance(choices, dict) or not choices.get(choice):
+            check.fail(f"questions.{qid}.choices.{choice}", "missing text")
+    needed = [("other", bool(q.other)), ("unit", q.unit), ("item", q.kind is Kind.REPEAT)]
+    for key, wanted in needed:
+        if wanted and not qraw.get(key):
+            check.fail(f"questions.{qid}.{key}", "missing text")
+    return QuestionText(str(qraw["text"]).strip(), str(qraw.get("help") or "").strip(),
+                        str(qraw.get("unit") or ""), str(qraw.get("other") or ""),
+                        str(qraw.get("item") or ""),
+                        MappingProxyType({str(k): str(v) for k, v in (choices or {}).items()}))
+
+
+def load_flow(path: Path, locales: tuple[str, ...] = ("fr", "en")) -> Flow:
+    """Load one flow (structure + one text file per locale) or raise FlowError."""
+    problems: list[str] = []
+    check = _Checker(path.name, problems)
+    raw, volets, questions = _structure(path, _read_yaml(path, problems), check)
+    texts: dict[str, FlowTexts] = {}
+    for locale in locales:
+        tpath = path.with_name(f"{path.stem}.{locale}.yaml")
+        if not tpath.exists():
+            problems.append(f"{tpath.name}: (file): missing: every flow needs a text file per language")
+            continue
+        built = _texts(tpath, _read_yaml(tpath, problems), volets, questions, problems)
+        if built is not None:
+            texts[locale] = built
+    if problems:
+        raise FlowError(problems)
+    grading = raw.get("grading") or {}
+    return Flow(id=str(raw["id"]), version=int(raw.get("version", 1)),
+                edition=int(raw.get("edition", 0)), track=str(raw.get("track", "label")),
+                grading_kind=str(grading.get("kind", "levels")),
+                grading_values=tuple(str(v) for v in grading.get("values", ("1", "2", "3", "4", "5"))),
+                volets=tuple(volets), texts=MappingProxyType(texts),
+                questions=MappingProxyType(dict(questions)))
+
+
+def flow_files(folder: Path = BUNDLED) -> list[Path]:
+    return sorted(p for p in folder.glob("*.yaml") if p.stem.count(".") == 0)
+
+
+def load_all(folder: Path = BUNDLED, locales: tuple[str, ...] = ("fr", "en")) -> dict[str, Flow]:
+    flows: dict[str, Flow] = {}
+    problems: list[str] = []
+    for path in flow_files(folder):
+        try:
+            flows[path.stem] = load_flow(path, locales)
+        except FlowError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise FlowError(problems)
+    return flows
