@@ -1,7 +1,8 @@
 """Load locales/*.yaml and render the bot's messages in a language.
 
 French (`fr.yaml`) is the source: every other locale must hold exactly the
-same keys (checked at load time). Adding a language is adding a file.
+same keys (checked at load time). Adding a language is adding a file. A
+feature may keep its messages apart in `<lang>.<feature>.yaml`.
 """
 from __future__ import annotations
 
@@ -55,9 +56,14 @@ class Catalog:
 
 def load_catalog(folder: Path = BUNDLED) -> Catalog:
     messages: dict[str, dict[str, str]] = {}
-    for path in sorted(folder.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):   # fr.yaml, fr.telegram.yaml, en.yaml...
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        messages[path.stem] = _flatten(raw)
+        code = path.name.split(".")[0]
+        table = messages.setdefault(code, {})
+        for key, value in _flatten(raw).items():
+            if key in table:
+                raise LocaleError(f"{path.name}: {key}: defined twice for {code}")
+            table[key] = value
     if SOURCE not in messages:
         raise LocaleError(f"{folder}: the source locale {SOURCE}.yaml is missing")
     problems = []

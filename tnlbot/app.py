@@ -1,0 +1,138 @@
+"""Composition root: the one place that wires concrete classes together."""
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import sys
+import tomllib
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from platformdirs import user_data_dir
+
+from .core.events import Inbound, InboundKind
+from .core.flow import Flow
+from .flows import BUNDLED as BUNDLED_FLOWS
+from .flows import load_all
+from .i18n import BUNDLED as BUNDLED_LOCALES
+from .i18n import Catalog, load_catalog
+from .runtime.clock import Clock
+from .runtime.dispatcher import Dispatcher
+from .runtime.relay import Relay
+from .store import Store
+from .store.campaigns import create_campaign, current_campaign
+from .transports.console import Console, parse_line
+
+DEFAULT_FLOW = "tnl-2022"
+
+
+@dataclass
+class Settings:
+    """Configuration: a TOML file (`--config`), then TNLBOT_* environment variables."""
+    database_url: str = ""
+    flows_dir: str = str(BUNDLED_FLOWS)
+    locales_dir: str = str(BUNDLED_LOCALES)
+    campaign: str = ""
+    default_flow: str = DEFAULT_FLOW
+    telegram_token: str = ""
+    telegram_base_url: str = ""
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_listen: str = "127.0.0.1:8443"
+    matrix_homeserver: str = ""
+    matrix_user: str = ""
+    matrix_password: str = ""
+    matrix_allow: str = ""           # comma-separated homeservers or user ids
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | None = None, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        if path:
+            with open(path, "rb") as handle:
+                values.update(tomllib.load(handle))
+        for f in fields(cls):
+            key = "TNLBOT_" + f.name.upper()
+            if key in env and f.name != "extra":
+                values[f.name] = env[key]
+        known = {f.name for f in fields(cls)}
+        extra = {k: v for k, v in values.items() if k not in known}
+        return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
+
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        folder = Path(user_data_dir("tnlbot", appauthor=False))
+        folder.mkdir(parents=True, exist_ok=True)
+        return Store.sqlite_url(folder / "tnlbot.db")
+
+
+class App:
+    def __init__(self, settings: Settings, clock: Clock | None = None,
+                 store: Store | None = None):
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.flows: dict[str, Flow] = load_all(Path(settings.flows_dir))
+        self.catalog: Catalog = load_catalog(Path(settings.locales_dir))
+        self.store = store or Store(settings.store_url())
+        self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
+                                     settings.campaign)
+        self.transports: dict[str, Any] = {}
+        self.relay = Relay(self.store, self.transports, self.clock)
+
+    def ensure_campaign(self) -> None:
+        """With no campaign at all, open one on the default flow (embedded use)."""
+        now = self.clock.now()
+        flow = self.flows[self.settings.default_flow]
+        with self.store.begin() as conn:
+            if current_campaign(conn, now) is not None:
+                return
+            create_campaign(conn, slug=f"{flow.id}-{now.year}", year=flow.edition, track=flow.track,
+                            flow_id=flow.id, opens_at=now - timedelta(minutes=1),
+                            closes_at=now + timedelta(days=365), state="open")
+
+    async def chat(self, stream: TextIO, out: TextIO, user: str = "") -> None:
+        """The terminal chat: one line, one message; greets first."""
+        console = Console(out)
+        self.transports["console"] = console
+        self.ensure_campaign()
+        self.relay.recover()
+        user = user or getpass.getuser()
+        chat_id = f"terminal:{user}"
+        await self.relay.flush("console")
+        await self._say(Inbound("console", os.urandom(8).hex(), chat_id, user,
+                                InboundKind.COMMAND, command="start", display_name=user))
+        interactive = stream.isatty()
+        loop = asyncio.get_running_loop()
+        while True:
+            if interactive:
+                out.write("› ")
+                out.flush()
+            line = await loop.run_in_executor(None, stream.readline)
+            if not line:
+                break
+            if not line.strip() and not interactive:
+                continue
+            await self._say(parse_line(line, chat_id, user))
+
+    async def _say(self, inbound: Inbound) -> None:
+        await self.dispatcher.submit(inbound)
+        await self.relay.flush("console")
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def run_chat(settings: Settings) -> int:
+    app = App(settings)
+    try:
+        asyncio.run(app.chat(sys.stdin, sys.stdout))
+    except KeyboardInterrupt:
+        sys.stdout.write("\n")
+    finally:
+        app.close()
+    return 0

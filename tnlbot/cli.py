@@ -1,0 +1,58 @@
+"""The `tnlbot` command."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .app import Settings, run_chat
+from .flows import FlowError, flow_files, load_flow
+from .i18n import LocaleError, load_catalog
+
+
+def _check_flows(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        catalog = load_catalog(Path(settings.locales_dir))
+    except LocaleError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    folder = Path(args.folder or settings.flows_dir)
+    failed = 0
+    for path in flow_files(folder):
+        try:
+            flow = load_flow(path, catalog.locales)
+        except FlowError as exc:
+            failed += 1
+            print("\n".join(exc.problems), file=sys.stderr)
+            continue
+        counts = ", ".join(f"{v.id} {len(v.questions)}" for v in flow.volets)
+        print(f"{path.name}: ok ({len(flow.questions)} questions: {counts})")
+    return 1 if failed else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="tnlbot", description="Territoire Numérique Libre questionnaire bot")
+    top.add_argument("--config", help="TOML configuration file")
+    sub = top.add_subparsers(dest="command")
+    sub.add_parser("chat", help="chat in the terminal (the default)")
+    run = sub.add_parser("run", help="run the bot on a transport")
+    run.add_argument("--transport", choices=["console", "telegram", "matrix"], default="console")
+    run.add_argument("--webhook", action="store_true", help="Telegram: receive by webhook")
+    check = sub.add_parser("check-flows", help="validate the questionnaire flows")
+    check.add_argument("folder", nargs="?", help="folder of flows (default: the bundled ones)")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.load(args.config)
+    if args.command == "check-flows":
+        return _check_flows(settings, args)
+    if args.command in (None, "chat") or (args.command == "run" and args.transport == "console"):
+        return run_chat(settings)
+    from .transports.launch import launch  # transports with network clients load lazily
+    return launch(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

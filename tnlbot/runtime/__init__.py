@@ -1,0 +1,1 @@
+"""The runtime: dispatcher, outbox relay, clock and rate limits."""

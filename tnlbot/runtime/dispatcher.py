@@ -1,0 +1,122 @@
+"""The dispatcher: one inbound event, one transaction.
+
+How this file works:
+- `handle(inbound)` opens ONE transaction: it records the inbound id (a
+  duplicate delivery stops there and changes nothing), loads or starts the
+  conversation, runs the pure engine, saves answers with their history, the
+  conversation state, the candidature and the outgoing messages (outbox),
+  then commits. Only after the commit may a transport acknowledge the
+  platform (advance an offset, store a sync token, answer a webhook).
+- `submit(inbound)` is the async entry: a per-conversation lock keeps events
+  of one conversation in order; on PostgreSQL the transaction runs in a
+  worker thread so the event loop keeps serving other conversations.
+- Input a database would reject (NUL, lone surrogates) is refused by the
+  engine's parsers before it reaches SQL; ids too long for their columns are
+  cut at the boundary here.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+from weakref import WeakValueDictionary
+
+from ..core.engine import Dossier, handle
+from ..core.events import Addressed, Inbound, InboundKind
+from ..core.flow import Flow
+from ..i18n import Catalog, local_time
+from ..store import ConversationRow, Store
+from ..store.campaigns import campaign_by_slug, current_campaign
+from .clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    duplicate: bool = False
+    outbox_ids: tuple[int, ...] = ()
+    refused: str = ""
+
+
+@dataclass
+class Dispatcher:
+    store: Store
+    flows: Mapping[str, Flow]
+    catalog: Catalog
+    clock: Clock
+    campaign_slug: str = ""
+    _locks: "WeakValueDictionary[tuple[str, str, str], asyncio.Lock]" = field(
+        default_factory=WeakValueDictionary)
+
+    async def submit(self, inbound: Inbound) -> Handled:
+        key = (inbound.transport, inbound.chat_id, inbound.user_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            if self.store.is_sqlite:
+                return self.handle(inbound)
+            return await asyncio.to_thread(self.handle, inbound)
+
+    def handle(self, inbound: Inbound) -> Handled:
+        inbound = _bounded(inbound)
+        now = self.clock.now()
+        with self.store.begin() as conn:
+            if not self.store.mark_seen(conn, inbound.transport, inbound.external_id, now):
+                return Handled(duplicate=True)
+            conv = self.store.conversation(conn, inbound.transport, inbound.chat_id, inbound.user_id)
+            if conv is None:
+                campaign = (campaign_by_slug(conn, self.campaign_slug) if self.campaign_slug
+                            else current_campaign(conn, now))
+                if campaign is None:
+                    raise LookupError(f"no campaign {self.campaign_slug!r} in the store")
+                campaign_id = campaign.id
+                conv = self.store.start_conversation(conn, inbound.transport, inbound.chat_id,
+                                                     inbound.user_id, inbound.display_name,
+                                                     campaign_id, now)
+            flow = self.flows[conv.flow_id]
+            answers = self.store.answers(conn, conv.candidature_id)
+            dossier = self.dossier(conv, now)
+            outcome = handle(flow, self.catalog, conv.state, dossier, answers, inbound)
+            addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
+                         for item in outcome.messages]
+            ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow.id, flow.version)
+        return Handled(outbox_ids=tuple(ids))
+
+    def dossier(self, conv: ConversationRow, now) -> Dossier:  # noqa: ANN001
+        locale = conv.state.locale
+        accepting = (conv.campaign_state != "closed" and conv.opens_at <= now < conv.closes_at
+                     and conv.status != "frozen")
+        closed_text = ""
+        if not accepting:
+            if now < conv.opens_at:
+                closed_text = self.catalog(locale, "campaign.not_open",
+                                           when=local_time(conv.opens_at, locale, conv.timezone))
+            else:
+                closed_text = self.catalog(locale, "campaign.closed",
+                                           when=local_time(conv.closes_at, locale, conv.timezone))
+        submitted = local_time(conv.submitted_at, locale, conv.timezone) if conv.submitted_at else ""
+        return Dossier(status=conv.status, version=conv.version, submitted_at=submitted,
+                       amended=conv.amended, accepting=accepting, closed_text=closed_text,
+                       is_responsible=conv.is_responsible,
+                       now_local=local_time(now, locale, conv.timezone))
+
+
+_LIMITS = {"external_id": 255, "chat_id": 255, "user_id": 255, "display_name": 200, "command": 64}
+
+
+def _bounded(inbound: Inbound) -> Inbound:
+    """Cut identifiers to their column sizes; never let a DB error poison the queue."""
+    changes = {name: getattr(inbound, name)[:limit] for name, limit in _LIMITS.items()
+               if len(getattr(inbound, name)) > limit}
+    if "\x00" in inbound.display_name or _has_surrogate(inbound.display_name):
+        changes["display_name"] = ""
+    if inbound.kind is InboundKind.COMMAND and (_has_surrogate(inbound.command) or "\x00" in inbound.command):
+        changes["command"] = "?"
+    return replace(inbound, **changes) if changes else inbound
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)

@@ -1,0 +1,112 @@
+"""The outbox relay: sends committed messages, in order, exactly once.
+
+How this file works:
+- Rows are read oldest first per transport. Before a send the row is
+  claimed (status `sending`, attempts + 1) in its own transaction, so two
+  workers never send the same row, and a crash mid-send leaves a row that is
+  not sent again blindly: rows found in `sending` at start-up are marked
+  `uncertain` (the platform may have them).
+- Within one chat, order holds: when a row must wait (429, network), the
+  later rows of that chat wait too.
+- Results: sent -> `sent` with the platform id; retry -> back to `pending`
+  with `not_before` (bounded attempts, then `failed`); unreachable -> the
+  chat is marked unreachable, its pending rows `failed`; uncertain ->
+  `uncertain`, never resent.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Mapping
+
+from sqlalchemy import update
+
+from ..store import OutboxRow, Store
+from ..store import tables as T
+from ..transports.base import SendResult, SendStatus, Transport
+from .clock import Clock
+from .ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+@dataclass
+class Relay:
+    store: Store
+    transports: Mapping[str, Transport]
+    clock: Clock
+    limiters: Mapping[str, RateLimiter] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def recover(self) -> int:
+        """At start-up: rows left `sending` by a crash become `uncertain`."""
+        o = T.outbox
+        with self.store.begin() as conn:
+            return conn.execute(update(o).where(o.c.status == "sending").values(
+                status="uncertain", error="interrupted while sending")).rowcount
+
+    async def flush(self, name: str) -> int:
+        """Send every due row of one transport; returns how many were sent."""
+        transport = self.transports[name]
+        sent = 0
+        held: set[str] = set()
+        for row in self.store.due_messages(name, self.clock.now()):
+            if row.chat_id in held:
+                continue
+            limiter = self.limiters.get(name)
+            if limiter is not None:
+                await limiter.acquire(row.chat_id)
+            if not self.store.claim_message(row.id, self.clock.now()):
+                continue
+            result = await self._send(transport, row)
+            if result.status is not SendStatus.SENT:
+                held.add(row.chat_id)
+            else:
+                sent += 1
+            self._settle(row, result)
+        return sent
+
+    async def _send(self, transport: Transport, row: OutboxRow) -> SendResult:
+        try:
+            return await transport.send(row)
+        except Exception as exc:  # a transport bug must not stop the relay
+            log.exception("send failed for outbox row %s", row.id)
+            return SendResult(SendStatus.RETRY, retry_after=5, error=repr(exc))
+
+    def _settle(self, row: OutboxRow, result: SendResult) -> None:
+        now = self.clock.now()
+        status = result.status
+        if status is SendStatus.SENT:
+            return self.store.settle_message(row.id, "sent", now, ref=result.ref)
+        if status is SendStatus.RETRY and row.attempts + 1 < MAX_ATTEMPTS:
+            retry_at = now + timedelta(seconds=max(result.retry_after, 2 ** row.attempts))
+            return self.store.settle_message(row.id, "pending", now, error=result.error,
+                                             retry_at=retry_at)
+        if status is SendStatus.UNCERTAIN:
+            return self.store.settle_message(row.id, "uncertain", now, error=result.error)
+        if status is SendStatus.UNREACHABLE:
+            self.mark_unreachable(row)
+        self.store.settle_message(row.id, "failed", now, error=result.error or status.value)
+
+    def mark_unreachable(self, row: OutboxRow) -> None:
+        o, a = T.outbox, T.accounts
+        with self.store.begin() as conn:
+            conn.execute(update(a).where(a.c.transport == row.transport, a.c.chat_id == row.chat_id)
+                         .values(reachable=False))
+            conn.execute(update(o).where(o.c.transport == row.transport, o.c.chat_id == row.chat_id,
+                                         o.c.status == "pending")
+                         .values(status="failed", error="chat unreachable"))
+
+    async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
+        """Flush every transport until `stop` is set; `wake` cuts the wait short."""
+        while not stop.is_set():
+            for name in self.transports:
+                await self.flush(name)
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=idle)
+            except asyncio.TimeoutError:
+                pass

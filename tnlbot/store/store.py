@@ -1,0 +1,296 @@
+"""The Store: every read and write of tnlbot, named by intention.
+
+SQLite (WAL, synchronous=NORMAL, busy timeout, BEGIN IMMEDIATE so writers
+queue instead of deadlocking) is the embedded default; PostgreSQL is used by
+URL for several workers (row locks FOR UPDATE, SKIP LOCKED for the outbox).
+Values are JSON text; instants are UTC.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import Connection, create_engine, event, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..core.engine import Dossier, Outcome, State
+from ..core.events import Addressed, Outgoing
+from ..core.flow import JSON
+from . import tables as T
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    id: int
+    person_id: int
+    candidature_id: int
+    campaign_id: int
+    state: State
+    status: str
+    version: int
+    amended: bool
+    submitted_at: datetime | None
+    is_responsible: bool
+    flow_id: str
+    campaign_state: str
+    opens_at: datetime
+    closes_at: datetime
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    transport: str
+    chat_id: str
+    user_id: str
+    item: Outgoing
+    attempts: int
+    txn_id: str
+    status: str
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+class Store:
+    def __init__(self, url: str, *, migrate: bool = True, echo: bool = False):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+            self._sqlite_setup()
+        else:
+            self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
+        self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        if migrate:
+            from .migrate import upgrade
+            upgrade(self.engine)
+
+    def _sqlite_setup(self) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _connect(dbapi_conn, _record):  # noqa: ANN001
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
+                           "foreign_keys=ON"):
+                cursor.execute(f"PRAGMA {pragma}")
+            cursor.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _begin(conn):  # noqa: ANN001
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @staticmethod
+    def sqlite_url(path: Path) -> str:
+        return f"sqlite:///{path}"
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ inbound
+    def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
+        """Record an inbound delivery; False when it was already processed."""
+        stmt = self._insert(T.inbound_seen).values(
+            transport=transport, external_id=external_id, seen_at=now).on_conflict_do_nothing()
+        return conn.execute(stmt).rowcount == 1
+
+    def conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str) -> ConversationRow | None:
+        c, k, m, g = T.conversations, T.candidatures, T.members, T.campaigns
+        query = (select(c.c.id, c.c.person_id, c.c.candidature_id, k.c.campaign_id, c.c.state,
+                        k.c.status, k.c.version, k.c.amended, k.c.submitted_at, m.c.role,
+                        g.c.flow_id, g.c.state.label("campaign_state"), g.c.opens_at,
+                        g.c.closes_at, g.c.timezone)
+                 .join(k, k.c.id == c.c.candidature_id)
+                 .join(g, g.c.id == k.c.campaign_id)
+                 .join(m, (m.c.candidature_id == k.c.id) & (m.c.person_id == c.c.person_id), isouter=True)
+                 .where(c.c.transport == transport, c.c.chat_id == chat_id, c.c.user_id == user_id))
+        row = conn.execute(query).first()
+        if row is None:
+            return None
+        if not self.is_sqlite:  # serialise agents of one candidature across workers
+            conn.execute(select(k.c.id).where(k.c.id == row.candidature_id).with_for_update())
+        return ConversationRow(row.id, row.person_id, row.candidature_id, row.campaign_id,
+                               State.from_json(json.loads(row.state)), row.status, row.version,
+                               bool(row.amended), row.submitted_at, row.role == "responsible",
+                               row.flow_id, row.campaign_state, row.opens_at, row.closes_at,
+                               row.timezone)
+
+    def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
+                           display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
+        """First message from someone: person, account, candidature, conversation."""
+        person_id = self.person_for(conn, transport, user_id, chat_id, display_name, now)
+        candidature_id = self.candidature_of(conn, person_id, campaign_id)
+        if candidature_id is None:
+            candidature_id = conn.execute(insert(T.candidatures).values(
+                campaign_id=campaign_id, responsible_id=person_id, status="draft", version=0,
+                amended=False, created_at=now, updated_at=now)).inserted_primary_key[0]
+            conn.execute(insert(T.members).values(candidature_id=candidature_id, person_id=person_id,
+                                                  role="responsible", volets="[]", joined_at=now))
+        conn.execute(insert(T.conversations).values(
+            transport=transport, chat_id=chat_id, user_id=user_id, person_id=person_id,
+            candidature_id=candidature_id, state="{}", updated_at=now))
+        found = self.conversation(conn, transport, chat_id, user_id)
+        assert found is not None
+        return found
+
+    def person_for(self, conn: Connection, transport: str, user_id: str, chat_id: str,
+                   display_name: str, now: datetime) -> int:
+        a = T.accounts
+        found = conn.execute(select(a.c.person_id).where(
+            a.c.transport == transport, a.c.external_id == user_id)).scalar()
+        if found is not None:
+            return int(found)
+        person_id = conn.execute(insert(T.people).values(
+            display_name=display_name[:200], locale="fr", created_at=now)).inserted_primary_key[0]
+        conn.execute(insert(a).values(person_id=person_id, transport=transport,
+                                      external_id=user_id, chat_id=chat_id, reachable=True))
+        return int(person_id)
+
+    def candidature_of(self, conn: Connection, person_id: int, campaign_id: int) -> int | None:
+        k, m = T.candidatures, T.members
+        return conn.execute(select(k.c.id).join(m, m.c.candidature_id == k.c.id).where(
+            m.c.person_id == person_id, k.c.campaign_id == campaign_id).order_by(k.c.id)).scalar()
+
+    def answers(self, conn: Connection, candidature_id: int) -> dict[str, JSON]:
+        a = T.answers
+        rows = conn.execute(select(a.c.key, a.c.value).where(a.c.candidature_id == candidature_id))
+        return {key: json.loads(value) for key, value in rows}
+
+    # ------------------------------------------------------------ outcome
+    def apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
+              outcome: Outcome, addressed: list[Addressed], now: datetime,
+              flow_id: str, flow_version: int) -> list[int]:
+        """Save one event's outcome: answers + history, state, candidature, outbox."""
+        for key, value in outcome.changes:
+            self._save_answer(conn, conv, key, before.get(key), value, now)
+        conn.execute(update(T.conversations).where(T.conversations.c.id == conv.id).values(
+            state=dumps(outcome.state.to_json()), updated_at=now))
+        self._save_dossier(conn, conv, outcome.dossier, now, bool(outcome.changes))
+        if outcome.submission is not None:
+            self.record_submission(conn, conv.candidature_id, outcome.dossier.version, flow_id,
+                                   flow_version, outcome.submission, conv.person_id, now)
+        return self.enqueue(conn, addressed, now)
+
+    def _save_answer(self, conn: Connection, conv: ConversationRow, key: str, old: JSON,
+                     new: JSON, now: datetime) -> None:
+        a = T.answers
+        if new is None:
+            conn.execute(a.delete().where(a.c.candidature_id == conv.candidature_id, a.c.key == key))
+        else:
+            stmt = self._insert(a).values(candidature_id=conv.candidature_id, key=key, value=dumps(new),
+                                          answered_by=conv.person_id, answered_at=now)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=[a.c.candidature_id, a.c.key],
+                set_={"value": stmt.excluded.value, "answered_by": stmt.excluded.answered_by,
+                      "answered_at": stmt.excluded.answered_at}))
+        conn.execute(insert(T.answer_history).values(
+            candidature_id=conv.candidature_id, key=key,
+            old_value=None if old is None else dumps(old), new_value=None if new is None else dumps(new),
+            changed_by=conv.person_id, changed_at=now))
+
+    def _save_dossier(self, conn: Connection, conv: ConversationRow, dossier: Dossier,
+                      now: datetime, changed: bool) -> None:
+        values: dict[str, Any] = {}
+        if dossier.status != conv.status or dossier.version != conv.version:
+            values.update(status=dossier.status, version=dossier.version, submitted_at=now)
+        if dossier.amended != conv.amended:
+            values["amended"] = dossier.amended
+        if values or changed:
+            values["updated_at"] = now
+            conn.execute(update(T.candidatures).where(T.candidatures.c.id == conv.candidature_id)
+                         .values(**values))
+
+    def record_submission(self, conn: Connection, candidature_id: int, version: int, flow_id: str,
+                          flow_version: int, answers: dict[str, JSON] | Any, by: int, now: datetime) -> None:
+        import hashlib
+        snapshot = dumps({"answers": dict(answers), "flow": flow_id, "flow_version": flow_version,
+                          "version": version})
+        conn.execute(insert(T.submissions).values(
+            candidature_id=candidature_id, version=version, flow_id=flow_id, flow_version=flow_version,
+            snapshot=snapshot, sha256=hashlib.sha256(snapshot.encode()).hexdigest(),
+            submitted_by=by, submitted_at=now))
+
+    # ------------------------------------------------------------ outbox
+    def enqueue(self, conn: Connection, items: list[Addressed], now: datetime) -> list[int]:
+        ids = []
+        for item in items:
+            values = dict(transport=item.transport, chat_id=item.chat_id, user_id=item.user_id,
+                          payload=dumps(item.item.to_json()), status="pending", attempts=0,
+                          not_before=now, txn_id=uuid.uuid4().hex, sent_ref="",
+                          dedup_key=item.dedup_key or None, error="", created_at=now)
+            if item.dedup_key:
+                stmt = self._insert(T.outbox).values(**values).on_conflict_do_nothing()
+                result = conn.execute(stmt)
+                if result.rowcount != 1:
+                    continue
+                ids.append(int(result.inserted_primary_key[0]))
+            else:
+                ids.append(int(conn.execute(insert(T.outbox).values(**values)).inserted_primary_key[0]))
+        return ids
+
+    def due_messages(self, transport: str, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        o = T.outbox
+        query = (select(o).where(o.c.transport == transport, o.c.status == "pending",
+                                 o.c.not_before <= now).order_by(o.c.id).limit(limit))
+        with self.begin() as conn:
+            rows = conn.execute(query).all()
+        return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
+                          Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status)
+                for r in rows]
+
+    def claim_message(self, outbox_id: int, now: datetime) -> bool:
+        """Count an attempt before sending; False if another worker took it."""
+        o = T.outbox
+        with self.begin() as conn:
+            result = conn.execute(update(o).where(o.c.id == outbox_id, o.c.status == "pending")
+                                  .values(status="sending", attempts=o.c.attempts + 1))
+        return result.rowcount == 1
+
+    def settle_message(self, outbox_id: int, status: str, now: datetime, *, ref: str = "",
+                       error: str = "", retry_at: datetime | None = None) -> None:
+        o = T.outbox
+        values: dict[str, Any] = {"status": status, "error": error[:2000]}
+        if ref:
+            values["sent_ref"] = ref
+        if status == "sent":
+            values["sent_at"] = now
+        if retry_at is not None:
+            values["not_before"] = retry_at
+        with self.begin() as conn:
+            conn.execute(update(o).where(o.c.id == outbox_id).values(**values))
+
+    def sent_ref(self, transport: str, chat_id: str, prompt_ref: str) -> str:
+        """The platform id of the last prompt sent with this ref in this chat."""
+        o = T.outbox
+        rows = None
+        with self.begin() as conn:
+            rows = conn.execute(select(o.c.payload, o.c.sent_ref).where(
+                o.c.transport == transport, o.c.chat_id == chat_id, o.c.status == "sent",
+                o.c.sent_ref != "").order_by(o.c.id.desc()).limit(50)).all()
+        for payload, ref in rows:
+            raw = json.loads(payload)
+            if raw.get("kind") == "prompt" and raw.get("ref") == prompt_ref:
+                return str(ref)
+        return ""
+
+    # ------------------------------------------------------------ checkpoints
+    def checkpoint(self, name: str) -> str | None:
+        with self.begin() as conn:
+            return conn.execute(select(T.checkpoints.c.value).where(T.checkpoints.c.name == name)).scalar()
+
+    def set_checkpoint(self, conn: Connection, name: str, value: str) -> None:
+        stmt = self._insert(T.checkpoints).values(name=name, value=value)
+        conn.execute(stmt.on_conflict_do_update(index_elements=[T.checkpoints.c.name],
+                                                set_={"value": stmt.excluded.value}))

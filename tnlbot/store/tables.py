@@ -1,0 +1,186 @@
+"""The SQL schema (SQLAlchemy Core). Alembic migrations are generated from it."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
+                        MetaData, String, Table, Text, TypeDecorator, UniqueConstraint)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UTC(TypeDecorator):
+    """Instants stored in UTC; always returned timezone-aware."""
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+campaigns = Table(
+    "campaigns", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("year", Integer, nullable=False),
+    Column("track", String(16), nullable=False),
+    Column("flow_id", String(64), nullable=False),
+    Column("opens_at", UTC, nullable=False),
+    Column("closes_at", UTC, nullable=False),
+    Column("timezone", String(64), nullable=False, default="Europe/Paris"),
+    Column("state", String(16), nullable=False, default="scheduled"),  # scheduled|open|closed
+    Column("config", Text, nullable=False, default="{}"),               # reminder plan, jury
+    Column("closed_at", UTC),
+)
+
+organisations = Table(
+    "organisations", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("siren", String(9), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(64), nullable=False, default=""),
+    Column("departement", String(3), nullable=False, default=""),
+)
+
+people = Table(
+    "people", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("locale", String(8), nullable=False, default="fr"),
+    Column("created_at", UTC, nullable=False),
+    Column("erased_at", UTC),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person_id", ForeignKey("people.id"), nullable=False),
+    Column("transport", String(16), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("chat_id", String(255), nullable=False, default=""),
+    Column("reachable", Boolean, nullable=False, default=True),
+    UniqueConstraint("transport", "external_id", name="uq_accounts_transport_external"),
+)
+
+candidatures = Table(
+    "candidatures", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("organisation_id", ForeignKey("organisations.id")),
+    Column("responsible_id", ForeignKey("people.id"), nullable=False),
+    Column("status", String(16), nullable=False, default="draft"),  # draft|submitted|frozen
+    Column("version", Integer, nullable=False, default=0),
+    Column("amended", Boolean, nullable=False, default=False),
+    Column("submitted_at", UTC),
+    Column("created_at", UTC, nullable=False),
+    Column("updated_at", UTC, nullable=False),
+    UniqueConstraint("campaign_id", "organisation_id", name="uq_candidatures_campaign_org"),
+)
+
+members = Table(
+    "members", metadata,
+    Column("candidature_id", ForeignKey("candidatures.id"), primary_key=True),
+    Column("person_id", ForeignKey("people.id"), primary_key=True),
+    Column("role", String(16), nullable=False, default="member"),  # responsible|member
+    Column("volets", Text, nullable=False, default="[]"),
+    Column("joined_at", UTC, nullable=False),
+)
+
+answers = Table(
+    "answers", metadata,
+    Column("candidature_id", ForeignKey("candidatures.id"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),            # JSON
+    Column("answered_by", ForeignKey("people.id")),
+    Column("answered_at", UTC, nullable=False),
+)
+
+answer_history = Table(
+    "answer_history", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("candidature_id", ForeignKey("candidatures.id"), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("changed_by", ForeignKey("people.id")),
+    Column("changed_at", UTC, nullable=False),
+    Index("ix_answer_history_candidature", "candidature_id", "key"),
+)
+
+conversations = Table(
+    "conversations", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("transport", String(16), nullable=False),
+    Column("chat_id", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("person_id", ForeignKey("people.id"), nullable=False),
+    Column("candidature_id", ForeignKey("candidatures.id"), nullable=False),
+    Column("state", Text, nullable=False, default="{}"),
+    Column("updated_at", UTC, nullable=False),
+    UniqueConstraint("transport", "chat_id", "user_id", name="uq_conversations_address"),
+)
+
+inbound_seen = Table(
+    "inbound_seen", metadata,
+    Column("transport", String(16), primary_key=True),
+    Column("external_id", String(255), primary_key=True),
+    Column("seen_at", UTC, nullable=False),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("transport", String(16), nullable=False),
+    Column("chat_id", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False, default=""),
+    Column("payload", Text, nullable=False),            # Outgoing as JSON
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|uncertain|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", UTC, nullable=False),
+    Column("txn_id", String(64), nullable=False),       # idempotency key for the platform
+    Column("sent_ref", String(255), nullable=False, default=""),  # platform message id
+    Column("dedup_key", String(255), unique=True),      # scheduled sends: one per key
+    Column("error", Text, nullable=False, default=""),
+    Column("created_at", UTC, nullable=False),
+    Column("sent_at", UTC),
+    Index("ix_outbox_pending", "status", "not_before"),
+)
+
+checkpoints = Table(
+    "checkpoints", metadata,
+    Column("name", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+submissions = Table(
+    "submissions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("candidature_id", ForeignKey("candidatures.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("flow_id", String(64), nullable=False),
+    Column("flow_version", Integer, nullable=False),
+    Column("snapshot", Text, nullable=False),           # canonical JSON
+    Column("sha256", String(64), nullable=False),
+    Column("submitted_by", ForeignKey("people.id")),
+    Column("submitted_at", UTC, nullable=False),
+    UniqueConstraint("candidature_id", "version", name="uq_submissions_candidature_version"),
+)

@@ -1,0 +1,1 @@
+"""Transports: terminal, Telegram, Matrix. They know nothing of questionnaires."""
