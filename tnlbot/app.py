@@ -73,11 +73,12 @@ class Settings:
 
 class App:
     def __init__(self, settings: Settings, clock: Clock | None = None,
-                 store: Store | None = None):
+                 store: Store | None = None, flows: dict[str, Flow] | None = None,
+                 catalog: Catalog | None = None):
         self.settings = settings
         self.clock = clock or Clock()
-        self.flows: dict[str, Flow] = load_all(Path(settings.flows_dir))
-        self.catalog: Catalog = load_catalog(Path(settings.locales_dir))
+        self.catalog: Catalog = catalog or load_catalog(Path(settings.locales_dir))
+        self.flows: dict[str, Flow] = flows or load_all(Path(settings.flows_dir), self.catalog.locales)
         self.store = store or Store(settings.store_url())
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
                                      settings.campaign)

@@ -19,10 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Mapping
+from datetime import datetime
+from typing import Mapping, Protocol
 from weakref import WeakValueDictionary
 
-from ..core.engine import Dossier, handle
+from sqlalchemy import Connection
+
+from ..core.engine import Dossier, Outcome, handle
 from ..core.events import Addressed, Inbound, InboundKind
 from ..core.flow import Flow
 from ..i18n import Catalog, local_time
@@ -40,6 +43,22 @@ class Handled:
     refused: str = ""
 
 
+class Hook(Protocol):
+    """A feature that takes part in the dispatch transaction (campaigns, jury).
+
+    `before` runs after the duplicate check, before the engine: returning a
+    list of messages means "handled" (the engine is not called). `after` may
+    rewrite the engine's outcome before it is saved (add messages, refuse a
+    change). Both run inside the one transaction; neither may commit.
+    """
+
+    def before(self, conn: Connection, inbound: Inbound, conv: ConversationRow | None,
+               now: datetime) -> list[Addressed] | None: ...
+
+    def after(self, conn: Connection, inbound: Inbound, conv: ConversationRow,
+              outcome: Outcome, now: datetime) -> Outcome: ...
+
+
 @dataclass
 class Dispatcher:
     store: Store
@@ -47,6 +66,7 @@ class Dispatcher:
     catalog: Catalog
     clock: Clock
     campaign_slug: str = ""
+    hooks: list[Hook] = field(default_factory=list)
     _locks: "WeakValueDictionary[tuple[str, str, str], asyncio.Lock]" = field(
         default_factory=WeakValueDictionary)
 
@@ -67,6 +87,10 @@ class Dispatcher:
             if not self.store.mark_seen(conn, inbound.transport, inbound.external_id, now):
                 return Handled(duplicate=True)
             conv = self.store.conversation(conn, inbound.transport, inbound.chat_id, inbound.user_id)
+            for hook in self.hooks:
+                early = hook.before(conn, inbound, conv, now)
+                if early is not None:
+                    return Handled(outbox_ids=tuple(self.store.enqueue(conn, early, now)))
             if conv is None:
                 campaign = (campaign_by_slug(conn, self.campaign_slug) if self.campaign_slug
                             else current_campaign(conn, now))
@@ -80,6 +104,8 @@ class Dispatcher:
             answers = self.store.answers(conn, conv.candidature_id)
             dossier = self.dossier(conv, now)
             outcome = handle(flow, self.catalog, conv.state, dossier, answers, inbound)
+            for hook in self.hooks:
+                outcome = hook.after(conn, inbound, conv, outcome, now)
             addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
                          for item in outcome.messages]
             ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow.id, flow.version)

@@ -21,10 +21,14 @@ def config(engine: Engine | None = None) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (a no-op when it is there)."""
+    """Bring the schema to the newest revisions (a no-op when it is there).
+
+    Features may add their own branch of revisions from 0001, so there may be
+    several heads: all are applied.
+    """
     cfg = config(engine)
-    head = ScriptDirectory.from_config(cfg).get_current_head()
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
     with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    if current != head:
-        command.upgrade(cfg, "head")
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current != heads:
+        command.upgrade(cfg, "heads")
