@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
 from .app import Settings, run_chat
 from .flows import FlowError, flow_files, load_flow
 from .i18n import LocaleError, load_catalog
+
+
+FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.jury.cli")
 
 
 def _check_flows(settings: Settings, args: argparse.Namespace) -> int:
@@ -40,6 +44,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--webhook", action="store_true", help="Telegram: receive by webhook")
     check = sub.add_parser("check-flows", help="validate the questionnaire flows")
     check.add_argument("folder", nargs="?", help="folder of flows (default: the bundled ones)")
+    for name in FEATURE_CLIS:  # each registers its subcommands, with set_defaults(func=...)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        module.register(sub)
     return top
 
 
@@ -48,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.load(args.config)
     if args.command == "check-flows":
         return _check_flows(settings, args)
+    if getattr(args, "func", None) is not None:
+        return int(args.func(settings, args) or 0)
     if args.command in (None, "chat") or (args.command == "run" and args.transport == "console"):
         return run_chat(settings)
     from .transports.launch import launch  # transports with network clients load lazily

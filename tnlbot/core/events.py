@@ -68,7 +68,7 @@ class Outgoing:
     actions: tuple[Option, ...] = ()     # navigation shortcuts (value = command)
     filename: str = ""
     mime: str = ""
-    data: str = ""                       # DOCUMENT: the content (text formats)
+    data: str = ""                       # DOCUMENT: the bytes, base64-encoded
     update: bool = False                 # PROMPT: replaces the last prompt with this ref
 
     def to_json(self) -> dict:
