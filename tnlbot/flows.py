@@ -159,7 +159,11 @@ class _Builder:
 
     def _build(self, raw: dict, path: str, qid: str, kind: Kind, volet: str,
                parent: str, when: Condition | None) -> Question:
-        choices = tuple(str(c) for c in raw.get("choices") or ())
+        raw_choices = raw.get("choices") or ()
+        for c in raw_choices:
+            if isinstance(c, bool) or c is None:
+                self.check.fail(f"{path}.choices", f"choice {c!r} is not text: quote it (YAML reads yes/no/on/off as true/false)")
+        choices = tuple(str(c) for c in raw_choices)
         if kind in CHOICE_KINDS and len(choices) < 2:
             self.check.fail(f"{path}.choices", "a choice question needs at least two choices")
         if len(set(choices)) != len(choices):

@@ -25,6 +25,9 @@ class LocaleError(Exception):
 def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     flat: dict[str, str] = {}
     for key, value in raw.items():
+        if not isinstance(key, str):
+            raise LocaleError(f"{prefix}{key!r}: a message key must be text: quote it "
+                              "(YAML reads yes/no/on/off as true/false)")
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flat.update(_flatten(value, name + "."))

@@ -12,7 +12,7 @@ from .events import Inbound, InboundKind, Option, Outgoing, OutKind
 from .flow import JSON
 from .prompts import qtext, recap, volet_summary, yes_no_options
 from .turn import Turn
-from .walk import Slot, applicable_answers, missing
+from .walk import Slot, applicable_answers, is_answered, missing
 
 COMMANDS: Mapping[str, str] = {
     "aide": "help", "help": "help", "retour": "back", "back": "back",
@@ -87,6 +87,9 @@ def _skip(turn: Turn, args: str) -> None:
     if found is None:
         return reprompt(turn)
     index, slot = found
+    all_slots = turn.slots()
+    if is_answered(slot, turn.answers) and index + 1 < len(all_slots):
+        return ask(turn, all_slots[index + 1], all_slots)   # reviewing: step to the next one
     if slot.key not in turn.state.skipped:
         turn.state = replace(turn.state, skipped=turn.state.skipped + (slot.key,))
     advance(turn, index)
@@ -148,7 +151,7 @@ def _missing(turn: Turn, args: str) -> None:
     from .prompts import slot_label
     lines = [turn.tr("missing.title", n=str(len(lacking)))]
     lines += [f"{n}. {slot_label(turn, s)}" for n, s in lacking[:30]]
-    actions = tuple(Option(f"/aller {n}", str(n)) for n, _ in lacking[:10])
+    actions = tuple(Option(f"/modifier {n}", str(n)) for n, _ in lacking[:10])
     turn.out.append(Outgoing(OutKind.NOTICE, "\n".join(lines), actions=actions))
 
 

@@ -31,6 +31,11 @@ def advance(turn: Turn, after: int) -> None:
         if chosen is None:
             return idle(turn, all_slots)
         slot = all_slots[chosen]
+        q = slot.question
+        if slot.part == "adder" and q is not None and item_count(turn.answers, q.id) < q.min_items:
+            turn.set(q.id, item_count(turn.answers, q.id) + 1)   # a required item: no need to ask
+            after = chosen - 1
+            continue
         if slot.question is not None and slot.question.kind is Kind.NOTICE and not slot.part:
             turn.say_text(qtext(turn, slot.question.id).text)
             turn.set(slot.key, True)
