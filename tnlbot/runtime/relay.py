@@ -56,6 +56,9 @@ class Relay:
         for row in self.store.due_messages(name, self.clock.now()):
             if row.chat_id in held:
                 continue
+            if row.not_before is not None and row.not_before > self.clock.now():
+                held.add(row.chat_id)        # order per chat: later rows wait for this one
+                continue
             limiter = self.limiters.get(name)
             if limiter is not None:
                 await limiter.acquire(row.chat_id)

@@ -53,6 +53,7 @@ class OutboxRow:
     attempts: int
     txn_id: str
     status: str
+    not_before: datetime | None = None
 
 
 def dumps(value: Any) -> str:
@@ -102,9 +103,10 @@ class Store:
     # ------------------------------------------------------------ inbound
     def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False when it was already processed."""
-        stmt = self._insert(T.inbound_seen).values(
-            transport=transport, external_id=external_id, seen_at=now).on_conflict_do_nothing()
-        return conn.execute(stmt).rowcount == 1
+        stmt = (self._insert(T.inbound_seen)
+                .values(transport=transport, external_id=external_id, seen_at=now)
+                .on_conflict_do_nothing().returning(T.inbound_seen.c.external_id))
+        return conn.execute(stmt).first() is not None
 
     def conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str) -> ConversationRow | None:
         c, k, m, g = T.conversations, T.candidatures, T.members, T.campaigns
@@ -231,23 +233,25 @@ class Store:
                           not_before=now, txn_id=uuid.uuid4().hex, sent_ref="",
                           dedup_key=item.dedup_key or None, error="", created_at=now)
             if item.dedup_key:
-                stmt = self._insert(T.outbox).values(**values).on_conflict_do_nothing()
-                result = conn.execute(stmt)
-                if result.rowcount != 1:
-                    continue
-                ids.append(int(result.inserted_primary_key[0]))
+                stmt = (self._insert(T.outbox).values(**values).on_conflict_do_nothing()
+                        .returning(T.outbox.c.id))
+                row = conn.execute(stmt).first()
+                if row is not None:
+                    ids.append(int(row[0]))
             else:
                 ids.append(int(conn.execute(insert(T.outbox).values(**values)).inserted_primary_key[0]))
         return ids
 
     def due_messages(self, transport: str, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        """Pending rows, oldest first (the relay holds a chat whose first row is not due)."""
         o = T.outbox
-        query = (select(o).where(o.c.transport == transport, o.c.status == "pending",
-                                 o.c.not_before <= now).order_by(o.c.id).limit(limit))
+        query = (select(o).where(o.c.transport == transport, o.c.status == "pending")
+                 .order_by(o.c.id).limit(limit))
         with self.begin() as conn:
             rows = conn.execute(query).all()
         return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
-                          Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status)
+                          Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status,
+                          r.not_before)
                 for r in rows]
 
     def claim_message(self, outbox_id: int, now: datetime) -> bool:

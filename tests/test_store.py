@@ -1,0 +1,170 @@
+"""The store, the same suite on SQLite and on the PostgreSQL at 127.0.0.1:5432."""
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from tnlbot.core.events import Addressed, Outgoing, OutKind
+from tnlbot.runtime.relay import Relay
+from tnlbot.store import tables as T
+from tnlbot.transports.base import SendResult, SendStatus
+
+from .conftest import START
+from .harness import Chat
+
+
+def notice(text):
+    return Outgoing(OutKind.NOTICE, text)
+
+
+def count(store, table, *where):
+    with store.begin() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar()
+
+
+def test_inbound_ids_are_recorded_once(any_store):
+    with any_store.begin() as conn:
+        assert any_store.mark_seen(conn, "telegram", "1001", START)
+        assert not any_store.mark_seen(conn, "telegram", "1001", START)
+        assert any_store.mark_seen(conn, "matrix", "1001", START)
+
+
+def test_a_conversation_answers_and_history_round_trip(any_store, make_app):
+    app = make_app(any_store)
+    chat = Chat(app, "alice")
+    chat.say("/start")
+    chat.say("Testbourg")
+    chat.say("/retour")
+    chat.say("Testbourg-les-Bains")
+    assert chat.answers() == {"nom_collectivite": "Testbourg-les-Bains"}
+    assert count(any_store, T.answer_history) == 2
+    with any_store.begin() as conn:
+        conv = any_store.conversation(conn, "console", "chat-alice", "alice")
+    assert conv.state.cursor == "type_collectivite" and conv.is_responsible
+    assert conv.opens_at.tzinfo is not None
+
+
+def test_unicode_and_long_texts_are_stored_exactly(any_store, make_app):
+    app = make_app(any_store)
+    chat = Chat(app, "zoé")
+    chat.say("/start")
+    name = "Saint-Étienne-du-Grès 🌻 « ça » <b>&amp;</b> ' OR 1=1 --"
+    chat.say(name)
+    assert chat.answers()["nom_collectivite"] == name
+
+
+def test_outbox_rows_claimed_once_and_settled(any_store):
+    with any_store.begin() as conn:
+        ids = any_store.enqueue(conn, [Addressed("console", "c1", notice("un")),
+                                       Addressed("console", "c1", notice("deux"))], START)
+    due = any_store.due_messages("console", START)
+    assert [r.item.text for r in due] == ["un", "deux"]
+    assert any_store.claim_message(ids[0], START)
+    assert not any_store.claim_message(ids[0], START)     # a second worker gets nothing
+    any_store.settle_message(ids[0], "sent", START, ref="m-1")
+    assert [r.id for r in any_store.due_messages("console", START)] == [ids[1]]
+
+
+def test_scheduled_sends_are_unique_by_key(any_store):
+    item = Addressed("telegram", "c9", notice("rappel"), dedup_key="reminder:1:2:J-7")
+    with any_store.begin() as conn:
+        first = any_store.enqueue(conn, [item], START)
+    with any_store.begin() as conn:
+        second = any_store.enqueue(conn, [item], START)
+    assert len(first) == 1 and second == []
+    assert count(any_store, T.outbox) == 1
+
+
+def test_checkpoints(any_store):
+    assert any_store.checkpoint("matrix:since") is None
+    with any_store.begin() as conn:
+        any_store.set_checkpoint(conn, "matrix:since", "s1")
+    with any_store.begin() as conn:
+        any_store.set_checkpoint(conn, "matrix:since", "s2")
+    assert any_store.checkpoint("matrix:since") == "s2"
+
+
+def test_a_failed_transaction_leaves_nothing(any_store):
+    with pytest.raises(RuntimeError):
+        with any_store.begin() as conn:
+            any_store.mark_seen(conn, "telegram", "77", START)
+            raise RuntimeError("crash before commit")
+    with any_store.begin() as conn:
+        assert any_store.mark_seen(conn, "telegram", "77", START)
+
+
+class Flaky:
+    """A transport whose answers are scripted, recording what it delivered."""
+    name = "fake"
+
+    def __init__(self, *results):
+        self.results = list(results)
+        self.delivered = []
+
+    async def send(self, row):
+        result = self.results.pop(0) if self.results else SendResult(SendStatus.SENT, ref=f"m{row.id}")
+        if result.status is SendStatus.SENT:
+            self.delivered.append(row.item.text)
+        return result
+
+
+def run_relay(store, clock, transport):
+    relay = Relay(store, {"fake": transport}, clock)
+    return relay, asyncio.run(relay.flush("fake"))
+
+
+def test_relay_keeps_order_per_chat_and_honours_retry_after(any_store, clock):
+    with any_store.begin() as conn:
+        any_store.enqueue(conn, [Addressed("fake", "c1", notice("1")), Addressed("fake", "c1", notice("2")),
+                                 Addressed("fake", "c2", notice("autre"))], clock.now())
+    transport = Flaky(SendResult(SendStatus.RETRY, retry_after=30))
+    relay, sent = run_relay(any_store, clock, transport)
+    assert transport.delivered == ["autre"]               # c1 waits behind its first message
+    clock.advance(10)
+    asyncio.run(relay.flush("fake"))
+    assert transport.delivered == ["autre"]               # retry_after not over yet
+    clock.advance(25)
+    asyncio.run(relay.flush("fake"))
+    assert transport.delivered == ["autre", "1", "2"]
+
+
+def test_relay_never_resends_an_uncertain_message(any_store, clock):
+    with any_store.begin() as conn:
+        any_store.enqueue(conn, [Addressed("fake", "c1", notice("peut-être"))], clock.now())
+    transport = Flaky(SendResult(SendStatus.UNCERTAIN, error="timeout"))
+    relay, _ = run_relay(any_store, clock, transport)
+    clock.advance(3600)
+    asyncio.run(relay.flush("fake"))
+    assert transport.delivered == []
+    assert count(any_store, T.outbox, T.outbox.c.status == "uncertain") == 1
+
+
+def test_relay_marks_a_blocked_chat_unreachable(any_store, clock, make_app):
+    with any_store.begin() as conn:
+        any_store.enqueue(conn, [Addressed("fake", "c1", notice("a")), Addressed("fake", "c1", notice("b"))],
+                          clock.now())
+    transport = Flaky(SendResult(SendStatus.UNREACHABLE, error="blocked"))
+    run_relay(any_store, clock, transport)
+    clock.advance(3600)
+    asyncio.run(Relay(any_store, {"fake": transport}, clock).flush("fake"))
+    assert transport.delivered == []
+    assert count(any_store, T.outbox, T.outbox.c.status == "failed") == 2
+
+
+def test_relay_recovery_marks_interrupted_sends_uncertain(any_store, clock):
+    with any_store.begin() as conn:
+        [row_id] = any_store.enqueue(conn, [Addressed("fake", "c1", notice("x"))], clock.now())
+    assert any_store.claim_message(row_id, clock.now())     # then the process died
+    relay = Relay(any_store, {"fake": Flaky()}, clock)
+    assert relay.recover() == 1
+    assert asyncio.run(relay.flush("fake")) == 0
+
+
+def test_time_is_stored_in_utc(any_store, make_app, clock):
+    app = make_app(any_store)
+    clock.advance(timedelta(hours=5).total_seconds())
+    Chat(app, "alice").say("/start")
+    with any_store.begin() as conn:
+        updated = conn.execute(select(T.conversations.c.updated_at)).scalar()
+    assert updated == clock.now() and updated.utcoffset() == timedelta(0)
