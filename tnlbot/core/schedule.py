@@ -1,0 +1,264 @@
+"""The reminder policy: due(campaign, candidatures, sent, now) -> actions.
+
+How this file works:
+- Pure: the campaign (instants in UTC, its time zone, its reminder plan), the
+  draft candidatures with their members, what was already recorded and `now`
+  go in; a list of actions (SEND or SKIP, each under a key
+  (candidature, person, slot)) comes out. No clock, no I/O: the caller
+  records each action under that unique key, in the same transaction as the
+  outbox rows, so an action is never carried out twice.
+- Slots: `d14`, `d7`... are "N days before closing" (same wall-clock time in
+  the campaign's zone, so a change of daylight-saving time does not move
+  them); `idle:<instant>` is "no activity for N days" (one per period of
+  inactivity, never sooner than N days after the member's last reminder);
+  `snooze:<instant>` is "remind me tomorrow".
+- Quiet hours: a slot that falls at night or on a quiet day (Sunday) moves to
+  the next allowed instant; and nothing is sent while `now` is quiet (a tick
+  after downtime waits for the morning).
+- Stale: of the slots due for one member, only the most useful is sent
+  (the latest deadline slot, else the snooze, else the inactivity); the
+  others are recorded as SKIP. Nothing is due at or after the closing, before
+  the member joined, or before the campaign opened. Only drafts are
+  reminded; members who opted out or reached the maximum get SKIP records.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from enum import Enum
+from typing import Iterable, Mapping
+from zoneinfo import ZoneInfo
+
+UTC = timezone.utc
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    start: time = time(20, 0)        # quiet from this local time...
+    end: time = time(8, 0)           # ...until this local time the next morning
+    days: tuple[int, ...] = (6,)     # weekdays (Monday = 0) entirely quiet: Sunday
+
+    def is_quiet(self, local: datetime) -> bool:
+        if local.weekday() in self.days:
+            return True
+        now = local.time().replace(tzinfo=None)
+        if self.start <= self.end:
+            return self.start <= now < self.end
+        return now >= self.start or now < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderPlan:
+    before_days: tuple[int, ...] = (14, 7, 2, 1)
+    inactivity_days: int = 10        # 0: no inactivity reminder
+    max_per_person: int = 6
+    quiet: QuietHours = QuietHours()
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignClock:
+    id: int
+    opens_at: datetime
+    closes_at: datetime
+    timezone: str = "Europe/Paris"
+    plan: ReminderPlan = ReminderPlan()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    person_id: int
+    joined_at: datetime
+    role: str = "member"                  # responsible | member | elu
+    opted_out: bool = False
+    snoozed_until: datetime | None = None
+    reachable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CandidatureView:
+    id: int
+    status: str                           # only "draft" is reminded
+    last_activity: datetime
+    members: tuple[MemberView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One recorded action (the per-person log)."""
+    candidature_id: int
+    person_id: int
+    slot: str
+    at: datetime
+    sent: bool = True                     # False: recorded as skipped
+
+
+class ActionKind(str, Enum):
+    SEND = "send"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: ActionKind
+    candidature_id: int
+    person_id: int
+    slot: str
+    due_at: datetime
+    reason: str = ""                      # deadline | idle | snooze | stale | opted_out | max
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    slot: str
+    nominal: datetime                     # N days before closing, same wall-clock time
+    due_at: datetime                      # after quiet hours
+
+
+# ------------------------------------------------------------------ time
+
+def next_allowed(instant: datetime, zone: ZoneInfo, quiet: QuietHours) -> datetime:
+    """The first instant at or after `instant` outside quiet hours (UTC)."""
+    local = instant.astimezone(zone)
+    for _ in range(16):
+        if not quiet.is_quiet(local):
+            break
+        early = local.time().replace(tzinfo=None) < quiet.end
+        day = local.date() if early else local.date() + timedelta(days=1)
+        local = _wall(day, quiet.end, zone)
+    return local.astimezone(UTC)
+
+
+def _wall(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """A wall-clock time in the zone (a time skipped by DST moves forward)."""
+    local = datetime.combine(day, at, tzinfo=zone)
+    return local.astimezone(UTC).astimezone(zone)
+
+
+def days_before(closes_at: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """`days` days before the closing at the same local wall-clock time."""
+    local = closes_at.astimezone(zone)
+    wall = datetime.combine(local.date() - timedelta(days=days), local.time().replace(tzinfo=None),
+                            tzinfo=zone)
+    return wall.astimezone(UTC)
+
+
+def timeline(campaign: CampaignClock) -> list[Planned]:
+    """The deadline slots of a campaign, earliest first, within its opening."""
+    plan, zone = campaign.plan, campaign.zone
+    out = []
+    for days in sorted(set(plan.before_days), reverse=True):
+        if days <= 0:
+            continue
+        nominal = days_before(campaign.closes_at, days, zone)
+        due = next_allowed(max(nominal, campaign.opens_at), zone, plan.quiet)
+        if nominal >= campaign.opens_at and due < campaign.closes_at:
+            out.append(Planned(f"d{days}", nominal, due))
+    return out
+
+
+def idle_slot(activity: datetime) -> str:
+    return "idle:" + activity.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+
+
+def snooze_slot(until: datetime) -> str:
+    return "snooze:" + until.astimezone(UTC).strftime("%Y%m%dT%H%M")
+
+
+def snooze_until(now: datetime, campaign: CampaignClock) -> datetime:
+    """"Remind me tomorrow": the same local time tomorrow, outside quiet hours."""
+    zone = campaign.zone
+    local = now.astimezone(zone)
+    wall = datetime.combine(local.date() + timedelta(days=1), local.time().replace(tzinfo=None),
+                            tzinfo=zone)
+    return next_allowed(wall.astimezone(UTC), zone, campaign.plan.quiet)
+
+
+# ------------------------------------------------------------------ policy
+
+@dataclass
+class _Member:
+    """What is due for one member, gathered before choosing."""
+    candidature: CandidatureView
+    member: MemberView
+    recorded: set[str] = field(default_factory=set)
+    sent_count: int = 0
+    last_sent: datetime | None = None
+    due: list[tuple[int, str, datetime, str]] = field(default_factory=list)  # (rank, slot, at, reason)
+
+
+def due(campaign: CampaignClock, candidatures: Iterable[CandidatureView],
+        sent: Iterable[Sent], now: datetime) -> list[Action]:
+    """What to send (or record as skipped) now, one action per key."""
+    if now >= campaign.closes_at or now < campaign.opens_at:
+        return []
+    plan, zone = campaign.plan, campaign.zone
+    quiet_now = plan.quiet.is_quiet(now.astimezone(zone))
+    log = _index(sent)
+    slots = timeline(campaign)
+    actions: list[Action] = []
+    for cand in sorted(candidatures, key=lambda c: c.id):
+        if cand.status != "draft":
+            continue
+        for member in sorted(cand.members, key=lambda m: m.person_id):
+            if member.role == "elu" or not member.reachable:
+                continue
+            state = _Member(cand, member, *log.get((cand.id, member.person_id), (set(), 0, None)))
+            _gather(state, campaign, slots, now)
+            actions += _choose(state, plan, quiet_now)
+    return actions
+
+
+def _index(sent: Iterable[Sent]) -> Mapping[tuple[int, int], tuple[set[str], int, datetime | None]]:
+    out: dict[tuple[int, int], tuple[set[str], int, datetime | None]] = {}
+    for record in sent:
+        key = (record.candidature_id, record.person_id)
+        slots_, count, last = out.get(key, (set(), 0, None))
+        slots_.add(record.slot)
+        if record.sent:
+            count += 1
+            last = record.at if last is None or record.at > last else last
+        out[key] = (slots_, count, last)
+    return out
+
+
+def _gather(state: _Member, campaign: CampaignClock, slots: list[Planned], now: datetime) -> None:
+    member, plan = state.member, campaign.plan
+    floor = member.snoozed_until or member.joined_at
+    for rank, planned in enumerate(slots):
+        if planned.due_at < member.joined_at or planned.slot in state.recorded:
+            continue
+        at = max(planned.due_at, floor)
+        if at <= now:
+            state.due.append((100 + rank, planned.slot, at, "deadline"))
+    if member.snoozed_until is not None and member.snoozed_until <= now:
+        slot = snooze_slot(member.snoozed_until)
+        if slot not in state.recorded:
+            state.due.append((50, slot, member.snoozed_until, "snooze"))
+    if plan.inactivity_days > 0:
+        start = max(state.candidature.last_activity, member.joined_at)
+        slot = idle_slot(start)
+        quiet_since = max(start, state.last_sent or start, member.snoozed_until or start)
+        at = next_allowed(quiet_since + timedelta(days=plan.inactivity_days), campaign.zone, plan.quiet)
+        if slot not in state.recorded and at <= now and at >= campaign.opens_at:
+            state.due.append((10, slot, at, "idle"))
+
+
+def _choose(state: _Member, plan: ReminderPlan, quiet_now: bool) -> list[Action]:
+    if not state.due or quiet_now:
+        return []
+    cand, person = state.candidature.id, state.member.person_id
+    ranked = sorted(state.due, reverse=True)
+    best, rest = ranked[0], ranked[1:]
+    if state.member.opted_out:
+        verdict = (ActionKind.SKIP, "opted_out")
+    elif state.sent_count >= plan.max_per_person:
+        verdict = (ActionKind.SKIP, "max")
+    else:
+        verdict = (ActionKind.SEND, best[3])
+    out = [Action(verdict[0], cand, person, best[1], best[2], verdict[1])]
+    out += [Action(ActionKind.SKIP, cand, person, slot, at, "stale") for _, slot, at, _ in rest]
+    return out

@@ -1,0 +1,76 @@
+"""Tables of the campaigns feature: invitations, élu confirmations, copied
+answers to check, the reminder log and preferences, closings.
+
+They live on the shared metadata; the Alembic revision 0002_campaigns
+creates them.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+
+from .tables import UTC, Id, metadata
+
+invitations = Table(
+    "invitations", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(16), nullable=False, unique=True),
+    Column("candidature_id", ForeignKey("candidatures.id"), nullable=False),
+    Column("role", String(16), nullable=False, default="member"),   # member | elu
+    Column("created_by", ForeignKey("people.id"), nullable=False),
+    Column("created_at", UTC, nullable=False),
+    Column("expires_at", UTC, nullable=False),
+    Column("used_at", UTC),
+    Column("used_by", ForeignKey("people.id")),
+)
+
+elu_confirmations = Table(
+    "elu_confirmations", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("candidature_id", ForeignKey("candidatures.id"), nullable=False),
+    Column("elu_name", String(200), nullable=False),
+    Column("method", String(16), nullable=False),       # elu_account | declared
+    Column("confirmed", Boolean, nullable=False),
+    Column("by_person", ForeignKey("people.id"), nullable=False),
+    Column("at", UTC, nullable=False),
+    Index("ix_elu_confirmations_candidature", "candidature_id"),
+)
+
+answer_checks = Table(
+    "answer_checks", metadata,
+    Column("candidature_id", ForeignKey("candidatures.id"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("from_candidature_id", ForeignKey("candidatures.id"), nullable=False),
+    Column("copied_at", UTC, nullable=False),
+)
+
+reminder_log = Table(
+    "reminder_log", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("candidature_id", ForeignKey("candidatures.id"), nullable=False),
+    Column("person_id", ForeignKey("people.id"), nullable=False),
+    Column("slot", String(64), nullable=False),
+    Column("sent", Boolean, nullable=False),             # False: recorded as skipped
+    Column("reason", String(16), nullable=False, default=""),
+    Column("due_at", UTC, nullable=False),
+    Column("recorded_at", UTC, nullable=False),
+    Column("outbox_id", Id),
+    UniqueConstraint("candidature_id", "person_id", "slot", name="uq_reminder_log_key"),
+)
+
+reminder_prefs = Table(
+    "reminder_prefs", metadata,
+    Column("campaign_id", ForeignKey("campaigns.id"), primary_key=True),
+    Column("person_id", ForeignKey("people.id"), primary_key=True),
+    Column("opted_out", Boolean, nullable=False, default=False),
+    Column("snoozed_until", UTC),
+    Column("updated_at", UTC, nullable=False),
+)
+
+closings = Table(
+    "closings", metadata,
+    Column("campaign_id", ForeignKey("campaigns.id"), primary_key=True),
+    Column("closed_at", UTC, nullable=False),
+    Column("worker", String(64), nullable=False, default=""),
+    Column("summary", Text, nullable=False, default="{}"),   # counts, JSON
+)
