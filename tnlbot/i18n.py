@@ -7,6 +7,7 @@ feature may keep its messages apart in `<lang>.<feature>.yaml`.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -81,5 +82,11 @@ def load_catalog(folder: Path = BUNDLED) -> Catalog:
 
 
 def local_time(instant: datetime, locale: str, zone: str = "Europe/Paris") -> str:
-    """An instant shown in the campaign's zone, in the person's language."""
-    return format_datetime(instant.astimezone(ZoneInfo(zone)), "d MMMM y, HH:mm", locale=locale)
+    """An instant shown in the campaign's zone, in the person's language (to the minute)."""
+    return _local_minute(int(instant.timestamp() // 60), locale, zone)
+
+
+@lru_cache(maxsize=4096)
+def _local_minute(minute: int, locale: str, zone: str) -> str:
+    instant = datetime.fromtimestamp(minute * 60, ZoneInfo(zone))
+    return format_datetime(instant, "d MMMM y, HH:mm", locale=locale)

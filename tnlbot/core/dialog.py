@@ -27,7 +27,7 @@ def advance(turn: Turn, after: int) -> None:
         all_slots = turn.slots()
         order = list(range(after + 1, len(all_slots))) + list(range(0, min(after + 1, len(all_slots))))
         chosen = next((i for i in order if not is_answered(all_slots[i], turn.answers)
-                       and all_slots[i].key not in skipped), None)
+                       and all_slots[i].key not in skipped and may_answer(turn, all_slots[i])), None)
         if chosen is None:
             return idle(turn, all_slots)
         slot = all_slots[chosen]
@@ -55,17 +55,13 @@ def idle(turn: Turn, all_slots: list[Slot]) -> None:
     if turn.state.mode != "idle":
         turn.fire("finish")
     turn.state = replace(turn.state, cursor="", pending=())
-    lacking = [s for s in all_slots if _required_missing(turn, s)]
+    lacking = missing(turn.flow, turn.answers)
     if lacking:
         turn.say("idle.missing", n=str(len(lacking)))
     elif turn.dossier.status == "submitted" and not turn.dossier.amended:
         turn.say("idle.submitted", when=turn.dossier.submitted_at, version=str(turn.dossier.version))
     else:
         turn.say("idle.complete")
-
-
-def _required_missing(turn: Turn, slot: Slot) -> bool:
-    return any(s.key == slot.key for _, s in missing(turn.flow, turn.answers))
 
 
 def reprompt(turn: Turn) -> None:
@@ -137,7 +133,21 @@ def answer(turn: Turn, result: JSON | Problem, index: int, slot: Slot) -> None:
         return turn.say(result.key, **result.params)
     if not turn.dossier.accepting:
         return turn.say_text(turn.dossier.closed_text)
+    if not may_answer(turn, slot):
+        return not_assigned(turn)
     store(turn, index, slot, result)
+
+
+def may_answer(turn: Turn, slot: Slot) -> bool:
+    """A member assigned some volets (/assigner) answers only those."""
+    allowed = turn.dossier.allowed_volets
+    return not allowed or slot.volet.id in allowed
+
+
+def not_assigned(turn: Turn) -> None:
+    titles = turn.flow.text(turn.state.locale).volets
+    names = ", ".join(titles[v].title for v in turn.dossier.allowed_volets if v in titles)
+    turn.say("teams.volet.not_assigned", volets=names)
 
 
 def on_text(turn: Turn, event: Inbound) -> None:
@@ -170,6 +180,8 @@ def on_choice(turn: Turn, event: Inbound) -> None:
         return answer(turn, result, index, slot)
     if isinstance(result, Problem) or not turn.dossier.accepting:
         return turn.say("error.stale_button")
+    if not may_answer(turn, slot):
+        return not_assigned(turn)
     turn.set(slot.key, result)   # a valid edit from an older keyboard
     settle(turn, slot, result)
     turn.say("edit.done")

@@ -46,6 +46,9 @@ class Dossier:
     closed_text: str = ""          # why not, in the person's language
     is_responsible: bool = True
     now_local: str = ""            # this event's instant, in local text
+    allowed_volets: tuple[str, ...] = ()  # volets assigned to this member; empty: all
+    elu_confirmed: bool = True     # the élu référent confirmed (checked at submission)
+    to_check: int = 0              # answers copied from last year, not yet checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,7 @@ class Turn:
     changes: dict[str, JSON] = field(default_factory=dict)
     out: list[Outgoing] = field(default_factory=list)
     submission: dict[str, JSON] | None = None
+    _walk: list[Slot] | None = None
 
     # ------------------------------------------------------------ helpers
     def say(self, key: str, **params: str) -> None:
@@ -82,6 +86,7 @@ class Turn:
     def set(self, key: str, value: JSON) -> None:
         if self.answers.get(key) == value:
             return
+        self._walk = None
         if value is None:
             self.answers.pop(key, None)
         else:
@@ -94,7 +99,10 @@ class Turn:
         self.state = replace(self.state, mode=modes().fire(self.state.mode, trigger))
 
     def slots(self) -> list[Slot]:
-        return slots(self.flow, self.answers)
+        """The applicable slots, computed once per change of the answers."""
+        if self._walk is None:
+            self._walk = slots(self.flow, self.answers)
+        return self._walk
 
     def current(self) -> tuple[int, Slot] | None:
         for index, slot in enumerate(self.slots()):

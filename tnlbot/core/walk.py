@@ -48,22 +48,20 @@ def _lookup(answers: Mapping[str, JSON], prefix: str):
     return get
 
 
-def _question_slots(q: Question, volet: Volet, answers: Mapping[str, JSON],
-                    prefix: str, item: int, out: list[Slot]) -> None:
-    if q.when is not None and not q.when.holds(_lookup(answers, prefix)):
-        return
-    key = prefix + q.id
-    if q.kind is Kind.REPEAT:
-        count = item_count(answers, q.id)
-        for index in range(count):
-            for sub in q.questions:
-                _question_slots(sub, volet, answers, f"{q.id}[{index}].", index, out)
-        if count < q.max_items:
-            out.append(Slot(q.id + "+", volet, q, "adder"))
-        return
-    out.append(Slot(key, volet, q, "", item))
-    if q.other and _selected(answers.get(key), q.other):
-        out.append(Slot(key + ".other", volet, q, "other", item))
+def _repeat_slots(q: Question, volet: Volet, answers: Mapping[str, JSON], out: list[Slot]) -> None:
+    count = item_count(answers, q.id)
+    for index in range(count):
+        prefix = f"{q.id}[{index}]."
+        get = _lookup(answers, prefix)
+        for sub in q.questions:
+            if sub.when is not None and not sub.when.holds(get):
+                continue
+            key = prefix + sub.id
+            out.append(Slot(key, volet, sub, "", index))
+            if sub.other and _selected(answers.get(key), sub.other):
+                out.append(Slot(key + ".other", volet, sub, "other", index))
+    if count < q.max_items:
+        out.append(Slot(q.id + "+", volet, q, "adder"))
 
 
 def item_count(answers: Mapping[str, JSON], repeat_id: str) -> int:
@@ -75,17 +73,51 @@ def volet_applies(volet: Volet, answers: Mapping[str, JSON]) -> bool:
     return volet.when is None or volet.when.holds(answers.get)
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    question: Question
+    slot: Slot            # built once per flow
+    other: Slot | None
+
+
+_PLANS: dict[int, tuple[Flow, list[tuple[Volet, Slot | None, list[_Entry]]]]] = {}
+
+
+def _plan(flow: Flow) -> list[tuple[Volet, Slot | None, list[_Entry]]]:
+    """The flow's slots that never change, built once per flow (Slot objects are reused)."""
+    cached = _PLANS.get(id(flow))
+    if cached is not None and cached[0] is flow:
+        return cached[1]
+    plan = []
+    for volet in flow.volets:
+        concerned = Slot(concerned_key(volet.id), volet, None, "concerned") if volet.optional else None
+        entries = [_Entry(q, Slot(q.id, volet, q), Slot(q.id + ".other", volet, q, "other") if q.other else None)
+                   for q in volet.questions]
+        plan.append((volet, concerned, entries))
+    _PLANS[id(flow)] = (flow, plan)
+    return plan
+
+
 def slots(flow: Flow, answers: Mapping[str, JSON]) -> list[Slot]:
     out: list[Slot] = []
-    for volet in flow.volets:
-        if not volet_applies(volet, answers):
+    get = answers.get
+    for volet, concerned, entries in _plan(flow):
+        if volet.when is not None and not volet.when.holds(get):
             continue
-        if volet.optional:
-            out.append(Slot(concerned_key(volet.id), volet, None, "concerned"))
-            if answers.get(concerned_key(volet.id)) is False:
+        if concerned is not None:
+            out.append(concerned)
+            if get(concerned.key) is False:
                 continue
-        for q in volet.questions:
-            _question_slots(q, volet, answers, "", -1, out)
+        for entry in entries:
+            q = entry.question
+            if q.when is not None and not q.when.holds(get):
+                continue
+            if q.kind is Kind.REPEAT:
+                _repeat_slots(q, volet, answers, out)
+                continue
+            out.append(entry.slot)
+            if entry.other is not None and _selected(get(q.id), q.other):
+                out.append(entry.other)
     return out
 
 

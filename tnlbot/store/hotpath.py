@@ -1,0 +1,79 @@
+"""The statements on the path of one answer, as plain SQL on the DBAPI cursor.
+
+Building SQLAlchemy statements costs more than running them on SQLite (tens
+of microseconds each, several per answer), so the few statements every
+inbound event runs are written once here, in the SQL that SQLite and
+PostgreSQL share, and run on the cursor of the SQLAlchemy connection that
+holds the transaction. Everything else in the store uses SQLAlchemy Core.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Connection
+
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"   # how SQLAlchemy stores DateTime on SQLite
+
+MARK_SEEN = ("INSERT INTO inbound_seen (transport, external_id, seen_at) VALUES (?, ?, ?) "
+             "ON CONFLICT DO NOTHING RETURNING external_id")
+CONVERSATION = (
+    "SELECT c.id, c.person_id, c.candidature_id, k.campaign_id, c.state, k.status, k.version, "
+    "k.amended, k.submitted_at, m.role, g.flow_id, g.state, g.opens_at, g.closes_at, g.timezone "
+    "FROM conversations c JOIN candidatures k ON k.id = c.candidature_id "
+    "JOIN campaigns g ON g.id = k.campaign_id "
+    "LEFT JOIN members m ON m.candidature_id = k.id AND m.person_id = c.person_id "
+    "WHERE c.transport = ? AND c.chat_id = ? AND c.user_id = ?")
+LOCK_CANDIDATURE = "SELECT id FROM candidatures WHERE id = ? FOR UPDATE"
+ANSWERS = "SELECT key, value FROM answers WHERE candidature_id = ?"
+UPSERT_ANSWER = (
+    "INSERT INTO answers (candidature_id, key, value, answered_by, answered_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (candidature_id, key) DO UPDATE SET value = excluded.value, "
+    "answered_by = excluded.answered_by, answered_at = excluded.answered_at")
+DELETE_ANSWER = "DELETE FROM answers WHERE candidature_id = ? AND key = ?"
+HISTORY = ("INSERT INTO answer_history (candidature_id, key, old_value, new_value, changed_by, changed_at) "
+           "VALUES (?, ?, ?, ?, ?, ?)")
+TOUCH_CANDIDATURE = "UPDATE candidatures SET updated_at = ? WHERE id = ?"
+SAVE_STATE = "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?"
+OUTBOX = ("INSERT INTO outbox (transport, chat_id, user_id, payload, status, attempts, not_before, "
+          "txn_id, sent_ref, dedup_key, error, created_at) "
+          "VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, '', NULL, '', ?) RETURNING id")
+
+
+class Hot:
+    """Runs the shared SQL with the driver's parameter style."""
+
+    def __init__(self, is_sqlite: bool):
+        self.is_sqlite = is_sqlite
+        self._last_instant: datetime | None = None
+        self._last_text = ""
+
+    def sql(self, statement: str) -> str:
+        return statement if self.is_sqlite else statement.replace("?", "%s")
+
+    def cursor(self, conn: Connection) -> Any:
+        return conn.connection.driver_connection.cursor()
+
+    def run(self, conn: Connection, statement: str, params: Sequence[Any]) -> Any:
+        cursor = self.cursor(conn)
+        cursor.execute(self.sql(statement), params)
+        return cursor
+
+    def run_many(self, conn: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.cursor(conn).executemany(self.sql(statement), list(rows))
+
+    def time(self, instant: datetime) -> Any:
+        if not self.is_sqlite:
+            return instant
+        if instant != self._last_instant:   # one event writes the same instant many times
+            self._last_instant = instant
+            self._last_text = instant.astimezone(timezone.utc).strftime(SQLITE_TIME)
+        return self._last_text
+
+    @staticmethod
+    def read_time(value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
