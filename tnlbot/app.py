@@ -19,6 +19,7 @@ from .flows import BUNDLED as BUNDLED_FLOWS
 from .flows import load_all
 from .i18n import BUNDLED as BUNDLED_LOCALES
 from .i18n import Catalog, load_catalog
+from .jury.hook import JuryHook
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
@@ -84,6 +85,8 @@ class App:
                                      settings.campaign)
         self.transports: dict[str, Any] = {}
         self.relay = Relay(self.store, self.transports, self.clock)
+        self.store.flows = self.flows  # submissions freeze the question texts as asked
+        self.dispatcher.hooks.append(JuryHook(self.flows, self.catalog))
 
     def ensure_campaign(self) -> None:
         """With no campaign at all, open one on the default flow (embedded use)."""

@@ -11,16 +11,16 @@ import json
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from sqlalchemy import Connection, create_engine, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed, Outgoing
-from ..core.flow import JSON
+from ..core.flow import JSON, Flow
 from . import tables as T
 
 
@@ -56,6 +56,10 @@ class OutboxRow:
     not_before: datetime | None = None
 
 
+def _iso(instant: datetime | None) -> str:
+    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if instant else ""
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
@@ -70,6 +74,7 @@ class Store:
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
         self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        self.flows: Mapping[str, Flow] = {}  # set by the App: snapshots keep the texts as asked
         if migrate:
             from .migrate import upgrade
             upgrade(self.engine)
@@ -182,7 +187,8 @@ class Store:
         self._save_dossier(conn, conv, outcome.dossier, now, bool(outcome.changes))
         if outcome.submission is not None:
             self.record_submission(conn, conv.candidature_id, outcome.dossier.version, flow_id,
-                                   flow_version, outcome.submission, conv.person_id, now)
+                                   flow_version, outcome.submission, conv.person_id, now,
+                                   locale=outcome.state.locale)
         return self.enqueue(conn, addressed, now)
 
     def _save_answer(self, conn: Connection, conv: ConversationRow, key: str, old: JSON,
@@ -215,14 +221,33 @@ class Store:
                          .values(**values))
 
     def record_submission(self, conn: Connection, candidature_id: int, version: int, flow_id: str,
-                          flow_version: int, answers: dict[str, JSON] | Any, by: int, now: datetime) -> None:
-        import hashlib
-        snapshot = dumps({"answers": dict(answers), "flow": flow_id, "flow_version": flow_version,
-                          "version": version})
+                          flow_version: int, answers: dict[str, JSON] | Any, by: int, now: datetime,
+                          *, locale: str = "fr") -> None:
+        """Freeze one submitted version (see core/jury.py); the row is never changed afterwards."""
+        from ..core.jury import Snapshot, build_snapshot, canonical, digest
+        k, a = T.candidatures, T.answers
+        owner = conn.execute(select(k.c.responsible_id, k.c.created_at).where(
+            k.c.id == candidature_id)).first()
+        rows = conn.execute(select(a.c.key, a.c.answered_by, a.c.answered_at).where(
+            a.c.candidature_id == candidature_id)).all()
+        kept = [r for r in rows if r.key in answers]
+        facts = dict(candidature=candidature_id, version=version, locale=locale,
+                     submitted_by=owner.responsible_id if owner else by, confirmed_by=by,
+                     contributors=[r.answered_by for r in kept if r.answered_by is not None],
+                     started_at=_iso(owner.created_at if owner else None),
+                     last_change_at=_iso(max((r.answered_at for r in kept), default=None)),
+                     submitted_at=_iso(now))
+        flow = self.flows.get(flow_id)
+        if flow is not None and flow.version == flow_version:
+            snapshot = build_snapshot(flow, dict(answers), **facts)
+        else:
+            facts["contributors"] = tuple(sorted(set(facts["contributors"])))
+            snapshot = Snapshot(flow=flow_id, flow_version=flow_version, answers=dict(answers),
+                                confirmed_at=facts["submitted_at"], **facts)
+        data = canonical(snapshot)
         conn.execute(insert(T.submissions).values(
             candidature_id=candidature_id, version=version, flow_id=flow_id, flow_version=flow_version,
-            snapshot=snapshot, sha256=hashlib.sha256(snapshot.encode()).hexdigest(),
-            submitted_by=by, submitted_at=now))
+            snapshot=data.decode("utf-8"), sha256=digest(data), submitted_by=by, submitted_at=now))
 
     # ------------------------------------------------------------ outbox
     def enqueue(self, conn: Connection, items: list[Addressed], now: datetime) -> list[int]:

@@ -1,0 +1,1 @@
+"""The jury: frozen submissions, exports in open formats, jury chat commands, personal data."""

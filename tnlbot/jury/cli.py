@@ -1,0 +1,171 @@
+"""`tnlbot jury ...`: register the jury, export a campaign, purge old drafts.
+
+    tnlbot jury add --campaign SLUG --telegram 123456789 --name "Camille"
+    tnlbot jury add --campaign SLUG --matrix @camille:example.org
+    tnlbot jury add --campaign SLUG --matrix '!room:example.org'      (a jury room)
+    tnlbot jury remove --campaign SLUG --telegram 123456789
+    tnlbot jury list [--campaign SLUG]
+    tnlbot jury export --campaign SLUG --format csv|ods|json|dossiers|all [--out DIR] [--bom]
+    tnlbot jury purge-drafts [--campaign SLUG] [--days N]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..app import Settings
+from ..flows import load_all
+from ..i18n import load_catalog
+from ..store import Store
+from ..store.campaigns import Campaign, campaign_by_slug, list_campaigns
+from . import queries as Q
+from .exports import FORMATS, exports
+from .privacy import purge_drafts
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    jury = subparsers.add_parser("jury", help="the jury: members, exports, draft retention")
+    sub = jury.add_subparsers(dest="jury_command", required=True)
+    for name, func, text in (("add", _add, "register a jury member or a jury room"),
+                             ("remove", _remove, "remove a jury member or room")):
+        parser = sub.add_parser(name, help=text)
+        parser.add_argument("--campaign", required=True, help="campaign slug")
+        who = parser.add_mutually_exclusive_group(required=True)
+        who.add_argument("--telegram", help="Telegram user id (a negative id is a group chat)")
+        who.add_argument("--matrix", help="Matrix user id (@user:server) or room id (!room:server)")
+        who.add_argument("--console", help="terminal user name")
+        parser.add_argument("--room", action="store_true", help="the id is a chat or room: everyone in it is on the jury")
+        parser.add_argument("--name", default="", help="display name")
+        parser.set_defaults(func=func)
+    listing = sub.add_parser("list", help="list jury members")
+    listing.add_argument("--campaign", help="campaign slug (default: all)")
+    listing.set_defaults(func=_list)
+    export = sub.add_parser("export", help="export a campaign's submitted candidatures")
+    export.add_argument("--campaign", required=True, help="campaign slug")
+    export.add_argument("--format", choices=[*FORMATS, "all"], default="all")
+    export.add_argument("--out", default=".", help="folder to write into (default: here)")
+    export.add_argument("--locale", default="fr", help="language of labels (default: fr)")
+    export.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 BOM (spreadsheets)")
+    export.add_argument("--delimiter", default=",", help="CSV separator (default: ,)")
+    export.set_defaults(func=_export)
+    purge = sub.add_parser("purge-drafts", help="delete the working answers of finished campaigns")
+    purge.add_argument("--campaign", help="campaign slug (default: every finished campaign)")
+    purge.add_argument("--days", type=int, help="retention in days (default: the campaign's "
+                       "draft_retention_days, else 90)")
+    purge.set_defaults(func=_purge)
+
+
+def _address(args: argparse.Namespace) -> tuple[str, str, str]:
+    """(transport, kind, external id) from the command line."""
+    if args.telegram is not None:
+        room = args.room or args.telegram.startswith("-")
+        return "telegram", "room" if room else "user", args.telegram
+    if args.matrix is not None:
+        room = args.room or args.matrix.startswith("!")
+        return "matrix", "room" if room else "user", args.matrix
+    return "console", "room" if args.room else "user", args.console
+
+
+def _campaign(store: Store, slug: str) -> Campaign | None:
+    with store.begin() as conn:
+        found = campaign_by_slug(conn, slug)
+    if found is None:
+        print(f"no campaign {slug!r}", file=sys.stderr)
+    return found
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _add(settings: Settings, args: argparse.Namespace) -> int:
+    store = Store(settings.store_url())
+    try:
+        campaign = _campaign(store, args.campaign)
+        if campaign is None:
+            return 1
+        transport, kind, external_id = _address(args)
+        with store.begin() as conn:
+            added = Q.add_member(conn, campaign.id, transport, kind, external_id, args.name, _now())
+        print(f"{'added' if added else 'already on the jury'}: {transport} {kind} {external_id} ({campaign.slug})")
+        return 0
+    finally:
+        store.close()
+
+
+def _remove(settings: Settings, args: argparse.Namespace) -> int:
+    store = Store(settings.store_url())
+    try:
+        campaign = _campaign(store, args.campaign)
+        if campaign is None:
+            return 1
+        transport, kind, external_id = _address(args)
+        with store.begin() as conn:
+            removed = Q.remove_member(conn, campaign.id, transport, kind, external_id)
+        print(f"{'removed' if removed else 'not on the jury'}: {transport} {kind} {external_id} ({campaign.slug})")
+        return 0 if removed else 1
+    finally:
+        store.close()
+
+
+def _list(settings: Settings, args: argparse.Namespace) -> int:
+    store = Store(settings.store_url())
+    try:
+        campaign_id = None
+        if args.campaign:
+            campaign = _campaign(store, args.campaign)
+            if campaign is None:
+                return 1
+            campaign_id = campaign.id
+        with store.begin() as conn:
+            found = Q.members(conn, campaign_id)
+        for m in found:
+            print(f"{m.campaign}\t{m.transport}\t{m.kind}\t{m.external_id}\t{m.display_name}")
+        if not found:
+            print("no jury member")
+        return 0
+    finally:
+        store.close()
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    catalog = load_catalog(Path(settings.locales_dir))
+    flows = load_all(Path(settings.flows_dir), catalog.locales)
+    store = Store(settings.store_url())
+    try:
+        campaign = _campaign(store, args.campaign)
+        if campaign is None:
+            return 1
+        formats = FORMATS if args.format == "all" else (args.format,)
+        locale = args.locale if args.locale in catalog.locales else "fr"
+        with store.begin() as conn:
+            files = exports(conn, campaign.id, formats, flows, catalog, locale=locale, now=_now(),
+                            bom=args.bom, delimiter=args.delimiter[:1] or ",")
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, _, data in files:
+            (folder / name).write_bytes(data)
+            print(f"{folder / name}\t{len(data)} bytes")
+        return 0
+    finally:
+        store.close()
+
+
+def _purge(settings: Settings, args: argparse.Namespace) -> int:
+    store = Store(settings.store_url())
+    try:
+        with store.begin() as conn:
+            campaigns = list_campaigns(conn)
+            if args.campaign:
+                campaigns = [c for c in campaigns if c.slug == args.campaign]
+                if not campaigns:
+                    print(f"no campaign {args.campaign!r}", file=sys.stderr)
+                    return 1
+            for campaign in campaigns:
+                count = purge_drafts(conn, campaign, _now(), args.days)
+                print(f"{campaign.slug}\t{count} candidature(s) purged")
+        return 0
+    finally:
+        store.close()

@@ -1,0 +1,114 @@
+"""The jury's part of the dispatch: /jury for jury members, /mes_donnees and /oublier for everyone.
+
+A dispatcher hook (see runtime/dispatcher.py): `before` answers these
+commands itself, inside the event's one transaction, and lets everything else
+through to the questionnaire engine. /jury from anyone who is not on a jury
+gets a polite refusal and changes nothing. /mes_donnees sends the person
+their own data only; /oublier asks for a confirmation, then erases their
+identity (the body's submitted answers stay for the jury).
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Mapping
+
+from sqlalchemy import Connection
+
+from ..core.answers import Problem, clean_text, fold
+from ..core.engine import Outcome
+from ..core.events import Addressed, Inbound, InboundKind, Option, Outgoing, OutKind
+from ..core.flow import Flow
+from ..i18n import Catalog
+from ..store import ConversationRow
+from . import assess, chat
+from . import queries as Q
+from .privacy import erase, personal_data
+
+SUBCOMMANDS: Mapping[str, chat.Handler] = {
+    "aide": chat.help_, "help": chat.help_,
+    "liste": chat.list_, "list": chat.list_,
+    "voir": chat.show_, "show": chat.show_,
+    "dossier": chat.dossier_,
+    "export": chat.export_, "exporter": chat.export_,
+    "noter": assess.assess_, "assess": assess.assess_, "evaluer": assess.assess_,
+    "notes": assess.grades_, "grades": assess.grades_, "evaluations": assess.grades_,
+    "versions": chat.versions_,
+    "diff": chat.diff_, "differences": chat.diff_, "ecarts": chat.diff_,
+}
+JURY = {"jury"}
+MY_DATA = {"mes_donnees", "mesdonnees", "my_data", "mydata"}
+FORGET = {"oublier", "forget", "oubliez_moi", "forget_me"}
+CONFIRM = {"confirmer", "confirm", "oui", "yes"}
+
+
+class JuryHook:
+    def __init__(self, flows: Mapping[str, Flow], catalog: Catalog):
+        self.flows = flows
+        self.catalog = catalog
+
+    def before(self, conn: Connection, inbound: Inbound, conv: ConversationRow | None,
+               now: datetime) -> list[Addressed] | None:
+        if inbound.kind is not InboundKind.COMMAND:
+            return None
+        name = fold(inbound.command)
+        if name not in JURY | MY_DATA | FORGET:
+            return None
+        locale = self._locale(inbound, conv)
+        args = clean_text(inbound.text) if inbound.text.strip() else ""
+        if isinstance(args, Problem):
+            items = [Outgoing(OutKind.NOTICE, self.catalog(locale, args.key, **args.params))]
+        elif name in JURY:
+            items = self._jury(conn, inbound, now, locale, args)
+        elif name in MY_DATA:
+            items = self._my_data(conn, inbound, locale, args)
+        else:
+            items = self._forget(conn, inbound, now, locale, args)
+        return [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id) for item in items]
+
+    def after(self, conn: Connection, inbound: Inbound, conv: ConversationRow, outcome: Outcome,
+              now: datetime) -> Outcome:
+        return outcome
+
+    def _locale(self, inbound: Inbound, conv: ConversationRow | None) -> str:
+        if conv is not None:
+            return conv.state.locale
+        hint = inbound.language.split("-")[0].lower() if inbound.language else ""
+        return hint if hint in self.catalog.locales else "fr"
+
+    def _say(self, locale: str, key: str, **params: str) -> list[Outgoing]:
+        return [Outgoing(OutKind.NOTICE, self.catalog(locale, key, **params))]
+
+    # ------------------------------------------------------------ /jury
+    def _jury(self, conn: Connection, inbound: Inbound, now: datetime, locale: str,
+              args: str) -> list[Outgoing]:
+        campaigns = Q.jury_campaigns(conn, inbound.transport, inbound.chat_id, inbound.user_id)
+        if not campaigns:
+            return self._say(locale, "jury.refused")
+        words = args.split(maxsplit=1)
+        sub = fold(words[0]) if words else "aide"
+        handler = SUBCOMMANDS.get(sub)
+        if handler is None:
+            return self._say(locale, "jury.unknown_command", name=words[0][:40])
+        rest = words[1] if len(words) > 1 else ""
+        ask = chat.Ask(conn, inbound, now, locale, self.catalog, self.flows, campaigns)
+        return handler(ask, rest.split(), rest)
+
+    # ------------------------------------------------------------ personal data
+    def _my_data(self, conn: Connection, inbound: Inbound, locale: str, args: str) -> list[Outgoing]:
+        data = personal_data(conn, inbound.transport, inbound.user_id)
+        out = self._say(locale, "jury.data.only_yours") if args else []
+        if "person" not in data and not data["jury"]["seats"] and not data["jury"]["assessments_you_wrote"]:
+            return out + self._say(locale, "jury.data.nothing")
+        payload = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+        caption = self.catalog(locale, "jury.data.sent")
+        return out + [chat.document("mes-donnees.json", "application/json", payload, caption)]
+
+    def _forget(self, conn: Connection, inbound: Inbound, now: datetime, locale: str,
+                args: str) -> list[Outgoing]:
+        if fold(args) not in CONFIRM:
+            action = Option(self.catalog(locale, "jury.forget.command"), self.catalog(locale, "jury.forget.action"))
+            return [Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.forget.explain"), actions=(action,))]
+        if not erase(conn, inbound.transport, inbound.user_id, now):
+            return self._say(locale, "jury.forget.nothing")
+        return self._say(locale, "jury.forget.done")
