@@ -1,0 +1,1 @@
+"""The python-telegram-bot peers: the usual ConversationHandler way, with and without persistence."""

@@ -1,0 +1,91 @@
+"""Flow load and start-up: load + validate every shipped flow; `tnlbot` to its first prompt.
+
+Flow loading is compared with a bare `yaml.safe_load` of the same files (the
+parse alone, no validation, no model). Start-up is measured from spawning
+`tnlbot` (the console chat, stdin piped) to the first line it prints, on a
+new database (migrations run) and again on that database (a restart); the
+peer is `python -c pass`, the price of any Python program.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Timing:
+    seconds: float     # median
+    runs: int
+    detail: str = ""
+
+
+def median_of(runs: int, action) -> float:  # noqa: ANN001
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def flow_load(runs: int) -> tuple[Timing, Timing]:
+    """(tnlbot.flows.load_all, bare yaml.safe_load of the same files)."""
+    from tnlbot.flows import BUNDLED, load_all
+    from tnlbot.i18n import load_catalog
+    locales = load_catalog().locales
+    flows = load_all(locales=locales)
+    files = sorted(BUNDLED.glob("*.yaml"))
+    questions = sum(len(f.questions) for f in flows.values())
+    tnl = median_of(runs, lambda: load_all(locales=locales))
+    bare = median_of(runs, lambda: [yaml.safe_load(p.read_text(encoding="utf-8")) for p in files])
+    detail = f"{len(flows)} flows, {questions} questions, {len(files)} files"
+    return Timing(tnl, runs, detail), Timing(bare, runs, detail)
+
+
+def command() -> list[str]:
+    found = shutil.which("tnlbot")
+    return [found] if found else [sys.executable, "-m", "tnlbot"]
+
+
+def first_line(argv: list[str], env: dict[str, str]) -> float:
+    """Seconds from spawning to the first line on stdout; the process is then ended."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env)
+    assert proc.stdout is not None and proc.stdin is not None
+    line = proc.stdout.readline()
+    seconds = time.perf_counter() - start
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if not line.strip():
+        raise RuntimeError(f"{argv[-1]} printed nothing")
+    return seconds
+
+
+def start_up(runs: int) -> tuple[Timing, Timing, Timing]:
+    """(new database, restart on it, python -c pass) medians."""
+    argv = command()
+    name = "tnlbot" if len(argv) == 1 else "python -m tnlbot"
+    new, again = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(runs):
+            env = {**os.environ, "TNLBOT_DATABASE_URL": f"sqlite:///{Path(tmp) / f'start{n}.db'}"}
+            env.pop("TNLBOT_CAMPAIGN", None)
+            new.append(first_line(argv, env))
+            again.append(first_line(argv, env))
+    peer = median_of(runs, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
+    return (Timing(statistics.median(new), runs, name), Timing(statistics.median(again), runs, name),
+            Timing(peer, runs, "python -c pass"))

@@ -1,0 +1,168 @@
+"""Runs every benchmark in one process, in order, and builds the table."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, replace
+
+from . import answers as A
+from .report import Row, machine, markdown, mb, ms, rate, ratio_row
+
+
+@dataclass(frozen=True)
+class Sizes:
+    conversations: int = 1000
+    answers: int = 20
+    peer_b_budget: float = 30.0       # seconds of answers for the pickle peer
+    pg_conversations: int = 100
+    memory_created: int = 1000
+    memory_large: int = 36_000
+    sweep_candidatures: int = 36_000
+    sweep_members: int = 3
+    runs: int = 3                     # start-up and flow load repetitions
+
+
+QUICK = Sizes(conversations=40, peer_b_budget=3.0, pg_conversations=10, memory_created=100,
+              memory_large=2_000, sweep_candidatures=1_000, runs=1)
+
+
+class Log:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self, text: str) -> None:
+        print(f"[{time.perf_counter() - self.start:6.1f} s] {text}", file=sys.stderr, flush=True)
+
+
+def answers_rows(sizes: Sizes, log: Log) -> tuple[list[Row], dict[str, A.Run]]:
+    script = A.learn_script(sizes.answers)
+    n = sizes.conversations
+    log(f"tnlbot on SQLite: {n} conversations x {sizes.answers} answers")
+    tnl = A.tnlbot_sqlite(script, n)
+    log("Peer A (PTB, in memory)")
+    peer_a = A.ptb_memory(script, n)
+    log(f"Peer B (PTB + PicklePersistence, {sizes.peer_b_budget:.0f} s of answers at most)")
+    peer_b = A.ptb_pickle(script, n, sizes.peer_b_budget)
+    log("floor (raw sqlite3)")
+    floor = A.floor_sqlite_run(script, n)
+    section = f"1. answers, SQLite ({n} x {sizes.answers})"
+    rows = [Row(section, r.name, rate(r.rate)) for r in (tnl, peer_a, peer_b, floor)]
+    rows += [
+        ratio_row(section, "tnlbot / Peer A", tnl.rate / peer_a.rate, at_least=1.0),
+        ratio_row(section, "tnlbot / Peer B", tnl.rate / peer_b.rate, at_least=10.0),
+        ratio_row(section, "floor / tnlbot", floor.rate / tnl.rate, at_most=2.0),
+        Row(section, "tnlbot: new conversation (/start)", ms(tnl.start_seconds / n) + " each"),
+    ]
+    return rows, {"script": script, "tnl": tnl, "a": peer_a, "b": peer_b}  # type: ignore[dict-item]
+
+
+def postgres_rows(sizes: Sizes, log: Log, peers: dict) -> list[Row]:
+    from .pg import reachable
+    n = sizes.pg_conversations
+    section = f"2. answers, PostgreSQL ({n} x {sizes.answers})"
+    why = reachable()
+    if why:
+        return [Row(section, "tnlbot and floor on PostgreSQL", "", met=f"not run: {why}")]
+    rows: list[Row] = []
+    runs = {}
+    for workers in (1, 2):
+        log(f"tnlbot on PostgreSQL, {workers} worker(s), {n} conversations")
+        tnl = A.tnlbot_postgres(peers["script"], n, workers)
+        log(f"floor on PostgreSQL, {workers} worker(s)")
+        floor = A.floor_postgres(peers["script"], n, workers)
+        runs[workers] = tnl
+        rows += [Row(section, tnl.name, rate(tnl.rate)), Row(section, floor.name, rate(floor.rate)),
+                 ratio_row(section, f"tnlbot {workers}w / Peer A", tnl.rate / peers["a"].rate, at_least=1.0),
+                 ratio_row(section, f"tnlbot {workers}w / Peer B", tnl.rate / peers["b"].rate, at_least=10.0),
+                 ratio_row(section, f"floor {workers}w / tnlbot {workers}w", floor.rate / tnl.rate, at_most=2.0)]
+    rows.append(ratio_row(section, "tnlbot 2 workers / 1 worker", runs[2].rate / runs[1].rate))
+    return rows
+
+
+def memory_rows(sizes: Sizes, log: Log) -> list[Row]:
+    from .memory import measure
+    created = sizes.memory_created
+    log(f"memory: a process creating {created} candidatures")
+    small = measure(0, created)
+    log(f"memory: the same on a store of {sizes.memory_large - created} more")
+    large = measure(sizes.memory_large - created, created)
+    section = "3. memory (resident, idle)"
+    per_idle = (large.rss_end - small.rss_end) / (large.total - small.total)
+    per_made = (small.rss_end - small.rss_half) / (created - created // 2)
+    return [
+        Row(section, "App built, nothing handled", mb(small.rss_app)),
+        Row(section, f"{small.total:,} open candidatures", mb(small.rss_end)),
+        Row(section, f"{large.total:,} open candidatures", mb(large.rss_end)),
+        Row(section, "growth per idle candidature", f"{per_idle:,.0f} B", target="<= 100 B",
+            met="yes" if per_idle <= 100 else "no"),
+        Row(section, "growth per candidature created by the process (2nd half)", f"{per_made:,.0f} B"),
+    ]
+
+
+def sweep_rows(sizes: Sizes, log: Log) -> list[Row]:
+    from .sweep import sweep
+    n, m = sizes.sweep_candidatures, sizes.sweep_members
+    log(f"scheduler sweep over {n} candidatures x {m} members")
+    result = sweep(n, m)
+    section = f"4. scheduler sweep ({n:,} x {m} members)"
+    if result.pending:
+        return [Row(section, "due reminders", "", met=result.pending)]
+    return [
+        Row(section, f"compute due reminders ({result.actions:,} actions)", ms(result.seconds)),
+        Row(section, "bare SELECT count(*) of the candidatures", ms(result.count_seconds)),
+        ratio_row(section, "sweep / count", result.seconds / result.count_seconds),
+        Row(section, "sweep per candidature", f"{result.seconds / n * 1e6:,.0f} µs"),
+    ]
+
+
+def startup_rows(sizes: Sizes, log: Log) -> list[Row]:
+    from .startup import flow_load, start_up
+    log("flow load and start-up")
+    tnl, bare = flow_load(max(sizes.runs, 3))
+    new, again, peer = start_up(sizes.runs)
+    section = "5. flows and start-up"
+    return [
+        Row(section, f"load + validate every flow ({tnl.detail})", ms(tnl.seconds)),
+        Row(section, "bare yaml.safe_load of the same files", ms(bare.seconds)),
+        ratio_row(section, "load_all / yaml parse", tnl.seconds / bare.seconds),
+        Row(section, f"`{new.detail}` to first prompt, new database", ms(new.seconds)),
+        Row(section, f"`{again.detail}` to first prompt, restart", ms(again.seconds)),
+        Row(section, "`python -c pass`", ms(peer.seconds)),
+        ratio_row(section, "start-up (restart) / python -c pass", again.seconds / peer.seconds),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument("--conversations", type=int, help="SQLite conversations (default 1000)")
+    parser.add_argument("--pg-conversations", type=int, help="PostgreSQL conversations (default 100)")
+    parser.add_argument("--skip", default="", help="comma-separated: postgres,memory,sweep,startup")
+    parser.add_argument("--profile", action="store_true",
+                        help="only profile tnlbot's answers on SQLite (where the time goes)")
+    args = parser.parse_args(argv)
+    if args.profile:
+        from .hotspots import profile
+        print(profile(args.conversations or 200))
+        return 0
+    sizes = QUICK if args.quick else Sizes()
+    if args.conversations:
+        sizes = replace(sizes, conversations=args.conversations)
+    if args.pg_conversations:
+        sizes = replace(sizes, pg_conversations=args.pg_conversations)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    log = Log()
+    rows, peers = answers_rows(sizes, log)
+    if "postgres" not in skip:
+        rows += postgres_rows(sizes, log, peers)
+    for name, step in (("memory", memory_rows), ("sweep", sweep_rows), ("startup", startup_rows)):
+        if name not in skip:
+            rows += step(sizes, log)
+    log("done")
+    print(f"Machine: {machine()}")
+    print(f"Sizes: {sizes}")
+    print(f"tnlbot path: {peers['tnl'].note}; Peer B: {peers['b'].note or 'every update processed'}")
+    print()
+    print(markdown(rows))
+    return 0

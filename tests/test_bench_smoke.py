@@ -1,0 +1,105 @@
+"""The benchmarks run, at a tiny size, and count what they claim to count.
+
+Timings are never asserted here (these machines are noisy): only that every
+contestant processed every update, that every answer tnlbot acknowledged is
+stored exactly once per conversation, and that the table is built.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from bench import answers as A
+from bench.memory import measure
+from bench.peers.ptb import peer_a, peer_b
+from bench.report import markdown
+from bench.startup import flow_load
+from bench.suite import Sizes, answers_rows
+from bench.sweep import sweep
+from bench.workload import learn_script, siren_for, updates
+
+CONVERSATIONS, ANSWERS = 5, 3
+
+
+@pytest.fixture(scope="module")
+def script():
+    return learn_script(ANSWERS)
+
+
+def test_the_script_answers_what_the_bot_asks(script):
+    assert script.refs == ("nom_collectivite", "type_collectivite", "siren")
+    assert script.final_ref == "departement"
+    assert script.text(2, 7) == siren_for(7) != siren_for(8)
+
+
+def test_updates_are_raw_telegram_json_one_start_then_answers_round_robin(script):
+    work = updates(script, CONVERSATIONS)
+    assert len(work.starts) == CONVERSATIONS
+    assert len(work.answers) == CONVERSATIONS * ANSWERS
+    first = json.loads(work.starts[0])["message"]
+    assert first["text"] == "/start" and first["entities"][0]["type"] == "bot_command"
+    users = [json.loads(raw)["message"]["from"]["id"] for raw in work.answers[:CONVERSATIONS]]
+    assert len(set(users)) == CONVERSATIONS
+    ids = [json.loads(raw)["update_id"] for raw in work.all]
+    assert len(set(ids)) == len(ids)
+
+
+def test_tnlbot_stores_every_answer_once(script):
+    run = A.tnlbot_sqlite(script, CONVERSATIONS)
+    assert run.answers == run.stored == CONVERSATIONS * ANSWERS
+
+
+def test_floor_writes_the_same_answers(script):
+    run = A.floor_sqlite_run(script, CONVERSATIONS)
+    assert run.answers == run.stored == CONVERSATIONS * ANSWERS
+
+
+def test_ptb_peers_hold_every_answer(script):
+    work = updates(script, CONVERSATIONS)
+    memory = peer_a(work.all, CONVERSATIONS, ANSWERS)
+    pickled = peer_b(work.all, CONVERSATIONS, ANSWERS)
+    for run in (memory, pickled):
+        assert run.complete and run.updates == len(work.all)
+        assert run.stored == CONVERSATIONS * ANSWERS
+    assert pickled.file_bytes > 0 and memory.file_bytes == 0
+
+
+def test_the_answers_section_has_its_three_targets():
+    rows, _ = answers_rows(Sizes(conversations=CONVERSATIONS, answers=ANSWERS), lambda _text: None)
+    targets = {row.measure: row.target for row in rows if row.target}
+    assert targets == {"tnlbot / Peer A": ">= 1", "tnlbot / Peer B": ">= 10", "floor / tnlbot": "<= 2"}
+    assert all(row.met in ("yes", "no") for row in rows if row.target)
+    assert markdown(rows).count("\n") == len(rows) + 1
+
+
+def test_memory_counts_the_candidatures_it_made():
+    result = measure(existing=20, created=4, members=3)
+    assert result.total == 24 and result.created == 4
+    assert 0 < result.rss_app <= result.rss_end * 2
+
+
+def test_sweep_sees_every_candidature_and_every_member():
+    result = sweep(30, members=3)
+    if result.pending:
+        pytest.skip(result.pending)
+    assert result.candidatures == 30
+    assert result.actions == 30 * 3 * 3   # per member: d7 sent, d14 stale, inactivity stale
+
+
+def test_flow_load_reads_every_shipped_flow():
+    tnl, bare = flow_load(1)
+    assert tnl.detail.startswith("2 flows") and tnl.seconds > 0 and bare.seconds > 0
+
+
+@pytest.mark.postgres
+def test_postgres_workers_share_the_conversations(script):
+    from bench.pg import reachable
+    why = reachable()
+    if why:
+        if os.environ.get("TNLBOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here: {why}")
+        pytest.skip(f"PostgreSQL not reachable: {why}")
+    run = A.tnlbot_postgres(script, 4, workers=2)
+    assert run.answers == run.stored == 4 * ANSWERS
