@@ -323,3 +323,52 @@ class Store:
         stmt = self._insert(T.checkpoints).values(name=name, value=value)
         conn.execute(stmt.on_conflict_do_update(index_elements=[T.checkpoints.c.name],
                                                 set_={"value": stmt.excluded.value}))
+
+    # ------------------------------------------------------------ sent prompts, resends
+    def sent_prompt(self, transport: str, chat_id: str, user_id: str,
+                    prompt_ref: str) -> tuple[str, Outgoing] | None:
+        """The platform id and latest rendering of the prompt `prompt_ref` sent to one person."""
+        o = T.outbox
+        marker = '"ref":' + json.dumps(prompt_ref, ensure_ascii=False)
+        with self.begin() as conn:
+            rows = conn.execute(select(o.c.payload, o.c.sent_ref).where(
+                o.c.transport == transport, o.c.chat_id == chat_id, o.c.user_id == user_id,
+                o.c.status == "sent", o.c.sent_ref != "", o.c.payload.contains(marker, autoescape=True))
+                .order_by(o.c.id.desc()).limit(20)).all()
+        for payload, ref in rows:
+            item = Outgoing.from_json(json.loads(payload))
+            if item.kind.value == "prompt" and item.ref == prompt_ref:
+                return str(ref), item
+        return None
+
+    def prompt_sent_as(self, transport: str, chat_id: str, sent_ref: str) -> tuple[str, Outgoing] | None:
+        """Whom a sent prompt was for and its latest rendering, from its platform id."""
+        o = T.outbox
+        with self.begin() as conn:
+            rows = conn.execute(select(o.c.user_id, o.c.payload).where(
+                o.c.transport == transport, o.c.chat_id == chat_id, o.c.sent_ref == sent_ref,
+                o.c.status == "sent").order_by(o.c.id.desc()).limit(20)).all()
+        for user_id, payload in rows:
+            item = Outgoing.from_json(json.loads(payload))
+            if item.kind.value == "prompt":
+                return str(user_id), item
+        return None
+
+    def conversation_locale(self, transport: str, chat_id: str, user_id: str) -> str:
+        """The language one person speaks with the bot in a chat ("fr" before any message)."""
+        c = T.conversations
+        with self.begin() as conn:
+            state = conn.execute(select(c.c.state).where(
+                c.c.transport == transport, c.c.chat_id == chat_id, c.c.user_id == user_id)).scalar()
+        return str(json.loads(state).get("locale") or "fr") if state else "fr"
+
+    def resume_interrupted(self, transport: str) -> int:
+        """At start-up, for a transport whose resends are idempotent (Matrix transaction ids):
+        rows a crash left `sending` (or marked uncertain for it) go back to `pending`."""
+        o = T.outbox
+        with self.begin() as conn:
+            return conn.execute(update(o).where(
+                o.c.transport == transport,
+                (o.c.status == "sending") | ((o.c.status == "uncertain")
+                                             & (o.c.error == "interrupted while sending")))
+                .values(status="pending", error="")).rowcount

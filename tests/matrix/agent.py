@@ -1,0 +1,169 @@
+"""An agent of a local government in a Matrix room: a second matrix-nio client.
+
+It syncs in the background and keeps every timeline event, so a test can say
+something and read what the bot answered, as a person would in Element.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Callable
+
+from nio import (AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendResponse,
+                 SyncResponse, UploadResponse)
+
+from .synapse import User
+
+WAIT = 30.0
+
+
+@dataclass
+class Said:
+    """One message of the bot as shown in the room (after its edits)."""
+    event_id: str
+    content: dict
+
+    @property
+    def body(self) -> str:
+        return self.content.get("body", "")
+
+    @property
+    def html(self) -> str:
+        return self.content.get("formatted_body", "")
+
+    def __contains__(self, fragment: str) -> bool:
+        return fragment in self.body
+
+    def __repr__(self) -> str:
+        return f"Said({self.body!r})"
+
+
+class Agent:
+    def __init__(self, url: str, user: User):
+        self.user = user
+        self.client = AsyncClient(url, user.user_id,
+                                  config=AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0))
+        self.client.restore_login(user.user_id, user.device_id, user.access_token)
+        self.events: dict[str, list[dict]] = {}
+        self.highlights: dict[str, int] = {}
+        self.changed = asyncio.Event()
+        self.token: str | None = None
+        self.task: asyncio.Task | None = None
+
+    @property
+    def user_id(self) -> str:
+        return self.user.user_id
+
+    async def start(self) -> "Agent":
+        first = await self.client.sync(timeout=0, sync_filter={"room": {"timeline": {"limit": 0}}})
+        assert isinstance(first, SyncResponse), first
+        self.token = first.next_batch
+        self.task = asyncio.create_task(self._loop())
+        return self
+
+    async def _loop(self) -> None:
+        while True:
+            answer = await self.client.sync(timeout=1000, since=self.token)
+            if not isinstance(answer, SyncResponse):
+                await asyncio.sleep(0.1)
+                continue
+            self.token = answer.next_batch
+            for room_id, info in answer.rooms.join.items():
+                self.events.setdefault(room_id, []).extend(e.source for e in info.timeline.events)
+                self.highlights[room_id] = info.unread_notifications.highlight_count or 0
+            for room_id in answer.rooms.invite:
+                await self.client.join(room_id)
+            self.changed.set()
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        await self.client.close()
+
+    # ------------------------------------------------------------ acting
+    async def direct_room(self, bot_id: str) -> str:
+        answer = await self.client.room_create(is_direct=True, invite=[bot_id])
+        assert isinstance(answer, RoomCreateResponse), answer
+        return answer.room_id
+
+    async def group_room(self, *invite: str) -> str:
+        answer = await self.client.room_create(name="Candidature TNL", invite=list(invite))
+        assert isinstance(answer, RoomCreateResponse), answer
+        return answer.room_id
+
+    async def send(self, room_id: str, content: dict, event_type: str = "m.room.message") -> str:
+        answer = await self.client.room_send(room_id, event_type, content)
+        assert isinstance(answer, RoomSendResponse), answer
+        return answer.event_id
+
+    async def say(self, room_id: str, text: str, reply_to: str = "") -> str:
+        content: dict = {"msgtype": "m.text", "body": text}
+        if reply_to:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+        return await self.send(room_id, content)
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        return await self.send(room_id, {"m.relates_to": {
+            "rel_type": "m.annotation", "event_id": event_id, "key": key}}, "m.reaction")
+
+    async def send_file(self, room_id: str, name: str, data: bytes, mime: str) -> str:
+        import io
+        upload, _ = await self.client.upload(io.BytesIO(data), content_type=mime, filename=name,
+                                             filesize=len(data))
+        assert isinstance(upload, UploadResponse), upload
+        return await self.send(room_id, {"msgtype": "m.file", "body": name, "filename": name,
+                                         "url": upload.content_uri,
+                                         "info": {"mimetype": mime, "size": len(data)}})
+
+    # ------------------------------------------------------------ reading
+    def from_bot(self, room_id: str, bot_id: str) -> list[dict]:
+        return [e for e in self.events.get(room_id, []) if e.get("sender") == bot_id]
+
+    def messages(self, room_id: str, bot_id: str) -> list[Said]:
+        """The bot's messages (not its edits or reactions), as currently shown."""
+        events = self.from_bot(room_id, bot_id)
+        shown: list[Said] = []
+        for event in events:
+            content = event.get("content", {})
+            if event.get("type") != "m.room.message" or "m.new_content" in content:
+                continue
+            shown.append(Said(event["event_id"], self.current(room_id, event["event_id"])))
+        return shown
+
+    def current(self, room_id: str, event_id: str) -> dict:
+        """The content of an event after its latest edit."""
+        content: dict = {}
+        for event in self.events.get(room_id, []):
+            if event.get("event_id") == event_id:
+                content = event.get("content", {})
+            relates = event.get("content", {}).get("m.relates_to", {})
+            if relates.get("rel_type") == "m.replace" and relates.get("event_id") == event_id:
+                content = event["content"]["m.new_content"]
+        return content
+
+    def edits_of(self, room_id: str, event_id: str) -> list[dict]:
+        return [e for e in self.events.get(room_id, [])
+                if e.get("content", {}).get("m.relates_to", {}).get("rel_type") == "m.replace"
+                and e["content"]["m.relates_to"].get("event_id") == event_id]
+
+    def reactions_on(self, room_id: str, event_id: str, sender: str) -> list[str]:
+        return [e["content"]["m.relates_to"]["key"] for e in self.events.get(room_id, [])
+                if e.get("type") == "m.reaction" and e.get("sender") == sender
+                and e["content"].get("m.relates_to", {}).get("event_id") == event_id]
+
+    async def until(self, check: Callable[[], object], timeout: float = WAIT) -> object:
+        """Wait until `check()` returns something truthy (fails after `timeout`)."""
+        async def poll() -> object:
+            while True:
+                self.changed.clear()
+                value = check()
+                if value:
+                    return value
+                await self.changed.wait()
+        return await asyncio.wait_for(poll(), timeout)
+
+    async def replies(self, room_id: str, bot_id: str, count: int, after: int) -> list[Said]:
+        """Wait for the bot's messages number after+1 .. after+count."""
+        await self.until(lambda: len(self.messages(room_id, bot_id)) >= after + count)
+        return self.messages(room_id, bot_id)[after:after + count]

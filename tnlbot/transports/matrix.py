@@ -1,0 +1,317 @@
+"""The Matrix transport (matrix-nio): direct and group rooms, answers in m.notice.
+
+How this file works:
+- `connect` logs in once with the password and keeps the access token and
+  device id in SQL (checkpoint "matrix.login"); later starts restore them,
+  so the device, and with it every transaction id, survives restarts.
+- `Matrix.send` delivers one outbox row. The row's txn_id is the Matrix
+  transaction id: a resend (retry after 429 or network error, restart after
+  a crash) gets the first event id back, never a second message. 429 ->
+  RETRY with retry_after (no sleeping in nio: the outbox reschedules);
+  M_FORBIDDEN -> UNREACHABLE. The event id is the row's ref: replies,
+  reactions and edits find their question by it.
+- A question with choices gets its reactions right after it (transaction
+  ids derived from the row's). SETTLED edits the question (m.replace) to
+  show the answer; a PROMPT with update=True re-renders it in place and
+  keeps the original event id as its ref.
+- Receiving is matrix_sync.Receiver; the pure mapping is matrix_render.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import json
+import logging
+import signal
+import sys
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import ClientError
+from nio import (AsyncClient, AsyncClientConfig, ContentRepositoryConfigResponse, LoginError,
+                 RoomSendResponse, UploadResponse, WhoamiResponse)
+
+from ..core.events import OutKind
+from ..i18n import Catalog
+from ..runtime.clock import Clock
+from ..store import OutboxRow, Store
+from .base import SendResult, SendStatus, Sink
+from .matrix_render import (NAME, Allow, document_mime, file_content, hint_key, reaction,
+                            reaction_keys, render, render_settled, render_update)
+from .matrix_sync import Members, Receiver
+
+log = logging.getLogger(__name__)
+LOGIN = "matrix.login"
+MAX_UPLOAD = 50 * 1024 * 1024
+DEVICE_NAME = "tnlbot"
+
+
+class LoginFailed(Exception):
+    pass
+
+
+def client_config() -> AsyncClientConfig:
+    """No sleeping inside nio on 429 or timeouts: the outbox and the sync loop retry."""
+    return AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0, request_timeout=60)
+
+
+def _same_user(configured: str, user_id: str) -> bool:
+    return configured == user_id or (not configured.startswith("@")
+                                     and user_id[1:].split(":", 1)[0] == configured)
+
+
+async def connect(homeserver: str, user: str, password: str, store: Store,
+                  config: AsyncClientConfig | None = None) -> AsyncClient:
+    """A logged-in client: the stored login when it still works, else a password login."""
+    homeserver = homeserver.rstrip("/")
+    client = AsyncClient(homeserver, user, config=config or client_config())
+    raw = store.checkpoint(LOGIN)
+    saved = json.loads(raw) if raw else {}
+    if saved.get("homeserver") == homeserver and _same_user(user, saved.get("user_id", "")):
+        client.restore_login(saved["user_id"], saved["device_id"], saved["access_token"])
+        who = await client.whoami()
+        if isinstance(who, WhoamiResponse):
+            return client
+        if who.status_code not in ("M_UNKNOWN_TOKEN", "M_FORBIDDEN"):
+            await client.close()
+            raise ConnectionError(f"homeserver not ready: {who}")
+        log.warning("the stored Matrix login was refused (%s): logging in again", who.status_code)
+    if not password:
+        await client.close()
+        raise LoginFailed("no Matrix password and no valid stored login")
+    answer = await client.login(password, device_name=DEVICE_NAME)
+    if isinstance(answer, LoginError):
+        await client.close()
+        raise LoginFailed(f"Matrix login refused: {answer}")
+    with store.begin() as conn:
+        store.set_checkpoint(conn, LOGIN, json.dumps({
+            "homeserver": homeserver, "user_id": answer.user_id, "device_id": answer.device_id,
+            "access_token": answer.access_token}))
+    return client
+
+
+def _failure(answer: Any) -> SendResult:
+    code = getattr(answer, "status_code", None)
+    error = str(answer)
+    if code == "M_LIMIT_EXCEEDED":
+        return SendResult(SendStatus.RETRY, retry_after=(answer.retry_after_ms or 1000) / 1000,
+                          error=error)
+    if code == "M_FORBIDDEN":
+        return SendResult(SendStatus.UNREACHABLE, error=error)
+    if code in (None, "M_UNKNOWN", "M_UNKNOWN_TOKEN"):
+        return SendResult(SendStatus.RETRY, retry_after=5, error=error)
+    return SendResult(SendStatus.FAILED, error=error)
+
+
+class Matrix:
+    name = NAME
+
+    def __init__(self, client: AsyncClient, store: Store, catalog: Catalog, allow: Allow = Allow(),
+                 clock: Clock | None = None, *, timeline_limit: int = 10, poll_ms: int = 30_000):
+        self.client = client
+        self.store = store
+        self.catalog = catalog
+        self.allow = allow
+        self.clock = clock or Clock()
+        self.timeline_limit = timeline_limit
+        self.poll_ms = poll_ms
+        self.max_upload = MAX_UPLOAD
+        self.members = Members(client)
+        self.wake = lambda: None          # set by serve(): wakes the outbox relay
+        self.receiver: Receiver | None = None
+        self._task: asyncio.Task | None = None
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # ------------------------------------------------------------ Transport
+    async def start(self, sink: Sink) -> None:
+        try:
+            limits = await self.client.content_repository_config()
+            if isinstance(limits, ContentRepositoryConfigResponse) and limits.upload_size:
+                self.max_upload = min(self.max_upload, int(limits.upload_size))
+        except (ClientError, asyncio.TimeoutError, OSError):
+            pass
+        self.receiver = Receiver(self.client, self.store, self.catalog, self.allow, sink,
+                                 lambda: self.wake(), self.clock, self.members, self.quiet,
+                                 timeline_limit=self.timeline_limit, poll_ms=self.poll_ms)
+        self._task = asyncio.create_task(self.receiver.run())
+
+    async def stop(self) -> None:
+        if self.receiver is not None and self._task is not None:
+            self.receiver.stopping.set()
+            try:
+                await asyncio.wait_for(self._task, timeout=30)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+        await self.client.close()
+
+    async def send(self, row: OutboxRow) -> SendResult:
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            return await self._deliver(row)
+        except (ClientError, asyncio.TimeoutError, OSError) as exc:
+            return SendResult(SendStatus.RETRY, retry_after=2, error=f"network: {exc!r}")
+        finally:
+            self._inflight -= 1
+            if not self._inflight:
+                self._idle.set()
+
+    async def quiet(self) -> None:
+        """Wait for the send in flight, if any: once it returns, the relay has recorded its
+        event id, so a reply or reaction to it can be matched to its question."""
+        await self._idle.wait()
+
+    # ------------------------------------------------------------ sending
+    async def _deliver(self, row: OutboxRow) -> SendResult:
+        item = row.item
+        if item.kind is OutKind.SETTLED:
+            return await self._settle(row)
+        if item.kind is OutKind.DOCUMENT:
+            return await self._document(row)
+        addressee = await self._addressee(row)
+        hint = self._hint(row)
+        if item.kind is OutKind.PROMPT and item.update:
+            found = self.store.sent_prompt(NAME, row.chat_id, row.user_id, item.ref)
+            if found is not None:
+                content = render_update(item, found[0], addressee=addressee, hint=hint)
+                result = await self._put(row.chat_id, "m.room.message", content, row.txn_id)
+                return replace(result, ref=found[0]) if result.status is SendStatus.SENT else result
+        result = await self._put(row.chat_id, "m.room.message",
+                                 render(item, addressee=addressee, hint=hint), row.txn_id)
+        if result.status is SendStatus.SENT:
+            for index, key in enumerate(reaction_keys(item)):
+                shortcut = await self._put(row.chat_id, "m.reaction", reaction(result.ref, key),
+                                           f"{row.txn_id}.{index}")
+                if shortcut.status is SendStatus.RETRY:
+                    return shortcut       # the resend is idempotent: same ids for what was done
+        return result
+
+    async def _settle(self, row: OutboxRow) -> SendResult:
+        found = self.store.sent_prompt(NAME, row.chat_id, row.user_id, row.item.ref)
+        if found is None:
+            return SendResult(SendStatus.SENT)     # the question never reached the room
+        event_id, prompt = found
+        content = render_settled(prompt, row.item, event_id, addressee=await self._addressee(row))
+        return await self._put(row.chat_id, "m.room.message", content, row.txn_id)
+
+    async def _document(self, row: OutboxRow) -> SendResult:
+        item = row.item
+        try:
+            data = base64.b64decode(item.data, validate=True)
+        except (binascii.Error, ValueError):
+            return SendResult(SendStatus.FAILED, error="document data is not base64")
+        if not data or len(data) > self.max_upload:
+            return SendResult(SendStatus.FAILED, error=f"document of {len(data)} bytes refused")
+        if item.text:
+            caption = await self._put(row.chat_id, "m.room.message",
+                                      render(replace(item, kind=OutKind.NOTICE)), f"{row.txn_id}.text")
+            if caption.status is not SendStatus.SENT:
+                return caption
+        mime = document_mime(item)
+        upload, _ = await self.client.upload(io.BytesIO(data), content_type=mime,
+                                             filename=file_content(item, "", 0, mime)["filename"],
+                                             filesize=len(data))
+        if not isinstance(upload, UploadResponse):
+            return _failure(upload)
+        content = file_content(item, upload.content_uri, len(data), mime)
+        return await self._put(row.chat_id, "m.room.message", content, row.txn_id)
+
+    async def _put(self, room_id: str, event_type: str, content: dict, txn_id: str) -> SendResult:
+        answer = await self.client.room_send(room_id, event_type, content, tx_id=txn_id)
+        if isinstance(answer, RoomSendResponse):
+            return SendResult(SendStatus.SENT, ref=answer.event_id)
+        if event_type == "m.reaction" and getattr(answer, "status_code", "") == "M_DUPLICATE_ANNOTATION":
+            return SendResult(SendStatus.SENT)
+        return _failure(answer)
+
+    async def _addressee(self, row: OutboxRow) -> str:
+        """In a group room each message names the person it is for (plain text, no mention)."""
+        if not row.user_id:
+            return ""
+        members = await self.members.of(row.chat_id)
+        return members.get(row.user_id, row.user_id) if len(members) > 2 else ""
+
+    def _hint(self, row: OutboxRow) -> str:
+        key = hint_key(row.item)
+        if not key:
+            return ""
+        locale = self.store.conversation_locale(NAME, row.chat_id, row.user_id) if row.user_id else "fr"
+        return self.catalog(locale, key)
+
+
+# ------------------------------------------------------------------ running
+
+async def serve(app: Any, matrix: Matrix, stop: asyncio.Event) -> None:
+    """Receive and send until `stop` is set: the sink commits, then wakes the relay."""
+    app.transports[matrix.name] = matrix
+    app.store.resume_interrupted(matrix.name)
+    app.relay.recover()
+    matrix.wake = app.relay.wake.set
+
+    async def sink(inbound):  # noqa: ANN001, ANN202
+        handled = await app.dispatcher.submit(inbound)
+        app.relay.wake.set()
+        return handled
+
+    await app.relay.flush(matrix.name)   # resends first: replies to them can then be matched
+    await matrix.start(sink)
+    relay = asyncio.create_task(app.relay.run(stop))
+    try:
+        await stop.wait()
+    finally:
+        stop.set()
+        await relay
+        await matrix.stop()
+
+
+async def _connect_until(settings: Any, store: Store, stop: asyncio.Event) -> AsyncClient | None:
+    pause = 1.0
+    while not stop.is_set():
+        try:
+            return await connect(settings.matrix_homeserver, settings.matrix_user,
+                                 settings.matrix_password, store)
+        except (ConnectionError, ClientError, asyncio.TimeoutError, OSError) as exc:
+            log.warning("Matrix homeserver unreachable (%s); again in %.0f s", exc, pause)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=pause)
+            except asyncio.TimeoutError:
+                pause = min(pause * 2, 60.0)
+    return None
+
+
+async def _main(settings: Any) -> int:
+    from ..app import App
+    app = App(settings)
+    try:
+        app.ensure_campaign()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        client = await _connect_until(settings, app.store, stop)
+        if client is None:
+            return 0
+        log.info("Matrix: logged in as %s (device %s)", client.user_id, client.device_id)
+        matrix = Matrix(client, app.store, app.catalog, Allow.parse(settings.matrix_allow), app.clock)
+        await serve(app, matrix, stop)
+        return 0
+    finally:
+        app.close()
+
+
+def run(settings: Any) -> int:
+    """`tnlbot run --transport matrix`: TNLBOT_MATRIX_HOMESERVER, _USER, _PASSWORD, _ALLOW."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not settings.matrix_homeserver or not settings.matrix_user:
+        print("Matrix: set TNLBOT_MATRIX_HOMESERVER and TNLBOT_MATRIX_USER "
+              "(and TNLBOT_MATRIX_PASSWORD for the first login).", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_main(settings))
+    except LoginFailed as exc:
+        print(f"Matrix: {exc}", file=sys.stderr)
+        return 1
