@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tnlbot.core.flow import Flow, Kind
+from tnlbot.core.engine import Dossier, Outcome, State
+from tnlbot.core.flow import JSON, Flow, Kind
+from tnlbot.core.walk import applicable_answers
 
 from ..harness import Chat, Reply
 
@@ -107,3 +109,28 @@ SMALL_A = Plan(answers={"nom_collectivite": "Commune de Testbourg", "type_collec
                         "deja_labellise": "non"}, volets=("donnees",))
 FULL = Plan(answers={"nom_collectivite": "Communauté de communes du Lez", "type_collectivite": "2",
                      "deja_labellise": "non"})
+
+
+# A valid set of answers for the 2025 badge flow, written through the Store.
+BADGE_ANSWERS: dict[str, JSON] = {
+    "nom_collectivite": "Ville", "type_collectivite": "commune", "siren": SIREN, "departement": "34",
+    "email_contact": "dsi@ville.fr", "strategie_libre": "deliberee", "formats_ouverts": ["odt", "csv"],
+    "declaration_accessibilite": True, "sobriete_actions": ["reemploi", "autre"],
+    "sobriete_actions.other": "Ateliers de réparation", "membre_structure_mutualisation": True,
+    "donnees_ouvertes": "data_gouv", "contributions_projets": False, "part_postes_linux": "40",
+    "logiciels_metier_libres": "QGIS, openCimetière", "actions_sensibilisation": ["elus", "agents"],
+}
+
+
+def quick(app, user: str, campaign_id: int, flow: Flow, answers: dict[str, JSON],
+          submit: bool = True) -> Chat:
+    """A candidature written straight through the Store (same save path as the bot), in one transaction."""
+    chat = Chat(app, user)
+    now = app.clock.now()
+    with app.store.begin() as conn:
+        conv = app.store.start_conversation(conn, chat.transport, chat.chat, user, user, campaign_id, now)
+        kept = applicable_answers(flow, answers)
+        dossier = Dossier(status="submitted", version=1) if submit else Dossier()
+        outcome = Outcome(State(mode="idle"), dossier, tuple(answers.items()), (), kept if submit else None)
+        app.store.apply(conn, conv, {}, outcome, [], now, flow.id, flow.version)
+    return chat

@@ -1,19 +1,29 @@
-"""Fixtures of the jury tests: campaigns filled by talking to the real bot."""
+"""Fixtures of the jury tests: campaigns filled through the real bot or the Store.
+
+`sample` (a 2022 campaign, 3 candidatures answered question by question
+through the bot) is built once per session and store, on its own database:
+tests using it only read. `badge` (a 2025 badge campaign, 2 candidatures
+written through the Store's save path) is built for each test that changes
+things.
+"""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import create_engine, select, text
 
 from tnlbot.app import App, Settings
 from tnlbot.jury import queries as Q
 from tnlbot.runtime.clock import FakeClock
 from tnlbot.store import Store
+from tnlbot.store import tables as T
 
-from ..conftest import START, _pg_store, open_campaign
+from ..conftest import PG_ADMIN_URL, REQUIRE_PG, START, open_campaign
 from ..harness import Chat
-from .builders import FULL, RICH, SMALL_A, Plan, fill
+from .builders import BADGE_ANSWERS, FULL, RICH, SMALL_A, Plan, fill, quick
 
 
 @dataclass
@@ -22,14 +32,11 @@ class Sample:
     store: Store
     clock: FakeClock
     campaign_id: int
-    ids: dict[str, int]          # body -> candidature id
+    ids: dict[str, int]          # who -> candidature id
     chats: dict[str, Chat]
 
 
 def candidature_of(chat: Chat) -> int:
-    from sqlalchemy import select
-
-    from tnlbot.store import tables as T
     c = T.conversations
     with chat.app.store.begin() as conn:
         return int(conn.execute(select(c.c.candidature_id).where(
@@ -41,13 +48,17 @@ def make_app(store: Store, flows, catalog, clock: FakeClock) -> App:
 
 
 def build(store: Store, flows, catalog, clock: FakeClock, flow_id: str,
-          plans: dict[str, Plan], slug: str = "") -> Sample:
+          plans: dict[str, Plan | dict], slug: str = "") -> Sample:
+    """A campaign; a Plan is answered through the bot, a dict written through the Store."""
     campaign_id = open_campaign(store, flow_id, slug=slug or f"{flow_id}-test")
     app = make_app(store, flows, catalog, clock)
     ids, chats = {}, {}
     for who, plan in plans.items():
-        chats[who] = Chat(app, who)
-        fill(chats[who], flows[flow_id], plan)
+        if isinstance(plan, Plan):
+            chats[who] = Chat(app, who)
+            fill(chats[who], flows[flow_id], plan)
+        else:
+            chats[who] = quick(app, who, campaign_id, flows[flow_id], plan)
         ids[who] = candidature_of(chats[who])
         clock.advance(minutes=10)
     return Sample(app, store, clock, campaign_id, ids, chats)
@@ -56,31 +67,52 @@ def build(store: Store, flows, catalog, clock: FakeClock, flow_id: str,
 SAMPLE_PLANS = {"syndicat": RICH, "commune": SMALL_A, "communaute": FULL}
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session")
+def sample_pg_url():
+    """A PostgreSQL database of its own for the shared sample (other tests truncate theirs)."""
+    name = f"tnlbot_jury_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL is required here (TNLBOT_REQUIRE_POSTGRES=1): {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def sample(request, tmp_path_factory, flows, catalog):
-    """A 2022 campaign with 3 submitted candidatures, built once per module and store."""
+    """A 2022 campaign with 3 candidatures submitted through the bot. Read it, never change it."""
     if request.param == "sqlite":
         store = Store(Store.sqlite_url(tmp_path_factory.mktemp("jury") / "tnlbot.db"))
     else:
-        store = _pg_store(request.getfixturevalue("pg_url"))
+        store = Store(request.getfixturevalue("sample_pg_url"))
     yield build(store, flows, catalog, FakeClock(START), "tnl-2022", SAMPLE_PLANS)
     store.close()
 
 
-def badge_plan(name: str, strategy: str = "4") -> Plan:
-    return Plan(answers={"nom_collectivite": name, "strategie_libre": strategy})
+def badge_answers(name: str, **changes) -> dict:
+    return {**BADGE_ANSWERS, "nom_collectivite": name, **changes}
 
 
 @pytest.fixture
 def badge(any_store, flows, catalog, clock):
     """A 2025 badge campaign with two submitted candidatures, on SQLite and PostgreSQL."""
     return build(any_store, flows, catalog, clock, "tnl-2025-badge",
-                 {"alice": badge_plan("Ville d'Alice"), "bob": badge_plan("Bourg de Bob", "2")})
+                 {"alice": badge_answers("Ville d'Alice"),
+                  "bob": badge_answers("Bourg de Bob", strategie_libre="informelle")})
 
 
 def seat(sample: Sample, user: str, transport: str = "console", kind: str = "user",
          campaign_id: int | None = None) -> None:
-    """Register a jury member, as the operator would."""
+    """Register a jury member, as the operator would (idempotent)."""
     with sample.store.begin() as conn:
         Q.add_member(conn, campaign_id or sample.campaign_id, transport, kind, user, user.title(),
                      sample.clock.now())

@@ -16,7 +16,8 @@ from tnlbot.jury.exports import entries
 from tnlbot.store import tables as T
 
 from ..conftest import START
-from .conftest import badge_plan, build
+from .builders import Plan
+from .conftest import build
 
 
 def stored(store, candidature_id):
@@ -43,12 +44,28 @@ def test_a_submission_freezes_answers_texts_people_and_instants(badge, flows):
     assert "alice" not in row.snapshot          # people by id only: erasure never touches it
 
 
+def test_a_submission_through_the_bot_keeps_repeat_items_and_other_answers(sample):
+    [row] = stored(sample.store, sample.ids["syndicat"])
+    raw = json.loads(row.snapshot)
+    answers, questions = raw["answers"], raw["texts"]["questions"]
+    assert intact(row.snapshot, row.sha256)
+    assert answers["structures_mutualisation"] == 2
+    assert answers["structures_mutualisation[1].structure_role"] == "autre"
+    assert answers["structures_mutualisation[1].structure_role.other"] == "+Membre observateur"
+    assert answers["type_collectivite.other"] == "Syndicat mixte ouvert"
+    assert answers["volet:bonnes_pratiques"] is False
+    assert questions["structure_role"]["other"] == "Précisez votre rôle :"
+    assert questions["structures_mutualisation"]["item"] == "structure"
+    assert answers["deliberation"]["name"] == "deliberation.pdf"
+    assert "formats_ouverts_defaut" not in questions        # only the texts of what was answered
+
+
 def test_the_texts_are_kept_as_asked_in_the_applicants_language(any_store, flows, catalog, clock):
     sample = build(any_store, flows, catalog, clock, "tnl-2025-badge", {})
     from ..harness import Chat
     from .builders import fill
     chat = Chat(sample.app, "jane", language="en")
-    fill(chat, flows["tnl-2025-badge"], badge_plan("Janeville"), submit=False)
+    fill(chat, flows["tnl-2025-badge"], Plan(answers={"nom_collectivite": "Janeville"}), submit=False)
     assert chat.say("/submit").ref == "confirm"
     reply = chat.say("yes")
     assert "submitted" in reply.text.lower()

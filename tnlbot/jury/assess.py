@@ -38,7 +38,7 @@ def _usage(ask: Ask, flow: Flow | None = None) -> list[Outgoing]:
 def assess_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
     """/jury noter N VOLET NOTE [MENTION] [commentaire]"""
     if len(tokens) < 3:
-        return _usage(ask)
+        return _usage(ask, ask.flows.get(ask.campaigns[0].flow_id))
     found = _lookup(ask, tokens)
     if isinstance(found, list):
         return found
@@ -61,7 +61,8 @@ def assess_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
         if isinstance(cleaned, Problem) or len(cleaned) > MAX_COMMENT:
             return ask.say("jury.assess.bad_comment", max=str(MAX_COMMENT))
         comment = cleaned
-    Q.save_assessment(ask.conn, entry.candidature, volet, ask.assessor, ask.inbound.display_name,
+    name = Q.member_name(ask.conn, ask.inbound.transport, ask.inbound.user_id) or ask.inbound.display_name
+    Q.save_assessment(ask.conn, entry.candidature, volet, ask.assessor, name,
                       grade, mention, comment, entry.snapshot.version, ask.now)
     return ask.say("jury.assess.saved", id=str(entry.candidature), volet=volet_title(flow, volet, ask.locale),
                    grade=grade, mention=_mention(ask, mention))

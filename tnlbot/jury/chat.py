@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from ..core.answers import fold
 from ..core.events import Inbound, Option, Outgoing, OutKind
 from ..core.flow import Flow
-from ..core.jury import Entry, Meta, completeness, diff, key_label, key_order, show, volet_of, volet_title
+from ..core.jury import NAME_KEY, Entry, Meta, Snapshot, completeness, diff, key_label, key_order, show, volet_of, volet_title
 from ..i18n import Catalog, local_time
 from ..store.campaigns import Campaign
 from . import queries as Q
@@ -124,7 +124,7 @@ def list_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
         snapshot = read_snapshot(versions[-1].snapshot) if versions else None
         answers = snapshot.answers if snapshot else Q.live_answers(ask.conn, row.id)
         done = [c for c in completeness(flow, answers).values() if c]
-        name = str(answers.get("nom_collectivite") or "?")
+        name = str(answers.get(NAME_KEY) or "?")
         params = dict(id=str(row.id), name=name, done=str(sum(d for d, _ in done)),
                       total=str(sum(t for _, t in done)))
         if snapshot is None:
@@ -169,8 +169,7 @@ def _volet_text(ask: Ask, flow: Flow, entry: Entry, volet: str) -> str:
     lines = [ask.tr("jury.show.volet_title", id=str(entry.candidature), name=entry.name, n=str(number),
                     title=volet_title(flow, volet, loc))]
     keys = sorted((k for k in s.answers if volet_of(flow, k) == volet), key=key_order(flow))
-    lines += [f"• {key_label(flow, s, k, ask.t, loc)} : {show(flow, s, k, s.answers[k], ask.t, loc)}"
-              for k in keys]
+    lines += [f"• {_label(flow, s, k, ask)} : {show(flow, s, k, s.answers[k], ask.t, loc)}" for k in keys]
     if not keys:
         lines.append(ask.tr("jury.show.no_answer"))
     mine = [a for a in Q.assessments(ask.conn, _campaign_id(ask, entry), entry.candidature)
@@ -179,6 +178,11 @@ def _volet_text(ask: Ask, flow: Flow, entry: Entry, volet: str) -> str:
         lines.append(ask.tr("jury.show.yours", grade=a.grade, mention=_mention(ask, a.mention),
                             comment=a.comment or "—"))
     return "\n".join(lines)
+
+
+def _label(flow: Flow, snapshot: Snapshot, key: str, ask: Ask) -> str:
+    """A question as a chat line's label (no trailing colon before " : value")."""
+    return key_label(flow, snapshot, key, ask.t, ask.locale).rstrip(" :")
 
 
 def _campaign_id(ask: Ask, entry: Entry) -> int:
@@ -252,7 +256,7 @@ def diff_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
         return ask.say("jury.diff.none", a=str(a), b=str(b))
     empty = ask.tr("jury.empty_value")
     lines = [ask.tr("jury.diff.title", id=str(entry.candidature), a=str(a), b=str(b))]
-    lines += [ask.tr("jury.diff.line", label=key_label(flow, after, c.key, ask.t, ask.locale),
+    lines += [ask.tr("jury.diff.line", label=_label(flow, after, c.key, ask),
                      before=show(flow, before, c.key, c.before, ask.t, ask.locale) or empty,
                      after=show(flow, after, c.key, c.after, ask.t, ask.locale) or empty)
               for c in changes]

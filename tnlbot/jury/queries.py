@@ -93,6 +93,14 @@ def jury_campaigns(conn: Connection, transport: str, chat_id: str, user_id: str)
                   key=lambda c: c.opens_at, reverse=True)
 
 
+def member_name(conn: Connection, transport: str, user_id: str) -> str:
+    """The name the operator registered for this juror ("" if none)."""
+    j = J.jury_members
+    return str(conn.execute(select(j.c.display_name).where(
+        j.c.transport == transport, j.c.kind == "user", j.c.external_id == user_id,
+        j.c.display_name != "").limit(1)).scalar() or "")
+
+
 def add_member(conn: Connection, campaign_id: int, transport: str, kind: str, external_id: str,
                name: str, now: datetime) -> bool:
     j = J.jury_members
