@@ -1,0 +1,159 @@
+"""kill -9 of `tnlbot run --transport telegram`: nothing confirmed is lost, nothing is done twice.
+
+The bot runs as a real process against the fake Bot API. Four people answer
+in waves; the bot is killed -9 while it handles a batch (fetched, partly
+committed) and right after a batch was committed but before Telegram heard
+of it (the next getUpdates never confirms it). Each time it is started
+again. In the end every update the fake server saw confirmed is in the
+database once, every answer was saved once, and no question was asked twice.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import sys
+from collections import Counter
+from contextlib import closing
+from pathlib import Path
+
+from sqlalchemy import create_engine, select
+
+from tnlbot.store import tables as T
+
+ROOT = Path(__file__).resolve().parents[2]
+PEOPLE = [600 + n for n in range(4)]
+
+
+def siren(n: int) -> str:
+    """A Luhn-valid SIREN of its own for each body (one candidature per SIREN)."""
+    base = f"{73282930 + n:08d}"
+    for check in "0123456789":
+        digits = [int(d) for d in base + check]
+        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits))
+        if total % 10 == 0:
+            return base + check
+    raise AssertionError
+
+
+def script(user: int) -> list[str]:
+    return ["/start", f"Mairie de Testbourg-{user}", "commune", siren(user), "34", "1200", "25"]
+
+
+KEYS = ["nom_collectivite", "type_collectivite", "siren", "departement", "population",
+        "nombre_agents"]
+
+
+class Bot:
+    """The bot process: started, killed -9, started again."""
+
+    def __init__(self, fake, db: Path, log: Path):
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT),
+                    "TNLBOT_DATABASE_URL": f"sqlite:///{db}",
+                    "TNLBOT_TELEGRAM_TOKEN": fake.token,
+                    "TNLBOT_TELEGRAM_BASE_URL": fake.base_url}
+        self.log = log
+        self.db = db
+        self.proc: asyncio.subprocess.Process | None = None
+        self.wave: list[int] = []
+        self.at_kill: list[tuple[int, int]] = []   # (updates of the wave committed, wave size)
+
+    async def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "tnlbot", "run", "--transport", "telegram",
+                cwd=str(ROOT), env=self.env, stdout=out, stderr=out)
+
+    def kill(self, *_: object) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+
+    def committed(self) -> int:
+        with closing(sqlite3.connect(self.db, timeout=5)) as conn:
+            found = conn.execute("SELECT external_id FROM inbound_seen").fetchall()
+        return len({int(e.split(":")[0]) for (e,) in found} & set(self.wave))
+
+    async def kill_after_first_commit(self) -> None:
+        for _ in range(20000):
+            if self.committed():
+                return self.kill()
+            await asyncio.sleep(0.0005)
+
+    def after_kill(self) -> None:
+        self.at_kill.append((self.committed(), len(self.wave)))
+
+
+async def until(condition, bot: Bot, timeout: float = 60.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        if bot.proc is not None and bot.proc.returncode is not None:
+            bot.after_kill()
+            await bot.start()                     # started again after the kill -9
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out; see {bot.log}:\n{bot.log.read_text()[-3000:]}")
+
+
+async def test_kill_9_between_fetching_and_committing(fake, tmp_path):
+    db, log = tmp_path / "x.db", tmp_path / "bot.log"
+    bot = Bot(fake, db, log)
+    loop = asyncio.get_running_loop()
+    await bot.start()
+    plan = [(slice(0, 3), "fetched"), (slice(3, 5), "committed"), (slice(5, 7), "partly committed")]
+    pushed: list[int] = []
+    for wave, how in plan:
+        if how == "fetched":          # the batch is handed out: kill before it is committed
+            fake.after_batch = lambda updates: (setattr(fake, "after_batch", None),
+                                                loop.call_soon(bot.kill))
+        elif how == "partly committed":  # kill as soon as the first update of it is committed
+            fake.after_batch = lambda updates: (setattr(fake, "after_batch", None),
+                                                loop.create_task(bot.kill_after_first_commit()))
+        else:                         # all committed, but the offset never reaches Telegram
+            fake.before_confirm = bot.kill
+        bot.wave = []
+        for user in PEOPLE:
+            sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
+            for text in script(user)[wave]:
+                bot.wave.append(fake.push({"message": fake.user_message(user, sender, text)}))
+        pushed += bot.wave
+        await until(lambda: set(pushed) <= set(fake.confirmed) and not fake.queue, bot)
+    await until(lambda: _sent_all(db), bot, timeout=90)
+    bot.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(bot.proc.wait(), 30) == 0
+
+    assert len(bot.at_kill) == 3, "the bot was killed -9 three times"
+    fetched, committed, partly = bot.at_kill
+    assert fetched[0] < fetched[1], "the first kill came before the batch was all committed"
+    assert committed[0] == committed[1], "the second kill came after the commit, before the confirmation"
+    assert partly[0] >= 1
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        seen = [r[0] for r in conn.execute(select(T.inbound_seen.c.external_id))]
+        history = Counter((r.candidature_id, r.key) for r in conn.execute(select(T.answer_history)))
+        answers = conn.execute(select(T.answers.c.key, T.answers.c.value)).all()
+        prompts = Counter((r.chat_id, json.loads(r.payload).get("ref")) for r in conn.execute(
+            select(T.outbox)) if json.loads(r.payload)["kind"] == "prompt")
+    engine.dispose()
+    processed = Counter(int(e.split(":")[0]) for e in seen)
+    assert set(processed) == set(fake.confirmed) == set(pushed), "every confirmed update is stored"
+    assert max(processed.values()) == 1
+    assert len(history) == len(PEOPLE) * len(KEYS) and set(history.values()) == {1}, \
+        "each answer saved once"
+    assert Counter(k for k, _ in answers) == {k: len(PEOPLE) for k in KEYS}
+    assert set(prompts.values()) == {1}, "no question asked twice"
+    sent = Counter((c.params["chat_id"], c.params["text"]) for c in fake.calls
+                   if c.method == "sendMessage" and c.outcome == "ok")
+    assert set(sent.values()) == {1}, "no message sent twice"
+    db.unlink()
+
+
+def _sent_all(db: Path) -> bool:
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            statuses = {r[0] for r in conn.execute(select(T.outbox.c.status))}
+    finally:
+        engine.dispose()
+    return bool(statuses) and not statuses & {"pending", "sending"}

@@ -1,0 +1,348 @@
+"""The Telegram transport: python-telegram-bot as an API client, nothing more.
+
+How this file works:
+- Receiving (polling): our own loop calls getUpdates; each update becomes an
+  Inbound (telegram_codec) handed to the sink, which returns after the
+  dispatcher's commit. Only when every update of a batch is committed does
+  the next getUpdates carry offset = highest id of that batch + 1, which is
+  what confirms them to Telegram. A crash before that gets the batch again;
+  the store's processed-events set (update id + message id, never a
+  high-water mark) drops what was already done. Pending updates are never
+  dropped at start. Webhook mode: telegram_webhook.py.
+- Button presses are answered (answerCallbackQuery) after the commit. A
+  press that changed nothing and produced one short notice (an old
+  keyboard, a refused selection) gets that notice as the press's answer
+  instead of a chat message; a press that does not verify (forged, or another member's
+  button in a group) is answered politely and changes nothing.
+- Sending (called by the outbox relay): render, then map the Bot API's
+  answer to a SendResult: 429 -> RETRY after retry_after, 403 -> UNREACHABLE,
+  a timeout after the request left -> UNCERTAIN (never sent twice), a group
+  upgraded to a supergroup -> sent there and the chat moved in the store.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from telegram import Bot
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
+
+from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
+from ..i18n import Catalog
+from ..runtime.clock import Clock
+from ..runtime.ratelimit import RateLimiter
+from ..store import ConversationRow, OutboxRow, Store
+from .base import SendResult, SendStatus, Sink
+from .telegram_codec import ACTION, TRANSPORT, inbound_from_update, needs_resolving, resolve_press
+from .telegram_render import render, units
+from .telegram_send import deliver
+
+__all__ = ["Telegram", "inbound_from_update", "render", "run", "make_bot", "attach"]
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+MAX_DOWNLOAD = 20 * 1000 * 1000       # Bot API: bots cannot download bigger files
+MAX_TOAST = 200
+MAX_FAILURES = 5
+# The commands shown in Telegram's menu, in the order of the menu: (French, English).
+MENU = (("aide", "help"), ("retour", "back"), ("passer", "skip"), ("recap", "recap"),
+        ("modifier", "edit"), ("manquant", "missing"), ("aller", "goto"), ("statut", "status"),
+        ("deposer", "submit"), ("annuler", "cancel"), ("langue", "language"))
+
+
+class ApiBot(Bot):
+    """PTB's Bot, quiet about `do_api_request` on methods it also wraps: we send
+    plain dict payloads on purpose (PTB's object model is the CPU cost)."""
+
+    @classmethod
+    def _warn(cls, message: Any, category: type[Warning] = PTBUserWarning, stacklevel: int = 0) -> None:
+        if str(message).startswith("Please use 'Bot."):
+            return
+        super()._warn(message, category, stacklevel + 1)
+
+
+def make_bot(token: str, base_url: str = "", *, read_timeout: float = 10.0,
+             connect_timeout: float = 5.0) -> Bot:
+    """A PTB Bot on `base_url` (the API root, e.g. https://api.telegram.org)."""
+    root = re.sub(r"/bot/?$", "", (base_url or "https://api.telegram.org").rstrip("/"))
+    request = HTTPXRequest(connection_pool_size=16, read_timeout=read_timeout,
+                           connect_timeout=connect_timeout, pool_timeout=30.0)
+    updates = HTTPXRequest(connection_pool_size=2, read_timeout=read_timeout,
+                           connect_timeout=connect_timeout, pool_timeout=30.0)
+    return ApiBot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot",
+               request=request, get_updates_request=updates)
+
+
+def callback_secret(token: str) -> bytes:
+    """The key that signs button data: derived from the token, never shown."""
+    return hashlib.sha256(b"tnlbot telegram buttons\x00" + token.encode()).digest()
+
+
+def locale_of(language: str, known: tuple[str, ...]) -> str:
+    code = language.split("-")[0].lower()
+    return code if code in known else known[0]
+
+
+class Telegram:
+    name = TRANSPORT
+
+    def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
+                 secret: bytes, poll_timeout: int = 25, webhook: Any = None):
+        self.bot, self.store, self.catalog, self.clock = bot, store, catalog, clock
+        self.secret = secret
+        self.poll_timeout = poll_timeout
+        self.webhook = webhook
+        self.username = ""
+        self.offset: int | None = None
+        self.task: asyncio.Task | None = None
+        self._server: Any = None
+        self._failures: dict[int, int] = {}
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self, sink: Sink) -> None:
+        await self.bot.initialize()
+        self.username = self.bot.username or ""
+        await self.register_commands()
+        if self.webhook is not None:
+            from .telegram_webhook import start_webhook
+            self._server = await start_webhook(self, sink, self.webhook)
+            return
+        await self.call("deleteWebhook", {"drop_pending_updates": False})
+        self.task = asyncio.create_task(self._poll_forever(sink))
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+            self.task = None
+        if self._server is not None:
+            await self._server.cleanup()
+            self._server = None
+        await self.bot.shutdown()
+
+    async def call(self, method: str, params: dict | None = None, **timeouts: Any) -> Any:
+        return await self.bot.do_api_request(method, api_kwargs=params or {}, **timeouts)
+
+    async def register_commands(self) -> None:
+        """setMyCommands: French by default, French and English by language."""
+        try:
+            for code, column in (("", 0), ("fr", 0), ("en", 1)):
+                locale = code or "fr"
+                commands = [{"command": names[column],
+                             "description": self.catalog(locale, f"telegram.command.{names[1]}")}
+                            for names in MENU]
+                params: dict = {"commands": commands}
+                if code:
+                    params["language_code"] = code
+                await self.call("setMyCommands", params)
+        except Exception:  # noqa: BLE001 - a missing menu must not stop the bot
+            log.warning("could not register the bot's commands", exc_info=True)
+
+    # ------------------------------------------------------------ polling
+    async def _poll_forever(self, sink: Sink) -> None:
+        from telegram.error import InvalidToken
+        delay = 1.0
+        while True:
+            try:
+                await self.poll_once(sink, self.poll_timeout)
+                delay = 1.0
+            except asyncio.CancelledError:
+                raise
+            except InvalidToken:
+                log.critical("Telegram refused the bot token")
+                raise
+            except Exception:  # noqa: BLE001 - network, conflict, database: wait and retry
+                log.warning("polling failed; retrying in %.0f s", delay, exc_info=True)
+                await self.clock.sleep(delay)
+                delay = min(delay * 2, 60.0)
+
+    async def poll_once(self, sink: Sink, timeout: float = 0) -> int:
+        """One getUpdates; handle the batch; confirm it on the next call if all committed."""
+        params = {"offset": self.offset, "timeout": int(timeout), "allowed_updates": ALLOWED_UPDATES}
+        updates = await self.call("getUpdates", params, read_timeout=timeout + 10)
+        if not updates:
+            return 0
+        if await self.process_batch(updates, sink):
+            self.offset = max(int(u["update_id"]) for u in updates) + 1
+        else:
+            raise RuntimeError("an update could not be committed; the batch will come again")
+        return len(updates)
+
+    async def process_batch(self, updates: list[dict], sink: Sink) -> bool:
+        """Updates of one person in order; different people side by side."""
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for raw in updates:
+            groups.setdefault(_sender(raw), []).append(raw)
+        done = await asyncio.gather(*(self._process_in_order(g, sink) for g in groups.values()))
+        return all(done)
+
+    async def _process_in_order(self, updates: list[dict], sink: Sink) -> bool:
+        for raw in updates:
+            try:
+                await self.process(raw, sink)
+            except Exception:  # noqa: BLE001
+                update_id = int(raw.get("update_id", 0))
+                failures = self._failures[update_id] = self._failures.get(update_id, 0) + 1
+                log.exception("update %s failed (%d time(s))", update_id, failures)
+                if failures < MAX_FAILURES:
+                    return False
+                log.error("update %s skipped after %d failures", update_id, failures)
+        return True
+
+    async def process(self, raw: dict, sink: Sink) -> None:
+        """One update: to the sink (commit), then answer a press."""
+        self._follow_migration(raw)
+        inbound = inbound_from_update(raw, self.username, self.secret)
+        query = raw.get("callback_query")
+        if inbound is not None and needs_resolving(inbound):
+            message = (query or {}).get("message") or {}
+            found = self.store.prompt_sent_as(self.name, inbound.chat_id,
+                                              str(message.get("message_id", "")))
+            inbound = resolve_press(inbound, found[1] if found else None, self.secret)
+        if query and (inbound is None or inbound.kind is InboundKind.UNRECOGNISED
+                      or not self._still_live(query, inbound)):
+            await self.answer_press(query, self._refusal(query))
+            return
+        if inbound is None:
+            return
+        handled = await sink(inbound)
+        if query:
+            await self._after_press(query, handled)
+
+    def _follow_migration(self, raw: dict) -> None:
+        message = raw.get("message") or {}
+        chat = str((message.get("chat") or {}).get("id", ""))
+        if message.get("migrate_to_chat_id"):
+            self.store.move_chat(self.name, chat, str(message["migrate_to_chat_id"]))
+        elif message.get("migrate_from_chat_id"):
+            self.store.move_chat(self.name, str(message["migrate_from_chat_id"]), chat)
+
+    # ------------------------------------------------------------ presses
+    def _still_live(self, query: dict, inbound: Inbound) -> bool:
+        """Retour/Passer act on the current question: only from the latest prompt."""
+        if not str(query.get("data", "")).startswith(ACTION):
+            return True
+        message = str((query.get("message") or {}).get("message_id", ""))
+        if self.store.prompt_sent_as(self.name, inbound.chat_id, message) is None:
+            return True   # a notice's shortcuts (/aller 3, /langue en) are plain commands
+        return self.store.last_prompt_message(self.name, inbound.chat_id, inbound.user_id) == message
+
+    def _refusal(self, query: dict) -> str:
+        sender = query.get("from") or {}
+        chat = str(((query.get("message") or {}).get("chat") or {}).get("id", ""))
+        user = str(sender.get("id", ""))
+        locale = (self.store.conversation_locale(self.name, chat, user)
+                  if self.store.person_name(self.name, user)
+                  else locale_of(sender.get("language_code", ""), self.catalog.locales))
+        key = "telegram.button_not_yours" if chat.startswith("-") else "telegram.button_invalid"
+        return self.catalog(locale, key)
+
+    async def _after_press(self, query: dict, handled: object) -> None:
+        ids = tuple(getattr(handled, "outbox_ids", ()) or ())
+        toast = self._lone_notice(ids)
+        answered = await self.answer_press(query, toast.item.text if toast else "")
+        if toast is not None:
+            status = "sent" if answered else "pending"
+            self.store.settle_message(toast.id, status, self.clock.now(),
+                                      error="" if answered else "shown as a message instead")
+
+    def _lone_notice(self, ids: tuple[int, ...]) -> OutboxRow | None:
+        """A press that changed nothing and produced one short notice (an old button, a
+        selection refused): that notice, claimed to be shown as the press's answer."""
+        rows = self.store.outbox_items(ids) if len(ids) == 1 else []
+        if len(rows) != 1 or rows[0].item.kind is not OutKind.NOTICE:
+            return None
+        notice = rows[0]
+        if notice.item.actions or units(notice.item.text) > MAX_TOAST:
+            return None
+        return notice if self.store.claim_message(notice.id, self.clock.now()) else None
+
+    async def answer_press(self, query: dict, text: str = "") -> bool:
+        params: dict = {"callback_query_id": str(query.get("id", ""))}
+        if text:
+            params["text"] = text
+        try:
+            await self.call("answerCallbackQuery", params)
+            return True
+        except Exception:  # noqa: BLE001 - an expired press is not an error of ours
+            log.info("could not answer a button press", exc_info=True)
+            return False
+
+    # ------------------------------------------------------------ sending
+    async def send(self, row: OutboxRow) -> SendResult:
+        item = row.item
+        message_id = ""
+        if item.kind is OutKind.SETTLED or (item.kind is OutKind.PROMPT and item.update):
+            found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, item.ref)
+            message_id = found[0] if found else ""
+            if not message_id and item.kind is OutKind.SETTLED:
+                return SendResult(SendStatus.SENT)
+        words = self.words(self.store.conversation_locale(self.name, row.chat_id, row.user_id))
+        name = self.store.person_name(self.name, row.user_id) if row.chat_id.startswith("-") else ""
+
+        def calls(chat_id: str, edit: str) -> list[dict]:
+            return render(item, chat_id, user_id=row.user_id, secret=self.secret,
+                          message_id=edit, words=words, mention=name)
+        result = await deliver(self, row.chat_id, calls, message_id)
+        if result.moved_to:
+            self.store.move_chat(self.name, row.chat_id, result.moved_to)
+        return result
+
+    def words(self, locale: str) -> dict[str, str]:
+        return {"validate": self.catalog(locale, "telegram.validate"),
+                "for_member": self.catalog(locale, "telegram.for_member")}
+
+    async def fetch_file(self, ref: str, size: int) -> bytes:
+        """The bytes of a document a person sent (refused above Telegram's 20 MB)."""
+        if size > MAX_DOWNLOAD:
+            raise ValueError("Telegram does not let bots download files over 20 MB")
+        file = await self.bot.get_file(ref)
+        return bytes(await file.download_as_bytearray())
+
+
+def _sender(raw: dict) -> tuple[str, str]:
+    event = raw.get("message") or raw.get("callback_query") or {}
+    message = event.get("message", event) if isinstance(event, dict) else {}
+    try:
+        return str(message["chat"]["id"]), str((event.get("from") or {}).get("id", ""))
+    except (KeyError, TypeError, AttributeError):
+        return "", ""
+
+
+@dataclass
+class FileSizeHook:
+    """Documents over 20 MB: Telegram will not hand them to a bot; say so."""
+    catalog: Catalog
+
+    def before(self, conn: Connection, inbound: Inbound, conv: ConversationRow | None,
+               now: datetime) -> list[Addressed] | None:
+        file = inbound.file
+        if inbound.transport != TRANSPORT or file is None or file.size <= MAX_DOWNLOAD:
+            return None
+        locale = conv.state.locale if conv else locale_of(inbound.language, self.catalog.locales)
+        text = self.catalog(locale, "telegram.file_too_big")
+        return [Addressed(TRANSPORT, inbound.chat_id, Outgoing(OutKind.NOTICE, text), inbound.user_id)]
+
+    def after(self, conn: Connection, inbound: Inbound, conv: ConversationRow, outcome: Any,
+              now: datetime) -> Any:
+        return outcome
+
+
+def attach(app: Any, telegram: Telegram) -> None:
+    """Wire the transport into an App: relay, rate limits, file-size check."""
+    app.transports[telegram.name] = telegram
+    app.relay.limiters[telegram.name] = RateLimiter(app.clock, per_chat=1, overall=30)
+    app.dispatcher.hooks.append(FileSizeHook(app.catalog))
+
+
+def run(settings: Any, webhook: bool = False) -> int:
+    """`tnlbot run --transport telegram [--webhook]`."""
+    from .telegram_serve import serve
+    return serve(settings, webhook)

@@ -1,0 +1,64 @@
+"""`tnlbot run --transport telegram [--webhook]`: the bot as a long-running process."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from ..app import App
+from ..core.events import Inbound
+from .telegram import Telegram, attach, callback_secret, make_bot
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Any, webhook: bool = False) -> int:
+    if not settings.telegram_token:
+        print("The Telegram bot token is missing: set TNLBOT_TELEGRAM_TOKEN or telegram_token "
+              "in the configuration file.", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tnlbot").setLevel(logging.INFO)
+    app = App(settings)
+    try:
+        app.ensure_campaign()
+        config = None
+        if webhook:
+            from .telegram_webhook import WebhookConfig
+            config = WebhookConfig.from_settings(settings)
+        bot = make_bot(settings.telegram_token, settings.telegram_base_url)
+        telegram = Telegram(bot, app.store, app.catalog, app.clock,
+                            secret=callback_secret(settings.telegram_token), webhook=config)
+        attach(app, telegram)
+        return asyncio.run(_serve(app, telegram))
+    finally:
+        app.close()
+
+
+async def _serve(app: App, telegram: Telegram) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    app.relay.recover()
+
+    async def sink(inbound: Inbound) -> object:
+        handled = await app.dispatcher.submit(inbound)
+        app.relay.wake.set()
+        return handled
+
+    await telegram.start(sink)
+    log.info("Telegram bot @%s started (%s)", telegram.username,
+             "webhook" if telegram.webhook else "polling")
+    relay = asyncio.create_task(app.relay.run(stop))
+    waiting = {asyncio.create_task(stop.wait()), relay}
+    if telegram.task is not None:
+        waiting.add(telegram.task)
+    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    failed = telegram.task in done and telegram.task.exception() is not None
+    stop.set()
+    await telegram.stop()
+    await asyncio.gather(relay, return_exceptions=True)
+    return 1 if failed else 0
