@@ -372,3 +372,49 @@ class Store:
                 (o.c.status == "sending") | ((o.c.status == "uncertain")
                                              & (o.c.error == "interrupted while sending")))
                 .values(status="pending", error="")).rowcount
+
+    # ------------------------------------------------------------ telegram: presses, chats
+    def outbox_items(self, ids: tuple[int, ...] | list[int]) -> list[OutboxRow]:
+        """Outbox rows by id, oldest first (what one inbound event produced)."""
+        o = T.outbox
+        with self.begin() as conn:
+            rows = conn.execute(select(o).where(o.c.id.in_(list(ids))).order_by(o.c.id)).all()
+        return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
+                          Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status,
+                          r.not_before) for r in rows]
+
+    def person_name(self, transport: str, user_id: str) -> str:
+        """The display name of the person behind a platform account ("" if unknown)."""
+        a, p = T.accounts, T.people
+        with self.begin() as conn:
+            name = conn.execute(select(p.c.display_name).join(a, a.c.person_id == p.c.id).where(
+                a.c.transport == transport, a.c.external_id == user_id)).scalar()
+        return str(name or "")
+
+    def move_chat(self, transport: str, old_chat: str, new_chat: str) -> int:
+        """A chat got a new id (Telegram group -> supergroup): conversations, accounts and
+        unsent messages follow it. Idempotent; returns how many conversations moved."""
+        c, a, o = T.conversations, T.accounts, T.outbox
+        if not old_chat or not new_chat or old_chat == new_chat:
+            return 0
+        with self.begin() as conn:
+            taken = select(c.c.user_id).where(c.c.transport == transport, c.c.chat_id == new_chat)
+            moved = conn.execute(update(c).where(
+                c.c.transport == transport, c.c.chat_id == old_chat,
+                c.c.user_id.not_in(taken)).values(chat_id=new_chat)).rowcount
+            conn.execute(update(a).where(a.c.transport == transport, a.c.chat_id == old_chat)
+                         .values(chat_id=new_chat))
+            conn.execute(update(o).where(o.c.transport == transport, o.c.chat_id == old_chat,
+                                         o.c.status == "pending").values(chat_id=new_chat))
+        return int(moved)
+
+    def last_prompt_message(self, transport: str, chat_id: str, user_id: str) -> str:
+        """The platform id of the last prompt sent to one person in a chat ("" if none)."""
+        o = T.outbox
+        with self.begin() as conn:
+            rows = conn.execute(select(o.c.payload, o.c.sent_ref).where(
+                o.c.transport == transport, o.c.chat_id == chat_id, o.c.user_id == user_id,
+                o.c.status == "sent", o.c.sent_ref != "",
+                o.c.payload.contains('"kind":"prompt"', autoescape=True))
+                .order_by(o.c.id.desc()).limit(1)).all()
+        return str(rows[0].sent_ref) if rows else ""
