@@ -44,8 +44,8 @@ def clean_text(raw: str, multiline: bool = False) -> Union[str, Problem]:
                 continue
             return Problem("error.bad_characters")
     text = raw.strip()
-    if not text:
-        return Problem("error.empty")
+    if not text or all(unicodedata.category(c) == "Cf" or c.isspace() for c in text):
+        return Problem("error.empty")   # nothing visible: only zero-width or format characters
     return text
 
 
@@ -70,7 +70,7 @@ def parse_yes_no(text: str, q: Question, labels: Mapping[str, str]) -> Result:
 
 def _choice(token: str, q: Question, labels: Mapping[str, str]) -> str | None:
     token = token.strip()
-    if token.isdigit():
+    if token.isdecimal():   # not isdigit(): int() refuses superscripts such as '²'
         index = int(token)
         if 1 <= index <= len(q.choices):
             return q.choices[index - 1]

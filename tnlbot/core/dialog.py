@@ -178,13 +178,15 @@ def on_choice(turn: Turn, event: Inbound) -> None:
     result = values_for(turn, slot, event.values)
     if slot.key == turn.state.cursor:
         return answer(turn, result, index, slot)
-    if isinstance(result, Problem) or not turn.dossier.accepting:
-        return turn.say("error.stale_button")
+    if isinstance(result, Problem) or not turn.dossier.accepting or slot.part == "adder":
+        return turn.say("error.stale_button")   # an old "add an item?" adds nothing here
     if not may_answer(turn, slot):
         return not_assigned(turn)
     turn.set(slot.key, result)   # a valid edit from an older keyboard
     settle(turn, slot, result)
     turn.say("edit.done")
+    if turn.state.mode == "asking" and turn.current() is None:
+        advance(turn, -1)        # the edit closed the question being asked: ask the next open one
 
 
 def on_toggle(turn: Turn, event: Inbound) -> None:

@@ -1,0 +1,1 @@
+"""Reliability suite: kill -9, duplicates and reordering, hostile input, fuzzing."""

@@ -1,0 +1,55 @@
+"""Bugs this suite found and their owners have not fixed yet.
+
+The corpus tests step around exactly these inputs (and count them), so they
+keep guarding everything else; test_known_bugs.py shows each one failing,
+marked xfail(strict=True): when a fix lands, its test passes, strict xfail
+turns that into a failure, and the entry here and the marker go away.
+"""
+from __future__ import annotations
+
+from .messages import unsafe_characters
+
+NON_ASCII_DIGITS = (
+    "SIREN and phone answers written with non-ASCII digits (Arabic-Indic '٧٣٢٨٢٩٣٢٠', "
+    "fullwidth '７３２８２９３２０') are accepted and stored with those digits "
+    "(tnlbot/core/answers.py parse_siren and parse_phone match with \\d, which is any Unicode "
+    "digit); expected: refused with error.siren / error.phone, or stored as ASCII digits")
+
+SUPERSCRIPT_ARGUMENT = (
+    "/modifier ², /aller ², /recap ² raise ValueError (invalid literal for int()) and the "
+    "event is never handled (tnlbot/core/commands.py _find, _goto and _recap test "
+    "str.isdigit(), true for superscripts, then call int()); expected: the usage message")
+
+CONTROL_ECHO = (
+    "an unknown command typed with control or bidi characters ('/\\x1b[2J', '/\\u202eedia') "
+    "is echoed back in error.unknown_command with those characters (tnlbot/core/commands.py "
+    "on_command passes event.command[:40] as {name}): a terminal runs the escape sequence; "
+    "expected: the name shown without control, bidi-override or surrogate characters")
+
+FILE_NAME = (
+    "a file whose name holds a lone surrogate ('x\\ud800.pdf') makes the transaction raise "
+    "UnicodeEncodeError; names with NUL, controls or bidi overrides ('x\\u202eexe.pdf') are "
+    "stored as given (tnlbot/core/answers.py check_file never checks file.name or file.mime); "
+    "expected: error.bad_characters and nothing stored")
+
+
+def text_bug(kind: str, text: str) -> str | None:
+    """The known bug a typed answer to a question of this kind runs into, if any."""
+    if kind in ("siren", "phone") and any(c.isdecimal() and not c.isascii() for c in text):
+        return NON_ASCII_DIGITS
+    return None
+
+
+def command_bug(handler: str, args: str) -> str | None:
+    stripped = args.strip()
+    if handler in ("edit", "goto", "recap") and stripped.isdigit() and not stripped.isdecimal():
+        return SUPERSCRIPT_ARGUMENT
+    return None
+
+
+def command_name_bug(name: str) -> str | None:
+    return CONTROL_ECHO if unsafe_characters(name) else None
+
+
+def file_bug(name: str, mime: str = "") -> str | None:
+    return FILE_NAME if unsafe_characters(name) or unsafe_characters(mime) else None
