@@ -205,3 +205,25 @@ async def test_a_5000_character_recap_is_split(bot_session):
     shown = " ".join(m["text"] for m in bot.messages).split()
     start = shown.index("mot0")
     assert shown[start:start + len(words)] == words, "the long answer arrives whole, in order"
+
+
+async def test_a_repeat_block_with_long_question_keys(bot_session):
+    session = await bot_session("tnl-2022")
+    alice = session.person(116, "Alice")
+    await alice.says("/start")
+    await alice.says("/modifier logiciels_metier_libres")
+    bot = await alice.presses("Oui")
+    assert "[logiciel métier 1] Quel est le nom du logiciel ?" in bot
+    for typed in ("openCimetière", "État civil", "2015", "12"):
+        await alice.says(typed)
+    await alice.presses("Non")                       # not pooled
+    prompt = alice.last_keyboard()
+    assert "[logiciel métier 1] Où ce logiciel est-il hébergé ?" in prompt["text"]
+    data = alice.button("Chez un prestataire", prompt)
+    assert len(data.encode()) <= 64, "logiciels_metier[0].logiciel_metier_hebergement|prestataire is too long"
+    bot = await alice.presses("Chez un prestataire")
+    assert [labels(m) for m in bot.keyboard_edits] == [["✅ Chez un prestataire ✎"]]
+    assert answers(session, alice)["logiciels_metier[0].logiciel_metier_hebergement"] == "prestataire"
+    assert "Voulez-vous en ajouter un autre ?" in bot
+    bot = await alice.presses("✅ Chez un prestataire ✎", prompt)   # tap the answer to change it
+    assert "Réponse actuelle : Chez un prestataire" in bot

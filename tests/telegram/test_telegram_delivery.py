@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 
 import aiohttp
+import pytest
 from sqlalchemy import func, select
 
+from tnlbot.core.events import Addressed, Outgoing, OutKind
 from tnlbot.store import tables as T
 from tnlbot.transports.telegram_webhook import SECRET_HEADER, WebhookConfig
 
@@ -186,3 +189,23 @@ async def test_webhook_with_wrong_missing_and_right_secret(bot_session):
             assert response.status == 200
     assert answers(session, alice) == {"nom_collectivite": "Mairie de Testbourg"}
     await telegram.stop()
+
+
+async def test_receipts_and_exports_go_as_documents(bot_session, clock):
+    session = await bot_session()
+    alice = session.person(309, "Alice")
+    await alice.says("/start")
+    pdf = b"%PDF-1.4 accuse de reception"
+    receipt = Outgoing(OutKind.DOCUMENT, "Votre accusé de réception <version 1>", filename="accuse.pdf",
+                       mime="application/pdf", data=base64.b64encode(pdf).decode())
+    with session.app.store.begin() as conn:
+        session.app.store.enqueue(conn, [Addressed("telegram", "309", receipt, "309")], clock.now())
+    await session.flush()
+    [(_, _, sent)] = [e for e in session.fake.events if e[0] == "document"]
+    assert sent["document"]["file_name"] == "accuse.pdf"
+    assert sent["caption"] == "Votre accusé de réception <version 1>"
+    assert session.fake.files[sent["document"]["file_id"]] == pdf
+    assert await session.telegram.fetch_file(sent["document"]["file_id"], len(pdf)) == pdf
+    with pytest.raises(ValueError):
+        await session.telegram.fetch_file("big", 21_000_000)
+    assert [c.method for c in session.fake.calls].count("getFile") == 1

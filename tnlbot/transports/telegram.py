@@ -12,8 +12,11 @@ How this file works:
 - Button presses are answered (answerCallbackQuery) after the commit. A
   press that changed nothing and produced one short notice (an old
   keyboard, a refused selection) gets that notice as the press's answer
-  instead of a chat message; a press that does not verify (forged, or another member's
-  button in a group) is answered politely and changes nothing.
+  instead of a chat message; a press that does not verify (forged, another
+  member's button in a group, Retour/Passer under an old question) is
+  answered politely and changes nothing.
+- Stopping waits for the batch in hand to be committed; only a getUpdates
+  still waiting for news is cancelled.
 - Sending (called by the outbox relay): render, then map the Bot API's
   answer to a SendResult: 429 -> RETRY after retry_after, 403 -> UNREACHABLE,
   a timeout after the request left -> UNCERTAIN (never sent twice), a group
@@ -104,6 +107,8 @@ class Telegram:
         self.task: asyncio.Task | None = None
         self._server: Any = None
         self._failures: dict[int, int] = {}
+        self._stopping = False
+        self._fetching = False
 
     # ------------------------------------------------------------ lifecycle
     async def start(self, sink: Sink) -> None:
@@ -118,8 +123,10 @@ class Telegram:
         self.task = asyncio.create_task(self._poll_forever(sink))
 
     async def stop(self) -> None:
+        self._stopping = True
         if self.task is not None:
-            self.task.cancel()
+            if self._fetching or self.task.done():
+                self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
             self.task = None
         if self._server is not None:
@@ -149,7 +156,7 @@ class Telegram:
     async def _poll_forever(self, sink: Sink) -> None:
         from telegram.error import InvalidToken
         delay = 1.0
-        while True:
+        while not self._stopping:
             try:
                 await self.poll_once(sink, self.poll_timeout)
                 delay = 1.0
@@ -166,7 +173,11 @@ class Telegram:
     async def poll_once(self, sink: Sink, timeout: float = 0) -> int:
         """One getUpdates; handle the batch; confirm it on the next call if all committed."""
         params = {"offset": self.offset, "timeout": int(timeout), "allowed_updates": ALLOWED_UPDATES}
-        updates = await self.call("getUpdates", params, read_timeout=timeout + 10)
+        self._fetching = True
+        try:
+            updates = await self.call("getUpdates", params, read_timeout=timeout + 10)
+        finally:
+            self._fetching = False
         if not updates:
             return 0
         if await self.process_batch(updates, sink):
@@ -187,6 +198,7 @@ class Telegram:
         for raw in updates:
             try:
                 await self.process(raw, sink)
+                self._failures.pop(int(raw.get("update_id", 0)), None)
             except Exception:  # noqa: BLE001
                 update_id = int(raw.get("update_id", 0))
                 failures = self._failures[update_id] = self._failures.get(update_id, 0) + 1
@@ -206,15 +218,17 @@ class Telegram:
             found = self.store.prompt_sent_as(self.name, inbound.chat_id,
                                               str(message.get("message_id", "")))
             inbound = resolve_press(inbound, found[1] if found else None, self.secret)
-        if query and (inbound is None or inbound.kind is InboundKind.UNRECOGNISED
-                      or not self._still_live(query, inbound)):
-            await self.answer_press(query, self._refusal(query))
+        if query and (inbound is None or inbound.kind is InboundKind.UNRECOGNISED):
+            await self.answer_press(query, self._refusal(query, foreign=True))
+            return
+        if query and not self._still_live(query, inbound):
+            await self.answer_press(query, self._refusal(query, foreign=False))
             return
         if inbound is None:
             return
         handled = await sink(inbound)
         if query:
-            await self._after_press(query, handled)
+            await self._after_press(query, inbound, handled)
 
     def _follow_migration(self, raw: dict) -> None:
         message = raw.get("message") or {}
@@ -234,19 +248,21 @@ class Telegram:
             return True   # a notice's shortcuts (/aller 3, /langue en) are plain commands
         return self.store.last_prompt_message(self.name, inbound.chat_id, inbound.user_id) == message
 
-    def _refusal(self, query: dict) -> str:
+    def _refusal(self, query: dict, foreign: bool) -> str:
+        """Why a press changed nothing: not this member's button (groups), or no longer valid."""
         sender = query.get("from") or {}
         chat = str(((query.get("message") or {}).get("chat") or {}).get("id", ""))
         user = str(sender.get("id", ""))
         locale = (self.store.conversation_locale(self.name, chat, user)
                   if self.store.person_name(self.name, user)
                   else locale_of(sender.get("language_code", ""), self.catalog.locales))
-        key = "telegram.button_not_yours" if chat.startswith("-") else "telegram.button_invalid"
+        key = "telegram.button_not_yours" if foreign and chat.startswith("-") else "telegram.button_invalid"
         return self.catalog(locale, key)
 
-    async def _after_press(self, query: dict, handled: object) -> None:
+    async def _after_press(self, query: dict, inbound: Inbound, handled: object) -> None:
         ids = tuple(getattr(handled, "outbox_ids", ()) or ())
-        toast = self._lone_notice(ids)
+        answer = inbound.kind in (InboundKind.CHOICE, InboundKind.TOGGLE)   # not a command's output
+        toast = self._lone_notice(ids) if answer else None
         answered = await self.answer_press(query, toast.item.text if toast else "")
         if toast is not None:
             status = "sent" if answered else "pending"
