@@ -83,10 +83,10 @@ def fill(chat: Chat, flow: Flow, plan: Plan, submit: bool = True) -> Reply:
     return reply
 
 
-# The three bodies of the sample campaign (2022 flow).
+# The three bodies of the sample campaign (2022 flow); one SIREN per body (Luhn-valid).
 RICH = Plan(
     answers={
-        "nom_collectivite": "Syndicat mixte du Numérique Libre", "type_collectivite": "7",
+        "nom_collectivite": "Syndicat mixte du Numérique Libre", "type_collectivite": "7", "siren": "200034254",
         "type_collectivite.other": "Syndicat mixte ouvert", "departement": "34",
         "elu_nom": "Camille Élu", "referent_nom": "Dominique Référente",
         "referent_fonction": "Chef de projet <DSI> & co",
@@ -105,9 +105,9 @@ RICH = Plan(
     items={"structures_mutualisation": 2, "logiciels_metier": 2},
     volets=("strategie", "logiciels"),
 )
-SMALL_A = Plan(answers={"nom_collectivite": "Commune de Testbourg", "type_collectivite": "1",
+SMALL_A = Plan(answers={"nom_collectivite": "Commune de Testbourg", "type_collectivite": "1", "siren": "213401722",
                         "deja_labellise": "non"}, volets=("donnees",))
-FULL = Plan(answers={"nom_collectivite": "Communauté de communes du Lez", "type_collectivite": "2",
+FULL = Plan(answers={"nom_collectivite": "Communauté de communes du Lez", "type_collectivite": "2", "siren": "243400355",
                      "deja_labellise": "non"})
 
 
