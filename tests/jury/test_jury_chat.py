@@ -98,3 +98,14 @@ def test_the_jury_sees_the_versions_and_what_changed(badge):
             "Ville d'Alice → Ville d'Alice-sur-Libre") in changes
     assert "Version 2, déposée" in juge.say(f"/jury voir {alice}")
     assert "Indiquez deux versions déposées" in juge.say(f"/jury diff {alice} 1 5")
+
+
+def test_the_chat_that_receives_the_closing_notice_is_a_jury_room(badge):
+    other = open_campaign(badge.store, "tnl-2025-badge", slug="avec-salle",
+                          config={"jury": [{"transport": "console", "chat_id": "salle-des-deliberations"}]})
+    guest = Chat(badge.app, "invitee", chat="salle-des-deliberations")
+    reply = guest.say("/jury liste avec-salle")
+    assert "Aucune candidature pour l'instant dans la campagne avec-salle" in reply
+    assert "pas membre du jury de la campagne « tnl-2025-badge-test »" in guest.say(
+        "/jury liste tnl-2025-badge-test")
+    assert other and "réservées aux membres du jury" in Chat(badge.app, "invitee").say("/jury liste")

@@ -83,14 +83,29 @@ def candidature_campaign(conn: Connection, candidature_id: int) -> int | None:
 # ---------------------------------------------------------------- members
 
 def jury_campaigns(conn: Connection, transport: str, chat_id: str, user_id: str) -> list[Campaign]:
-    """Campaigns whose jury this person is on (as a user, or by writing from a jury room), newest first."""
+    """Campaigns whose jury this person is on, newest first: registered as a user, or writing
+    from a jury room (registered, or named in the campaign's settings as where the jury's
+    closing notice goes)."""
     j = J.jury_members
     ids = conn.execute(select(j.c.campaign_id).where(j.c.transport == transport, (
         ((j.c.kind == "user") & (j.c.external_id == user_id))
         | ((j.c.kind == "room") & (j.c.external_id == chat_id))))).scalars().all()
     wanted = set(ids)
-    return sorted((c for c in list_campaigns(conn) if c.id in wanted),
+    return sorted((c for c in list_campaigns(conn)
+                   if c.id in wanted or (transport, chat_id) in notice_rooms(c)),
                   key=lambda c: c.opens_at, reverse=True)
+
+
+def notice_rooms(campaign: Campaign) -> set[tuple[str, str]]:
+    """The chats the campaign's settings name as jury destinations ("jury": [{transport, chat_id}])."""
+    found = set()
+    for dest in campaign.config.get("jury") or ():
+        if isinstance(dest, dict) and dest.get("transport") and dest.get("chat_id"):
+            found.add((str(dest["transport"]), str(dest["chat_id"])))
+        elif isinstance(dest, str) and ":" in dest:
+            transport, _, chat = dest.partition(":")
+            found.add((transport, chat))
+    return found
 
 
 def member_name(conn: Connection, transport: str, user_id: str) -> str:
