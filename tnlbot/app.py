@@ -26,6 +26,8 @@ from .runtime.relay import Relay
 from .store import Store
 from .store.campaigns import create_campaign, current_campaign
 from .transports.console import Console, parse_line
+from .campaigns.hook import CampaignHook
+from .campaigns.scheduler import Scheduler
 
 DEFAULT_FLOW = "tnl-2022"
 
@@ -85,6 +87,10 @@ class App:
                                      settings.campaign)
         self.transports: dict[str, Any] = {}
         self.relay = Relay(self.store, self.transports, self.clock)
+        self.dispatcher.hooks.append(CampaignHook(self.store, self.flows, self.catalog, settings.campaign))
+        self.scheduler = Scheduler(self.store, self.flows, self.catalog, self.clock,
+                                   float(settings.extra.get("scheduler_interval", 60)),
+                                   on_work=self.relay.wake.set)
         self.store.flows = self.flows  # submissions freeze the question texts as asked
         self.dispatcher.hooks.append(JuryHook(self.flows, self.catalog))
 
@@ -105,6 +111,7 @@ class App:
         self.transports["console"] = console
         self.ensure_campaign()
         self.relay.recover()
+        self._ticker = self.start_scheduler(asyncio.Event())
         user = user or getpass.getuser()
         chat_id = f"terminal:{user}"
         await self.relay.flush("console")
@@ -126,6 +133,10 @@ class App:
     async def _say(self, inbound: Inbound) -> None:
         await self.dispatcher.submit(inbound)
         await self.relay.flush("console")
+
+    def start_scheduler(self, stop: asyncio.Event) -> "asyncio.Task[None]":
+        """Openings, reminders and closings, ticking until `stop` is set (where the bot runs)."""
+        return asyncio.create_task(self.scheduler.run(stop))
 
     def close(self) -> None:
         self.store.close()

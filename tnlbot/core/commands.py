@@ -191,6 +191,12 @@ def _submit(turn: Turn, args: str) -> None:
     lacking = missing(turn.flow, turn.answers)
     if lacking:
         return _missing(turn, "")
+    if turn.dossier.to_check:   # answers copied from last year (campaigns feature)
+        text = turn.tr("teams.submit.to_check", n=str(turn.dossier.to_check))
+        return turn.out.append(Outgoing(OutKind.NOTICE, text, actions=(Option("/verifier", "/verifier"),)))
+    if not turn.dossier.elu_confirmed:
+        return turn.out.append(Outgoing(OutKind.NOTICE, turn.tr("teams.submit.elu_missing"),
+                                        actions=(Option("/elu", "/elu"),)))
     if turn.dossier.status == "submitted" and not turn.dossier.amended:
         return turn.say("submit.nothing_new", when=turn.dossier.submitted_at)
     all_slots = turn.slots()
@@ -206,7 +212,8 @@ def on_confirmation(turn: Turn, result: JSON | Problem) -> None:
     if result is False:
         turn.say("submit.cancelled")
         return advance(turn, -1)
-    if not turn.dossier.accepting or missing(turn.flow, turn.answers):
+    if not turn.dossier.accepting or missing(turn.flow, turn.answers) or turn.dossier.to_check \
+            or not turn.dossier.elu_confirmed:
         turn.fire("begin")
         return _submit(turn, "")
     submit_now(turn)

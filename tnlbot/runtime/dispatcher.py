@@ -50,6 +50,8 @@ class Hook(Protocol):
     list of messages means "handled" (the engine is not called). `after` may
     rewrite the engine's outcome before it is saved (add messages, refuse a
     change). Both run inside the one transaction; neither may commit.
+    A hook may also define `dossier(conn, inbound, conv, answers, dossier, now)
+    -> Dossier` to fill the Dossier fields it owns (e.g. assigned volets).
     """
 
     def before(self, conn: Connection, inbound: Inbound, conv: ConversationRow | None,
@@ -103,6 +105,10 @@ class Dispatcher:
             flow = self.flows[conv.flow_id]
             answers = self.store.answers(conn, conv.candidature_id)
             dossier = self.dossier(conv, now)
+            for hook in self.hooks:
+                shape = getattr(hook, "dossier", None)
+                if shape is not None:
+                    dossier = shape(conn, inbound, conv, answers, dossier, now)
             outcome = handle(flow, self.catalog, conv.state, dossier, answers, inbound)
             for hook in self.hooks:
                 outcome = hook.after(conn, inbound, conv, outcome, now)

@@ -1,5 +1,6 @@
 """The SQL store: tables, migrations and the Store class."""
 from .store import ConversationRow, OutboxRow, Store
+from . import campaign_tables  # noqa: F401  (campaigns feature tables on the shared metadata)
 from . import jury_tables  # noqa: F401  (jury feature tables on the shared metadata)
 
 __all__ = ["ConversationRow", "OutboxRow", "Store"]

@@ -1,0 +1,287 @@
+"""`tnlbot campaign create/open/close/show/list`.
+
+Dates are read in the campaign's time zone (default Europe/Paris): a date
+alone opens at 00:00 that day and closes at the end of that day (midnight);
+a date and time ("2024-11-08 18:00") is taken as is. A campaign file (YAML,
+JSON or TOML) may hold every option; command-line options override it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from sqlalchemy import func, select
+
+from ..app import Settings
+from ..flows import load_all
+from ..i18n import load_catalog, local_time
+from ..runtime.clock import Clock
+from ..store import Store
+from ..store import campaign_tables as C
+from ..store import tables as T
+from ..store.campaigns import Campaign, campaign_by_slug, create_campaign, list_campaigns
+from .closing import Closer
+from .config import ConfigError, Destination, clock_of, lenient, settings as parse_settings
+from ..core.schedule import timeline
+
+OPTIONS = ("slug", "year", "track", "flow", "opens", "closes", "timezone")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    top = subparsers.add_parser("campaign", help="manage campaigns (editions)")
+    sub = top.add_subparsers(dest="campaign_command", required=True)
+    create = sub.add_parser("create", help="create a campaign")
+    create.add_argument("slug", nargs="?", help="short name, e.g. tnl-2024")
+    create.add_argument("--file", help="campaign file (YAML, JSON or TOML) with any of these options")
+    create.add_argument("--flow", help="questionnaire flow id, e.g. tnl-2022")
+    create.add_argument("--year", type=int)
+    create.add_argument("--track", help="label or badge (default: the flow's)")
+    create.add_argument("--opens", help="opening date or date and time, local")
+    create.add_argument("--closes", help="closing date (end of that day) or date and time, local")
+    create.add_argument("--timezone", help="time zone (default Europe/Paris)")
+    create.add_argument("--reminders", help="days before closing, e.g. 14,7,2,1")
+    create.add_argument("--idle-days", type=int, help="inactivity reminder after N days (0: none)")
+    create.add_argument("--max-reminders", type=int, help="most reminders per person")
+    create.add_argument("--jury", action="append", default=[],
+                        help="jury destination TRANSPORT:CHAT, e.g. matrix:!room:example.org (repeatable)")
+    create.add_argument("--no-elu-confirmation", action="store_true",
+                        help="let the responsible submit without the élu référent's confirmation")
+    create.add_argument("--open", action="store_true", help="mark it open now (if its dates allow)")
+    create.set_defaults(func=_create)
+    for name, func_, text in (("open", _open, "open a campaign now"),
+                              ("close", _close, "close a campaign now (freeze drafts, notify the jury)"),
+                              ("show", _show, "show a campaign, its counts and its reminder timeline")):
+        parser = sub.add_parser(name, help=text)
+        parser.add_argument("slug")
+        parser.set_defaults(func=func_)
+    listing = sub.add_parser("list", help="list the campaigns")
+    listing.set_defaults(func=_list)
+
+
+# ------------------------------------------------------------------ helpers
+
+def read_file(path: str) -> dict[str, Any]:
+    text = Path(path).read_text(encoding="utf-8")
+    raw = tomllib.loads(text) if path.endswith(".toml") else yaml.safe_load(text)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of options")
+    return raw
+
+
+def parse_instant(text: str, zone: str, end_of_day: bool) -> datetime:
+    """Local date or date-time -> UTC instant."""
+    text = str(text).strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            local = datetime.combine(day + timedelta(days=1 if end_of_day else 0), time(0),
+                                     tzinfo=ZoneInfo(zone))
+        else:
+            local = datetime.fromisoformat(text.replace(" ", "T"))
+            local = local if local.tzinfo else local.replace(tzinfo=ZoneInfo(zone))
+    except ValueError:
+        raise ConfigError(f"not a date: {text!r} (expected 2024-11-08 or 2024-11-08 18:00)") from None
+    return local.astimezone(timezone.utc)
+
+
+def _destination(text: str) -> dict[str, str]:
+    transport, _, chat = text.partition(":")
+    return {"transport": transport, "chat_id": chat}
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    raw = read_file(args.file) if args.file else {}
+    for name in OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None:
+            raw[name] = value
+    config = dict(raw.get("config", {}))
+    for key in ("reminders", "jury", "invitation_days", "elu_confirmation", "telegram_bot"):
+        if key in raw:
+            config[key] = raw[key]
+    reminders = dict(config.get("reminders", {}))
+    if args.reminders:
+        reminders["before_days"] = [int(d) for d in args.reminders.replace(" ", "").split(",") if d]
+    if args.idle_days is not None:
+        reminders["inactivity_days"] = args.idle_days
+    if args.max_reminders is not None:
+        reminders["max_per_person"] = args.max_reminders
+    if reminders:
+        config["reminders"] = reminders
+    if args.jury:
+        config["jury"] = list(config.get("jury", [])) + [_destination(j) for j in args.jury]
+    config.setdefault("elu_confirmation", True)
+    if args.no_elu_confirmation:
+        config["elu_confirmation"] = False
+    raw["config"] = config
+    return raw
+
+
+def _store(settings: Settings) -> Store:
+    return Store(settings.store_url())
+
+
+def _find(store: Store, slug: str) -> Campaign | None:
+    with store.begin() as conn:
+        found = campaign_by_slug(conn, slug)
+    if found is None:
+        print(f"no campaign {slug!r}", file=sys.stderr)
+    return found
+
+
+# ------------------------------------------------------------------ commands
+
+def _create(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        raw = _options(args)
+        zone = str(raw.get("timezone") or "Europe/Paris")
+        ZoneInfo(zone)
+        missing = [k for k in ("slug", "flow", "opens", "closes") if not raw.get(k)]
+        if missing:
+            raise ConfigError("missing: " + ", ".join(missing))
+        parse_settings(raw["config"])
+        opens = parse_instant(raw["opens"], zone, end_of_day=False)
+        closes = parse_instant(raw["closes"], zone, end_of_day=True)
+    except (ConfigError, OSError, ZoneInfoNotFoundError, ValueError) as exc:
+        print(f"campaign not created: {exc}", file=sys.stderr)
+        return 2
+    catalog = load_catalog(Path(settings.locales_dir))
+    flows = load_all(Path(settings.flows_dir), catalog.locales)
+    flow = flows.get(str(raw["flow"]))
+    if flow is None:
+        print(f"campaign not created: unknown flow {raw['flow']!r} ({', '.join(sorted(flows))})",
+              file=sys.stderr)
+        return 2
+    now = Clock().now()
+    state = "open" if args.open and opens <= now < closes else "scheduled"
+    store = _store(settings)
+    try:
+        with store.begin() as conn:
+            if campaign_by_slug(conn, str(raw["slug"])) is not None:
+                print(f"campaign not created: {raw['slug']!r} exists", file=sys.stderr)
+                return 2
+            create_campaign(conn, slug=str(raw["slug"]), year=int(raw.get("year") or flow.edition),
+                            track=str(raw.get("track") or flow.track), flow_id=flow.id,
+                            opens_at=opens, closes_at=closes, timezone=zone, config=raw["config"],
+                            state=state)
+    except ValueError as exc:
+        print(f"campaign not created: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(f"created {raw['slug']} ({state})")
+    return 0
+
+
+def _open(settings: Settings, args: argparse.Namespace) -> int:
+    store = _store(settings)
+    try:
+        campaign = _find(store, args.slug)
+        if campaign is None:
+            return 1
+        now = Clock().now()
+        if campaign.state == "closed" or campaign.closes_at <= now:
+            print(f"{args.slug} is closed", file=sys.stderr)
+            return 1
+        with store.begin() as conn:
+            conn.execute(T.campaigns.update().where(T.campaigns.c.id == campaign.id).values(
+                state="open", opens_at=min(campaign.opens_at, now)))
+        print(f"opened {args.slug}")
+        return 0
+    finally:
+        store.close()
+
+
+def _close(settings: Settings, args: argparse.Namespace) -> int:
+    catalog = load_catalog(Path(settings.locales_dir))
+    flows = load_all(Path(settings.flows_dir), catalog.locales)
+    store = _store(settings)
+    try:
+        campaign = _find(store, args.slug)
+        if campaign is None:
+            return 1
+        now = Clock().now()
+        report = Closer(store, flows, catalog).close(campaign.id, now, early=now < campaign.closes_at)
+        if report is None:
+            print(f"{args.slug} was already closed")
+            return 0
+        print(f"closed {args.slug}: {json.dumps(report.counts, ensure_ascii=False)}; "
+              f"{report.notices} notices queued; files: "
+              + ", ".join(f"{n} ({s} bytes)" for n, s in report.files))
+        return 0
+    finally:
+        store.close()
+
+
+def _show(settings: Settings, args: argparse.Namespace) -> int:
+    store = _store(settings)
+    try:
+        campaign = _find(store, args.slug)
+        if campaign is None:
+            return 1
+        print("\n".join(describe(store, campaign)))
+        return 0
+    finally:
+        store.close()
+
+
+def describe(store: Store, campaign: Campaign) -> list[str]:
+    """The campaign as the bot sees it, with its reminder timeline (local times)."""
+    def local(instant: datetime) -> str:
+        return local_time(instant, "en", campaign.timezone)
+    conf = lenient(campaign.config)
+    plan = conf.plan
+    k, log = T.candidatures, C.reminder_log
+    with store.begin() as conn:
+        statuses = dict(conn.execute(select(k.c.status, func.count()).where(
+            k.c.campaign_id == campaign.id).group_by(k.c.status)).all())
+        sent = dict(conn.execute(select(log.c.slot, func.count()).where(
+            log.c.campaign_id == campaign.id, log.c.sent.is_(True)).group_by(log.c.slot)).all())
+        closing = conn.execute(select(C.closings).where(C.closings.c.campaign_id == campaign.id)).first()
+    quiet = plan.quiet
+    days = ", ".join(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")[d]
+                     for d in quiet.days)
+    lines = [f"{campaign.slug}: {campaign.flow_id} ({campaign.track} {campaign.year}), {campaign.state}",
+             f"  opens   {local(campaign.opens_at)} ({campaign.timezone})",
+             f"  closes  {local(campaign.closes_at)}",
+             f"  candidatures: " + (", ".join(f"{s} {n}" for s, n in sorted(statuses.items())) or "none"),
+             f"  reminders: {', '.join(str(d) for d in plan.before_days)} days before closing; "
+             f"inactivity {plan.inactivity_days} days; at most {plan.max_per_person} per person; "
+             f"quiet {quiet.start:%H:%M}-{quiet.end:%H:%M} and {days or 'no day'}",
+             "  jury: " + (", ".join(_dest(d) for d in conf.jury) or "none"),
+             "  reminder timeline (slot: N days before closing -> sent at, after quiet hours):"]
+    for planned in timeline(clock_of(campaign)):
+        lines.append(f"    {planned.slot:>4}: {local(planned.nominal)} -> {local(planned.due_at)}"
+                     f"  ({sent.get(planned.slot, 0)} sent)")
+    others = {s: n for s, n in sent.items() if not s.startswith("d")}
+    if others:
+        lines.append("  other reminders sent: " + ", ".join(f"{s} {n}" for s, n in sorted(others.items())))
+    if closing is not None:
+        lines.append(f"  closed at {local(closing.closed_at)} by {closing.worker}: {closing.summary}")
+    return lines
+
+
+def _dest(dest: Destination) -> str:
+    return f"{dest.transport}:{dest.chat_id}"
+
+
+def _list(settings: Settings, args: argparse.Namespace) -> int:
+    store = _store(settings)
+    try:
+        with store.begin() as conn:
+            campaigns = list_campaigns(conn)
+        for c in campaigns:
+            print(f"{c.slug:24} {c.state:9} {c.flow_id:16} {local_time(c.opens_at, 'en', c.timezone)}"
+                  f" -> {local_time(c.closes_at, 'en', c.timezone)}")
+        if not campaigns:
+            print("no campaign")
+        return 0
+    finally:
+        store.close()

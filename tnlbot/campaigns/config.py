@@ -1,0 +1,124 @@
+"""A campaign's settings, read from its config JSON (set by `tnlbot campaign create`).
+
+    {"reminders": {"before_days": [14, 7, 2, 1], "inactivity_days": 10,
+                   "max_per_person": 6,
+                   "quiet": {"start": "20:00", "end": "08:00", "days": ["sunday"]}},
+     "jury": [{"transport": "matrix", "chat_id": "!room:example.org", "locale": "fr"},
+              {"transport": "telegram", "chat_id": "-1001234"}],
+     "invitation_days": 7,
+     "elu_confirmation": true,
+     "telegram_bot": "tnl_label_bot"}
+
+Bad values raise ConfigError with a readable reason (checked at creation).
+A campaign created by `tnlbot campaign create` requires the élu's confirmation
+("elu_confirmation": true, unless --no-elu-confirmation); one created without
+configuration (the embedded terminal default) does not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from typing import Any, Mapping
+
+from ..core.schedule import CampaignClock, QuietHours, ReminderPlan
+from ..store.campaigns import Campaign
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+TRANSPORTS = ("console", "telegram", "matrix")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    transport: str
+    chat_id: str
+    locale: str = "fr"
+
+    @property
+    def key(self) -> str:
+        return f"{self.transport}:{self.chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    plan: ReminderPlan
+    jury: tuple[Destination, ...]
+    invitation_days: int = 7
+    elu_confirmation: bool = False   # `tnlbot campaign create` writes true unless told otherwise
+    telegram_bot: str = ""
+
+
+def _time(raw: Any, where: str) -> time:
+    try:
+        hours, minutes = str(raw).split(":")
+        return time(int(hours), int(minutes))
+    except (ValueError, TypeError):
+        raise ConfigError(f"{where}: expected HH:MM, got {raw!r}") from None
+
+
+def _int(raw: Any, where: str, low: int, high: int) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+        raise ConfigError(f"{where}: expected a whole number between {low} and {high}, got {raw!r}")
+    return raw
+
+
+def quiet_hours(raw: Mapping[str, Any] | None) -> QuietHours:
+    raw = raw or {}
+    default = QuietHours()
+    days = raw.get("days", [DAYS[d] for d in default.days])
+    if not isinstance(days, list) or any(d not in DAYS for d in days):
+        raise ConfigError(f"reminders.quiet.days: expected names among {', '.join(DAYS)}")
+    return QuietHours(start=_time(raw.get("start", "20:00"), "reminders.quiet.start"),
+                      end=_time(raw.get("end", "08:00"), "reminders.quiet.end"),
+                      days=tuple(sorted(DAYS.index(d) for d in days)))
+
+
+def reminder_plan(raw: Mapping[str, Any] | None) -> ReminderPlan:
+    raw = raw or {}
+    before = raw.get("before_days", [14, 7, 2, 1])
+    if not isinstance(before, list):
+        raise ConfigError("reminders.before_days: expected a list of days")
+    return ReminderPlan(
+        before_days=tuple(_int(d, "reminders.before_days", 1, 365) for d in before),
+        inactivity_days=_int(raw.get("inactivity_days", 10), "reminders.inactivity_days", 0, 365),
+        max_per_person=_int(raw.get("max_per_person", 6), "reminders.max_per_person", 0, 100),
+        quiet=quiet_hours(raw.get("quiet")))
+
+
+def destinations(raw: Any) -> tuple[Destination, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError("jury: expected a list of {transport, chat_id}")
+    out = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, Mapping) or item.get("transport") not in TRANSPORTS \
+                or not str(item.get("chat_id", "")).strip():
+            raise ConfigError(f"jury[{index}]: expected transport ({', '.join(TRANSPORTS)}) and chat_id")
+        out.append(Destination(str(item["transport"]), str(item["chat_id"]).strip(),
+                               str(item.get("locale", "fr"))))
+    return tuple(out)
+
+
+def settings(config: Mapping[str, Any]) -> Settings:
+    return Settings(plan=reminder_plan(config.get("reminders")),
+                    jury=destinations(config.get("jury")),
+                    invitation_days=_int(config.get("invitation_days", 7), "invitation_days", 1, 90),
+                    elu_confirmation=bool(config.get("elu_confirmation", False)),
+                    telegram_bot=str(config.get("telegram_bot", "")))
+
+
+def lenient(config: Mapping[str, Any]) -> Settings:
+    """Settings of a stored campaign: a bad value falls back to the defaults."""
+    try:
+        return settings(config)
+    except ConfigError:
+        return Settings(plan=ReminderPlan(), jury=())
+
+
+def clock_of(campaign: Campaign) -> CampaignClock:
+    return CampaignClock(campaign.id, campaign.opens_at, campaign.closes_at, campaign.timezone,
+                         lenient(campaign.config).plan)

@@ -1,0 +1,222 @@
+"""The campaigns feature inside the dispatch transaction (a dispatcher Hook).
+
+How this file works:
+- `before`: first contact before the opening or after the closing gets an
+  explanation and creates nothing; `/rejoindre CODE` (or `/start CODE` from
+  a Telegram deep link) joins a team; the team commands (/inviter, /equipe,
+  /retirer, /responsable, /assigner, /qui, /elu, /copier, /verifier,
+  /rappel) and the élu's confirmation are answered here, without the engine.
+- `dossier`: fills what the engine needs to know about the team (volets
+  assigned to the sender; at submission, the élu's confirmation and the
+  copied answers still to check).
+- `after`: the commit decides (a change is refused if, read again under the
+  candidature's lock, the campaign no longer accepts answers); the SIREN
+  answer links the body (or is refused when another candidature holds it);
+  colleagues whose answers were replaced are told; copied answers that
+  changed are no longer "to check".
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Callable, Mapping
+
+from sqlalchemy import Connection, func, select
+
+from ..core.answers import Problem, fold, parse_yes_no
+from ..core.engine import Dossier, Outcome
+from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
+from ..core.flow import JSON, Flow
+from ..core.walk import slots
+from ..i18n import Catalog
+from ..store import ConversationRow, Store
+from ..store import campaign_tables as C
+from ..store import tables as T
+from ..store.campaigns import Campaign, campaign_by_slug, current_campaign
+from . import elu, identity, lastyear, prefs, teams
+from .config import lenient
+from .context import Ctx, load_campaign
+from .reminders import time_left
+
+Handler = Callable[[Ctx], list[Addressed]]
+
+COMMANDS: Mapping[str, Handler] = {
+    "inviter": teams.invite, "invite": teams.invite,
+    "rejoindre": lambda ctx: teams.join(ctx, ctx.args), "join": lambda ctx: teams.join(ctx, ctx.args),
+    "equipe": teams.team, "team": teams.team,
+    "retirer": teams.remove, "remove": teams.remove,
+    "responsable": teams.handover, "handover": teams.handover,
+    "assigner": teams.assign, "assign": teams.assign,
+    "qui": lambda ctx: identity.who(ctx, ctx.answers()), "who": lambda ctx: identity.who(ctx, ctx.answers()),
+    "elu": lambda ctx: elu.command(ctx, ctx.answers()),
+    "confirmer": lambda ctx: elu.answer(ctx, True),
+    "copier": lambda ctx: lastyear.copy(ctx, ctx.answers()),
+    "copy": lambda ctx: lastyear.copy(ctx, ctx.answers()),
+    "verifier": lambda ctx: lastyear.check(ctx, ctx.answers()),
+    "check": lambda ctx: lastyear.check(ctx, ctx.answers()),
+    "rappel": prefs.command, "rappels": prefs.command, "remind": prefs.command,
+    "reminders": prefs.command,
+}
+START = ("start", "demarrer")
+HELP = ("aide", "help")
+SUBMIT = ("deposer", "submit")
+
+
+@dataclass
+class CampaignHook:
+    store: Store
+    flows: Mapping[str, Flow]
+    catalog: Catalog
+    campaign_slug: str = ""
+
+    def _ctx(self, conn: Connection, inbound: Inbound, conv: ConversationRow | None,
+             campaign: Campaign, now: datetime) -> Ctx:
+        return Ctx(conn, self.store, self.flows, self.catalog, now, inbound, conv, campaign)
+
+    # ------------------------------------------------------------------ before
+    def before(self, conn: Connection, inbound: Inbound, conv: ConversationRow | None,
+               now: datetime) -> list[Addressed] | None:
+        if conv is None:
+            return self._first_contact(conn, inbound, now)
+        ctx = self._ctx(conn, inbound, conv, load_campaign(conn, conv.campaign_id), now)
+        if now >= ctx.campaign.closes_at or ctx.campaign.state == "closed":
+            moved = self._next_campaign(ctx)
+            if moved is not None:
+                return moved
+        if inbound.kind is InboundKind.COMMAND:
+            name = fold(inbound.command)
+            ctx.args = inbound.text.strip()
+            if name in START and teams.clean_code(ctx.args):
+                return teams.join(ctx, ctx.args)
+            handler = COMMANDS.get(name)
+            return handler(ctx) if handler is not None else None
+        if inbound.kind is InboundKind.CHOICE and inbound.ref == elu.PROMPT_REF:
+            if inbound.values not in (("yes",), ("no",)):
+                return ctx.say("error.stale_button")
+            return elu.answer(ctx, inbound.values == ("yes",))
+        if inbound.kind is InboundKind.TEXT and conv.state.mode == "new" and elu.is_pending_elu(ctx):
+            said = parse_yes_no(inbound.text.strip()[:20], None, {})  # type: ignore[arg-type]
+            if isinstance(said, Problem):
+                return elu.ask_elu(ctx, conv.candidature_id)
+            return elu.answer(ctx, bool(said))
+        return None
+
+    def _first_contact(self, conn: Connection, inbound: Inbound, now: datetime) -> list[Addressed] | None:
+        campaign = (campaign_by_slug(conn, self.campaign_slug) if self.campaign_slug
+                    else current_campaign(conn, now))
+        if campaign is None:
+            return None
+        ctx = self._ctx(conn, inbound, None, campaign, now)
+        if inbound.kind is InboundKind.COMMAND:
+            name = fold(inbound.command)
+            if name in ("rejoindre", "join") or (name in START and teams.clean_code(inbound.text)):
+                return teams.join(ctx, inbound.text)
+            if name not in START + HELP and name not in COMMANDS:
+                return None      # another feature's command (e.g. /jury): not ours to answer
+        title = self.flows[campaign.flow_id].text(ctx.locale).title if campaign.flow_id in self.flows else ""
+        if now < campaign.opens_at:
+            return ctx.say("opening.not_yet", title=title, when=ctx.when(campaign.opens_at),
+                           left=time_left(campaign.opens_at - now, ctx.locale))
+        if not campaign.accepting(now):
+            return ctx.say("opening.closed", title=title, when=ctx.when(campaign.closes_at))
+        return None
+
+    def _next_campaign(self, ctx: Ctx) -> list[Addressed] | None:
+        """A conversation of a closed campaign moves on to the next one when it opens."""
+        assert ctx.conv is not None
+        target = (campaign_by_slug(ctx.conn, self.campaign_slug) if self.campaign_slug
+                  else current_campaign(ctx.conn, ctx.now))
+        if target is None or target.id == ctx.campaign.id or target.state == "closed" \
+                or ctx.now >= target.closes_at or target.flow_id not in self.flows:
+            return None
+        title = self.flows[target.flow_id].text(ctx.locale).title
+        if ctx.now < target.opens_at:
+            return [ctx.reply(ctx.t("opening.not_yet", title=title, when=ctx.when(target.opens_at),
+                                    left=time_left(target.opens_at - ctx.now, ctx.locale)))]
+        teams.move_to_campaign(ctx, target)
+        return ctx.say("opening.next", title=title, when=ctx.when(target.closes_at))
+
+    # ------------------------------------------------------------------ dossier
+    def dossier(self, conn: Connection, inbound: Inbound, conv: ConversationRow,
+                answers: Mapping[str, JSON], dossier: Dossier, now: datetime) -> Dossier:
+        m, g = T.members, T.campaigns
+        row = conn.execute(select(m.c.volets, g.c.config).join(g, g.c.id == conv.campaign_id).where(
+            m.c.candidature_id == conv.candidature_id, m.c.person_id == conv.person_id)).first()
+        volets = tuple(json.loads(row.volets or "[]")) if row is not None else ()
+        dossier = replace(dossier, allowed_volets=volets)
+        submitting = conv.state.mode == "confirming" or (
+            inbound.kind is InboundKind.COMMAND and fold(inbound.command) in SUBMIT)
+        if not submitting or row is None or conv.flow_id not in self.flows:
+            return dossier
+        flow = self.flows[conv.flow_id]
+        settings = lenient(json.loads(row.config or "{}"))
+        return replace(dossier, elu_confirmed=elu.confirmed(conn, conv.candidature_id, answers, flow, settings),
+                       to_check=_to_check(conn, conv.candidature_id, flow, answers))
+
+    # ------------------------------------------------------------------ after
+    def after(self, conn: Connection, inbound: Inbound, conv: ConversationRow, outcome: Outcome,
+              now: datetime) -> Outcome:
+        changes = dict(outcome.changes)
+        if not changes and outcome.submission is None:
+            if inbound.kind is InboundKind.COMMAND and fold(inbound.command) in HELP:
+                text = self.catalog(outcome.state.locale, "teams.help")
+                return replace(outcome, messages=outcome.messages + (Outgoing(OutKind.NOTICE, text),))
+            return outcome
+        campaign = load_campaign(conn, conv.campaign_id)
+        ctx = self._ctx(conn, inbound, conv, campaign, now)
+        if not _still_accepting(conn, conv, campaign, now):
+            text = self.catalog(conv.state.locale, "campaign.closed", when=ctx.when(campaign.closes_at))
+            return _refused(conv, outcome, [Outgoing(OutKind.NOTICE, text)])
+        before = ctx.answers()
+        here: list[Addressed] = []
+        if changes.get("siren") is not None:
+            linked, said = identity.link_siren(ctx, str(changes["siren"]), {**before, **changes})
+            if not linked:
+                self._elsewhere(conn, inbound, said, now)
+                return _refused(conv, outcome, [a.item for a in said if _is_here(a, inbound)])
+            here += said
+        identity.sync_organisation(ctx, changes)
+        self._elsewhere(conn, inbound, identity.tell_overwritten(ctx, changes, before), now)
+        lastyear.clear(ctx, list(changes))
+        return _with(outcome, [a.item for a in here if _is_here(a, inbound)])
+
+    def _elsewhere(self, conn: Connection, inbound: Inbound, items: list[Addressed], now: datetime) -> None:
+        others = [a for a in items if not _is_here(a, inbound)]
+        if others:
+            self.store.enqueue(conn, others, now)
+
+
+def _is_here(item: Addressed, inbound: Inbound) -> bool:
+    return (item.transport, item.chat_id, item.user_id) == (inbound.transport, inbound.chat_id,
+                                                            inbound.user_id)
+
+
+def _with(outcome: Outcome, extra: list[Outgoing]) -> Outcome:
+    """Extra notices go before the next question."""
+    if not extra:
+        return outcome
+    items = list(outcome.messages)
+    at = next((i for i, m in enumerate(items) if m.kind is OutKind.PROMPT), len(items))
+    return replace(outcome, messages=tuple(items[:at] + extra + items[at:]))
+
+
+def _refused(conv: ConversationRow, outcome: Outcome, said: list[Outgoing]) -> Outcome:
+    """Nothing of this event is saved: state, answers and candidature stay as they were."""
+    dossier = replace(outcome.dossier, status=conv.status, version=conv.version, amended=conv.amended)
+    return Outcome(conv.state, dossier, (), tuple(said), None)
+
+
+def _still_accepting(conn: Connection, conv: ConversationRow, campaign: Campaign, now: datetime) -> bool:
+    """Read again under the candidature's lock: the instant of the commit decides."""
+    status = conn.execute(select(T.candidatures.c.status).where(
+        T.candidatures.c.id == conv.candidature_id)).scalar()
+    return campaign.accepting(now) and status in ("draft", "submitted")
+
+
+def _to_check(conn: Connection, candidature_id: int, flow: Flow, answers: Mapping[str, JSON]) -> int:
+    a = C.answer_checks
+    if not conn.execute(select(func.count()).select_from(a).where(a.c.candidature_id == candidature_id)).scalar():
+        return 0
+    keys = set(conn.execute(select(a.c.key).where(a.c.candidature_id == candidature_id)).scalars())
+    return sum(1 for s in slots(flow, answers) if s.key in keys and s.key in answers)

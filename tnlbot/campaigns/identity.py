@@ -1,0 +1,195 @@
+"""The body behind a candidature (SIREN -> organisation), and who answered what.
+
+Rules kept here:
+- The SIREN answer links the candidature to its organisation (unique SIREN).
+  One candidature per body and campaign: when another candidature already
+  holds that body, the answer is refused (nothing saved, no duplicate) and
+  the person is told how to join it. The unique constraint
+  (campaign, organisation) is the last guard against two agents racing.
+- When an agent replaces an answer given by a colleague, the later answer
+  wins, both stay in the history, and the colleague is told.
+"""
+from __future__ import annotations
+
+import json
+from typing import Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..core.engine import Dossier
+from ..core.events import Addressed
+from ..core.flow import JSON
+from ..core.prompts import show_value, slot_label
+from ..core.turn import State, Turn
+from ..store import tables as T
+from ..store import campaign_tables as C
+from .context import Ctx, insert_or_skip, person_name
+
+ORG_FIELDS = {"nom_collectivite": "name", "type_collectivite": "kind", "departement": "departement"}
+
+
+def reading(ctx: Ctx, locale: str, answers: Mapping[str, JSON]) -> Turn:
+    """A Turn used only to render labels and values in a language."""
+    return Turn(ctx.flow, ctx.catalog, State(locale=locale), Dossier(), dict(answers))
+
+
+# ------------------------------------------------------------------ SIREN
+
+def link_siren(ctx: Ctx, siren: str, answers: Mapping[str, JSON]) -> tuple[bool, list[Addressed]]:
+    """Link the sender's candidature to the body: (linked, what to say).
+
+    Not linked: the answer must be refused (the body has another candidature)."""
+    assert ctx.conv is not None
+    conn, k, o = ctx.conn, T.candidatures, T.organisations
+    org_id = _organisation(ctx, siren, answers)
+    holder = conn.execute(select(k.c.id, k.c.responsible_id).where(
+        k.c.campaign_id == ctx.campaign.id, k.c.organisation_id == org_id)).first()
+    mine = ctx.conv.candidature_id
+    if holder is not None and holder.id == mine:
+        return True, []
+    if holder is not None:
+        return False, _taken(ctx, holder.id, holder.responsible_id, siren)
+    current = conn.execute(select(k.c.organisation_id).where(k.c.id == mine)).scalar()
+    if current is not None and not ctx.conv.is_responsible:
+        return False, ctx.say("teams.siren.responsible_only")
+    try:
+        with conn.begin_nested():
+            conn.execute(update(k).where(k.c.id == mine).values(organisation_id=org_id))
+    except IntegrityError:   # another agent linked the same body a moment ago
+        holder = conn.execute(select(k.c.id, k.c.responsible_id).where(
+            k.c.campaign_id == ctx.campaign.id, k.c.organisation_id == org_id)).one()
+        return False, _taken(ctx, holder.id, holder.responsible_id, siren)
+    name = conn.execute(select(o.c.name).where(o.c.id == org_id)).scalar() or ""
+    key = "teams.siren.linked" if ctx.conv.is_responsible else "teams.siren.linked_member"
+    return True, [ctx.reply(ctx.t(key, body=name, siren=siren))]
+
+
+def _organisation(ctx: Ctx, siren: str, answers: Mapping[str, JSON]) -> int:
+    o = T.organisations
+    values = {column: str(answers.get(key) or "")[:200] for key, column in ORG_FIELDS.items()}
+    values["departement"] = values["departement"][:3]
+    stmt = (insert_or_skip(ctx.conn, o).values(siren=siren, **values)
+            .on_conflict_do_nothing().returning(o.c.id))
+    row = ctx.conn.execute(stmt).first()
+    if row is not None:
+        return int(row[0])
+    return int(ctx.conn.execute(select(o.c.id).where(o.c.siren == siren)).scalar_one())
+
+
+def _taken(ctx: Ctx, holder: int, responsible: int, siren: str) -> list[Addressed]:
+    assert ctx.conv is not None
+    name = ctx.conn.execute(select(T.organisations.c.name).where(
+        T.organisations.c.siren == siren)).scalar() or siren
+    who = person_name(ctx.conn, ctx.conv.person_id)
+    told = ctx.notify(responsible, holder, "teams.siren.told_responsible",
+                      {"name": who, "body": name, "siren": siren})
+    return ctx.say("teams.siren.taken", body=name, siren=siren,
+                   responsible=person_name(ctx.conn, responsible)) + told
+
+
+def sync_organisation(ctx: Ctx, changes: Mapping[str, JSON]) -> None:
+    """Name, type and département answered after the SIREN update the body."""
+    assert ctx.conv is not None
+    values = {column: str(changes[key])[:200] for key, column in ORG_FIELDS.items()
+              if changes.get(key) is not None}
+    if not values:
+        return
+    if "departement" in values:
+        values["departement"] = values["departement"][:3]
+    org_id = ctx.conn.execute(select(T.candidatures.c.organisation_id).where(
+        T.candidatures.c.id == ctx.conv.candidature_id)).scalar()
+    if org_id is not None and ctx.conv.is_responsible:
+        ctx.conn.execute(update(T.organisations).where(T.organisations.c.id == org_id).values(**values))
+
+
+# ------------------------------------------------------------------ overwrites
+
+def tell_overwritten(ctx: Ctx, changes: Mapping[str, JSON], before: Mapping[str, JSON]) -> list[Addressed]:
+    """Colleagues whose answers this event replaced are told, once each."""
+    assert ctx.conv is not None
+    keys = [k for k, v in changes.items() if before.get(k) is not None and v != before.get(k)]
+    if not keys:
+        return []
+    a = T.answers
+    rows = ctx.conn.execute(select(a.c.key, a.c.answered_by).where(
+        a.c.candidature_id == ctx.conv.candidature_id, a.c.key.in_(keys))).all()
+    by_person: dict[int, list[str]] = {}
+    for key, person in rows:
+        if person is not None and person != ctx.conv.person_id:
+            by_person.setdefault(person, []).append(key)
+    after = {**before, **changes}
+    name = person_name(ctx.conn, ctx.conv.person_id)
+    out: list[Addressed] = []
+    for person, replaced in by_person.items():
+        out += ctx.notify(person, ctx.conv.candidature_id, "teams.overwritten",
+                          lambda loc, r=replaced: {"name": name,
+                                                   "lines": _changes_text(ctx, loc, r, before, after)})
+    return out
+
+
+def _changes_text(ctx: Ctx, locale: str, keys: list[str], before: Mapping[str, JSON],
+                  after: Mapping[str, JSON]) -> str:
+    turn = reading(ctx, locale, after)
+    slots = {s.key: s for s in turn.slots()}
+    lines = []
+    for key in keys:
+        slot = slots.get(key)
+        if slot is None:
+            continue
+        old, new = show_value(turn, slot, before[key]), show_value(turn, slot, after[key])
+        lines.append(f"• {slot_label(turn, slot)} : « {old} » → « {new} »")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ /qui
+
+def who(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
+    assert ctx.conv is not None
+    turn = reading(ctx, ctx.locale, answers)
+    all_slots = turn.slots()
+    arg = ctx.args.strip()
+    if arg:
+        if not arg.isdigit() or not 1 <= int(arg) <= len(all_slots):
+            return ctx.say("teams.who.usage", max=str(len(all_slots)))
+        return _history(ctx, turn, all_slots[int(arg) - 1])
+    a, p = T.answers, T.people
+    rows = {r.key: r for r in ctx.conn.execute(
+        select(a.c.key, a.c.answered_at, p.c.display_name).join(p, p.c.id == a.c.answered_by, isouter=True)
+        .where(a.c.candidature_id == ctx.conv.candidature_id)).all()}
+    lines = [ctx.t("teams.who.title")]
+    for number, slot in enumerate(all_slots, 1):
+        row = rows.get(slot.key)
+        if row is None or slot.part == "adder" or (slot.question and slot.question.kind.value == "notice"):
+            continue
+        lines.append(ctx.t("teams.who.line", n=str(number), label=slot_label(turn, slot),
+                           value=show_value(turn, slot, answers[slot.key]),
+                           name=row.display_name or "?", when=ctx.when(row.answered_at)))
+    if len(lines) == 1:
+        lines.append(ctx.t("teams.who.none"))
+    return [ctx.reply("\n".join(lines))]
+
+
+def _history(ctx: Ctx, turn: Turn, slot) -> list[Addressed]:  # noqa: ANN001
+    assert ctx.conv is not None
+    h, p = T.answer_history, T.people
+    rows = ctx.conn.execute(
+        select(h.c.old_value, h.c.new_value, h.c.changed_at, p.c.display_name)
+        .join(p, p.c.id == h.c.changed_by, isouter=True)
+        .where(h.c.candidature_id == ctx.conv.candidature_id, h.c.key == slot.key)
+        .order_by(h.c.changed_at, h.c.id)).all()
+    lines = [ctx.t("teams.who.history", label=slot_label(turn, slot))]
+    none = ctx.t("value.none")
+    for row in rows:
+        old = show_value(turn, slot, json.loads(row.old_value)) if row.old_value else none
+        new = show_value(turn, slot, json.loads(row.new_value)) if row.new_value else none
+        lines.append(ctx.t("teams.who.change", when=ctx.when(row.changed_at),
+                           name=row.display_name or "?", old=old, new=new))
+    checked = ctx.conn.execute(select(C.answer_checks.c.key).where(
+        C.answer_checks.c.candidature_id == ctx.conv.candidature_id,
+        C.answer_checks.c.key == slot.key)).first()
+    if checked is not None:
+        lines.append(ctx.t("lastyear.marked"))
+    if len(lines) == 1:
+        lines.append(ctx.t("teams.who.none"))
+    return [ctx.reply("\n".join(lines))]

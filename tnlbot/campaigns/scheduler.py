@@ -1,0 +1,83 @@
+"""The scheduler loop: every tick, open what is due, close what is due, send
+the reminders that are due. Everything is computed from the database at
+each tick (no timers held in memory), so a restart, a second worker or a
+tick after downtime needs no special case.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Mapping
+
+from sqlalchemy import select
+
+from ..core.flow import Flow
+from ..i18n import Catalog
+from ..runtime.clock import Clock
+from ..store import Store
+from ..store import tables as T
+from .closing import Closer, ClosingReport
+from .context import load_campaign
+from .reminders import Wave, WaveReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickReport:
+    opened: list[int] = field(default_factory=list)
+    closed: list[ClosingReport] = field(default_factory=list)
+    reminders: dict[int, WaveReport] = field(default_factory=dict)
+
+    @property
+    def sent(self) -> int:
+        return sum(r.sent for r in self.reminders.values())
+
+
+@dataclass
+class Scheduler:
+    store: Store
+    flows: Mapping[str, Flow]
+    catalog: Catalog
+    clock: Clock
+    interval: float = 60.0
+    use_locks: bool = True
+    on_work: Callable[[], None] | None = None      # e.g. wake the outbox relay
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        now = now or self.clock.now()
+        closer = Closer(self.store, self.flows, self.catalog)
+        report = TickReport(opened=closer.open_due(now))
+        report.closed = closer.close_due(now)
+        wave = Wave(self.store, self.flows, self.catalog, self.use_locks)
+        for campaign_id in self._open_campaigns(now):
+            with self.store.begin() as conn:
+                campaign = load_campaign(conn, campaign_id)
+            if campaign.flow_id in self.flows:
+                report.reminders[campaign_id] = wave.run(campaign, now)
+        return report
+
+    def _open_campaigns(self, now: datetime) -> list[int]:
+        g = T.campaigns
+        with self.store.begin() as conn:
+            return list(conn.execute(select(g.c.id).where(
+                g.c.state != "closed", g.c.opens_at <= now, g.c.closes_at > now)).scalars())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until `stop` is set; a failed tick is logged and retried next time."""
+        while not stop.is_set():
+            try:
+                if self.store.is_sqlite:
+                    report = self.tick()
+                else:
+                    report = await asyncio.to_thread(self.tick)
+                if (report.sent or report.closed) and self.on_work is not None:
+                    self.on_work()
+            except Exception:  # noqa: BLE001  the next tick starts from the database again
+                log.exception("scheduler tick failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+            except asyncio.TimeoutError:
+                pass
