@@ -1,11 +1,13 @@
 """A person fills a candidature with the bot in a direct Matrix room (real Synapse)."""
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 from sqlalchemy import select
 
+from tnlbot.core.events import Addressed, Outgoing, OutKind
 from tnlbot.store import tables as T
 
 from .conftest import direct_room
@@ -87,3 +89,110 @@ async def test_a_whole_candidature_in_a_direct_room(bot, agents):
     for event in agent.from_bot(room.id, bot.user_id):
         if event["type"] == "m.room.message":
             assert event["content"]["m.mentions"] == {}
+
+
+async def test_answers_by_number_text_reply_and_reaction(bot, agents):
+    await bot.start()
+    agent = await agents("agent")
+    room, _ = await direct_room(agent, bot)
+    kind = await room.answer("Mairie de Saint-Libre")
+    assert "1. Commune" in kind and "7. Autre" in kind
+    assert "touchez une réaction" in kind
+    await agent.until(lambda: len(agent.reactions_on(room.id, kind.event_id, bot.user_id)) == 7)
+    assert agent.reactions_on(room.id, kind.event_id, bot.user_id) == [
+        "1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣"]
+
+    siren = await room.tap(kind, "2️⃣")                                   # by reaction
+    assert "SIREN" in siren
+    assert "✅ EPCI" in (await room.until_shown(kind, "✅")).body        # the question shows the answer
+    assert answers(bot)["type_collectivite"] == "epci"
+
+    (changed,) = await room.say("3", reply_to=kind.event_id)             # by reply, to an earlier question
+    assert "Votre réponse a été modifiée" in changed
+    assert "✅ Département" in (await room.until_shown(kind, "✅ Département")).body
+    assert answers(bot)["type_collectivite"] == "departement"
+
+    again = await room.answer("/retour")
+    assert "De quel type de structure" in again and again.event_id != kind.event_id
+    assert "SIREN" in await room.answer("Région")                        # by text
+    assert answers(bot)["type_collectivite"] == "region"
+    await room.answer("/retour")
+    assert "SIREN" in await room.answer("5")                             # by number
+    assert answers(bot)["type_collectivite"] == "syndicat"
+
+    labelled = await room.answer("/modifier 16")
+    assert "déjà obtenu le label" in labelled
+    years = await room.tap(labelled, "✅")
+    assert "1. ☐ 2016" in years and "touchez les réactions" in years
+    await agent.until(lambda: len(agent.reactions_on(room.id, years.event_id, bot.user_id)) == 10)
+    await agent.react(room.id, years.event_id, "3️⃣")                  # ticks 2018 (the question is re-rendered)
+    assert "3. ☑ 2018" in (await room.until_shown(years, "3. ☑ 2018")).body
+    await agent.react(room.id, years.event_id, "5️⃣")
+    assert "5. ☑ 2020" in (await room.until_shown(years, "5. ☑ 2020")).body
+    level = await room.tap(years, "✅")                                  # confirms the ticked years
+    assert "niveau" in level
+    assert answers(bot)["annees_label"] == ["2018", "2020"]
+    assert "✅ 2018, 2020" in (await room.until_shown(years, "✅ 2018")).body
+
+
+async def test_html_and_mentions_in_answers_are_shown_as_text(bot, agents):
+    await bot.start()
+    agent = await agents("agent")
+    room, _ = await direct_room(agent, bot)
+    name = f"<b>Mairie</b> & <script>alert(1)</script> @room {agent.user_id}"
+    first = room.all()[-1]
+    await room.answer(name)
+    shown = await room.until_shown(first, "✅")
+    assert name in shown.body
+    assert "&lt;b&gt;Mairie&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt; @room" in shown.html
+    assert "<b>Mairie" not in shown.html and "<script>" not in shown.html
+    (recap,) = await room.say("/recap")
+    assert name in recap and "&lt;script&gt;" in recap.html and "<script>" not in recap.html
+    for event in agent.from_bot(room.id, bot.user_id):
+        if event["type"] == "m.room.message":
+            assert event["content"]["m.mentions"] == {}
+            assert "matrix.to" not in event["content"].get("formatted_body", "")
+    assert agent.highlights.get(room.id, 0) == 0
+
+
+async def test_a_file_answer_and_a_file_sent_by_the_bot(bot, agents):
+    await bot.start()
+    agent = await agents("agent")
+    room, _ = await direct_room(agent, bot)
+    concerned = await room.answer("/aller 2")
+    assert "Stratégie et mutualisation" in concerned
+    await room.answer("oui")
+    await room.answer("non")
+    await room.answer("oui")
+    upload = await room.answer("15/03/2022")
+    assert "Envoyez le fichier en pièce jointe" in upload and "pdf, odt" in upload
+
+    await agent.send_file(room.id, "photo.png", b"\x89PNG...", "image/png")
+    (refused,) = await room.read()
+    assert "Ce type de fichier n'est pas accepté" in refused
+    assert "deliberation" not in answers(bot)
+
+    pdf = b"%PDF-1.4 deliberation du conseil municipal"
+    await agent.send_file(room.id, "délibération.pdf", pdf, "application/pdf")
+    await room.next_question()
+    stored = answers(bot)["deliberation"]
+    assert stored["name"] == "délibération.pdf" and stored["size"] == len(pdf)
+    assert stored["mime"] == "application/pdf" and stored["ref"].startswith("mxc://")
+    assert "✅ fichier « délibération.pdf »" in room.shown(upload).body
+
+    receipt = Outgoing(OutKind.DOCUMENT, "Votre accusé de réception", filename="accuse.pdf",
+                       mime="application/pdf", data=base64.b64encode(b"%PDF receipt").decode())
+    store = bot.app.store
+    with store.begin() as conn:
+        store.enqueue(conn, [Addressed("matrix", room.id, receipt, agent.user_id)], bot.app.clock.now())
+    bot.app.relay.wake.set()
+    caption, sent = await room.read(2)
+    assert "Votre accusé de réception" in caption
+    assert sent.content["msgtype"] == "m.file" and sent.content["filename"] == "accuse.pdf"
+    assert sent.content["info"] == {"mimetype": "application/pdf", "size": 12}
+    downloaded = await agent.client.download(sent.content["url"])
+    assert downloaded.body == b"%PDF receipt"
+
+
+def answers(bot) -> dict:
+    return candidature(bot.app.store)[1]

@@ -265,7 +265,9 @@ class Receiver:
     async def _submit(self, inbound: Inbound) -> None:
         for attempt in range(1, EVENT_ATTEMPTS + 1):
             try:
-                await self.sink(inbound)
+                handled = await self.sink(inbound)
+                if getattr(handled, "duplicate", False):
+                    log.info("event %s was already handled: skipped", inbound.external_id)
                 await asyncio.sleep(0)   # let the relay send while a long batch is handled
                 return
             except Exception as exc:  # a store or engine bug must not lose the batch silently

@@ -1,0 +1,65 @@
+"""Two agents of one body answer in turn in a group room; each has their own questionnaire."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from tnlbot.store import tables as T
+
+from .conftest import Room
+
+pytestmark = pytest.mark.synapse
+
+
+def answers_of(store, user_id: str) -> dict:
+    c, a = T.conversations, T.answers
+    with store.begin() as conn:
+        candidature = conn.execute(select(c.c.candidature_id).where(c.c.user_id == user_id)).scalar()
+        rows = conn.execute(select(a.c.key, a.c.value).where(a.c.candidature_id == candidature)).all()
+    return {key: json.loads(value) for key, value in rows}
+
+
+async def test_two_agents_answer_in_turn_in_a_group_room(bot, agents):
+    await bot.start()
+    alice, bruno = await agents("alice"), await agents("bruno")
+    await alice.client.set_displayname("Alice <i>DSI</i>")
+    room_id = await alice.group_room(bot.user_id, bruno.user_id)
+    room = Room(alice, bot.user_id, room_id)          # what everyone sees in the room
+    (hello,) = await room.read()
+    assert "Bonjour à toutes et à tous" in hello
+
+    await alice.until(lambda: bruno.user_id in alice.client.rooms[room_id].users
+                      and not alice.client.rooms[room_id].users[bruno.user_id].invited)
+    await alice.say(room_id, "bonjour")
+    welcome, alice_name = await room.read(2)
+    assert "Bonjour" in welcome
+    assert alice_name.body.startswith("Alice <i>DSI</i> · Identification")
+    assert "<b>Alice &lt;i&gt;DSI&lt;/i&gt; · Identification" in alice_name.html
+
+    await bruno.say(room_id, "bonjour")
+    _, bruno_name = await room.read(2)
+    assert bruno_name.body.startswith(bruno.user.localpart + " · Identification")
+
+    await alice.say(room_id, "Mairie de Saint-Libre")
+    alice_kind = await room.next_question()
+    assert alice_kind.body.startswith("Alice") and "De quel type" in alice_kind
+    await bruno.say(room_id, "Communauté de communes du Libre")
+    bruno_kind = await room.next_question()
+    assert bruno_kind.body.startswith(bruno.user.localpart) and "De quel type" in bruno_kind
+
+    await alice.until(lambda: len(alice.reactions_on(room_id, alice_kind.event_id, bot.user_id)) == 7)
+    await bruno.react(room_id, alice_kind.event_id, "1️⃣")     # not his question: ignored
+    await bruno.react(room_id, bruno_kind.event_id, "2️⃣")
+    bruno_siren = await room.next_question()
+    assert bruno_siren.body.startswith(bruno.user.localpart) and "SIREN" in bruno_siren
+    await alice.say(room_id, "3", reply_to=alice_kind.event_id)
+    alice_siren = await room.next_question()
+    assert alice_siren.body.startswith("Alice") and "SIREN" in alice_siren
+
+    assert answers_of(bot.app.store, alice.user_id) == {
+        "nom_collectivite": "Mairie de Saint-Libre", "type_collectivite": "departement"}
+    assert answers_of(bot.app.store, bruno.user_id) == {
+        "nom_collectivite": "Communauté de communes du Libre", "type_collectivite": "epci"}
+    assert [m.body.split(" · ")[0] for m in room.all()[-2:]] == [bruno.user.localpart, "Alice <i>DSI</i>"]
