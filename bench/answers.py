@@ -1,20 +1,20 @@
-"""Answers per second, end to end: tnlbot on SQLite, the PTB peers, the raw-SQL floor.
+"""Answers per second, end to end: tnlbot on SQLite and PostgreSQL, the PTB peers, the floors.
 
 Each contestant first receives the /start of every conversation (timed
 apart: creating a conversation is not an answer), then the answers,
-round-robin. The answers' rate is answers / seconds spent on them.
+round-robin. The rate is answers / seconds spent on them. A contestant may
+be given a time budget: it then stops after the budget and its rate is
+measured on the answers it processed (the table says so).
 """
 from __future__ import annotations
 
-import gc
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .peers.ptb import PeerRun, peer_a, peer_b
 from .tnl import TnlBot
-from .workload import Script, Updates, learn_script, updates  # noqa: F401 (learn_script: re-exported)
+from .workload import Script, Updates, expected_answers, feed, learn_script, updates  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -24,103 +24,109 @@ class Run:
     answers: int          # answers processed
     stored: int           # answers found stored afterwards
     start_seconds: float = 0.0   # time spent on the /start messages
-    note: str = ""
+    note: str = ""        # e.g. stopped by its budget
 
     @property
     def rate(self) -> float:
         return self.answers / self.seconds if self.seconds else 0.0
 
 
-def timed(handle, raws: list[str]) -> float:  # noqa: ANN001
-    gc.collect()
-    start = time.perf_counter()
-    for raw in raws:
-        handle(raw)
-    return time.perf_counter() - start
+def partial(processed: int, total: int, budget: float | None) -> str:
+    if processed >= total:
+        return ""
+    return f"stopped by its {budget:.0f} s budget after {processed:,} of {total:,} answers"
 
 
-def drive(bot: TnlBot, work: Updates) -> tuple[float, float]:
-    """(seconds for the starts, seconds for the answers)."""
-    return timed(bot.handle_raw, work.starts), timed(bot.handle_raw, work.answers)
+def check_stored(found: dict[str, int], expected: dict[str, int]) -> int:
+    """Each conversation holds exactly the answers it sent; returns the total stored."""
+    wrong = {user: (found.get(user), n) for user, n in expected.items() if found.get(user) != n}
+    if wrong or len(found) != len(expected):
+        raise AssertionError(f"{len(found)} conversations stored (expected {len(expected)}); "
+                             f"(stored, sent) differ for {dict(list(wrong.items())[:5])}")
+    return sum(found.values())
 
 
-def check_conversations(bot: TnlBot, script: Script, conversations: int) -> int:
-    """Every conversation stored exactly its answers; returns the total stored."""
-    per = bot.answers_per_conversation()
-    wrong = {user: n for user, n in per.items() if n != len(script.answers)}
-    if len(per) != conversations or wrong:
-        raise AssertionError(f"{len(per)} conversations stored (expected {conversations}), "
-                             f"wrong answer counts: {dict(list(wrong.items())[:5])}")
-    return sum(per.values())
-
-
-def tnlbot_sqlite(script: Script, conversations: int) -> Run:
+def tnlbot_sqlite(script: Script, conversations: int, budget: float | None = None) -> Run:
     work = updates(script, conversations)
     with tempfile.TemporaryDirectory() as tmp:
         bot = TnlBot.sqlite(Path(tmp) / "tnlbot.db")
         try:
-            starts, seconds = drive(bot, work)
-            stored = check_conversations(bot, script, conversations)
+            starts, _ = feed(bot.handle_raw, work.starts)
+            seconds, processed = feed(bot.handle_raw, work.answers, budget)
+            stored = check_stored(bot.answers_per_conversation(), expected_answers(work, processed))
         finally:
             bot.close()
-    return Run("tnlbot, SQLite WAL", seconds, len(work.answers), stored, starts, bot.source)
+    return Run("tnlbot, SQLite WAL", seconds, processed, stored, starts,
+               partial(processed, len(work.answers), budget))
 
 
-def _peer(name: str, run: PeerRun, conversations: int, note: str = "") -> Run:
+def floor_sqlite_run(script: Script, conversations: int, budget: float | None = None) -> Run:
+    from .floor import floor_sqlite
+    work = updates(script, conversations)
+    starts, seconds, processed, stored = floor_sqlite(script, work, budget)
+    if stored != processed:
+        raise AssertionError(f"floor: {processed} answers written, {stored} stored")
+    return Run("floor: raw sqlite3, SQLite WAL", seconds, processed, stored, starts,
+               partial(processed, len(work.answers), budget))
+
+
+def _peer(name: str, run: PeerRun, conversations: int, total: int, budget: float | None) -> Run:
     answers = run.updates - conversations
     if answers <= 0:
         raise AssertionError(f"{name}: the time budget ended before the first answer")
     if run.stored != answers:
         raise AssertionError(f"{name}: {answers} answers sent, {run.stored} held")
-    return Run(name, run.seconds - run.start_seconds, answers, run.stored, run.start_seconds, note)
+    return Run(name, run.seconds - run.start_seconds, answers, run.stored, run.start_seconds,
+               partial(answers, total, budget))
 
 
 def ptb_memory(script: Script, conversations: int) -> Run:
     work = updates(script, conversations)
     run = peer_a(work.all, len(work.starts), len(script.answers))
-    return _peer("Peer A: PTB ConversationHandler, in memory", run, conversations)
+    return _peer("Peer A: PTB ConversationHandler, in memory", run, conversations,
+                 len(work.answers), None)
 
 
 def ptb_pickle(script: Script, conversations: int, budget: float | None) -> Run:
     work = updates(script, conversations)
     run = peer_b(work.all, len(work.starts), len(script.answers), budget)
-    note = "" if run.complete else (f"stopped after {budget:.0f} s: {run.updates - conversations} "
-                                   f"of {len(work.answers)} answers")
-    return _peer("Peer B: PTB + PicklePersistence per update", run, conversations, note)
+    return _peer("Peer B: PTB + PicklePersistence per update", run, conversations,
+                 len(work.answers), budget)
 
 
-def tnlbot_postgres(script: Script, conversations: int, workers: int) -> Run:
+def _plural(workers: int) -> str:
+    return f"{workers} worker{'s' if workers > 1 else ''}"
+
+
+def tnlbot_postgres(script: Script, conversations: int, workers: int,
+                    budget: float | None = None) -> Run:
     from .floor import prepare
     from .pg import database, run_workers
     with database() as url:
         prepare(url)
-        seconds, answers, starts = run_workers("tnlbot", url, script, conversations, workers)
+        result = run_workers("tnlbot", url, script, conversations, workers, budget)
         bot = TnlBot(url, campaign=False)
         try:
-            stored = check_conversations(bot, script, conversations)
+            stored = check_stored(bot.answers_per_conversation(), result.expected(script))
         finally:
             bot.close()
-    return Run(f"tnlbot, PostgreSQL, {workers} worker{'s' if workers > 1 else ''}",
-               seconds, answers, stored, starts, bot.source)
+    return Run(f"tnlbot, PostgreSQL, {_plural(workers)}", result.seconds, result.answers, stored,
+               result.start_seconds, partial(result.answers, result.total, budget))
 
 
-def floor_postgres(script: Script, conversations: int, workers: int) -> Run:
+def floor_postgres(script: Script, conversations: int, workers: int,
+                   budget: float | None = None) -> Run:
     from .floor import Bare, prepare
     from .pg import database, run_workers
     with database() as url:
         prepare(url)
-        seconds, answers, starts = run_workers("floor", url, script, conversations, workers)
+        result = run_workers("floor", url, script, conversations, workers, budget)
         bare = Bare(url)
         try:
             stored = int(bare.run("SELECT count(*) FROM answers", ()).fetchone()[0])
         finally:
             bare.close()
-    return Run(f"floor: psycopg, PostgreSQL, {workers} worker{'s' if workers > 1 else ''}",
-               seconds, answers, stored, starts)
-
-
-def floor_sqlite_run(script: Script, conversations: int) -> Run:
-    from .floor import floor_sqlite
-    work = updates(script, conversations)
-    starts, seconds, stored = floor_sqlite(script, work)
-    return Run("floor: raw sqlite3, SQLite WAL", seconds, len(work.answers), stored, starts)
+    if stored != result.answers:
+        raise AssertionError(f"floor: {result.answers} answers written, {stored} stored")
+    return Run(f"floor: psycopg, PostgreSQL, {_plural(workers)}", result.seconds, result.answers,
+               stored, result.start_seconds, partial(result.answers, result.total, budget))

@@ -9,11 +9,9 @@ tnlbot's setting; PostgreSQL with psycopg's defaults.
 """
 from __future__ import annotations
 
-import gc
 import json
 import sqlite3
 import tempfile
-import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +24,7 @@ from tnlbot.store import Store
 from tnlbot.store import tables as T
 
 from .tnl import CAMPAIGN, open_campaign
-from .workload import Script, Updates
+from .workload import Script, Updates, feed
 
 SEEN = "INSERT INTO inbound_seen (transport, external_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 PERSON = "INSERT INTO people (display_name, locale, created_at) VALUES (?, 'fr', ?) RETURNING id"
@@ -149,23 +147,14 @@ class Floor:
         self.db.close()
 
 
-def timed(handle, raws: list[str]) -> float:  # noqa: ANN001
-    gc.collect()
-    start = time.perf_counter()
-    for raw in raws:
-        handle(raw)
-    return time.perf_counter() - start
-
-
-def run_floor(url: str, script: Script, work: Updates) -> tuple[float, float, int]:
-    """(seconds for the starts, seconds for the answers, answers stored)."""
+def run_floor(url: str, script: Script, work: Updates,
+              budget: float | None = None) -> tuple[float, float, int, int]:
+    """(seconds for the starts, seconds for the answers, answers written, answers stored)."""
     floor = Floor(url, script)
     try:
-        starts = timed(floor.start, work.starts)
-        seconds = timed(floor.answer, work.answers)
-        if not floor.db.sqlite:
-            floor.db.conn.commit()
-        return starts, seconds, floor.stored()
+        starts, _ = feed(floor.start, work.starts)
+        seconds, processed = feed(floor.answer, work.answers, budget)
+        return starts, seconds, processed, floor.stored()
     finally:
         floor.close()
 
@@ -179,8 +168,9 @@ def prepare(url: str) -> None:
         store.close()
 
 
-def floor_sqlite(script: Script, work: Updates) -> tuple[float, float, int]:
+def floor_sqlite(script: Script, work: Updates,
+                 budget: float | None = None) -> tuple[float, float, int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         url = Store.sqlite_url(Path(tmp) / "floor.db")
         prepare(url)
-        return run_floor(url, script, work)
+        return run_floor(url, script, work, budget)

@@ -3,10 +3,12 @@
 Each measure runs in a fresh process (spawn) so nothing else of the
 benchmark is in its memory. The process opens the App on a store that
 already holds `existing` candidatures (written in bulk, see fill.py), then
-creates `created` more itself through the real path (a /start update each,
-parsed, dispatched, committed, reply read and rendered), in two halves, and
-reads its resident set size after each half, idle (after a garbage
-collection and a short pause).
+creates more itself through the real path (a /start update each, parsed,
+dispatched, committed, reply read and rendered), in steps, and reads its
+resident set size after each step, idle (after a garbage collection and a
+short pause). The first thousand events warm the caches (SQLite's page
+cache, bounded at 2 MB a connection; SQLAlchemy's statement cache): growth
+after them is what a leak would show.
 """
 from __future__ import annotations
 
@@ -24,11 +26,22 @@ from .fill import campaign, days, fill
 
 @dataclass(frozen=True)
 class Memory:
-    total: int            # candidatures in the store at the end
-    created: int          # of which created by the measured process
-    rss_app: int          # bytes: App built, nothing handled yet
-    rss_half: int         # after the first half of its own
-    rss_end: int          # after all
+    existing: int                     # candidatures written in bulk before the process
+    rss_app: int                      # bytes: App built, nothing handled yet
+    marks: tuple[tuple[int, int], ...]  # (candidatures created by the process so far, bytes)
+
+    @property
+    def total(self) -> int:
+        return self.existing + self.marks[-1][0]
+
+    @property
+    def rss_end(self) -> int:
+        return self.marks[-1][1]
+
+    def growth_per_created(self) -> float:
+        """Bytes per candidature created between the last two steps."""
+        (made_a, rss_a), (made_b, rss_b) = self.marks[-2], self.marks[-1]
+        return (rss_b - rss_a) / (made_b - made_a)
 
 
 def rss() -> int:
@@ -49,25 +62,26 @@ def idle_rss() -> int:
     return rss()
 
 
-def _child(url: str, first: int, created: int, results) -> None:  # noqa: ANN001
+def _child(url: str, first: int, steps: tuple[int, ...], results) -> None:  # noqa: ANN001
     from .tnl import TnlBot
     from .workload import message_update
     bot = TnlBot(url, campaign=False)
     try:
         bot.app.dispatcher.campaign_slug = "memory"
         rss_app = idle_rss()
-        marks = []
-        for half in (range(0, created // 2), range(created // 2, created)):
-            for n in half:
+        marks, made = [], 0
+        for step in steps:
+            for n in range(made, step):
                 bot.handle_raw(json.dumps(message_update(n + 1, first + n, 1, "/start")))
-            marks.append(idle_rss())
-        results.put((rss_app, marks[0], marks[1]))
+            made = step
+            marks.append((made, idle_rss()))
+        results.put((rss_app, tuple(marks)))
     finally:
         bot.close()
 
 
-def measure(existing: int, created: int, members: int = 3) -> Memory:
-    """RSS of a fresh process after creating `created` candidatures on top of `existing`."""
+def measure(existing: int, steps: tuple[int, ...], members: int = 3) -> Memory:
+    """RSS of a fresh process creating candidatures (cumulative `steps`) on top of `existing`."""
     now = datetime.now(timezone.utc)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "memory.db"
@@ -77,16 +91,17 @@ def measure(existing: int, created: int, members: int = 3) -> Memory:
         from tnlbot.store import Store
         ctx = mp.get_context("spawn")
         results = ctx.Queue()
-        proc = ctx.Process(target=_child, args=(Store.sqlite_url(path), 10_000_000, created, results))
+        proc = ctx.Process(target=_child, args=(Store.sqlite_url(path), 10_000_000, steps, results))
         proc.start()
         try:
-            app, half, end = results.get(timeout=900)
+            rss_app, marks = results.get(timeout=900)
         finally:
             proc.join(timeout=60)
         if proc.exitcode:
             raise RuntimeError(f"the memory child failed (exit code {proc.exitcode})")
         from .fill import count
         total = count(path, "candidatures")
-    if total != existing + created:
-        raise AssertionError(f"{total} candidatures stored, expected {existing + created}")
-    return Memory(total, created, app, half, end)
+    result = Memory(existing, rss_app, marks)
+    if total != result.total:
+        raise AssertionError(f"{total} candidatures stored, expected {result.total}")
+    return result

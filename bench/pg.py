@@ -17,7 +17,7 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, text
 
-from .workload import Script, updates
+from .workload import Script, expected_answers, feed, updates
 
 ADMIN_URL = os.environ.get("TNLBOT_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -53,13 +53,31 @@ def database() -> Iterator[str]:
 
 @dataclass(frozen=True)
 class Share:
+    first: int           # this worker's conversations: first..first+count-1
+    count: int
     started: float       # time.monotonic() when the answers began
     ended: float
-    answers: int
+    answers: int         # answers processed
     start_seconds: float
 
 
-def _worker(kind: str, url: str, script: Script, first: int, count: int,
+@dataclass(frozen=True)
+class Result:
+    seconds: float       # first start of the answers to the last end
+    answers: int
+    total: int           # answers in the workload
+    start_seconds: float
+    shares: tuple[Share, ...]
+
+    def expected(self, script: Script) -> dict[str, int]:
+        """What each conversation sent, worker by worker."""
+        out: dict[str, int] = {}
+        for share in self.shares:
+            out.update(expected_answers(updates(script, share.count, share.first), share.answers))
+        return out
+
+
+def _worker(kind: str, url: str, script: Script, first: int, count: int, budget: float | None,
             barrier, results) -> None:  # noqa: ANN001
     work = updates(script, count, first)
     if kind == "tnlbot":
@@ -71,30 +89,27 @@ def _worker(kind: str, url: str, script: Script, first: int, count: int,
         contestant = Floor(url, script)
         start_one, answer_one = contestant.start, contestant.answer
     try:
-        t0 = time.monotonic()
-        for raw in work.starts:
-            start_one(raw)
-        start_seconds = time.monotonic() - t0
+        start_seconds, _ = feed(start_one, work.starts)
         barrier.wait(timeout=900)
         started = time.monotonic()
-        for raw in work.answers:
-            answer_one(raw)
-        results.put(Share(started, time.monotonic(), len(work.answers), start_seconds))
+        seconds, processed = feed(answer_one, work.answers, budget)
+        results.put(Share(first, count, started, started + seconds, processed, start_seconds))
     finally:
         contestant.close()
 
 
-def run_workers(kind: str, url: str, script: Script, conversations: int,
-                workers: int) -> tuple[float, int, float]:
-    """(seconds for the answers, answers, seconds for the starts) over `workers` processes."""
+def run_workers(kind: str, url: str, script: Script, conversations: int, workers: int,
+                budget: float | None = None) -> Result:
+    """Each worker process takes conversations/workers conversations of its own."""
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(workers), ctx.Queue()
     share = conversations // workers
-    procs = [ctx.Process(target=_worker, args=(kind, url, script, i * share, share, barrier, results))
+    procs = [ctx.Process(target=_worker, args=(kind, url, script, i * share, share, budget,
+                                               barrier, results))
              for i in range(workers)]
     for proc in procs:
         proc.start()
-    shares = []
+    shares: list[Share] = []
     while len(shares) < workers:
         try:
             shares.append(results.get(timeout=1))
@@ -108,4 +123,5 @@ def run_workers(kind: str, url: str, script: Script, conversations: int,
         if proc.exitcode:
             raise RuntimeError(f"a {kind} worker failed (exit code {proc.exitcode})")
     seconds = max(s.ended for s in shares) - min(s.started for s in shares)
-    return seconds, sum(s.answers for s in shares), max(s.start_seconds for s in shares)
+    return Result(seconds, sum(s.answers for s in shares), share * workers * len(script.answers),
+                  max(s.start_seconds for s in shares), tuple(shares))

@@ -62,3 +62,11 @@ def machine() -> str:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (f"{cpus} CPUs ({cpu_model()}), {platform.system()} {platform.machine()}, "
             f"Python {platform.python_version()}")
+
+
+def load() -> str:
+    """The 1-minute load average: other work on the machine skews every figure."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"

@@ -8,10 +8,13 @@ message), as many agents answering through the day would.
 """
 from __future__ import annotations
 
+import gc
 import json
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from tnlbot.core.events import Outgoing
 from tnlbot.core.flow import Flow, Kind
@@ -150,3 +153,28 @@ def updates(script: Script, conversations: int, first: int = 0) -> Updates:
 
 def _update_id(conversation: int, step: int) -> int:
     return conversation * 1000 + step + 1
+
+
+def feed(handle: Callable[[str], object], raws: list[str], budget: float | None = None) -> tuple[float, int]:
+    """Hand each update to `handle`: (seconds, updates processed).
+
+    With a budget, stop at the first round number of updates after `budget`
+    seconds (checked every 20 updates, so the check costs nothing).
+    """
+    gc.collect()
+    start = time.perf_counter()
+    processed = 0
+    for raw in raws:
+        handle(raw)
+        processed += 1
+        if budget is not None and processed % 20 == 0 and time.perf_counter() - start > budget:
+            break
+    return time.perf_counter() - start, processed
+
+
+def expected_answers(work: Updates, processed: int) -> dict[str, int]:
+    """Answers each user sent in the first `processed` answer updates (0 for the others)."""
+    counts = {str(json.loads(raw)["message"]["from"]["id"]): 0 for raw in work.starts}
+    for raw in work.answers[:processed]:
+        counts[str(json.loads(raw)["message"]["from"]["id"])] += 1
+    return counts

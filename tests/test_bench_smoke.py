@@ -75,8 +75,8 @@ def test_the_answers_section_has_its_three_targets():
 
 
 def test_memory_counts_the_candidatures_it_made():
-    result = measure(existing=20, created=4, members=3)
-    assert result.total == 24 and result.created == 4
+    result = measure(existing=20, steps=(2, 4), members=3)
+    assert result.total == 24 and [made for made, _ in result.marks] == [2, 4]
     assert 0 < result.rss_app <= result.rss_end * 2
 
 
