@@ -28,8 +28,8 @@ def history_count(session, key: str) -> int:
         return conn.execute(select(func.count()).select_from(h).where(h.c.key == key)).scalar()
 
 
-async def test_the_same_update_delivered_twice(bot_session):
-    session = await bot_session()
+async def test_the_same_update_delivered_twice(bot_session, any_store):
+    session = await bot_session(store=any_store)     # on SQLite and on PostgreSQL
     alice = session.person(301, "Alice")
     await alice.says("/start")
     bot = await alice.says("Mairie de Testbourg")

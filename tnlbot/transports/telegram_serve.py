@@ -49,7 +49,8 @@ async def _serve(app: App, telegram: Telegram) -> int:
         app.relay.wake.set()
         return handled
 
-    await telegram.start(sink)
+    if not await _start(telegram, sink, stop):
+        return 1 if not stop.is_set() else 0
     log.info("Telegram bot @%s started (%s)", telegram.username,
              "webhook" if telegram.webhook else "polling")
     relay = asyncio.create_task(app.relay.run(stop))
@@ -62,3 +63,23 @@ async def _serve(app: App, telegram: Telegram) -> int:
     await telegram.stop()
     await asyncio.gather(relay, return_exceptions=True)
     return 1 if failed else 0
+
+
+async def _start(telegram: Telegram, sink, stop: asyncio.Event) -> bool:  # noqa: ANN001
+    """Start receiving; while Telegram cannot be reached, wait and try again."""
+    from telegram.error import InvalidToken, NetworkError
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await telegram.start(sink)
+            return True
+        except InvalidToken:
+            log.critical("Telegram refused the bot token")
+            return False
+        except NetworkError as exc:
+            log.warning("Telegram cannot be reached (%s); trying again in %.0f s", exc, delay)
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except asyncio.TimeoutError:
+                delay = min(delay * 2, 60.0)
+    return False
