@@ -9,7 +9,7 @@ How this file works:
 - `canonical` is the one serialisation (JSON, keys sorted, no spaces, UTF-8)
   and `digest` its SHA-256: the same bytes are stored and hashed, so anyone
   can check a snapshot with a JSON library and sha256sum.
-- Exports use snapshots only. `table` lays out one column per answer key in
+- Exports use snapshots only. `columns` lays out one column per answer key in
   flow order: `volet:<id>` (concerned or not) opens an optional volet, `q.other`
   follows `q`, a repeat block `r` gives its item count `r` then `r[0].s`,
   `r[0].t`, `r[1].s`... up to the largest item count in the export.

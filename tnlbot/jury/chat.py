@@ -19,7 +19,8 @@ from sqlalchemy import Connection
 from ..core.answers import fold
 from ..core.events import Inbound, Option, Outgoing, OutKind
 from ..core.flow import Flow
-from ..core.jury import NAME_KEY, Entry, Meta, Snapshot, completeness, diff, key_label, key_order, show, volet_of, volet_title
+from ..core.jury import (NAME_KEY, Entry, Meta, Snapshot, completeness, diff, intact, key_label,
+                         key_order, show, volet_of, volet_title)
 from ..i18n import Catalog, local_time
 from ..store.campaigns import Campaign
 from . import queries as Q
@@ -226,16 +227,11 @@ def versions_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
     rows = Q.submissions(ask.conn, entry.candidature, Q.deadline(campaign))
     lines = [ask.tr("jury.versions.title", id=str(entry.candidature))]
     for row in rows:
-        ok = read_snapshot(row.snapshot) is not None and _intact(row)
+        ok = read_snapshot(row.snapshot) is not None and intact(row.snapshot, row.sha256)
         lines.append(ask.tr("jury.versions.line", version=str(row.version), sha=row.sha256[:16],
                             when=local_time(row.submitted_at, ask.locale, campaign.timezone))
                      + ("" if ok else ask.tr("jury.versions.corrupt")))
     return [Outgoing(OutKind.NOTICE, "\n".join(lines))]
-
-
-def _intact(row: Q.Submission) -> bool:
-    from ..core.jury import intact
-    return intact(row.snapshot, row.sha256)
 
 
 def diff_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
