@@ -80,11 +80,11 @@ def _peer(name: str, run: PeerRun, conversations: int, total: int, budget: float
                partial(answers, total, budget))
 
 
-def ptb_memory(script: Script, conversations: int) -> Run:
+def ptb_memory(script: Script, conversations: int, budget: float | None = None) -> Run:
     work = updates(script, conversations)
-    run = peer_a(work.all, len(work.starts), len(script.answers))
+    run = peer_a(work.all, len(work.starts), len(script.answers), budget)
     return _peer("Peer A: PTB ConversationHandler, in memory", run, conversations,
-                 len(work.answers), None)
+                 len(work.answers), budget)
 
 
 def ptb_pickle(script: Script, conversations: int, budget: float | None) -> Run:

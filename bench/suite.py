@@ -14,10 +14,11 @@ from .report import Row, load, machine, markdown, mb, ms, rate, ratio_row
 class Sizes:
     conversations: int = 1000
     answers: int = 20
-    budget: float = 150.0             # seconds of answers for tnlbot and the floor on SQLite
-    peer_b_budget: float = 30.0       # seconds of answers for the pickle peer
+    budget: float = 100.0             # seconds of answers for tnlbot and the floor on SQLite
+    peer_a_budget: float = 30.0       # seconds of answers for the in-memory peer
+    peer_b_budget: float = 20.0       # seconds of answers for the pickle peer
     pg_conversations: int = 100
-    pg_budget: float = 40.0           # seconds of answers per PostgreSQL run
+    pg_budget: float = 30.0           # seconds of answers per tnlbot run on PostgreSQL (floor: half)
     memory_created: int = 1000
     memory_large: int = 36_000
     sweep_candidatures: int = 36_000
@@ -25,7 +26,7 @@ class Sizes:
     runs: int = 3                     # start-up and flow load repetitions
 
 
-QUICK = Sizes(conversations=40, budget=20.0, peer_b_budget=3.0, pg_conversations=10, pg_budget=10.0,
+QUICK = Sizes(conversations=40, budget=20.0, peer_a_budget=5.0, peer_b_budget=3.0, pg_conversations=10, pg_budget=10.0,
               memory_created=100,
               memory_large=2_000, sweep_candidatures=1_000, runs=1)
 
@@ -49,7 +50,7 @@ def answers_rows(sizes: Sizes, log: Log) -> tuple[list[Row], dict[str, A.Run]]:
     log(f"tnlbot on SQLite: {n} conversations x {sizes.answers} answers")
     tnl = A.tnlbot_sqlite(script, n, sizes.budget)
     log("Peer A (PTB, in memory)")
-    peer_a = A.ptb_memory(script, n)
+    peer_a = A.ptb_memory(script, n, sizes.peer_a_budget)
     log(f"Peer B (PTB + PicklePersistence, {sizes.peer_b_budget:.0f} s of answers at most)")
     peer_b = A.ptb_pickle(script, n, sizes.peer_b_budget)
     log("floor (raw sqlite3)")
@@ -90,24 +91,33 @@ def postgres_rows(sizes: Sizes, log: Log, peers: dict) -> list[Row]:
     return rows
 
 
-def memory_rows(sizes: Sizes, log: Log) -> list[Row]:
+def memory_rows(sizes: Sizes, log: Log, script) -> list[Row]:  # noqa: ANN001
+    """Same number of events in both processes: only the store's size differs."""
     from .memory import measure
-    made = sizes.memory_created
-    log(f"memory: a process creating {made} candidatures")
-    small = measure(0, (made,))
-    log(f"memory: a process creating {2 * made} on a store of {sizes.memory_large - 2 * made} more")
-    large = measure(sizes.memory_large - 2 * made, (made, 2 * made))
+    made, extra = sizes.memory_created, sizes.memory_created // 2
+    log(f"memory: a process opening {made} + {extra} candidatures")
+    small = measure(0, (("start", made), ("start", extra)), script)
+    opened = max(1, made // 5)
+    existing = sizes.memory_large - opened
+    log(f"memory: a process opening {opened} and answering {made - opened} times on a store of {existing}")
+    large = measure(existing, (("start", opened), ("answer", made - opened)), script)
     section = "3. memory (resident, idle)"
-    per_idle = (large.rss_end - small.rss_end) / (large.total - small.total)
-    per_made = large.growth_per_created()
+    at_made, later = small.marks
+    per_idle = (large.marks[-1].rss - at_made.rss) / (large.total - at_made.created)
+    per_made = (later.rss - at_made.rss) / extra
+    start_small = at_made.seconds / at_made.events
+    start_large = large.marks[0].seconds / large.marks[0].events
     return [
         Row(section, "App built, nothing handled", mb(small.rss_app)),
-        Row(section, f"{small.total:,} open candidatures", mb(small.rss_end)),
-        Row(section, f"{large.total:,} open candidatures", mb(large.rss_end)),
+        Row(section, f"{at_made.created:,} open candidatures ({made:,} events)", mb(at_made.rss)),
+        Row(section, f"{large.total:,} open candidatures ({made:,} events)", mb(large.marks[-1].rss)),
         Row(section, "growth per idle candidature", f"{per_idle:,.0f} B", target="<= 100 B",
             met="yes" if per_idle <= 100 else "no"),
-        Row(section, f"growth per candidature created, after the first {made:,}", f"{per_made:,.0f} B",
+        Row(section, f"growth per candidature opened after the first {made:,}", f"{per_made:,.0f} B",
             target="<= 100 B", met="yes" if per_made <= 100 else "no"),
+        Row(section, f"/start (new candidature), store of 0 to {made:,}", ms(start_small)),
+        ratio_row(section, f"/start, store of {existing:,} / store of 0 to {made:,}", start_large / start_small,
+                  value=ms(start_large)),
     ]
 
 
@@ -183,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     rows, peers = answers_rows(sizes, log)
     if "postgres" not in skip:
         rows += postgres_rows(sizes, log, peers)
-    for name, step in (("memory", memory_rows), ("sweep", sweep_rows), ("startup", startup_rows)):
+    if "memory" not in skip:
+        rows += memory_rows(sizes, log, peers["script"])
+    for name, step in (("sweep", sweep_rows), ("startup", startup_rows)):
         if name not in skip:
             rows += step(sizes, log)
     log("done")

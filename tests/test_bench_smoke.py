@@ -74,10 +74,11 @@ def test_the_answers_section_has_its_three_targets():
     assert markdown(rows).count("\n") == len(rows) + 1
 
 
-def test_memory_counts_the_candidatures_it_made():
-    result = measure(existing=20, steps=(2, 4), members=3)
-    assert result.total == 24 and [made for made, _ in result.marks] == [2, 4]
-    assert 0 < result.rss_app <= result.rss_end * 2
+def test_memory_counts_the_candidatures_it_opened_and_the_answers_it_sent(script):
+    result = measure(existing=20, plan=(("start", 2), ("answer", 4), ("start", 1)), script=script)
+    assert result.total == 23 and result.answers == 4
+    assert [(m.created, m.events) for m in result.marks] == [(2, 2), (2, 4), (3, 1)]
+    assert 0 < result.rss_app <= result.marks[-1].rss * 2
 
 
 def test_sweep_sees_every_candidature_and_every_member():

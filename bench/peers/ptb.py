@@ -141,9 +141,9 @@ async def _run(raws: list[str], starts: int, states: int, pickle_path: Path | No
     return PeerRun(seconds, start_seconds, processed, stored, processed == len(raws), size)
 
 
-def peer_a(raws: list[str], starts: int, states: int) -> PeerRun:
-    """In memory: no persistence."""
-    return asyncio.run(_run(raws, starts, states, None, None))
+def peer_a(raws: list[str], starts: int, states: int, budget: float | None = None) -> PeerRun:
+    """In memory: no persistence; answers stop after `budget` seconds."""
+    return asyncio.run(_run(raws, starts, states, None, budget))
 
 
 def peer_b(raws: list[str], starts: int, states: int, budget: float | None = None) -> PeerRun:
