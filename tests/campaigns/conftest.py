@@ -65,17 +65,18 @@ class Agent(Chat):
 
 
 class Recorder:
-    """A transport that records each send (the relay's view)."""
+    """A transport that records each send (the relay's view), with the instant."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, clock=None):  # noqa: ANN001
         self.name = name
+        self.clock = clock
         self.sent: list = []
 
     async def start(self, sink) -> None:  # noqa: ANN001
         return None
 
     async def send(self, row) -> SendResult:  # noqa: ANN001
-        self.sent.append(row)
+        self.sent.append((self.clock.now() if self.clock else None, row))
         return SendResult(SendStatus.SENT, ref=str(row.id))
 
     async def stop(self) -> None:
@@ -103,7 +104,7 @@ def build(flows, catalog, clock):
         app = App(Settings(database_url=store.url), clock=clock, store=store, flows=flows,
                   catalog=catalog)
         for name in ("console", "telegram", "matrix"):
-            app.transports[name] = Recorder(name)
+            app.transports[name] = Recorder(name, clock)
         apps.append(app)
         return app
     yield make

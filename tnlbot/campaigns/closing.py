@@ -112,7 +112,7 @@ class Closer:
         files = self._attachments(conn, campaign, report.counts)
         report.files = [(name, len(data)) for name, _, data in files]
         notices += self._tell_jury(campaign, report, files, now)
-        report.notices = len(self.store.enqueue(conn, notices, now))
+        report.notices = len(self.store.enqueue_many(conn, notices, now))
         conn.execute(update(C.closings).where(C.closings.c.campaign_id == campaign_id).values(
             summary=dumps({"counts": report.counts, "files": report.files, "notices": report.notices})))
         return report
@@ -186,7 +186,7 @@ class Closer:
         for kind, per in sorted(c["by_type"].items()):
             lines.append(t(locale, "closing.jury_type", type=labels.get(kind, kind or "?"),
                            submitted=str(per["submitted"]), drafts=str(per["drafts"])))
-        names = ", ".join(f"{n} ({s // 1024 + 1} ko)" for n, s in report.files)
+        names = ", ".join(t(locale, "closing.jury_file", name=n, kb=str(s // 1024 + 1)) for n, s in report.files)
         lines.append(t(locale, "closing.jury_files", files=names or "-"))
         return "\n".join(lines)
 

@@ -37,7 +37,7 @@ from ..store.campaigns import Campaign, campaign_by_slug, current_campaign
 from . import elu, identity, lastyear, prefs, teams
 from .config import lenient
 from .context import Ctx, load_campaign
-from .reminders import time_left
+from .wording import time_left
 
 Handler = Callable[[Ctx], list[Addressed]]
 

@@ -6,6 +6,7 @@ tick after downtime needs no special case.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,11 +19,12 @@ from ..i18n import Catalog
 from ..runtime.clock import Clock
 from ..store import Store
 from ..store import tables as T
+from ..store.campaigns import Campaign
 from .closing import Closer, ClosingReport
-from .context import load_campaign
 from .reminders import Wave, WaveReport
 
 log = logging.getLogger(__name__)
+_LIVE = select(T.campaigns).where(T.campaigns.c.state != "closed").order_by(T.campaigns.c.id)
 
 
 @dataclass
@@ -49,21 +51,26 @@ class Scheduler:
     def tick(self, now: datetime | None = None) -> TickReport:
         now = now or self.clock.now()
         closer = Closer(self.store, self.flows, self.catalog)
-        report = TickReport(opened=closer.open_due(now))
-        report.closed = closer.close_due(now)
+        report = TickReport()
+        campaigns = self._live_campaigns()
+        if any(c.state == "scheduled" and c.opens_at <= now < c.closes_at for c in campaigns):
+            report.opened = closer.open_due(now)
+        for campaign in campaigns:
+            if campaign.closes_at <= now:
+                closed = closer.close(campaign.id, now)
+                report.closed += [closed] if closed is not None else []
         wave = Wave(self.store, self.flows, self.catalog, self.use_locks)
-        for campaign_id in self._open_campaigns(now):
-            with self.store.begin() as conn:
-                campaign = load_campaign(conn, campaign_id)
-            if campaign.flow_id in self.flows:
-                report.reminders[campaign_id] = wave.run(campaign, now)
+        for campaign in campaigns:
+            if campaign.accepting(now) and campaign.flow_id in self.flows:
+                report.reminders[campaign.id] = wave.run(campaign, now)
         return report
 
-    def _open_campaigns(self, now: datetime) -> list[int]:
-        g = T.campaigns
+    def _live_campaigns(self) -> list[Campaign]:
+        """Every campaign not closed yet (one short read per tick)."""
         with self.store.begin() as conn:
-            return list(conn.execute(select(g.c.id).where(
-                g.c.state != "closed", g.c.opens_at <= now, g.c.closes_at > now)).scalars())
+            rows = conn.execute(_LIVE).all()
+        return [Campaign(r.id, r.slug, r.year, r.track, r.flow_id, r.opens_at, r.closes_at,
+                         r.timezone, r.state, json.loads(r.config or "{}")) for r in rows]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set; a failed tick is logged and retried next time."""

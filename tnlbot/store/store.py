@@ -418,3 +418,18 @@ class Store:
                 o.c.payload.contains('"kind":"prompt"', autoescape=True))
                 .order_by(o.c.id.desc()).limit(1)).all()
         return str(rows[0].sent_ref) if rows else ""
+
+    # ------------------------------------------------------------ scheduled sends (campaigns)
+    def enqueue_many(self, conn: Connection, items: list[Addressed], now: datetime) -> dict[str, int]:
+        """Queue scheduled messages in one statement per chunk: dedup key -> new outbox id.
+
+        Keys already in the outbox are skipped (that unique key is the last guard)."""
+        out: dict[str, int] = {}
+        rows = [dict(transport=i.transport, chat_id=i.chat_id, user_id=i.user_id,
+                     payload=dumps(i.item.to_json()), status="pending", attempts=0, not_before=now,
+                     txn_id=uuid.uuid4().hex, sent_ref="", dedup_key=i.dedup_key, error="",
+                     created_at=now) for i in items if i.dedup_key]
+        if rows:   # executemany: SQLAlchemy batches the rows ("insertmanyvalues"), compiled once
+            stmt = self._insert(T.outbox).on_conflict_do_nothing().returning(T.outbox.c.id, T.outbox.c.dedup_key)
+            out.update({key: int(row_id) for row_id, key in conn.execute(stmt, rows).all()})
+        return out

@@ -1,0 +1,96 @@
+"""Two worker processes on one PostgreSQL database: a reminder wave of 1,000
+candidatures and the closing happen exactly once each, counted in the database."""
+from __future__ import annotations
+
+import multiprocessing
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from tnlbot.store import campaign_tables as C
+from tnlbot.store import tables as T
+
+from ..conftest import _pg_store
+from .conftest import UTC, make_campaign
+from .sim import PARIS
+from .worker import tick_worker
+
+pytestmark = pytest.mark.postgres
+
+N = 1000
+OPENS = datetime(2024, 6, 12, 8, 0, tzinfo=UTC)
+CLOSES = datetime(2024, 10, 29, 12, 0, tzinfo=PARIS).astimezone(UTC)
+
+
+@pytest.fixture
+def crowd(pg_url):
+    """A PostgreSQL store with one open campaign and N draft candidatures, one agent each."""
+    store = _pg_store(pg_url)
+    cid = make_campaign(store, opens=OPENS, closes=CLOSES)
+    now = OPENS
+    with store.begin() as conn:
+        conn.execute(insert(T.people), [dict(id=i, display_name=f"agent{i}", locale="fr", created_at=now)
+                                        for i in range(1, N + 1)])
+        conn.execute(insert(T.accounts), [dict(person_id=i, transport="telegram", external_id=str(i),
+                                               chat_id=str(i), reachable=True) for i in range(1, N + 1)])
+        conn.execute(insert(T.candidatures), [dict(id=i, campaign_id=cid, responsible_id=i, status="draft",
+                                                   version=0, amended=False, created_at=now, updated_at=now)
+                                              for i in range(1, N + 1)])
+        conn.execute(insert(T.members), [dict(candidature_id=i, person_id=i, role="responsible",
+                                              volets="[]", joined_at=now) for i in range(1, N + 1)])
+        conn.execute(insert(T.conversations), [dict(transport="telegram", chat_id=str(i), user_id=str(i),
+                                                    person_id=i, candidature_id=i, state='{"mode": "idle"}',
+                                                    updated_at=now) for i in range(1, N + 1)])
+        for table in ("people", "candidatures"):
+            conn.exec_driver_sql(f"SELECT setval('{table}_id_seq', {N + 1})")
+    yield store
+    store.close()
+
+
+def race(url: str, instant: datetime, use_locks: bool = True, ticks: int = 2) -> list[dict]:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    workers = [ctx.Process(target=tick_worker, args=(url, instant.isoformat(), ticks, use_locks, barrier, results))
+               for _ in range(2)]
+    for w in workers:
+        w.start()
+    out = [results.get(timeout=300) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    return out
+
+
+def count(store, table, *where) -> int:  # noqa: ANN001
+    with store.begin() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar()
+
+
+@pytest.mark.parametrize("use_locks", [True, False], ids=["advisory-locks", "unique-keys-only"])
+def test_two_workers_send_a_wave_of_1000_reminders_once(crowd, pg_url, use_locks):
+    d14 = datetime(2024, 10, 15, 12, 0, tzinfo=PARIS)
+    results = race(pg_url, d14, use_locks)
+    assert sum(r["sent"] for r in results) == N
+    log = C.reminder_log
+    assert count(crowd, log, log.c.slot == "d14", log.c.sent.is_(True)) == N
+    with crowd.begin() as conn:
+        assert conn.execute(select(func.count(func.distinct(log.c.candidature_id)))
+                            .where(log.c.slot == "d14")).scalar() == N
+    assert count(crowd, T.outbox, T.outbox.c.dedup_key.like("remind:%:d14")) == N
+    assert count(crowd, T.outbox) == N
+
+
+def test_two_workers_race_the_closing_once(crowd, pg_url):
+    after = CLOSES + timedelta(seconds=1)
+    results = race(pg_url, after)
+    assert sorted(r["closed"] for r in results) == [0, 1]
+    assert count(crowd, C.closings) == 1
+    assert count(crowd, T.candidatures, T.candidatures.c.status == "frozen") == N
+    o = T.outbox
+    assert count(crowd, o, o.c.dedup_key.like("closed:%")) == N
+    for room in ("!jury:example.org", "-1001234"):
+        notices = count(crowd, o, o.c.chat_id == room, o.c.payload.like('{"kind":"notice"%'))
+        assert notices == 1, room
+        assert count(crowd, o, o.c.chat_id == room, o.c.payload.like('%"kind":"document"%')) >= 1
+    assert count(crowd, C.reminder_log) == 0                  # nothing reminded after the closing
