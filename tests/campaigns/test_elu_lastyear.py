@@ -136,3 +136,13 @@ def test_copy_needs_the_body_and_a_previous_candidature(camp):
     identify(alice, SIREN)
     assert "Je ne trouve pas de candidature de votre collectivité" in alice.say("/copier")
     assert "Aucune réponse reprise de l'an dernier n'est à vérifier" in alice.say("/verifier")
+
+
+def test_a_campaign_without_elu_confirmation_lets_the_responsible_submit(build, sqlite_store, clock, flows):
+    now = clock.now()
+    app = build(sqlite_store, opens=now - timedelta(days=1), closes=now + timedelta(days=30), config={})
+    alice = Agent(app, "alice")
+    fill(alice, flows["tnl-2022"])
+    assert "ne demande pas de confirmation" in alice.say("/elu")
+    assert alice.say("/deposer").ref == "confirm"
+    assert "Votre candidature est déposée" in alice.say("oui")

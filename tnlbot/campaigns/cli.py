@@ -256,10 +256,14 @@ def describe(store: Store, campaign: Campaign) -> list[str]:
              f"inactivity {plan.inactivity_days} days; at most {plan.max_per_person} per person; "
              f"quiet {quiet.start:%H:%M}-{quiet.end:%H:%M} and {days or 'no day'}",
              "  jury: " + (", ".join(_dest(d) for d in conf.jury) or "none"),
+             "  élu confirmation " + ("required" if conf.elu_confirmation else "not required")
+             + f"; invitations valid {conf.invitation_days} days",
              "  reminder timeline (slot: N days before closing -> sent at, after quiet hours):"]
+    zone = ZoneInfo(campaign.timezone)
     for planned in timeline(clock_of(campaign)):
-        lines.append(f"    {planned.slot:>4}: {local(planned.nominal)} -> {local(planned.due_at)}"
-                     f"  ({sent.get(planned.slot, 0)} sent)")
+        nominal, due_at = (i.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
+                           for i in (planned.nominal, planned.due_at))
+        lines.append(f"    {planned.slot:>4}: {nominal} -> {due_at}  ({sent.get(planned.slot, 0)} sent)")
     others = {s: n for s, n in sent.items() if not s.startswith("d")}
     if others:
         lines.append("  other reminders sent: " + ", ".join(f"{s} {n}" for s, n in sorted(others.items())))

@@ -1,0 +1,85 @@
+"""`tnlbot campaign create/open/close/show/list` on a SQLite file."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from tnlbot.cli import main
+from tnlbot.store import Store
+from tnlbot.store import tables as T
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    url = Store.sqlite_url(tmp_path / "cli.db")
+    monkeypatch.setenv("TNLBOT_DATABASE_URL", url)
+    return url
+
+
+def campaigns(url: str) -> list:
+    store = Store(url)
+    try:
+        with store.begin() as conn:
+            return conn.execute(select(T.campaigns).order_by(T.campaigns.c.id)).all()
+    finally:
+        store.close()
+
+
+def test_create_show_and_list_a_campaign(db, capsys, tmp_path):
+    spec = tmp_path / "tnl-2024.yaml"
+    spec.write_text("slug: tnl-2024\nflow: tnl-2022\nyear: 2024\nopens: 2024-06-12\ncloses: 2024-11-08\n"
+                    "reminders: {before_days: [14, 7, 2, 1], inactivity_days: 10}\n"
+                    "jury: [{transport: matrix, chat_id: '!jury:example.org'}]\n", encoding="utf-8")
+    assert main(["campaign", "create", "--file", str(spec), "--jury", "telegram:-1001234"]) == 0
+    assert "created tnl-2024 (scheduled)" in capsys.readouterr().out
+    [row] = campaigns(db)
+    assert row.opens_at == datetime(2024, 6, 11, 22, 0, tzinfo=timezone.utc)     # 00:00 in Paris
+    assert row.closes_at == datetime(2024, 11, 8, 23, 0, tzinfo=timezone.utc)    # the end of 8 November
+    assert main(["campaign", "show", "tnl-2024"]) == 0
+    shown = capsys.readouterr().out
+    assert "jury: matrix:!jury:example.org, telegram:-1001234" in shown
+    assert "d14: Sat 26 Oct 2024 00:00 CEST -> Sat 26 Oct 2024 08:00 CEST" in shown
+    assert "d2: Thu 07 Nov 2024 00:00 CET -> Thu 07 Nov 2024 08:00 CET" in shown
+    assert "élu confirmation required" in shown
+    assert main(["campaign", "list"]) == 0
+    assert "tnl-2024" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,error", [
+    (["campaign", "create", "x", "--flow", "nope", "--opens", "2024-06-12", "--closes", "2024-11-08"],
+     "unknown flow 'nope'"),
+    (["campaign", "create", "x", "--flow", "tnl-2022", "--opens", "2024-06-12", "--closes", "2024-06-01"],
+     "a campaign must close after it opens"),
+    (["campaign", "create", "x", "--flow", "tnl-2022", "--opens", "demain", "--closes", "2024-06-01"],
+     "not a date: 'demain'"),
+    (["campaign", "create", "x", "--flow", "tnl-2022", "--opens", "2024-06-12", "--closes", "2024-11-08",
+      "--jury", "fax:123"], "jury[0]: expected transport"),
+    (["campaign", "create", "x", "--flow", "tnl-2022", "--opens", "2024-06-12", "--closes", "2024-11-08",
+      "--timezone", "Mars/Olympus"], "campaign not created"),
+    (["campaign", "create", "--flow", "tnl-2022"], "missing: slug, opens, closes"),
+])
+def test_bad_campaigns_are_refused_with_a_reason(db, capsys, argv, error):
+    assert main(argv) == 2
+    assert error in capsys.readouterr().err
+    assert campaigns(db) == []
+
+
+def test_open_then_close_now(db, capsys):
+    now = datetime.now(timezone.utc)
+    opens, closes = (now + timedelta(days=3)).date().isoformat(), (now + timedelta(days=60)).date().isoformat()
+    assert main(["campaign", "create", "soon", "--flow", "tnl-2022", "--opens", opens, "--closes", closes,
+                 "--jury", "console:jury"]) == 0
+    assert main(["campaign", "open", "soon"]) == 0
+    [row] = campaigns(db)
+    assert row.state == "open" and row.opens_at <= datetime.now(timezone.utc)
+    assert main(["campaign", "close", "soon"]) == 0
+    out = capsys.readouterr().out
+    assert "closed soon" in out and '"submitted": 0' in out
+    assert main(["campaign", "close", "soon"]) == 0
+    assert "was already closed" in capsys.readouterr().out
+    assert main(["campaign", "open", "soon"]) == 1
+    [row] = campaigns(db)
+    assert row.state == "closed" and row.closes_at <= datetime.now(timezone.utc)
+    assert main(["campaign", "show", "nope"]) == 1
