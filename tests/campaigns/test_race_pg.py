@@ -94,3 +94,47 @@ def test_two_workers_race_the_closing_once(crowd, pg_url):
         assert notices == 1, room
         assert count(crowd, o, o.c.chat_id == room, o.c.payload.like('%"kind":"document"%')) >= 1
     assert count(crowd, C.reminder_log) == 0                  # nothing reminded after the closing
+
+
+def test_two_agents_declaring_one_siren_at_the_same_instant_make_one_candidature(pg_url, flows, catalog, clock):
+    import threading
+
+    from tnlbot.app import App, Settings
+    from tnlbot.store import Store
+
+    from .conftest import Agent, siren
+    store = _pg_store(pg_url)
+    make_campaign(store, opens=clock.now() - timedelta(days=1), closes=clock.now() + timedelta(days=30))
+    apps = [App(Settings(database_url=pg_url), clock=clock, store=Store(pg_url, migrate=False), flows=flows,
+                catalog=catalog) for _ in range(2)]          # two workers, two connection pools
+    rounds = 8
+    for n in range(rounds):
+        if n % 2:   # a body known from an earlier year: only the unique key (campaign, body) decides
+            with store.begin() as conn:
+                conn.execute(insert(T.organisations).values(siren=siren(30000000 + n), name="Course",
+                                                            kind="commune", departement="29"))
+        agents = [Agent(app, f"r{n}w{w}") for w, app in enumerate(apps)]
+        for agent in agents:
+            agent.say("bonjour")
+            agent.say("Mairie de Course")
+            agent.say("1")
+        start, replies = threading.Barrier(2), {}
+
+        def declare(agent: Agent) -> None:
+            start.wait(timeout=30)
+            replies[agent.user] = agent.say(siren(30000000 + n)).text
+        threads = [threading.Thread(target=declare, args=(a,)) for a in agents]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        said = sorted("existe déjà" in text for text in replies.values())
+        assert said == [False, True], replies
+    k = T.candidatures
+    with store.begin() as conn:
+        linked = conn.execute(select(k.c.organisation_id, func.count()).where(k.c.organisation_id.is_not(None))
+                              .group_by(k.c.organisation_id)).all()
+    assert len(linked) == rounds and all(n == 1 for _, n in linked)
+    for app in apps:
+        app.store.close()
+    store.close()

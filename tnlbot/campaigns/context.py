@@ -107,9 +107,17 @@ class Ctx:
     now: datetime
     inbound: Inbound
     conv: ConversationRow | None
-    campaign: Campaign
+    _campaign: Campaign | None = None
     args: str = ""
     _answers: dict[str, JSON] | None = None
+
+    @property
+    def campaign(self) -> Campaign:
+        """The conversation's campaign, read when first needed."""
+        if self._campaign is None:
+            assert self.conv is not None
+            self._campaign = load_campaign(self.conn, self.conv.campaign_id)
+        return self._campaign
 
     def answers(self) -> dict[str, JSON]:
         """The candidature's answers (read once per event)."""
@@ -131,13 +139,17 @@ class Ctx:
 
     @property
     def flow(self) -> Flow:
-        return self.flows[self.campaign.flow_id]
+        return self.flows[self.conv.flow_id if self.conv is not None else self.campaign.flow_id]
+
+    @property
+    def zone(self) -> str:
+        return self.conv.timezone if self.conv is not None else self.campaign.timezone
+
+    def when(self, instant: datetime, locale: str = "") -> str:
+        return local_time(instant, locale or self.locale, self.zone)
 
     def t(self, key: str, **params: str) -> str:
         return self.catalog(self.locale, key, **params)
-
-    def when(self, instant: datetime, locale: str = "") -> str:
-        return local_time(instant, locale or self.locale, self.campaign.timezone)
 
     def reply(self, text: str, actions: tuple[Option, ...] = (), options: tuple[Option, ...] = (),
               ref: str = "") -> Addressed:

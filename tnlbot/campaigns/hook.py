@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable, Mapping
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, exists, func, select
 
 from ..core.answers import Problem, fold, parse_yes_no
 from ..core.engine import Dossier, Outcome
@@ -39,7 +39,17 @@ from .config import lenient
 from .context import Ctx, load_campaign
 from .wording import time_left
 
-Handler = Callable[[Ctx], list[Addressed]]
+_VOLETS = select(T.members.c.volets).where(T.members.c.candidature_id == bindparam("cand"),
+                                          T.members.c.person_id == bindparam("person"))
+_FRESH = (select(T.candidatures.c.status, T.campaigns.c.state, T.campaigns.c.opens_at,
+                 T.campaigns.c.closes_at,
+                 exists().where(C.answer_checks.c.candidature_id == T.candidatures.c.id).label("marked"))
+          .join(T.campaigns, T.campaigns.c.id == T.candidatures.c.campaign_id)
+          .where(T.candidatures.c.id == bindparam("cand")))
+_PRIOR = select(T.answers.c.key, T.answers.c.value, T.answers.c.answered_by).where(
+    T.answers.c.candidature_id == bindparam("cand"), T.answers.c.key.in_(bindparam("keys", expanding=True)))
+
+Handler = Callable[[Ctx], "list[Addressed] | None"]
 
 COMMANDS: Mapping[str, Handler] = {
     "inviter": teams.invite, "invite": teams.invite,
@@ -71,7 +81,7 @@ class CampaignHook:
     campaign_slug: str = ""
 
     def _ctx(self, conn: Connection, inbound: Inbound, conv: ConversationRow | None,
-             campaign: Campaign, now: datetime) -> Ctx:
+             campaign: Campaign | None, now: datetime) -> Ctx:
         return Ctx(conn, self.store, self.flows, self.catalog, now, inbound, conv, campaign)
 
     # ------------------------------------------------------------------ before
@@ -79,27 +89,29 @@ class CampaignHook:
                now: datetime) -> list[Addressed] | None:
         if conv is None:
             return self._first_contact(conn, inbound, now)
-        ctx = self._ctx(conn, inbound, conv, load_campaign(conn, conv.campaign_id), now)
-        if now >= ctx.campaign.closes_at or ctx.campaign.state == "closed":
+        ended = now >= conv.closes_at or conv.campaign_state == "closed"
+        handler = self._route(inbound, conv)
+        if handler is None and not ended:
+            return None            # the common case (an answer): no query at all
+        ctx = self._ctx(conn, inbound, conv, None, now)
+        ctx.args = inbound.text.strip() if inbound.kind is InboundKind.COMMAND else ""
+        if ended:
             moved = self._next_campaign(ctx)
             if moved is not None:
                 return moved
+        return handler(ctx) if handler is not None else None
+
+    def _route(self, inbound: Inbound, conv: ConversationRow) -> Handler | None:
+        """Which of our handlers takes this event, if any (no I/O)."""
         if inbound.kind is InboundKind.COMMAND:
             name = fold(inbound.command)
-            ctx.args = inbound.text.strip()
-            if name in START and teams.clean_code(ctx.args):
-                return teams.join(ctx, ctx.args)
-            handler = COMMANDS.get(name)
-            return handler(ctx) if handler is not None else None
+            if name in START and teams.clean_code(inbound.text):
+                return lambda ctx: teams.join(ctx, ctx.args)
+            return COMMANDS.get(name)
         if inbound.kind is InboundKind.CHOICE and inbound.ref == elu.PROMPT_REF:
-            if inbound.values not in (("yes",), ("no",)):
-                return ctx.say("error.stale_button")
-            return elu.answer(ctx, inbound.values == ("yes",))
-        if inbound.kind is InboundKind.TEXT and conv.state.mode == "new" and elu.is_pending_elu(ctx):
-            said = parse_yes_no(inbound.text.strip()[:20], None, {})  # type: ignore[arg-type]
-            if isinstance(said, Problem):
-                return elu.ask_elu(ctx, conv.candidature_id)
-            return elu.answer(ctx, bool(said))
+            return _elu_pressed
+        if inbound.kind is InboundKind.TEXT and conv.state.mode == "new":
+            return _elu_typed      # the first words of someone who just joined: an élu's answer?
         return None
 
     def _first_contact(self, conn: Connection, inbound: Inbound, now: datetime) -> list[Addressed] | None:
@@ -140,17 +152,14 @@ class CampaignHook:
     # ------------------------------------------------------------------ dossier
     def dossier(self, conn: Connection, inbound: Inbound, conv: ConversationRow,
                 answers: Mapping[str, JSON], dossier: Dossier, now: datetime) -> Dossier:
-        m, g = T.members, T.campaigns
-        row = conn.execute(select(m.c.volets, g.c.config).join(g, g.c.id == conv.campaign_id).where(
-            m.c.candidature_id == conv.candidature_id, m.c.person_id == conv.person_id)).first()
-        volets = tuple(json.loads(row.volets or "[]")) if row is not None else ()
-        dossier = replace(dossier, allowed_volets=volets)
+        volets = conn.execute(_VOLETS, {"cand": conv.candidature_id, "person": conv.person_id}).scalar()
+        dossier = replace(dossier, allowed_volets=tuple(json.loads(volets or "[]")))
         submitting = conv.state.mode == "confirming" or (
             inbound.kind is InboundKind.COMMAND and fold(inbound.command) in SUBMIT)
-        if not submitting or row is None or conv.flow_id not in self.flows:
+        if not submitting or conv.flow_id not in self.flows:
             return dossier
         flow = self.flows[conv.flow_id]
-        settings = lenient(json.loads(row.config or "{}"))
+        settings = lenient(load_campaign(conn, conv.campaign_id).config)
         return replace(dossier, elu_confirmed=elu.confirmed(conn, conv.candidature_id, answers, flow, settings),
                        to_check=_to_check(conn, conv.candidature_id, flow, answers))
 
@@ -163,12 +172,17 @@ class CampaignHook:
                 text = self.catalog(outcome.state.locale, "teams.help")
                 return replace(outcome, messages=outcome.messages + (Outgoing(OutKind.NOTICE, text),))
             return outcome
-        campaign = load_campaign(conn, conv.campaign_id)
-        ctx = self._ctx(conn, inbound, conv, campaign, now)
-        if not _still_accepting(conn, conv, campaign, now):
-            text = self.catalog(conv.state.locale, "campaign.closed", when=ctx.when(campaign.closes_at))
+        fresh = conn.execute(_FRESH, {"cand": conv.candidature_id}).one()
+        ctx = self._ctx(conn, inbound, conv, None, now)
+        if not (fresh.state != "closed" and fresh.opens_at <= now < fresh.closes_at
+                and fresh.status in ("draft", "submitted")):     # read again: the commit decides
+            text = self.catalog(conv.state.locale, "campaign.closed", when=ctx.when(fresh.closes_at))
             return _refused(conv, outcome, [Outgoing(OutKind.NOTICE, text)])
-        before = ctx.answers()
+        if not changes:
+            return outcome
+        keys = list(changes) + (list(identity.ORG_FIELDS) if changes.get("siren") is not None else [])
+        prior = {r.key: r for r in conn.execute(_PRIOR, {"cand": conv.candidature_id, "keys": keys})}
+        before = {k: json.loads(r.value) for k, r in prior.items()}
         here: list[Addressed] = []
         if changes.get("siren") is not None:
             linked, said = identity.link_siren(ctx, str(changes["siren"]), {**before, **changes})
@@ -177,14 +191,32 @@ class CampaignHook:
                 return _refused(conv, outcome, [a.item for a in said if _is_here(a, inbound)])
             here += said
         identity.sync_organisation(ctx, changes)
-        self._elsewhere(conn, inbound, identity.tell_overwritten(ctx, changes, before), now)
-        lastyear.clear(ctx, list(changes))
+        authors = {k: r.answered_by for k, r in prior.items()}
+        self._elsewhere(conn, inbound, identity.tell_overwritten(ctx, changes, before, authors), now)
+        if fresh.marked:
+            lastyear.clear(ctx, list(changes))
         return _with(outcome, [a.item for a in here if _is_here(a, inbound)])
 
     def _elsewhere(self, conn: Connection, inbound: Inbound, items: list[Addressed], now: datetime) -> None:
         others = [a for a in items if not _is_here(a, inbound)]
         if others:
             self.store.enqueue(conn, others, now)
+
+
+def _elu_pressed(ctx: Ctx) -> list[Addressed]:
+    if ctx.inbound.values not in (("yes",), ("no",)):
+        return ctx.say("error.stale_button")
+    return elu.answer(ctx, ctx.inbound.values == ("yes",))
+
+
+def _elu_typed(ctx: Ctx) -> list[Addressed] | None:  # type: ignore[return]
+    assert ctx.conv is not None
+    if not elu.is_pending_elu(ctx):
+        return None
+    said = parse_yes_no(ctx.inbound.text.strip()[:20], None, {})  # type: ignore[arg-type]
+    if isinstance(said, Problem):
+        return elu.ask_elu(ctx, ctx.conv.candidature_id)
+    return elu.answer(ctx, bool(said))
 
 
 def _is_here(item: Addressed, inbound: Inbound) -> bool:
@@ -205,13 +237,6 @@ def _refused(conv: ConversationRow, outcome: Outcome, said: list[Outgoing]) -> O
     """Nothing of this event is saved: state, answers and candidature stay as they were."""
     dossier = replace(outcome.dossier, status=conv.status, version=conv.version, amended=conv.amended)
     return Outcome(conv.state, dossier, (), tuple(said), None)
-
-
-def _still_accepting(conn: Connection, conv: ConversationRow, campaign: Campaign, now: datetime) -> bool:
-    """Read again under the candidature's lock: the instant of the commit decides."""
-    status = conn.execute(select(T.candidatures.c.status).where(
-        T.candidatures.c.id == conv.candidature_id)).scalar()
-    return campaign.accepting(now) and status in ("draft", "submitted")
 
 
 def _to_check(conn: Connection, candidature_id: int, flow: Flow, answers: Mapping[str, JSON]) -> int:

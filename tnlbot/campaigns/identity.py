@@ -105,18 +105,15 @@ def sync_organisation(ctx: Ctx, changes: Mapping[str, JSON]) -> None:
 
 # ------------------------------------------------------------------ overwrites
 
-def tell_overwritten(ctx: Ctx, changes: Mapping[str, JSON], before: Mapping[str, JSON]) -> list[Addressed]:
+def tell_overwritten(ctx: Ctx, changes: Mapping[str, JSON], before: Mapping[str, JSON],
+                     authors: Mapping[str, int | None]) -> list[Addressed]:
     """Colleagues whose answers this event replaced are told, once each."""
     assert ctx.conv is not None
-    keys = [k for k, v in changes.items() if before.get(k) is not None and v != before.get(k)]
-    if not keys:
-        return []
-    a = T.answers
-    rows = ctx.conn.execute(select(a.c.key, a.c.answered_by).where(
-        a.c.candidature_id == ctx.conv.candidature_id, a.c.key.in_(keys))).all()
     by_person: dict[int, list[str]] = {}
-    for key, person in rows:
-        if person is not None and person != ctx.conv.person_id:
+    for key, value in changes.items():
+        person = authors.get(key)
+        if before.get(key) is not None and value != before[key] and person is not None \
+                and person != ctx.conv.person_id:
             by_person.setdefault(person, []).append(key)
     after = {**before, **changes}
     name = person_name(ctx.conn, ctx.conv.person_id)
