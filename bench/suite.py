@@ -14,7 +14,7 @@ from .report import Row, load, machine, markdown, mb, ms, rate, ratio_row
 class Sizes:
     conversations: int = 1000
     answers: int = 20
-    budget: float = 100.0             # seconds of answers for tnlbot and the floor on SQLite
+    budget: float = 90.0              # seconds of answers for tnlbot and the floor on SQLite
     peer_a_budget: float = 30.0       # seconds of answers for the in-memory peer
     peer_b_budget: float = 20.0       # seconds of answers for the pickle peer
     pg_conversations: int = 100
@@ -23,7 +23,7 @@ class Sizes:
     memory_large: int = 36_000
     sweep_candidatures: int = 36_000
     sweep_members: int = 3
-    runs: int = 3                     # start-up and flow load repetitions
+    runs: int = 2                     # start-up repetitions (flow load: at least 3)
 
 
 QUICK = Sizes(conversations=40, budget=20.0, peer_a_budget=5.0, peer_b_budget=3.0, pg_conversations=10, pg_budget=10.0,
