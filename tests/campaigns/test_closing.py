@@ -90,8 +90,8 @@ def test_the_closing_freezes_drafts_tells_everyone_once_and_notifies_each_jury_r
     sent = delivered(scheduled)
     told = {d.chat: d.item.text for d in sent if d.key.startswith("closed:")}
     assert sorted(told) == ["chat-alice", "chat-bob", "chat-carol"]
-    assert "Votre candidature de Testbourg n'a pas été déposée à temps" in told["chat-alice"]
-    assert "Votre candidature de Carolville (version 1, déposée le 15 juin 2024, 10:00) est transmise au jury" \
+    assert "Votre candidature pour Testbourg n'a pas été déposée à temps" in told["chat-alice"]
+    assert "Votre candidature pour Carolville (version 1, déposée le 15 juin 2024, 10:00) est transmise au jury" \
         in told["chat-carol"]
     assert "le jury examinera la version 1" in told["chat-carol"]
     matrix = [d for d in sent if d.chat == "!jury:example.org"]

@@ -69,7 +69,7 @@ def test_reminders_over_a_whole_campaign(season, clock, flows):
     first = {d.chat: d.item for d in reminders(season) if d.slot == "d14"}
     fr, en = first["chat-alice"], first["chat-bob"]
     fr, en = replace(fr, text=fr.text.replace("\xa0", " ")), replace(en, text=en.text.replace("\xa0", " "))
-    assert fr.text.startswith("⏰ Rappel : il reste 2 semaines pour déposer la candidature de Testbourg.")
+    assert fr.text.startswith("⏰ Rappel pour Testbourg : il reste 2 semaines pour déposer la candidature.")
     assert "La campagne se termine le 29 octobre 2024, 12:00 (heure de Paris)." in fr.text
     assert "Ce qu'il reste à remplir :\n• Stratégie et mutualisation : 2 réponse(s) obligatoire(s)\n• Bonnes" in fr.text
     assert "c'est vous qui la déposez" in fr.text
@@ -80,7 +80,7 @@ def test_reminders_over_a_whole_campaign(season, clock, flows):
     assert "Identification" not in en.text                             # not his part
     assert "When everything is ready, alice submits it." in en.text
     assert [a.label for a in en.actions] == ["Resume", "Remind me tomorrow", "Stop reminding me"]
-    words = {d.slot: d.item.text.replace("\xa0", " ").split(" pour ")[0]
+    words = {d.slot: d.item.text.replace("\xa0", " ").split(" pour déposer")[0]
              for d in reminders(season, "chat-alice")}
     assert words["d7"].endswith("il reste 7 jours") and words["d2"].endswith("il reste 28 heures")
     assert words["d1"].endswith("il reste 24 heures")

@@ -39,7 +39,7 @@ def team_of(app, alice: Agent) -> tuple[int, list[tuple[str, str]]]:  # noqa: AN
 def test_the_first_declarer_is_responsible_and_a_second_is_told_how_to_join(camp):
     alice, bob = Agent(camp, "alice"), Agent(camp, "bob")
     said = identify(alice, TESTBOURG)
-    assert f"cette candidature est celle de Testbourg (SIREN {TESTBOURG}), et vous en êtes responsable" in said
+    assert f"cette candidature représente Testbourg (SIREN {TESTBOURG}), et vous en êtes responsable" in said
     bob.say("bonjour")
     bob.say("Mairie de Testbourg")
     bob.say("1")
@@ -60,7 +60,7 @@ def test_the_first_declarer_is_responsible_and_a_second_is_told_how_to_join(camp
     # bob asks alice for a code and joins: still one candidature for the body
     code = code_in(alice.say("/inviter"))
     reply = bob.say(f"/rejoindre {code}")
-    assert "Bienvenue dans l'équipe de la candidature de Testbourg" in reply
+    assert "Bienvenue dans l'équipe de la candidature pour Testbourg" in reply
     assert "bob a rejoint l'équipe de votre candidature (rôle : membre)" in alice.inbox()
     assert len([r for r in live_candidatures(camp) if r.status == "draft"]) == 1
     assert team_of(camp, alice)[1] == [("alice", "responsible"), ("bob", "member")]
@@ -109,7 +109,7 @@ def test_a_telegram_deep_link_joins_the_team(build, sqlite_store, clock):
     link = re.search(r"https://t\.me/tnl_label_bot\?start=([A-Z2-9]{8})", reply.text)
     assert link, reply.text
     reply = bob.say(f"/start {link.group(1)}")             # what Telegram sends for the deep link
-    assert "Bienvenue dans l'équipe de la candidature de Testbourg" in reply
+    assert "Bienvenue dans l'équipe de la candidature pour Testbourg" in reply
     assert team_of(app, alice)[1] == [("alice", "responsible"), ("bob", "member")]
 
 
@@ -165,7 +165,7 @@ def test_remove_a_member_and_hand_the_role_over(camp):
     alice.inbox()
     assert "Vous ne pouvez pas vous retirer vous-même" in alice.say("/retirer 1")
     assert "carol ne fait plus partie de l'équipe" in alice.say("/retirer 3")
-    assert "alice vous a retiré(e) de l'équipe de la candidature de Testbourg" in carol.inbox()
+    assert "alice vous a retiré(e) de l'équipe de la candidature pour Testbourg" in carol.inbox()
     assert [n for n, _ in team_of(camp, alice)[1]] == ["alice", "bob"]
     reply = carol.say("bonjour")                          # carol starts afresh, alone
     assert "Bonjour" in reply and reply.ref == "nom_collectivite"
@@ -185,3 +185,13 @@ def test_who_answered_what_needs_no_member_rights_and_help_lists_team_commands(c
     assert "Indiquez le numéro d'une réponse" in alice.say("/qui 999")
     with camp.store.begin() as conn:
         assert conn.execute(select(func.count()).select_from(C.invitations)).scalar() == 0
+
+
+def test_a_code_cannot_be_used_once_the_campaign_is_closed(camp, clock):
+    alice, bob = Agent(camp, "alice"), Agent(camp, "bob")
+    identify(alice, TESTBOURG)
+    clock.advance(days=119)
+    code = code_in(alice.say("/inviter"))
+    clock.advance(days=2)                                     # still valid, but the campaign closed
+    assert "La campagne n'accepte plus de modifications" in bob.say(f"/rejoindre {code}")
+    assert [n for n, _ in team_of(camp, alice)[1]] == ["alice"]

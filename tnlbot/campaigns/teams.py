@@ -22,7 +22,7 @@ from ..core.turn import State
 from ..store import tables as T
 from ..store import campaign_tables as C
 from ..store.store import dumps
-from .context import Ctx, Member, insert_or_skip, members, organisation, person_name
+from .context import Ctx, Member, insert_or_skip, load_campaign, members, organisation, person_name
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I: read aloud safely
 CODE_LENGTH = 8
@@ -126,6 +126,8 @@ def join(ctx: Ctx, text: str) -> list[Addressed]:
     if problem:
         return ctx.say(problem, code=show_code(code))
     target = row.candidature_id
+    if not load_campaign(ctx.conn, _campaign_of(ctx, target)).accepting(ctx.now):
+        return ctx.say("teams.campaign_closed")
     if ctx.conv is not None and ctx.conv.candidature_id == target:
         return ctx.say("teams.join.already", code=show_code(code))
     if ctx.conv is not None and not _may_leave(ctx):
@@ -140,6 +142,11 @@ def join(ctx: Ctx, text: str) -> list[Addressed]:
         return ctx.say("teams.join.used", code=show_code(code))
     _enter(ctx, person, target, row.role)
     return _welcome(ctx, person, target, row.role)
+
+
+def _campaign_of(ctx: Ctx, candidature_id: int) -> int:
+    return int(ctx.conn.execute(select(T.candidatures.c.campaign_id).where(
+        T.candidatures.c.id == candidature_id)).scalar_one())
 
 
 def _may_leave(ctx: Ctx) -> bool:
