@@ -91,6 +91,14 @@ async def bot(synapse, register, make_app, sqlite_store):
 
 
 @pytest.fixture
+async def any_bot(synapse, register, make_app, any_store):
+    """The bot on SQLite, then on PostgreSQL."""
+    made = Bot(synapse.url, register("bot"), make_app(any_store))
+    yield made
+    await made.stop()
+
+
+@pytest.fixture
 async def agents(synapse, register):
     """agents("alice") -> a started Agent with a new account."""
     made: list[Agent] = []

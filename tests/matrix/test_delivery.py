@@ -99,7 +99,8 @@ async def test_a_lost_sync_token_answers_nothing_twice_and_skips_old_events(bot,
     assert set(writes.values()) == {1}
 
 
-async def test_a_resend_after_a_crash_reuses_the_transaction_id(bot, agents):
+async def test_a_resend_after_a_crash_reuses_the_transaction_id(any_bot, agents):
+    bot = any_bot
     await bot.start()
     agent = await agents("agent")
     room, _ = await direct_room(agent, bot)

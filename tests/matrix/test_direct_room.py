@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tnlbot.core.events import Addressed, Outgoing, OutKind
 from tnlbot.store import tables as T
 
-from .conftest import direct_room
+from .conftest import Room, direct_room
 
 pytestmark = pytest.mark.synapse
 
@@ -46,6 +46,7 @@ async def test_a_whole_candidature_in_a_direct_room(bot, agents):
     agent = await agents("agent")
     room, greeting = await direct_room(agent, bot)
     assert "Bonjour" in greeting[0] and "Quel est le nom de votre collectivité" in greeting[1]
+    assert "Passer ▶ !passer" in greeting[1]     # Element sends "!passer" as typed
 
     for answer, next_question in IDENTIFICATION:
         question = await room.answer(answer)
@@ -66,9 +67,9 @@ async def test_a_whole_candidature_in_a_direct_room(bot, agents):
     assert "Toutes les questions ont une réponse" in done
 
     (recap,) = await room.say("/deposer")
-    if "/elu" in recap:    # the campaign asks for the elected official's confirmation first
-        (noted,) = await room.say("/elu declarer")
-        assert "/deposer" in noted
+    if "!elu" in recap:    # the campaign asks for the elected official's confirmation first
+        (noted,) = await room.say("!elu declarer")
+        assert "!deposer" in noted
         (recap,) = await room.say("/deposer")
     (confirm,) = await room.read()
     assert "Récapitulatif" in recap and "Mairie de Saint-Libre" in recap
@@ -192,6 +193,26 @@ async def test_a_file_answer_and_a_file_sent_by_the_bot(bot, agents):
     assert sent.content["info"] == {"mimetype": "application/pdf", "size": 12}
     downloaded = await agent.client.download(sent.content["url"])
     assert downloaded.body == b"%PDF receipt"
+
+
+async def test_history_from_before_the_bot_joined_is_not_answered_and_an_edit_changes_nothing(bot, agents):
+    await bot.start()
+    agent = await agents("agent")
+    created = await agent.client.room_create(is_direct=True)
+    await agent.say(created.room_id, "Mairie d'avant")                 # the bot is not there yet
+    await agent.client.room_invite(created.room_id, bot.user_id)
+    room = Room(agent, bot.user_id, created.room_id)
+    welcome, first = await room.read(2)
+    assert "Bonjour" in welcome and "Quel est le nom de votre collectivité" in first
+
+    typed = await agent.say(room.id, "Mairie de Saint-Lbire")
+    await room.next_question()
+    await agent.send(room.id, {"msgtype": "m.text", "body": "* Mairie de Saint-Libre",
+                               "m.new_content": {"msgtype": "m.text", "body": "Mairie de Saint-Libre"},
+                               "m.relates_to": {"rel_type": "m.replace", "event_id": typed}})
+    (told,) = await room.read()
+    assert "modifié un message" in told and "!modifier" in told
+    assert answers(bot) == {"nom_collectivite": "Mairie de Saint-Lbire"}
 
 
 def answers(bot) -> dict:

@@ -28,10 +28,6 @@ ANSWERS = [
     ("15", "nombre_agents", 15),
     ("10", "nombre_postes", 10),
     ("Jean Dupont", "elu_nom", "Jean Dupont"),
-    ("Maire", "elu_mandat", "Maire"),
-    ("jean@saint-libre.fr", "elu_email", "jean@saint-libre.fr"),
-    ("01 02 03 04 05", "elu_telephone", "+33102030405"),
-    ("Marie Curie", "referent_nom", "Marie Curie"),
 ]
 
 

@@ -12,7 +12,8 @@ from nio import RoomSendError
 from tnlbot.core.events import Inbound, InboundKind, Option, Outgoing, OutKind
 from tnlbot.transports.base import SendStatus
 from tnlbot.transports.matrix import _failure
-from tnlbot.transports.matrix_render import (Allow, SentPrompt, Skip, clean_name, file_content,
+from tnlbot.transports.matrix_render import (Allow, SentPrompt, Skip, bang, clean_name,
+                                             command_names, file_content, for_matrix,
                                              hint_key, inbound_from_event, match_options,
                                              reaction_keys, render, render_settled,
                                              render_update, strip_reply_fallback)
@@ -141,7 +142,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
                            | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=8)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(kind=st.sampled_from(["m.room.message", "m.reaction", "m.room.redaction", "m.sticker"]),
        content=json_values, key=st.sampled_from(["body", "msgtype", "m.relates_to", "info", "url"]))
 def test_no_event_makes_it_raise(kind, content, key):
@@ -225,6 +226,17 @@ def test_replies_name_choices_by_number_or_text():
     assert match_options("1, 3", KINDS, True) == ("commune", "region")
     assert match_options("1, 3", KINDS, False) == ()
     assert match_options("9", KINDS, False) == ()
+
+
+def test_commands_are_shown_with_an_exclamation_mark_in_the_bots_texts():
+    names = command_names(["Tapez /aide ou /modifier N.", "(/passer pour plus tard)"])
+    assert names == {"aide", "modifier", "passer"}
+    assert bang("Tapez /aide, (/passer) ou /modifier 3.", names) == "Tapez !aide, (!passer) ou !modifier 3."
+    untouched = "https://www.ville.fr/aide, le 15/03/2022, et/ou /inconnu"
+    assert bang(untouched, names) == untouched
+    shown = for_matrix(question(text="Tapez /aide"), names)
+    assert (shown.text, shown.actions[0].value) == ("Tapez !aide", "/retour")
+    assert for_matrix(question(actions=(Option("/passer", "Passer"),)), names).actions[0].value == "!passer"
 
 
 def test_the_quote_of_a_reply_is_dropped():

@@ -38,8 +38,9 @@ from ..i18n import Catalog
 from ..runtime.clock import Clock
 from ..store import OutboxRow, Store
 from .base import SendResult, SendStatus, Sink
-from .matrix_render import (NAME, Allow, document_mime, file_content, hint_key, reaction,
-                            reaction_keys, render, render_settled, render_update)
+from .matrix_render import (NAME, Allow, bang, command_names, document_mime, file_content,
+                            for_matrix, hint_key, reaction, reaction_keys, render, render_settled,
+                            render_update)
 from .matrix_sync import Members, Receiver
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ class Matrix:
         self.poll_ms = poll_ms
         self.max_upload = MAX_UPLOAD
         self.members = Members(client)
+        self.commands = command_names(catalog(code, key) for code in catalog.locales
+                                      for key in catalog.keys(code))
         self.wake = lambda: None          # set by serve(): wakes the outbox relay
         self.receiver: Receiver | None = None
         self._task: asyncio.Task | None = None
@@ -142,10 +145,10 @@ class Matrix:
     async def stop(self) -> None:
         if self.receiver is not None and self._task is not None:
             self.receiver.stopping.set()
-            try:
-                await asyncio.wait_for(self._task, timeout=30)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            done, _ = await asyncio.wait({self._task}, timeout=30)
+            if not done:
                 self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
         await self.client.close()
 
     async def send(self, row: OutboxRow) -> SendResult:
@@ -167,13 +170,14 @@ class Matrix:
 
     # ------------------------------------------------------------ sending
     async def _deliver(self, row: OutboxRow) -> SendResult:
+        row = replace(row, item=for_matrix(row.item, self.commands))
         item = row.item
         if item.kind is OutKind.SETTLED:
             return await self._settle(row)
         if item.kind is OutKind.DOCUMENT:
             return await self._document(row)
         addressee = await self._addressee(row)
-        hint = self._hint(row)
+        hint = bang(self._hint(row), self.commands)
         if item.kind is OutKind.PROMPT and item.update:
             found = self.store.sent_prompt(NAME, row.chat_id, row.user_id, item.ref)
             if found is not None:
@@ -195,7 +199,8 @@ class Matrix:
         if found is None:
             return SendResult(SendStatus.SENT)     # the question never reached the room
         event_id, prompt = found
-        content = render_settled(prompt, row.item, event_id, addressee=await self._addressee(row))
+        content = render_settled(for_matrix(prompt, self.commands), row.item, event_id,
+                                 addressee=await self._addressee(row))
         return await self._put(row.chat_id, "m.room.message", content, row.txn_id)
 
     async def _document(self, row: OutboxRow) -> SendResult:
@@ -297,7 +302,10 @@ async def _main(settings: Any) -> int:
             return 0
         log.info("Matrix: logged in as %s (device %s)", client.user_id, client.device_id)
         matrix = Matrix(client, app.store, app.catalog, Allow.parse(settings.matrix_allow), app.clock)
+        ticker = app.start_scheduler(stop) if hasattr(app, "start_scheduler") else None
         await serve(app, matrix, stop)
+        if ticker is not None:        # openings, reminders, closings: sent through the outbox
+            await asyncio.gather(ticker, return_exceptions=True)
         return 0
     finally:
         app.close()

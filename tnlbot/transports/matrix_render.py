@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import html
 import mimetypes
+import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
 from ..core.events import FileRef, Inbound, InboundKind, Option, Outgoing, OutKind
 
@@ -199,6 +200,28 @@ def hint_key(item: Outgoing) -> str:
     if item.multi:
         return "matrix.hint_multi"
     return "matrix.hint_yes_no" if is_yes_no(item.options) else "matrix.hint_single"
+
+
+_SLASH = re.compile(r"(?<![\w/:.\-])/([^\W\d_][\w-]*)")
+
+
+def command_names(texts: Iterable[str]) -> frozenset[str]:
+    """The commands the bot's own texts mention ("/aide" -> "aide")."""
+    return frozenset(m.group(1).lower() for text in texts for m in _SLASH.finditer(text))
+
+
+def bang(text: str, names: frozenset[str]) -> str:
+    """Show commands as `!aide`: Element asks about, or drops, a message starting with an
+    unknown `/command`, while `!aide` is sent as typed (both are understood)."""
+    return _SLASH.sub(lambda m: "!" + m.group(1) if m.group(1).lower() in names else m.group(0), text)
+
+
+def for_matrix(item: Outgoing, names: frozenset[str]) -> Outgoing:
+    """The bot's own texts and shortcuts with their commands shown as `!name`."""
+    if not names:
+        return item
+    return replace(item, text=bang(item.text, names),
+                   actions=tuple(Option(bang(a.value, names), a.label) for a in item.actions))
 
 
 def strip_reply_fallback(body: str) -> str:

@@ -121,25 +121,29 @@ class Receiver:
     async def run(self) -> None:
         pause = 1.0
         while not self.stopping.is_set():
-            token = self.store.checkpoint(TOKEN)
-            response = await self._poll(token)
-            if response is None:
-                return
+            response: SyncResponse | SyncError | None = None
             try:
+                token = self.store.checkpoint(TOKEN)
+                response = await self._poll(token)
+                if response is None:
+                    return
                 if isinstance(response, SyncError):
                     raise BatchFailed(str(response))
                 await self.handle(response, token)
                 pause = 1.0
+                continue
             except (BatchFailed, ClientError, asyncio.TimeoutError, OSError) as exc:
-                wait = (response.retry_after_ms or 0) / 1000 if isinstance(response, SyncError) else 0
-                log.warning("matrix sync batch not acknowledged (%s); again in %.0f s", exc,
-                            max(wait, pause))
-                await self._sleep(max(wait, pause))
-                pause = min(pause * 2, 30.0)
+                log.warning("Matrix batch not acknowledged (%s); fetched again in %.0f s", exc, pause)
+            except Exception:  # a store outage or a bug: keep the loop, replay the batch later
+                log.exception("Matrix batch not acknowledged; fetched again in %.0f s", pause)
+            wait = (response.retry_after_ms or 0) / 1000 if isinstance(response, SyncError) else 0
+            await self._sleep(max(wait, pause))
+            pause = min(pause * 2, 30.0)
 
-    async def _poll(self, token: str | None) -> SyncResponse | SyncError | Exception | None:
+    async def _poll(self, token: str | None) -> SyncResponse | SyncError | None:
         """One /sync, cut short by stop(); a network error comes back as a value."""
         limit = self.timeline_limit if token else 0
+        self.client.next_batch = token or ""   # nio would fall back on its own token: SQL rules
         poll = asyncio.ensure_future(self.client.sync(
             timeout=self.poll_ms if token else 0, since=token, sync_filter=sync_filter(limit)))
         stop = asyncio.ensure_future(self.stopping.wait())
@@ -150,8 +154,8 @@ class Receiver:
             return None
         try:
             return poll.result()
-        except (ClientError, asyncio.TimeoutError, OSError) as exc:
-            return SyncError(f"network: {exc!r}")
+        except Exception as exc:  # network, or an answer nio could not read
+            return SyncError(f"sync failed: {exc!r}")
 
     async def _sleep(self, seconds: float) -> None:
         try:
