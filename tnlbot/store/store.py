@@ -8,6 +8,7 @@ Values are JSON text; instants are UTC.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed, Outgoing
 from ..core.flow import JSON, Flow
+from . import hotpath as H
 from . import tables as T
 
 
@@ -74,6 +76,9 @@ class Store:
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
         self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        self.hot = H.Hot(self.is_sqlite)
+        self._local = threading.local()
+        self._held: list[Connection] = []
         self.flows: Mapping[str, Flow] = {}  # set by the App: snapshots keep the texts as asked
         if migrate:
             from .migrate import upgrade
@@ -91,7 +96,7 @@ class Store:
 
         @event.listens_for(self.engine, "begin")
         def _begin(conn):  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")   # straight to sqlite3
 
     @staticmethod
     def sqlite_url(path: Path) -> str:
@@ -99,40 +104,43 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        """One transaction. On SQLite each thread keeps its connection (no pool round trip)."""
+        if not self.is_sqlite:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._local.conn = self.engine.connect()
+            self._held.append(conn)
+        with conn.begin():
             yield conn
 
     def close(self) -> None:
+        for conn in self._held:
+            conn.close()
+        self._held.clear()
         self.engine.dispose()
 
     # ------------------------------------------------------------ inbound
     def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False when it was already processed."""
-        stmt = (self._insert(T.inbound_seen)
-                .values(transport=transport, external_id=external_id, seen_at=now)
-                .on_conflict_do_nothing().returning(T.inbound_seen.c.external_id))
-        return conn.execute(stmt).first() is not None
+        cursor = self.hot.run(conn, H.MARK_SEEN, (transport, external_id, self.hot.time(now)))
+        return cursor.fetchone() is not None
 
     def conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str) -> ConversationRow | None:
-        c, k, m, g = T.conversations, T.candidatures, T.members, T.campaigns
-        query = (select(c.c.id, c.c.person_id, c.c.candidature_id, k.c.campaign_id, c.c.state,
-                        k.c.status, k.c.version, k.c.amended, k.c.submitted_at, m.c.role,
-                        g.c.flow_id, g.c.state.label("campaign_state"), g.c.opens_at,
-                        g.c.closes_at, g.c.timezone)
-                 .join(k, k.c.id == c.c.candidature_id)
-                 .join(g, g.c.id == k.c.campaign_id)
-                 .join(m, (m.c.candidature_id == k.c.id) & (m.c.person_id == c.c.person_id), isouter=True)
-                 .where(c.c.transport == transport, c.c.chat_id == chat_id, c.c.user_id == user_id))
-        row = conn.execute(query).first()
+        row = self.hot.run(conn, H.CONVERSATION, (transport, chat_id, user_id)).fetchone()
         if row is None:
             return None
+        (conv_id, person_id, candidature_id, campaign_id, state, status, version, amended,
+         submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone) = row
         if not self.is_sqlite:  # serialise agents of one candidature across workers
-            conn.execute(select(k.c.id).where(k.c.id == row.candidature_id).with_for_update())
-        return ConversationRow(row.id, row.person_id, row.candidature_id, row.campaign_id,
-                               State.from_json(json.loads(row.state)), row.status, row.version,
-                               bool(row.amended), row.submitted_at, row.role == "responsible",
-                               row.flow_id, row.campaign_state, row.opens_at, row.closes_at,
-                               row.timezone)
+            self.hot.run(conn, H.LOCK_CANDIDATURE, (candidature_id,))
+        read = self.hot.read_time
+        return ConversationRow(conv_id, person_id, candidature_id, campaign_id,
+                               State.from_json(json.loads(state)), status, version,
+                               bool(amended), read(submitted_at), role == "responsible",
+                               flow_id, campaign_state, read(opens_at), read(closes_at), zone)
 
     def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
                            display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
@@ -171,8 +179,7 @@ class Store:
             m.c.person_id == person_id, k.c.campaign_id == campaign_id).order_by(k.c.id)).scalar()
 
     def answers(self, conn: Connection, candidature_id: int) -> dict[str, JSON]:
-        a = T.answers
-        rows = conn.execute(select(a.c.key, a.c.value).where(a.c.candidature_id == candidature_id))
+        rows = self.hot.run(conn, H.ANSWERS, (candidature_id,)).fetchall()
         return {key: json.loads(value) for key, value in rows}
 
     # ------------------------------------------------------------ outcome
@@ -182,8 +189,7 @@ class Store:
         """Save one event's outcome: answers + history, state, candidature, outbox."""
         for key, value in outcome.changes:
             self._save_answer(conn, conv, key, before.get(key), value, now)
-        conn.execute(update(T.conversations).where(T.conversations.c.id == conv.id).values(
-            state=dumps(outcome.state.to_json()), updated_at=now))
+        self.hot.run(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
         self._save_dossier(conn, conv, outcome.dossier, now, bool(outcome.changes))
         if outcome.submission is not None:
             self.record_submission(conn, conv.candidature_id, outcome.dossier.version, flow_id,
@@ -193,20 +199,13 @@ class Store:
 
     def _save_answer(self, conn: Connection, conv: ConversationRow, key: str, old: JSON,
                      new: JSON, now: datetime) -> None:
-        a = T.answers
+        at = self.hot.time(now)
         if new is None:
-            conn.execute(a.delete().where(a.c.candidature_id == conv.candidature_id, a.c.key == key))
+            self.hot.run(conn, H.DELETE_ANSWER, (conv.candidature_id, key))
         else:
-            stmt = self._insert(a).values(candidature_id=conv.candidature_id, key=key, value=dumps(new),
-                                          answered_by=conv.person_id, answered_at=now)
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=[a.c.candidature_id, a.c.key],
-                set_={"value": stmt.excluded.value, "answered_by": stmt.excluded.answered_by,
-                      "answered_at": stmt.excluded.answered_at}))
-        conn.execute(insert(T.answer_history).values(
-            candidature_id=conv.candidature_id, key=key,
-            old_value=None if old is None else dumps(old), new_value=None if new is None else dumps(new),
-            changed_by=conv.person_id, changed_at=now))
+            self.hot.run(conn, H.UPSERT_ANSWER, (conv.candidature_id, key, dumps(new), conv.person_id, at))
+        self.hot.run(conn, H.HISTORY, (conv.candidature_id, key, None if old is None else dumps(old),
+                                       None if new is None else dumps(new), conv.person_id, at))
 
     def _save_dossier(self, conn: Connection, conv: ConversationRow, dossier: Dossier,
                       now: datetime, changed: bool) -> None:
@@ -215,10 +214,12 @@ class Store:
             values.update(status=dossier.status, version=dossier.version, submitted_at=now)
         if dossier.amended != conv.amended:
             values["amended"] = dossier.amended
-        if values or changed:
+        if values:
             values["updated_at"] = now
             conn.execute(update(T.candidatures).where(T.candidatures.c.id == conv.candidature_id)
                          .values(**values))
+        elif changed:   # the common case, on the path of every answer
+            self.hot.run(conn, H.TOUCH_CANDIDATURE, (self.hot.time(now), conv.candidature_id))
 
     def record_submission(self, conn: Connection, candidature_id: int, version: int, flow_id: str,
                           flow_version: int, answers: dict[str, JSON] | Any, by: int, now: datetime,
@@ -264,7 +265,10 @@ class Store:
                 if row is not None:
                     ids.append(int(row[0]))
             else:
-                ids.append(int(conn.execute(insert(T.outbox).values(**values)).inserted_primary_key[0]))
+                row = self.hot.run(conn, H.OUTBOX, (
+                    item.transport, item.chat_id, item.user_id, values["payload"],
+                    self.hot.time(now), values["txn_id"], self.hot.time(now))).fetchone()
+                ids.append(int(row[0]))
         return ids
 
     def due_messages(self, transport: str, now: datetime, limit: int = 100) -> list[OutboxRow]:
