@@ -19,12 +19,12 @@ MARK_SEEN = ("INSERT INTO inbound_seen (transport, external_id, seen_at) VALUES 
              "ON CONFLICT DO NOTHING RETURNING external_id")
 CONVERSATION = (
     "SELECT c.id, c.person_id, c.candidature_id, k.campaign_id, c.state, k.status, k.version, "
-    "k.amended, k.submitted_at, m.role, g.flow_id, g.state, g.opens_at, g.closes_at, g.timezone "
+    "k.amended, k.submitted_at, m.role, g.flow_id, g.state, g.opens_at, g.closes_at, g.timezone, "
+    "m.volets, EXISTS (SELECT 1 FROM answer_checks x WHERE x.candidature_id = k.id) "
     "FROM conversations c JOIN candidatures k ON k.id = c.candidature_id "
     "JOIN campaigns g ON g.id = k.campaign_id "
     "LEFT JOIN members m ON m.candidature_id = k.id AND m.person_id = c.person_id "
     "WHERE c.transport = ? AND c.chat_id = ? AND c.user_id = ?")
-LOCK_CANDIDATURE = "SELECT id FROM candidatures WHERE id = ? FOR UPDATE"
 ANSWERS = "SELECT key, value FROM answers WHERE candidature_id = ?"
 UPSERT_ANSWER = (
     "INSERT INTO answers (candidature_id, key, value, answered_by, answered_at) VALUES (?, ?, ?, ?, ?) "

@@ -43,6 +43,8 @@ class ConversationRow:
     opens_at: datetime
     closes_at: datetime
     timezone: str
+    volets: str = "[]"          # the member's assigned volets (JSON list; empty: all)
+    marked: bool = False        # answers copied from last year still to be checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,18 +131,24 @@ class Store:
         return cursor.fetchone() is not None
 
     def conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str) -> ConversationRow | None:
-        row = self.hot.run(conn, H.CONVERSATION, (transport, chat_id, user_id)).fetchone()
+        """The conversation and its candidature, read under the candidature's lock.
+
+        SQLite: BEGIN IMMEDIATE already holds the write lock. PostgreSQL: FOR UPDATE OF
+        the candidature row serialises the agents of one candidature across workers,
+        and what is read (status, frozen or not) is the latest committed version.
+        """
+        query = H.CONVERSATION if self.is_sqlite else H.CONVERSATION + " FOR UPDATE OF k"
+        row = self.hot.run(conn, query, (transport, chat_id, user_id)).fetchone()
         if row is None:
             return None
         (conv_id, person_id, candidature_id, campaign_id, state, status, version, amended,
-         submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone) = row
-        if not self.is_sqlite:  # serialise agents of one candidature across workers
-            self.hot.run(conn, H.LOCK_CANDIDATURE, (candidature_id,))
+         submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone, volets, marked) = row
         read = self.hot.read_time
         return ConversationRow(conv_id, person_id, candidature_id, campaign_id,
                                State.from_json(json.loads(state)), status, version,
                                bool(amended), read(submitted_at), role == "responsible",
-                               flow_id, campaign_state, read(opens_at), read(closes_at), zone)
+                               flow_id, campaign_state, read(opens_at), read(closes_at), zone,
+                               volets or "[]", bool(marked))
 
     def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
                            display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
