@@ -9,18 +9,16 @@ import pytest
 from tnlbot.store import Store
 
 from .databases import NoPostgres, pg_database
-from .plan import Reference, build_reference
+from .plan import References
 
 REQUIRE_PG = os.environ.get("TNLBOT_REQUIRE_POSTGRES") == "1"
 
 
 @pytest.fixture(scope="session")
-def reference(tmp_path_factory, flows, catalog) -> Reference:
-    """A whole candidature typed once, in process: what a clean run prints and stores."""
-    folder = tmp_path_factory.mktemp("reference")
-    document = folder / "deliberation.pdf"
-    document.write_bytes(b"%PDF-1.4\n% a deliberation\n")
-    return build_reference(folder, flows, catalog, document)
+def references(tmp_path_factory, flows, catalog) -> References:
+    """references(n): the n-th whole candidature typed once, in process (what a clean run
+    prints and stores), built on first use."""
+    return References(tmp_path_factory.mktemp("reference"), flows, catalog)
 
 
 @pytest.fixture(scope="session")

@@ -42,9 +42,9 @@ def _candidature(conn, candidature_id: int) -> dict[str, Any]:  # noqa: ANN001
     history = [tuple(r) for r in conn.execute(
         select(h.c.key, h.c.old_value, h.c.new_value).where(h.c.candidature_id == candidature_id)
         .order_by(h.c.id)).all()]
-    submissions = [(r.version, json.loads(r.snapshot), r.sha256) for r in conn.execute(
-        select(s.c.version, s.c.snapshot, s.c.sha256).where(s.c.candidature_id == candidature_id)
-        .order_by(s.c.version)).all()]
+    submissions = [(r.version, json.loads(r.snapshot).get("answers")) for r in conn.execute(
+        select(s.c.version, s.c.snapshot).where(s.c.candidature_id == candidature_id)
+        .order_by(s.c.version)).all()]    # the rest of a snapshot names rows by their ids
     return {"answers": answers, "history": history, "submissions": submissions}
 
 

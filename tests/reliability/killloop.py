@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import func, select
 
@@ -52,7 +53,7 @@ class LaneResult:
 class Lane:
     name: str
     url: str
-    reference: Reference
+    references: Callable[[int], Reference]   # the n-th candidature's lines and replies
     workdir: Path
     kills: int
     seed: int
@@ -67,6 +68,10 @@ class Lane:
         self.segments: list[bytes] = []
         self.person, self.done, self.greeted = 0, 0, False
         self.rtt = 0.02
+
+    @property
+    def reference(self) -> Reference:
+        return self.references(self.person)
 
     @property
     def user(self) -> str:
@@ -234,7 +239,7 @@ def _kill_point(snap: Snapshot, before: int, committed: bool, printed: bool) -> 
 
 
 def run_lanes(store: str, lanes: int, kills: int, seed: int, workdir: Path,
-              reference: Reference, deadline: float | None = None) -> list[LaneResult]:
+              references: Callable[[int], Reference], deadline: float | None = None) -> list[LaneResult]:
     """`lanes` lanes side by side (each its own store), `kills` kills each."""
     with ExitStack() as stack:
         specs = []
@@ -242,7 +247,7 @@ def run_lanes(store: str, lanes: int, kills: int, seed: int, workdir: Path,
             name = f"{store}{index}"
             path = workdir / f"{name}.db" if store == "sqlite" else None
             url = f"sqlite:///{path}" if path else stack.enter_context(pg_database())
-            specs.append(Lane(name, url, reference, workdir, kills, seed + index, path,
+            specs.append(Lane(name, url, references, workdir, kills, seed + index, path,
                               deadline=deadline))
         with ThreadPoolExecutor(lanes) as pool:
             return list(pool.map(Lane.run, specs))

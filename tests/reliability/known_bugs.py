@@ -26,6 +26,14 @@ CONTROL_ECHO = (
     "on_command passes event.command[:40] as {name}): a terminal runs the escape sequence; "
     "expected: the name shown without control, bidi-override or surrogate characters")
 
+TEAM_NUMBERS = (
+    "/retirer, /responsable, /assigner and /qui with an argument of superscript digits ('²') "
+    "or of more than 4,300 digits raise ValueError and the event is never handled "
+    "(tnlbot/campaigns/teams.py _pick and parse_volets, tnlbot/campaigns/identity.py who: "
+    "str.isdigit() then int(); the arguments of these commands never go through clean_text, "
+    "so nothing bounds their length; lastyear.check has the same pattern); expected: the "
+    "command's usage message")
+
 FILE_NAME = (
     "a file whose name holds a lone surrogate ('x\\ud800.pdf') makes the transaction raise "
     "UnicodeEncodeError; names with NUL, controls or bidi overrides ('x\\u202eexe.pdf') are "
@@ -44,6 +52,13 @@ def command_bug(handler: str, args: str) -> str | None:
     stripped = args.strip()
     if handler in ("edit", "goto", "recap") and stripped.isdigit() and not stripped.isdecimal():
         return SUPERSCRIPT_ARGUMENT
+    return feature_command_bug(handler, args)
+
+
+def feature_command_bug(handler: str, args: str) -> str | None:
+    if handler.startswith("campaigns:") and any(
+            token.isdigit() and (not token.isdecimal() or len(token) > 4300) for token in args.split()):
+        return TEAM_NUMBERS
     return None
 
 

@@ -9,6 +9,7 @@ the answers each line changes and where the conversation stands after it.
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from tnlbot.app import App, Settings
+from tnlbot.core.answers import luhn
 from tnlbot.core.events import Outgoing
 from tnlbot.store import Store
 from tnlbot.store import tables as T
@@ -26,7 +28,7 @@ FILE_LINE = "/fichier {deliberation}"
 # (the question the bot asks, what the person types)
 LINES: tuple[tuple[str, str], ...] = (
     ("nom_collectivite", "Mairie de Kerbriand"), ("type_collectivite", "5"),
-    ("siren", "732829320"), ("departement", "29"), ("population", "12 500"),
+    ("siren", "{siren}"), ("departement", "29"), ("population", "12 500"),
     ("nombre_agents", "120"), ("nombre_postes", "80"), ("elu_nom", "Marie Le Goff"),
     ("elu_mandat", "Adjointe au numérique"), ("elu_email", "marie.legoff@kerbriand.bzh"),
     ("elu_telephone", "02 98 00 00 00"), ("referent_nom", "Yann Morvan"),
@@ -104,8 +106,14 @@ class Reference:
         return Counter(change for changes in self.changes[:done] for change in changes)
 
 
-def steps_for(document: Path) -> tuple[Step, ...]:
-    return tuple(Step(ref, line.format(deliberation=document)) for ref, line in LINES)
+def siren_for(index: int) -> str:
+    """A valid SIREN of its own for each candidature (a SIREN links one body only)."""
+    body = f"{73282932 + index:08d}"
+    return next(body + d for d in "0123456789" if luhn(body + d))
+
+
+def steps_for(document: Path, siren: str) -> tuple[Step, ...]:
+    return tuple(Step(ref, line.format(deliberation=document, siren=siren)) for ref, line in LINES)
 
 
 def printed(app: App, ids: tuple[int, ...]) -> bytes:
@@ -150,14 +158,14 @@ class _Run:
         return json.loads(state).get("cursor", "")
 
 
-def build_reference(workdir: Path, flows, catalog, document: Path) -> Reference:
-    """Run every line once, in process, on a fresh SQLite file."""
-    store = Store(Store.sqlite_url(workdir / "reference.db"))
+def build_reference(workdir: Path, flows, catalog, document: Path, index: int = 0) -> Reference:
+    """Run every line once, in process, on a fresh SQLite file (the `index`-th candidature)."""
+    store = Store(Store.sqlite_url(workdir / f"reference-{index}.db"))
     app = App(Settings(database_url=store.url), store=store, flows=flows, catalog=catalog)
     try:
         app.ensure_campaign()
         run = _Run(app, "reference")
-        steps = steps_for(document)
+        steps = steps_for(document, siren_for(index))
         welcome = run.start()
         replies, resumes, changes, cursors = [], [], [], []
         for step in steps:
@@ -174,3 +182,20 @@ def build_reference(workdir: Path, flows, catalog, document: Path) -> Reference:
     finally:
         app.close()
 
+
+class References:
+    """The reference of the n-th candidature, built on first use (lanes share it)."""
+
+    def __init__(self, workdir: Path, flows, catalog):  # noqa: ANN001
+        self.workdir, self.flows, self.catalog = workdir, flows, catalog
+        self.document = workdir / "deliberation.pdf"
+        self.document.write_bytes(b"%PDF-1.4\n% a deliberation\n")
+        self._built: dict[int, Reference] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, index: int) -> Reference:
+        with self._lock:
+            if index not in self._built:
+                self._built[index] = build_reference(self.workdir, self.flows, self.catalog,
+                                                     self.document, index)
+            return self._built[index]

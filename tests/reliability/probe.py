@@ -11,13 +11,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from tnlbot.core.events import FileRef, Inbound, InboundKind, Outgoing, OutKind
 from tnlbot.store import tables as T
 from tnlbot.transports.console import parse_line
 
 _ids = itertools.count(1)
+_o, _c, _a = T.outbox, T.conversations, T.answers
+# Built once: constructing SQLAlchemy statements costs more than running them.
+_PAYLOADS = select(_o.c.payload).where(_o.c.id.in_(bindparam("ids", expanding=True))).order_by(_o.c.id)
+_CONVERSATION = select(_c.c.state, _c.c.candidature_id).where(
+    _c.c.transport == bindparam("transport"), _c.c.chat_id == bindparam("chat"),
+    _c.c.user_id == bindparam("user"))
+_ANSWERS = select(_a.c.key, _a.c.value).where(_a.c.candidature_id == bindparam("candidature"))
 
 
 @dataclass(frozen=True)
@@ -57,14 +64,13 @@ class Probe:
         return self.last
 
     def _read(self, ids: tuple[int, ...], duplicate: bool) -> Seen:
-        o, c, a = T.outbox, T.conversations, T.answers
-        with self.app.store.begin() as conn:
-            rows = conn.execute(select(o.c.payload).where(o.c.id.in_(ids)).order_by(o.c.id)).all() if ids else []
-            conv = conn.execute(select(c.c.state, c.c.candidature_id).where(
-                c.c.transport == self.transport, c.c.chat_id == self.chat,
-                c.c.user_id == self.user)).first()
+        with self.app.store.engine.connect() as conn:
+            rows = conn.execute(_PAYLOADS, {"ids": list(ids)}).all() if ids else []
+            conv = conn.execute(_CONVERSATION, {"transport": self.transport, "chat": self.chat,
+                                                "user": self.user}).first()
             answers = {} if conv is None else {k: json.loads(v) for k, v in conn.execute(
-                select(a.c.key, a.c.value).where(a.c.candidature_id == conv.candidature_id)).all()}
+                _ANSWERS, {"candidature": conv.candidature_id}).all()}
+            conn.rollback()
         items = tuple(Outgoing.from_json(json.loads(r.payload)) for r in rows)
         state = json.loads(conv.state) if conv is not None else {}
         return Seen(items, answers, state, duplicate)

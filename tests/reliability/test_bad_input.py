@@ -1,4 +1,4 @@
-"""Hostile input at every question kind and every command, on SQLite and PostgreSQL.
+"""Hostile input at every question kind, on SQLite and PostgreSQL (commands: test_bad_commands.py).
 
 For each of the 19 target questions (one per kind of the 2022 flow, plus the
 "other" text, a repeat item, the "add an item?" and "concerned?" steps) the
@@ -11,11 +11,9 @@ in canonical form (numbers, dates, choices). Never an exception.
 """
 from __future__ import annotations
 
-import pytest
-
 from .corpus import CORPUS, FAMILIES, FILE_NAMES, ident
 from .hostile import (Tally, attempt, judge_acceptance, judge_message_safety, judge_refusal,
-                      prepare)
+                      prepare, side_by_side)
 from .known_bugs import file_bug, text_bug
 from .targets import TARGETS, Target, stored_problem
 
@@ -32,35 +30,45 @@ def test_the_corpus_holds_at_least_200_hostile_inputs_of_every_family():
                                          "date", "email", "url", "phone", "siren", "yes_no", "file"}
 
 
-def run_corpus(flows, catalog, app, locale: str) -> Tally:  # noqa: ANN001
-    flow = flows["tnl-2022"]
-    probe = prepare(app, locale)
+def one_target(flow, catalog, app, locale: str, target: Target, inputs) -> Tally:  # noqa: ANN001
+    """The inputs typed at one question, by one person of its own."""
+    probe = prepare(app, locale, f"{target.key}-{locale}")
     tally = Tally()
-    for target in TARGETS:
-        before = probe.goto(target.key)
-        for _, text in CORPUS:
-            if text_bug(target.kind, text):
-                tally.counts["known bug"] += 1
-                continue
-            seen = attempt(tally, target.key, text, lambda: probe.text(text))
-            if seen is None:
-                continue
-            problem = (judge_acceptance(flow, target, text, before, seen) if seen.settled
-                       else judge_refusal(catalog, locale, before, seen))
-            tally.counts["accepted" if seen.settled else "refused"] += 1
-            if problem:
-                tally.fail(target.key, text, problem)
-            if seen.settled:
-                before = probe.goto(target.key)
+    before = probe.goto(target.key)
+    for text in inputs:
+        if text_bug(target.kind, text):
+            tally.counts["known bug"] += 1
+            continue
+        seen = attempt(tally, target.key, text, lambda: probe.text(text))
+        if seen is None:
+            continue
+        problem = (judge_acceptance(flow, target, text, before, seen) if seen.settled
+                   else judge_refusal(catalog, locale, before, seen))
+        tally.counts["accepted" if seen.settled else "refused"] += 1
+        if problem:
+            tally.fail(target.key, text, problem)
+        if seen.settled:
+            before = probe.goto(target.key)
     return tally
 
 
-@pytest.mark.parametrize("locale", ["fr", "en"])
-def test_hostile_answers_to_every_question_kind(any_store, make_app, flows, catalog, locale):
-    tally = run_corpus(flows, catalog, make_app(any_store), locale)
-    print(f"\n{len(TARGETS)} questions × {len(CORPUS)} inputs ({locale}): {dict(tally.counts)}")
+def hostile_answers(app, flows, catalog, locale: str, inputs: list[str]) -> None:  # noqa: ANN001
+    """Each target question in a conversation of its own, side by side on PostgreSQL."""
+    tallies = side_by_side(app, [lambda t=t: one_target(flows["tnl-2022"], catalog, app, locale, t, inputs)
+                                 for t in TARGETS])
+    tally = Tally.merge(tallies)
+    print(f"\n{len(TARGETS)} questions × {len(inputs)} inputs ({locale}): {dict(tally.counts)}")
     assert not tally.problems, tally.report()
     assert tally.counts["refused"] > tally.counts["accepted"] > 0
+
+
+def test_hostile_answers_to_every_question_kind(any_store, make_app, flows, catalog):
+    hostile_answers(make_app(any_store), flows, catalog, "fr", [text for _, text in CORPUS])
+
+
+def test_hostile_answers_in_english_get_english_errors(sqlite_store, make_app, flows, catalog):
+    """One input in three, in English: the same refusals, in the other language."""
+    hostile_answers(make_app(sqlite_store), flows, catalog, "en", [text for _, text in CORPUS[::3]])
 
 
 SIZES = [0, -1, 1, 10_000_000, 10_000_001, 10**12]
@@ -96,32 +104,29 @@ def test_hostile_files_at_a_file_question(any_store, make_app, flows, catalog):
     assert tally.counts["accepted"] > 0
 
 
-BUTTON_TARGETS = [Target("dernier_niveau", "single_choice"), Target("consultation_rgi", "yes_no"),
-                  Target("annees_label", "multiple_choice")]
-
-
 def test_hostile_buttons_change_nothing(any_store, make_app, flows, catalog):
     """Pressed values and refs no keyboard ever offered: refused, nothing changed."""
     flow = flows["tnl-2022"]
     probe = prepare(make_app(any_store), "fr")
     tally = Tally()
-    for target in BUTTON_TARGETS:
+    ways = (("press", Target("dernier_niveau", "single_choice"), lambda text: probe.press("dernier_niveau", text)),
+            ("toggle", Target("annees_label", "multiple_choice"), lambda text: probe.toggle("annees_label", text)),
+            ("stale ref", Target("consultation_rgi", "yes_no"), lambda text: probe.press(text, "yes")))
+    for how, target, send in ways:
         before = probe.goto(target.key)
         for _, text in CORPUS:
-            for how, send in (("press", lambda: probe.press(target.key, text)),
-                              ("toggle", lambda: probe.toggle(target.key, text)),
-                              ("stale ref", lambda: probe.press(text, "yes"))):
-                seen = attempt(tally, f"{how} {target.key}", text, send)
-                if seen is None:
-                    continue
-                problem = judge_message_safety(seen)
-                if seen.settled:
-                    problem = problem or stored_problem(flow, target, text, seen.answers[target.key])
-                    before = probe.goto(target.key)
-                elif how != "toggle":
-                    problem = problem or judge_refusal(catalog, "fr", before, seen)
-                elif seen.answers != before.answers:
-                    problem = "a toggle changed the answers"
-                if problem:
-                    tally.fail(f"{how} {target.key}", text, problem)
+            seen = attempt(tally, how, text, lambda: send(text))
+            if seen is None:
+                continue
+            tally.counts[how] += 1
+            problem = judge_message_safety(seen)
+            if seen.settled:
+                problem = problem or stored_problem(flow, target, text, seen.answers[target.key])
+                before = probe.goto(target.key)
+            elif how != "toggle":
+                problem = problem or judge_refusal(catalog, "fr", before, seen)
+            elif seen.answers != before.answers:
+                problem = "a toggle changed the answers"
+            if problem:
+                tally.fail(how, text, problem)
     assert not tally.problems, tally.report()

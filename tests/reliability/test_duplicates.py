@@ -24,18 +24,20 @@ from tnlbot.transports.console import parse_line
 
 from ..conftest import open_campaign
 from .dbstate import content, differences
-from .plan import FILE_LINE, LINES
+from .plan import FILE_LINE, LINES, siren_for
 
 Action = tuple
 
-FULL = [("say", "/start")] + [("file", "deliberation.pdf", 120_000) if line == FILE_LINE else ("say", line)
-        for _, line in LINES] + [
+# A SIREN links one body to one candidature: each conversation has its own, or the first to
+# answer would win and the interleaving would decide who.
+FULL = [("say", "/start")] + [("file", "deliberation.pdf", 120_000) if line == FILE_LINE
+                              else ("say", line.format(siren=siren_for(10))) for _, line in LINES] + [
     ("say", "/recap"), ("say", "/deposer"), ("say", "oui"), ("say", "/modifier 2"), ("say", "1"),
     ("say", "/deposer"), ("press", "confirm", "yes"), ("say", "/statut")]
 
 WANDERING = [
     ("say", "bonjour"), ("say", "Mairie de Brest"), ("press", "type_collectivite", "commune"),
-    ("say", "/retour"), ("press", "type_collectivite", "epci"), ("say", "732829320"),
+    ("say", "/retour"), ("press", "type_collectivite", "epci"), ("say", siren_for(11)),
     ("say", "/passer"), ("say", "/aide"), ("say", "/langue en"), ("say", "35000"),
     ("say", "/recap 1"), ("say", "/langue fr"), ("say", "/modifier deja_labellise"),
     ("press", "deja_labellise", "yes"), ("toggle", "annees_label", "2016"),
@@ -45,14 +47,14 @@ WANDERING = [
 
 CLUMSY = [
     ("say", ""), ("say", "\x00"), ("say", "/inconnue"), ("say", "Ville-sur-Mer"), ("say", "99"),
-    ("say", "1"), ("say", "12345"), ("say", "732829320"), ("press", "nom_collectivite", "x"),
+    ("say", "1"), ("say", "12345"), ("say", siren_for(12)), ("press", "nom_collectivite", "x"),
     ("press", "siren", "yes"), ("say", "29"), ("say", "-5"), ("say", "1 000"), ("say", "/annuler"),
     ("say", "/deposer"), ("file", "photo.jpg", 5000), ("say", "/retour"), ("say", "/retour"),
     ("say", "abc"), ("say", "12"), ("say", "/passer"), ("say", "/passer"), ("say", "/recap")]
 
 NEIGHBOUR = [
     ("say", "/start"), ("say", "Commune de Quimper"), ("press", "type_collectivite", "commune"),
-    ("press", "siren", "yes"), ("say", "732829320"), ("press", "nom_collectivite", "x"),
+    ("press", "siren", "yes"), ("say", siren_for(13)), ("press", "nom_collectivite", "x"),
     ("say", "/modifier 1"), ("say", "Quimper"), ("say", "/langue en"), ("say", "/aide"),
     ("press", "type_collectivite", "region"), ("say", "/recap")]
 
@@ -147,28 +149,31 @@ def test_two_workers_receiving_each_event_at_once_give_the_clean_store(fresh_sto
     open_campaign(first)
     second = type(first)(first.url)
     workers = [make(first, clock, flows, catalog), make(second, clock, flows, catalog)]
+    # Long-lived threads: the SQLite store keeps one connection per thread that used it.
+    pools = [ThreadPoolExecutor(len(CONVERSATIONS)) for _ in workers]
     try:
         with ThreadPoolExecutor(len(CONVERSATIONS)) as pool:
-            counts = list(pool.map(lambda events: _both_at_once(workers, events), conversations()))
+            counts = list(pool.map(lambda events: _both_at_once(workers, pools, events),
+                                   conversations()))
         assert all(duplicates == len(events) for duplicates, events in zip(counts, conversations()))
         got = content(first)
     finally:
+        for executor in pools:
+            executor.shutdown()
         second.close()
     assert got == expected, differences(got, expected)
 
 
-def _both_at_once(workers: list[App], events: list[Inbound]) -> int:
+def _both_at_once(workers: list[App], pools: list[ThreadPoolExecutor], events: list[Inbound]) -> int:
     """Hand each event to both workers at the same moment; returns how many were duplicates."""
     duplicates = 0
     for event in events:
         gate = threading.Barrier(len(workers))
 
-        def deliver(app: App) -> bool:
+        def deliver(app: App, event: Inbound = event, gate: threading.Barrier = gate) -> bool:
             gate.wait()
             return app.dispatcher.handle(event).duplicate
-        threads = ThreadPoolExecutor(len(workers))
-        results = list(threads.map(deliver, workers))
-        threads.shutdown()
+        results = [f.result() for f in [pool.submit(deliver, app) for pool, app in zip(pools, workers)]]
         assert results.count(False) == 1, f"{event.external_id} handled {results.count(False)} times"
         duplicates += results.count(True)
     return duplicates

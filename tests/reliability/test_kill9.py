@@ -26,15 +26,15 @@ def _report(store: str, seed: int, results) -> dict:
     return figures
 
 
-def test_kill9_loop_on_sqlite_loses_nothing(reference, seed, tmp_path):
-    figures = _report("sqlite", seed, run_lanes("sqlite", 2, 30, seed, tmp_path, reference))
+def test_kill9_loop_on_sqlite_loses_nothing(references, seed, tmp_path):
+    figures = _report("sqlite", seed, run_lanes("sqlite", 2, 30, seed, tmp_path, references))
     assert figures["kills"] == 60
     assert figures["verified"] >= figures["acknowledged"] > 0
 
 
 @pytest.mark.postgres
-def test_kill9_loop_on_postgresql_loses_nothing(reference, seed, tmp_path):
+def test_kill9_loop_on_postgresql_loses_nothing(references, seed, tmp_path):
     pg_or_skip()
-    figures = _report("postgresql", seed, run_lanes("postgres", 2, 20, seed, tmp_path, reference))
+    figures = _report("postgresql", seed, run_lanes("postgres", 2, 20, seed, tmp_path, references))
     assert figures["kills"] == 40
     assert figures["verified"] >= figures["acknowledged"] > 0
