@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable, Mapping
 
-from sqlalchemy import Connection, bindparam, exists, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from ..core.answers import Problem, fold, parse_yes_no
 from ..core.engine import Dossier, Outcome
@@ -39,13 +39,6 @@ from .config import lenient
 from .context import Ctx, load_campaign
 from .wording import time_left
 
-_VOLETS = select(T.members.c.volets).where(T.members.c.candidature_id == bindparam("cand"),
-                                          T.members.c.person_id == bindparam("person"))
-_FRESH = (select(T.candidatures.c.status, T.campaigns.c.state, T.campaigns.c.opens_at,
-                 T.campaigns.c.closes_at,
-                 exists().where(C.answer_checks.c.candidature_id == T.candidatures.c.id).label("marked"))
-          .join(T.campaigns, T.campaigns.c.id == T.candidatures.c.campaign_id)
-          .where(T.candidatures.c.id == bindparam("cand")))
 _PRIOR = select(T.answers.c.key, T.answers.c.value, T.answers.c.answered_by).where(
     T.answers.c.candidature_id == bindparam("cand"), T.answers.c.key.in_(bindparam("keys", expanding=True)))
 
@@ -152,8 +145,7 @@ class CampaignHook:
     # ------------------------------------------------------------------ dossier
     def dossier(self, conn: Connection, inbound: Inbound, conv: ConversationRow,
                 answers: Mapping[str, JSON], dossier: Dossier, now: datetime) -> Dossier:
-        volets = conn.execute(_VOLETS, {"cand": conv.candidature_id, "person": conv.person_id}).scalar()
-        dossier = replace(dossier, allowed_volets=tuple(json.loads(volets or "[]")))
+        dossier = replace(dossier, allowed_volets=tuple(json.loads(conv.volets or "[]")))
         submitting = conv.state.mode == "confirming" or (
             inbound.kind is InboundKind.COMMAND and fold(inbound.command) in SUBMIT)
         if not submitting or conv.flow_id not in self.flows:
@@ -172,11 +164,11 @@ class CampaignHook:
                 text = self.catalog(outcome.state.locale, "teams.help")
                 return replace(outcome, messages=outcome.messages + (Outgoing(OutKind.NOTICE, text),))
             return outcome
-        fresh = conn.execute(_FRESH, {"cand": conv.candidature_id}).one()
         ctx = self._ctx(conn, inbound, conv, None, now)
-        if not (fresh.state != "closed" and fresh.opens_at <= now < fresh.closes_at
-                and fresh.status in ("draft", "submitted")):     # read again: the commit decides
-            text = self.catalog(conv.state.locale, "campaign.closed", when=ctx.when(fresh.closes_at))
+        # conv was read in this transaction under the candidature's lock: the commit decides
+        if not (conv.campaign_state != "closed" and conv.opens_at <= now < conv.closes_at
+                and conv.status in ("draft", "submitted")):
+            text = self.catalog(conv.state.locale, "campaign.closed", when=ctx.when(conv.closes_at))
             return _refused(conv, outcome, [Outgoing(OutKind.NOTICE, text)])
         if not changes:
             return outcome
@@ -193,7 +185,7 @@ class CampaignHook:
         identity.sync_organisation(ctx, changes)
         authors = {k: r.answered_by for k, r in prior.items()}
         self._elsewhere(conn, inbound, identity.tell_overwritten(ctx, changes, before, authors), now)
-        if fresh.marked:
+        if conv.marked:
             lastyear.clear(ctx, list(changes))
         return _with(outcome, [a.item for a in here if _is_here(a, inbound)])
 

@@ -115,6 +115,8 @@ def tell_overwritten(ctx: Ctx, changes: Mapping[str, JSON], before: Mapping[str,
         if before.get(key) is not None and value != before[key] and person is not None \
                 and person != ctx.conv.person_id:
             by_person.setdefault(person, []).append(key)
+    if not by_person:
+        return []
     after = {**before, **changes}
     name = person_name(ctx.conn, ctx.conv.person_id)
     out: list[Addressed] = []
