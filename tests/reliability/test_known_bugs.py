@@ -85,6 +85,14 @@ def test_a_superscript_number_after_a_command_gets_the_usage(agent, command):
     assert seen.texts and not seen.settled
 
 
+@pytest.mark.xfail(strict=True, reason=known_bugs.TEAM_NUMBERS)
+@pytest.mark.parametrize("command, argument", [("qui", "²"), ("retirer", "²"), ("assigner", "¹ 2"),
+                                               ("responsable", "9" * 4301), ("qui", "9" * 4301)])
+def test_team_commands_answer_odd_numbers_with_their_usage(agent, command, argument):
+    seen = agent.command(command, argument)
+    assert seen.texts and not seen.settled
+
+
 @pytest.mark.xfail(strict=True, reason=known_bugs.CONTROL_ECHO)
 @pytest.mark.parametrize("typed", ["/\x1b[2J", "/\u202eedia", "/a\x07"])
 def test_an_unknown_command_is_not_echoed_with_control_characters(agent, typed):

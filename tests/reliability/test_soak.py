@@ -18,7 +18,7 @@ def test_fuzzing_for_five_minutes_keeps_the_invariants():
 
 
 @pytest.mark.soak
-def test_kill9_loop_for_ten_minutes_loses_nothing(seed):
-    figures = kill_for(10, seed)
+def test_kill9_loop_for_four_minutes_loses_nothing(seed):
+    figures = kill_for(4, seed)
     print(f"\nkill -9 (seed {seed}): {figures}")
     assert all(f["kills"] > 0 and f["verified"] >= f["acknowledged"] for f in figures.values())
