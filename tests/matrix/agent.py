@@ -14,7 +14,7 @@ from nio import (AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendRes
 
 from .synapse import User
 
-WAIT = 30.0
+WAIT = 120.0    # bounds a hang only; nothing is timed
 
 
 @dataclass

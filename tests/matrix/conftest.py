@@ -40,8 +40,8 @@ def synapse(tmp_path_factory):
 @pytest.fixture
 def register(synapse):
     """register("agent") -> a new user with a name unique in the session."""
-    def make(prefix: str) -> User:
-        return synapse.register(f"{prefix}-{next(_names)}-{uuid.uuid4().hex[:6]}")
+    def make(prefix: str, admin: bool = False) -> User:
+        return synapse.register(f"{prefix}-{next(_names)}-{uuid.uuid4().hex[:6]}", admin=admin)
     return make
 
 
@@ -67,7 +67,7 @@ class Bot:
                              self.app.clock, poll_ms=5000, **options)
         self.stop_event = asyncio.Event()
         self.task = asyncio.create_task(serve(self.app, self.matrix, self.stop_event))
-        await asyncio.wait_for(self._first_sync(), 30)
+        await asyncio.wait_for(self._first_sync(), 120)
         return self
 
     async def _first_sync(self) -> None:
@@ -79,7 +79,7 @@ class Bot:
     async def stop(self) -> None:
         if self.task is not None:
             self.stop_event.set()
-            await asyncio.wait_for(self.task, 30)
+            await asyncio.wait_for(self.task, 120)
             self.task = None
 
 

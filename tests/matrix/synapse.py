@@ -109,7 +109,7 @@ class Synapse:
                 return self
         raise RuntimeError(f"Synapse did not start; see {self.data / 'homeserver.log'}")
 
-    def _try_start(self, deadline: float = 60.0) -> bool:
+    def _try_start(self, deadline: float = 180.0) -> bool:
         self.data.mkdir(parents=True, exist_ok=True)
         (self.data / "log.yaml").write_text(_log_config(self.data))
         path = self.data / "homeserver.yaml"
@@ -160,6 +160,16 @@ class Synapse:
             "nonce": nonce, "username": localpart, "password": password, "admin": admin,
             "mac": mac.hexdigest()})
         return User(answer["user_id"], password, answer["device_id"], answer["access_token"])
+
+    def limit_messages(self, admin: User, user_id: str, per_second: float, burst: int) -> None:
+        """Give one account a tight message rate limit (admin API), to provoke 429s."""
+        request = urllib.request.Request(
+            f"{self.url}/_synapse/admin/v1/users/{user_id}/override_ratelimit",
+            data=json.dumps({"messages_per_second": per_second, "burst_count": burst}).encode(),
+            method="POST", headers={"Content-Type": "application/json",
+                                    "Authorization": f"Bearer {admin.access_token}"})
+        with urllib.request.urlopen(request, timeout=30):
+            pass
 
 
 if __name__ == "__main__":  # a homeserver by hand: python -m tests.matrix.synapse DIR

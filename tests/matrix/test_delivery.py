@@ -70,7 +70,7 @@ async def test_answers_sent_while_the_bot_was_down_are_back_filled_and_handled_o
     await bot.start()
 
     expected = {key: value for _, key, value in TWENTY_FIVE}
-    await agent.until(lambda: len(questions(room)) >= 1 + 25)
+    await agent.until(lambda: len(questions(room)) >= 1 + 25, timeout=300)
     values, writes = stored(bot.app.store)
     assert values == expected
     assert set(writes.values()) == {1}
@@ -144,6 +144,35 @@ async def test_a_room_that_removed_the_bot_becomes_unreachable(bot, agents):
     assert reachable is False
 
 
+async def test_a_rate_limited_bot_waits_as_told_and_sends_each_message_once(bot, agents, synapse, register):
+    synapse.limit_messages(register("admin", admin=True), bot.user_id, per_second=4, burst=1)
+    await bot.start()
+    agent = await agents("agent")
+    clock, relay = bot.app.clock, bot.app.relay
+
+    async def time_passes() -> None:       # the fake clock follows the homeserver's real one
+        while True:
+            await asyncio.sleep(0.1)
+            clock.advance(0.1)
+            relay.wake.set()
+    ticking = asyncio.create_task(time_passes())
+    try:
+        room, greeting = await direct_room(agent, bot)
+        kind = await room.answer("Mairie de Saint-Libre")
+        await agent.until(lambda: len(agent.reactions_on(room.id, kind.event_id, bot.user_id)) == 7)
+    finally:
+        ticking.cancel()
+    assert "Bonjour" in greeting[0] and "De quel type" in kind
+    o = T.outbox
+    with bot.app.store.begin() as conn:
+        rows = conn.execute(select(o.c.status, o.c.attempts)).all()
+    assert {status for status, _ in rows} == {"sent"}
+    assert max(attempts for _, attempts in rows) > 1          # some were refused with a 429 first
+    assert len(room.all()) == 3 and len(set(m.event_id for m in room.all())) == 3
+    assert agent.reactions_on(room.id, kind.event_id, bot.user_id) == [
+        "1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣"]
+
+
 def sent_ref(store, row_id: int) -> str:
     with store.begin() as conn:
         return conn.execute(select(T.outbox.c.sent_ref).where(T.outbox.c.id == row_id)).scalar() or ""
@@ -154,7 +183,7 @@ def status(store, row_id: int) -> str:
         return conn.execute(select(T.outbox.c.status).where(T.outbox.c.id == row_id)).scalar()
 
 
-async def wait_for(check, timeout: float = 30.0) -> None:
+async def wait_for(check, timeout: float = 120.0) -> None:
     async def poll() -> None:
         while not check():
             await asyncio.sleep(0.05)

@@ -73,7 +73,7 @@ async def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_repeats_nothing
         assert 0 < done_at_kill < len(ANSWERS), "the kill should land in the middle of the batch"
 
         process = start_bot(synapse, user, database, log)
-        await agent.until(lambda: count_questions(room) >= 1 + len(ANSWERS), timeout=90)
+        await agent.until(lambda: count_questions(room) >= 1 + len(ANSWERS), timeout=300)
         rows = query(database, "SELECT key, value FROM answers")
         assert {k: json.loads(v) for k, v in rows} == {key: value for _, key, value in ANSWERS}
         writes = query(database, "SELECT key, count(*) FROM answer_history GROUP BY key")

@@ -26,6 +26,7 @@ import json
 import logging
 import signal
 import sys
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
@@ -38,7 +39,7 @@ from ..i18n import Catalog
 from ..runtime.clock import Clock
 from ..store import OutboxRow, Store
 from .base import SendResult, SendStatus, Sink
-from .matrix_render import (NAME, Allow, bang, command_names, document_mime, file_content,
+from .matrix_render import (NAME, Allow, SentPrompt, bang, command_names, document_mime, file_content,
                             for_matrix, hint_key, reaction, reaction_keys, render, render_settled,
                             render_update)
 from .matrix_sync import Members, Receiver
@@ -46,6 +47,7 @@ from .matrix_sync import Members, Receiver
 log = logging.getLogger(__name__)
 LOGIN = "matrix.login"
 MAX_UPLOAD = 50 * 1024 * 1024
+SHORTCUT_WAIT = 10.0      # seconds a question's reactions may wait for the homeserver's 429s
 DEVICE_NAME = "tnlbot"
 
 
@@ -125,6 +127,7 @@ class Matrix:
         self.wake = lambda: None          # set by serve(): wakes the outbox relay
         self.receiver: Receiver | None = None
         self._task: asyncio.Task | None = None
+        self.recent: OrderedDict[str, SentPrompt] = OrderedDict()
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -139,7 +142,8 @@ class Matrix:
             pass
         self.receiver = Receiver(self.client, self.store, self.catalog, self.allow, sink,
                                  lambda: self.wake(), self.clock, self.members, self.quiet,
-                                 timeline_limit=self.timeline_limit, poll_ms=self.poll_ms)
+                                 timeline_limit=self.timeline_limit, poll_ms=self.poll_ms,
+                                 recent=self.recent)
         self._task = asyncio.create_task(self.receiver.run())
 
     async def stop(self) -> None:
@@ -152,20 +156,14 @@ class Matrix:
         await self.client.close()
 
     async def send(self, row: OutboxRow) -> SendResult:
-        self._inflight += 1
-        self._idle.clear()
         try:
             return await self._deliver(row)
         except (ClientError, asyncio.TimeoutError, OSError) as exc:
             return SendResult(SendStatus.RETRY, retry_after=2, error=f"network: {exc!r}")
-        finally:
-            self._inflight -= 1
-            if not self._inflight:
-                self._idle.set()
 
     async def quiet(self) -> None:
-        """Wait for the send in flight, if any: once it returns, the relay has recorded its
-        event id, so a reply or reaction to it can be matched to its question."""
+        """Wait while a message is on its way: once it is, its event id is known (see
+        `_remember`), so a reply or reaction to it can be matched to its question."""
         await self._idle.wait()
 
     # ------------------------------------------------------------ sending
@@ -183,16 +181,38 @@ class Matrix:
             if found is not None:
                 content = render_update(item, found[0], addressee=addressee, hint=hint)
                 result = await self._put(row.chat_id, "m.room.message", content, row.txn_id)
-                return replace(result, ref=found[0]) if result.status is SendStatus.SENT else result
+                if result.status is not SendStatus.SENT:
+                    return result
+                self._remember(found[0], row)
+                return replace(result, ref=found[0])
         result = await self._put(row.chat_id, "m.room.message",
                                  render(item, addressee=addressee, hint=hint), row.txn_id)
-        if result.status is SendStatus.SENT:
-            for index, key in enumerate(reaction_keys(item)):
-                shortcut = await self._put(row.chat_id, "m.reaction", reaction(result.ref, key),
-                                           f"{row.txn_id}.{index}")
-                if shortcut.status is SendStatus.RETRY:
-                    return shortcut       # the resend is idempotent: same ids for what was done
+        if result.status is SendStatus.SENT and item.kind is OutKind.PROMPT:
+            self._remember(result.ref, row)
+            await self._shortcuts(row, result.ref)
         return result
+
+    async def _shortcuts(self, row: OutboxRow, event_id: str) -> None:
+        """The reactions under a question: best effort, paced by the homeserver's 429s;
+        the question itself is delivered whatever happens to them."""
+        budget = SHORTCUT_WAIT
+        for index, key in enumerate(reaction_keys(row.item)):
+            while True:
+                done = await self._put(row.chat_id, "m.reaction", reaction(event_id, key),
+                                       f"{row.txn_id}.{index}")
+                if done.status is not SendStatus.RETRY or done.retry_after > budget:
+                    break
+                budget -= done.retry_after
+                await asyncio.sleep(done.retry_after)   # the homeserver's own pace, in real time
+            if done.status is not SendStatus.SENT:
+                log.warning("shortcuts under %s left out from %s: %s", event_id, key, done.error)
+                return
+
+    def _remember(self, event_id: str, row: OutboxRow) -> None:
+        """A question's event id, known before its row is settled: replies to it match at once."""
+        self.recent[event_id] = SentPrompt(event_id, row.user_id, row.item)
+        while len(self.recent) > 1000:
+            self.recent.popitem(last=False)
 
     async def _settle(self, row: OutboxRow) -> SendResult:
         found = self.store.sent_prompt(NAME, row.chat_id, row.user_id, row.item.ref)
@@ -226,7 +246,14 @@ class Matrix:
         return await self._put(row.chat_id, "m.room.message", content, row.txn_id)
 
     async def _put(self, room_id: str, event_type: str, content: dict, txn_id: str) -> SendResult:
-        answer = await self.client.room_send(room_id, event_type, content, tx_id=txn_id)
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            answer = await self.client.room_send(room_id, event_type, content, tx_id=txn_id)
+        finally:
+            self._inflight -= 1
+            if not self._inflight:
+                self._idle.set()
         if isinstance(answer, RoomSendResponse):
             return SendResult(SendStatus.SENT, ref=answer.event_id)
         if event_type == "m.reaction" and getattr(answer, "status_code", "") == "M_DUPLICATE_ANNOTATION":
@@ -313,7 +340,8 @@ async def _main(settings: Any) -> int:
 
 def run(settings: Any) -> int:
     """`tnlbot run --transport matrix`: TNLBOT_MATRIX_HOMESERVER, _USER, _PASSWORD, _ALLOW."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("tnlbot").setLevel(logging.INFO)
     if not settings.matrix_homeserver or not settings.matrix_user:
         print("Matrix: set TNLBOT_MATRIX_HOMESERVER and TNLBOT_MATRIX_USER "
               "(and TNLBOT_MATRIX_PASSWORD for the first login).", file=sys.stderr)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 from aiohttp import ClientError
 from nio import AsyncClient, JoinedMembersResponse, RoomMessagesError, SyncError, SyncResponse
@@ -54,12 +54,15 @@ class BatchFailed(Exception):
 class StoreLookups:
     """Which prompt an event id is (from the outbox), which toggle a reaction made."""
 
-    def __init__(self, store: Store, keep: int = 5000):
+    def __init__(self, store: Store, recent: Mapping[str, SentPrompt], keep: int = 5000):
         self.store = store
+        self.recent = recent           # questions just sent, before their rows are settled
         self.keep = keep
         self.toggles: OrderedDict[str, Inbound] = OrderedDict()
 
     def prompt(self, room_id: str, event_id: str) -> SentPrompt | None:
+        if event_id in self.recent:
+            return self.recent[event_id]
         found = self.store.prompt_sent_as(NAME, room_id, event_id) if event_id else None
         return SentPrompt(event_id, found[0], found[1]) if found else None
 
@@ -96,7 +99,7 @@ class Receiver:
     def __init__(self, client: AsyncClient, store: Store, catalog: Catalog, allow: Allow,
                  sink: Sink, wake: Callable[[], None], clock: Clock, members: Members,
                  quiet: Callable[[], Awaitable[None]], *, timeline_limit: int = 10,
-                 poll_ms: int = 30_000):
+                 poll_ms: int = 30_000, recent: Mapping[str, SentPrompt] | None = None):
         self.client = client
         self.quiet = quiet
         self.clock = clock
@@ -108,7 +111,7 @@ class Receiver:
         self.wake = wake
         self.timeline_limit = timeline_limit
         self.poll_ms = poll_ms
-        self.lookups = StoreLookups(store)
+        self.lookups = StoreLookups(store, recent if recent is not None else {})
         self.authors: OrderedDict[str, str] = OrderedDict()   # event id -> sender, for edits
         self.stopping = asyncio.Event()
         self.batches = 0
@@ -208,6 +211,8 @@ class Receiver:
             if not page.chunk or not page.end or page.end == start:
                 break
             start = page.end
+        else:
+            log.warning("back-fill of %s stopped at %d events: older ones are skipped", room_id, len(events))
         log.info("back-filled %d events in %s", len(events), room_id)
         return list(reversed(events))
 
