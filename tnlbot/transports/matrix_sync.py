@@ -26,6 +26,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from aiohttp import ClientError
 from nio import AsyncClient, JoinedMembersResponse, RoomMessagesError, SyncError, SyncResponse
+from sqlalchemy.exc import DBAPIError
 
 from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
 from ..i18n import Catalog
@@ -279,7 +280,9 @@ class Receiver:
                     log.info("event %s was already handled: skipped", inbound.external_id)
                 await asyncio.sleep(0)   # let the relay send while a long batch is handled
                 return
-            except Exception as exc:  # a store or engine bug must not lose the batch silently
+            except DBAPIError as exc:     # the store is away: the batch is fetched again later
+                raise BatchFailed(f"store unavailable: {exc.__class__.__name__}") from exc
+            except Exception as exc:  # a bug on one event must not stop every room
                 if attempt == EVENT_ATTEMPTS:
                     log.exception("event %s dropped after %d attempts", inbound.external_id, attempt)
                     return

@@ -1,0 +1,71 @@
+"""The receiving loop's acknowledgement rule, on a recorded batch (no homeserver)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from nio import SyncResponse
+from sqlalchemy.exc import OperationalError
+
+from tnlbot.transports.matrix_render import Allow
+from tnlbot.transports.matrix_sync import TOKEN, BatchFailed, Members, Receiver
+
+RECORDED = json.loads((Path(__file__).with_name("recorded_events.json")).read_text())
+ROOM = RECORDED["room_id"]
+
+
+class Offline:
+    """A client that is never asked anything here but who it is."""
+    user_id = RECORDED["bot"]
+    rooms: dict = {}
+
+    async def joined_members(self, room_id: str) -> None:
+        return None
+
+
+def batch(*names: str) -> SyncResponse:
+    events = [{k: v for k, v in RECORDED[n].items() if k not in ("room_id", "user_id", "age")}
+              for n in names]
+    return SyncResponse.from_dict({"next_batch": "s2", "rooms": {"join": {ROOM: {
+        "timeline": {"events": events, "limited": False, "prev_batch": "p1"},
+        "state": {"events": []}}}}})
+
+
+def receiver(store, catalog, clock, sink) -> Receiver:
+    async def quiet() -> None:
+        return None
+    return Receiver(Offline(), store, catalog, Allow(), sink, lambda: None, clock,
+                    Members(Offline()), quiet)
+
+
+async def test_a_store_outage_leaves_the_batch_unacknowledged_and_it_is_handled_later(
+        sqlite_store, catalog, clock):
+    handed: list[str] = []
+
+    async def sink(inbound):  # noqa: ANN001, ANN202
+        handed.append(inbound.text)
+        if len(handed) == 2:
+            raise OperationalError("INSERT", {}, Exception("the database is restarting"))
+
+    loop = receiver(sqlite_store, catalog, clock, sink)
+    with pytest.raises(BatchFailed):
+        await loop.handle(batch("text", "command"), "s1")
+    assert sqlite_store.checkpoint(TOKEN) is None           # not acknowledged: fetched again
+    await loop.handle(batch("text", "command"), "s1")
+    assert sqlite_store.checkpoint(TOKEN) == "s2"
+    assert handed == ["Mairie de Saint-Libre", "3", "Mairie de Saint-Libre", "3"]   # "/modifier 3"
+
+
+async def test_a_bug_on_one_event_does_not_stop_the_others(sqlite_store, catalog, clock):
+    handed: list[str] = []
+
+    async def sink(inbound):  # noqa: ANN001, ANN202
+        handed.append(inbound.external_id)
+        if inbound.external_id == RECORDED["text"]["event_id"]:
+            raise ValueError("a bug")
+
+    await receiver(sqlite_store, catalog, clock, sink).handle(batch("text", "emote"), "s1")
+    assert handed.count(RECORDED["text"]["event_id"]) == 3  # tried, then left out
+    assert handed[-1] == RECORDED["emote"]["event_id"]
+    assert sqlite_store.checkpoint(TOKEN) == "s2"
