@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .peers.ptb import PeerRun, peer_a, peer_b
 from .tnl import TnlBot
-from .workload import Script, Updates, expected_answers, feed, learn_script, updates  # noqa: F401
+from .workload import Script, expected_answers, feed, learn_script, updates  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 
 from . import answers as A
 from .report import Row, load, machine, markdown, mb, ms, rate, ratio_row
+from .tnl import parser_and_renderer
+from .workload import Script
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,20 @@ class Sizes:
     runs: int = 2                     # start-up repetitions (flow load: at least 3)
 
 
-QUICK = Sizes(conversations=40, budget=20.0, peer_a_budget=5.0, peer_b_budget=3.0, pg_conversations=10, pg_budget=10.0,
-              memory_created=100,
-              memory_large=2_000, sweep_candidatures=1_000, runs=1)
+QUICK = Sizes(conversations=40, budget=20.0, peer_a_budget=5.0, peer_b_budget=3.0,
+              pg_conversations=10, pg_budget=10.0, memory_created=100, memory_large=2_000,
+              sweep_candidatures=1_000, runs=1)
+
+
+@dataclass(frozen=True)
+class Contest:
+    """The SQLite answers runs, kept for the PostgreSQL ratios."""
+    script: Script
+    tnl: A.Run
+    peer_a: A.Run
+    peer_b: A.Run
+    floor: A.Run
+    source: str       # tnlbot's parse + render functions
 
 
 class Log:
@@ -44,7 +57,7 @@ def run_row(section: str, run: A.Run) -> Row:
     return Row(section, measure, rate(run.rate))
 
 
-def answers_rows(sizes: Sizes, log: Log) -> tuple[list[Row], dict[str, A.Run]]:
+def answers_rows(sizes: Sizes, log: Log) -> tuple[list[Row], Contest]:
     script = A.learn_script(sizes.answers)
     n = sizes.conversations
     log(f"tnlbot on SQLite: {n} conversations x {sizes.answers} answers")
@@ -63,12 +76,10 @@ def answers_rows(sizes: Sizes, log: Log) -> tuple[list[Row], dict[str, A.Run]]:
         ratio_row(section, "floor / tnlbot", floor.rate / tnl.rate, at_most=2.0),
         Row(section, "tnlbot: new conversation (/start)", ms(tnl.start_seconds / n) + " each"),
     ]
-    from .tnl import parser_and_renderer
-    return rows, {"script": script, "tnl": tnl, "a": peer_a, "b": peer_b,  # type: ignore[dict-item]
-                  "source": parser_and_renderer()[2]}
+    return rows, Contest(script, tnl, peer_a, peer_b, floor, parser_and_renderer()[2])
 
 
-def postgres_rows(sizes: Sizes, log: Log, peers: dict) -> list[Row]:
+def postgres_rows(sizes: Sizes, log: Log, contest: Contest) -> list[Row]:
     from .pg import reachable
     n = sizes.pg_conversations
     section = f"2. answers, PostgreSQL ({n} x {sizes.answers})"
@@ -79,13 +90,13 @@ def postgres_rows(sizes: Sizes, log: Log, peers: dict) -> list[Row]:
     runs = {}
     for workers in (1, 2):
         log(f"tnlbot on PostgreSQL, {workers} worker(s), {n} conversations")
-        tnl = A.tnlbot_postgres(peers["script"], n, workers, sizes.pg_budget)
+        tnl = A.tnlbot_postgres(contest.script, n, workers, sizes.pg_budget)
         log(f"floor on PostgreSQL, {workers} worker(s)")
-        floor = A.floor_postgres(peers["script"], n, workers, sizes.pg_budget / 2)
+        floor = A.floor_postgres(contest.script, n, workers, sizes.pg_budget / 2)
         runs[workers] = tnl
         rows += [run_row(section, tnl), run_row(section, floor),
-                 ratio_row(section, f"tnlbot {workers}w / Peer A", tnl.rate / peers["a"].rate, at_least=1.0),
-                 ratio_row(section, f"tnlbot {workers}w / Peer B", tnl.rate / peers["b"].rate, at_least=10.0),
+                 ratio_row(section, f"tnlbot {workers}w / Peer A", tnl.rate / contest.peer_a.rate, at_least=1.0),
+                 ratio_row(section, f"tnlbot {workers}w / Peer B", tnl.rate / contest.peer_b.rate, at_least=10.0),
                  ratio_row(section, f"floor {workers}w / tnlbot {workers}w", floor.rate / tnl.rate, at_most=2.0)]
     rows.append(ratio_row(section, "tnlbot 2 workers / 1 worker", runs[2].rate / runs[1].rate))
     return rows
@@ -165,7 +176,7 @@ def soak() -> int:
     return 0 if code == 5 else code   # 5: no test carries the mark (yet)
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--conversations", type=int, help="SQLite conversations (default 1000)")
@@ -175,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="only profile tnlbot's answers on SQLite (where the time goes)")
     parser.add_argument("--soak", action="store_true",
                         help="only run the long reliability tests (pytest -m soak), not the table")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
     if args.soak:
         return soak()
     if args.profile:
@@ -188,20 +203,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.pg_conversations:
         sizes = replace(sizes, pg_conversations=args.pg_conversations)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    log = Log()
-    load_before = load()
-    rows, peers = answers_rows(sizes, log)
+    log, load_before = Log(), load()
+    rows, contest = answers_rows(sizes, log)
     if "postgres" not in skip:
-        rows += postgres_rows(sizes, log, peers)
+        rows += postgres_rows(sizes, log, contest)
     if "memory" not in skip:
-        rows += memory_rows(sizes, log, peers["script"])
+        rows += memory_rows(sizes, log, contest.script)
     for name, step in (("sweep", sweep_rows), ("startup", startup_rows)):
         if name not in skip:
             rows += step(sizes, log)
     log("done")
     print(f"Machine: {machine()}; load average {load_before} at the start, {load()} at the end")
     print(f"Sizes: {sizes}")
-    print(f"tnlbot path: {peers['source']}")
+    print(f"tnlbot path: {contest.source}")
     print()
     print(markdown(rows))
     return 0
