@@ -67,9 +67,8 @@ def test_an_old_button_that_closes_the_current_question_moves_on(agent, flows):
     assert seen.messages[-1].ref == seen.state["cursor"]     # and the bot asks it
 
 
-# ------------------------------------------------------------ open bugs
+# ------------------------------------------------------------ bugs found by this suite, fixed
 
-@pytest.mark.xfail(strict=True, reason=known_bugs.NON_ASCII_DIGITS)
 def test_a_siren_or_phone_in_non_ascii_digits_is_not_stored_as_typed(agent):
     agent.goto("siren")
     siren = agent.text("٧٣٢٨٢٩٣٢٠").answers.get("siren")
@@ -78,14 +77,12 @@ def test_a_siren_or_phone_in_non_ascii_digits_is_not_stored_as_typed(agent):
     assert siren in (None, "732829320") and phone in (None, "+33123456789")
 
 
-@pytest.mark.xfail(strict=True, reason=known_bugs.SUPERSCRIPT_ARGUMENT)
 @pytest.mark.parametrize("command", ["modifier", "aller", "recap"])
 def test_a_superscript_number_after_a_command_gets_the_usage(agent, command):
     seen = agent.command(command, "²")
     assert seen.texts and not seen.settled
 
 
-@pytest.mark.xfail(strict=True, reason=known_bugs.TEAM_NUMBERS)
 @pytest.mark.parametrize("command, argument", [("qui", "²"), ("retirer", "²"), ("assigner", "¹ 2"),
                                                ("responsable", "9" * 4301), ("qui", "9" * 4301)])
 def test_team_commands_answer_odd_numbers_with_their_usage(agent, command, argument):
@@ -93,14 +90,12 @@ def test_team_commands_answer_odd_numbers_with_their_usage(agent, command, argum
     assert seen.texts and not seen.settled
 
 
-@pytest.mark.xfail(strict=True, reason=known_bugs.CONTROL_ECHO)
 @pytest.mark.parametrize("typed", ["/\x1b[2J", "/\u202eedia", "/a\x07"])
 def test_an_unknown_command_is_not_echoed_with_control_characters(agent, typed):
     seen = agent.typed(typed)
     assert seen.texts and not any(unsafe_characters(text) for text in seen.texts)
 
 
-@pytest.mark.xfail(strict=True, reason=known_bugs.FILE_NAME)
 @pytest.mark.parametrize("name", ["x\ud800.pdf", "x\x00.pdf", "x\u202eexe.pdf"])
 def test_a_file_name_with_control_or_bidi_characters_is_refused(agent, name):
     for key, line in SETUP[3:5]:

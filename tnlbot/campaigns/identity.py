@@ -17,6 +17,7 @@ from typing import Mapping
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..core.answers import ascii_number
 from ..core.engine import Dossier
 from ..core.events import Addressed
 from ..core.flow import JSON
@@ -149,7 +150,7 @@ def who(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
     all_slots = turn.slots()
     arg = ctx.args.strip()
     if arg:
-        if not arg.isdigit() or not 1 <= int(arg) <= len(all_slots):
+        if not ascii_number(arg) or not 1 <= int(arg) <= len(all_slots):
             return ctx.say("teams.who.usage", max=str(len(all_slots)))
         return _history(ctx, turn, all_slots[int(arg) - 1])
     a, p = T.answers, T.people

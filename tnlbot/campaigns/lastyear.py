@@ -15,6 +15,7 @@ from typing import Mapping
 
 from sqlalchemy import delete, insert, select, update
 
+from ..core.answers import ascii_number
 from ..core.events import Addressed, Option
 from ..core.flow import JSON, Flow, Kind
 from ..core.prompts import show_value, slot_label
@@ -167,7 +168,7 @@ def check(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
     if arg in ("ok", "oui", "yes", "tout", "all"):
         clear(ctx)
         return ctx.say("lastyear.check.all_done", n=str(len(numbered)))
-    if arg.isdigit():
+    if ascii_number(arg):
         hit = [s.key for n, s in numbered if n == int(arg)]
         if not hit:
             return ctx.say("lastyear.check.not_marked", n=arg)

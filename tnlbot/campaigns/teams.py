@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, insert, select, update
 
+from ..core.answers import ascii_number
 from ..core.events import Addressed
 from ..core.turn import State
 from ..store import tables as T
@@ -219,7 +220,7 @@ def _pick(ctx: Ctx, args: str) -> tuple[Member | None, list[Addressed] | None]:
     assert ctx.conv is not None
     team_ = members(ctx.conn, ctx.conv.candidature_id)
     token = args.split()[0] if args.split() else ""
-    if not token.isdigit() or not 1 <= int(token) <= len(team_):
+    if not ascii_number(token) or not 1 <= int(token) <= len(team_):
         return None, ctx.say("teams.pick_usage", max=str(len(team_)))
     return team_[int(token) - 1], None
 
@@ -307,7 +308,7 @@ def parse_volets(ctx: Ctx, tokens: list[str]) -> tuple[str, ...] | None:
         return ()
     chosen = set()
     for token in tokens:
-        if token.isdigit() and 1 <= int(token) <= len(volets):
+        if ascii_number(token) and 1 <= int(token) <= len(volets):
             chosen.add(volets[int(token) - 1])
         elif token in volets:
             chosen.add(token)

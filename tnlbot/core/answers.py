@@ -90,7 +90,7 @@ def parse_single(text: str, q: Question, labels: Mapping[str, str]) -> Result:
 
 
 def parse_multi(text: str, q: Question, labels: Mapping[str, str]) -> Result:
-    tokens = [t for t in re.split(r"[,;\n]+|\s+(?=\d)", text) if t.strip()]
+    tokens = [t for t in re.split(r"[,;\n]+|\s+(?=[0-9])", text) if t.strip()]
     chosen: list[str] = []
     for token in tokens:
         choice = _choice(token, q, labels)
@@ -119,7 +119,7 @@ def parse_text(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     return text
 
 
-_GROUPING = re.compile(r"(?<=\d)[ \u00a0\u202f'](?=\d{3}\b)")
+_GROUPING = re.compile(r"(?<=[0-9])[ \u00a0\u202f'](?=[0-9]{3}\b)")
 
 
 def _decimal(text: str) -> Decimal | None:
@@ -127,7 +127,7 @@ def _decimal(text: str) -> Decimal | None:
     if compact.count(",") + compact.count(".") > 1:
         return None
     compact = compact.replace(",", ".")
-    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", compact):
+    if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", compact):
         return None
     try:
         return Decimal(compact)
@@ -172,8 +172,8 @@ def parse_percent(text: str, q: Question, labels: Mapping[str, str]) -> Result:
 
 
 _DATE_FORMS = (
-    (re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"), (3, 2, 1)),
-    (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"), (1, 2, 3)),
+    (re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})"), (3, 2, 1)),
+    (re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"), (1, 2, 3)),
 )
 
 
@@ -217,13 +217,18 @@ def parse_url(text: str, q: Question, labels: Mapping[str, str]) -> Result:
 
 def parse_phone(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     compact = re.sub(r"[ .\-()\u00a0]", "", text)
-    if re.fullmatch(r"0[1-9]\d{8}", compact):
+    if re.fullmatch(r"0[1-9][0-9]{8}", compact):
         return "+33" + compact[1:]
-    if re.fullmatch(r"\+[1-9]\d{7,14}", compact):
+    if re.fullmatch(r"\+[1-9][0-9]{7,14}", compact):
         return compact
-    if re.fullmatch(r"00[1-9]\d{7,14}", compact):
+    if re.fullmatch(r"00[1-9][0-9]{7,14}", compact):
         return "+" + compact[2:]
     return Problem("error.phone")
+
+
+def ascii_number(text: str) -> bool:
+    """Digits 0-9 only and at most 9 of them ('²' and '٣' are digits to str.isdigit())."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def luhn(digits: str) -> bool:
@@ -240,14 +245,14 @@ def luhn(digits: str) -> bool:
 
 def parse_siren(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     compact = re.sub(r"[ .\u00a0]", "", text)
-    if not re.fullmatch(r"\d{9}", compact) or not luhn(compact):
+    if not re.fullmatch(r"[0-9]{9}", compact) or not luhn(compact):
         return Problem("error.siren")
     return compact
 
 
 def parse_siret(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     compact = re.sub(r"[ .\u00a0]", "", text)
-    if not re.fullmatch(r"\d{14}", compact):
+    if not re.fullmatch(r"[0-9]{14}", compact):
         return Problem("error.siret")
     la_poste = compact.startswith("356000000") and sum(map(int, compact)) % 5 == 0
     if not (luhn(compact) or la_poste) or not luhn(compact[:9]):
@@ -260,6 +265,9 @@ def parse_file_text(text: str, q: Question, labels: Mapping[str, str]) -> Result
 
 
 def check_file(file: FileRef, q: Question) -> Result:
+    for text in (file.name, file.mime):
+        if text and isinstance(clean_text(text), Problem):
+            return Problem("error.bad_characters")
     extension = file.name.rsplit(".", 1)[-1].lower() if "." in file.name else ""
     if q.formats and extension not in q.formats:
         return Problem("error.file_format", {"formats": ", ".join(q.formats)})

@@ -46,8 +46,9 @@ def dispatch(turn: Turn, event: Inbound) -> None:
 
 def on_command(turn: Turn, event: Inbound) -> None:
     name = COMMANDS.get(parsing.fold(event.command)) or COMMANDS.get(event.command.lower())
-    if name is None:
-        return turn.say("error.unknown_command", name=event.command[:40])
+    if name is None:   # echoed without control or bidi characters: a terminal would run them
+        shown = "".join(c for c in event.command[:40] if c.isprintable())
+        return turn.say("error.unknown_command", name=shown)
     args = parsing.clean_text(event.text) if event.text.strip() else ""
     if isinstance(args, Problem):
         return turn.say(args.key, **args.params)
@@ -78,6 +79,11 @@ def _back(turn: Turn, args: str) -> None:
     ask(turn, all_slots[previous[-1]], all_slots)
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only, and a sane length: '²' or '٣' are digits to str.isdigit()."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
+
+
 def _is_notice(slot: Slot) -> bool:
     return slot.question is not None and slot.question.kind.value == "notice" and not slot.part
 
@@ -97,7 +103,7 @@ def _skip(turn: Turn, args: str) -> None:
 
 def _find(turn: Turn, arg: str, all_slots: list[Slot]) -> int | None:
     arg = arg.strip()
-    if arg.isdigit():
+    if _is_number(arg):
         number = int(arg)
         return number - 1 if 1 <= number <= len(all_slots) else None
     return next((i for i, s in enumerate(all_slots) if s.key == arg), None)
@@ -116,7 +122,7 @@ def _goto(turn: Turn, args: str) -> None:
     volets = turn.flow.volets
     target = args.strip()
     volet_id = ""
-    if target.isdigit() and 1 <= int(target) <= len(volets) and not target.startswith("0"):
+    if _is_number(target) and 1 <= int(target) <= len(volets) and not target.startswith("0"):
         volet_id = volets[int(target) - 1].id
     elif any(v.id == target for v in volets):
         volet_id = target
@@ -134,7 +140,7 @@ def _recap(turn: Turn, args: str) -> None:
     volet_id = ""
     if args:
         volets = turn.flow.volets
-        if args.isdigit() and 1 <= int(args) <= len(volets):
+        if _is_number(args) and 1 <= int(args) <= len(volets):
             volet_id = volets[int(args) - 1].id
         elif any(v.id == args for v in volets):
             volet_id = args

@@ -7,7 +7,7 @@ it, everyone's side by side. Applicants never reach this module.
 """
 from __future__ import annotations
 
-from ..core.answers import Problem, clean_text, fold
+from ..core.answers import ascii_number, Problem, clean_text, fold
 from ..core.events import Outgoing, OutKind
 from ..core.flow import Flow
 from ..core.jury import NAME_KEY, volet_title
@@ -70,7 +70,7 @@ def assess_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
 
 def grades_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
     """/jury notes [N]: one candidature volet by volet, or the whole campaign."""
-    if tokens and tokens[0].isdigit():
+    if tokens and ascii_number(tokens[0]):
         found = _lookup(ask, tokens)
         if isinstance(found, list):
             return found

@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 
 from sqlalchemy import Connection
 
-from ..core.answers import fold
+from ..core.answers import ascii_number, fold
 from ..core.events import Inbound, Option, Outgoing, OutKind
 from ..core.flow import Flow
 from ..core.jury import (NAME_KEY, Entry, Meta, Snapshot, completeness, diff, intact, key_label,
@@ -73,7 +73,7 @@ def _campaign(ask: Ask, tokens: list[str]) -> Campaign | list[Outgoing]:
 
 
 def _candidature(ask: Ask, token: str) -> tuple[Campaign, int] | list[Outgoing]:
-    if not token.isdigit() or len(token) > 12:
+    if not ascii_number(token) or len(token) > 12:
         return ask.say("jury.bad_number")
     campaign_id = Q.candidature_campaign(ask.conn, int(token))
     found = next((c for c in ask.campaigns if c.id == campaign_id), None)
@@ -99,7 +99,7 @@ def _lookup(ask: Ask, tokens: list[str]) -> tuple[Campaign, Flow, Entry] | list[
 
 
 def _volet(flow: Flow, token: str) -> str:
-    if token.isdigit() and 1 <= int(token) <= len(flow.volets):
+    if ascii_number(token) and 1 <= int(token) <= len(flow.volets):
         return flow.volets[int(token) - 1].id
     return next((v.id for v in flow.volets if fold(v.id) == fold(token)), "")
 
@@ -242,7 +242,7 @@ def diff_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
     rows = {r.version: r for r in Q.submissions(ask.conn, entry.candidature, Q.deadline(campaign))}
     if len(rows) < 2:
         return ask.say("jury.diff.single")
-    numbers = [int(t) for t in tokens[1:3] if t.isdigit()]
+    numbers = [int(t) for t in tokens[1:3] if ascii_number(t)]
     a, b = numbers if len(numbers) == 2 else (max(rows) - 1, max(rows))
     before, after = (read_snapshot(rows[v].snapshot) if v in rows else None for v in (a, b))
     if before is None or after is None:
