@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 import os
 import re
@@ -25,6 +26,8 @@ QUESTION = re.compile(r"(volet|part) \d+/\d+ · question \d+/\d+")
 @pytest.fixture(scope="session")
 def synapse(tmp_path_factory):
     """Its database in memory-backed /dev/shm when there is one: each event is fsynced."""
+    if importlib.util.find_spec("synapse") is None:
+        pytest.fail("the Matrix tests need Synapse: pip install -e '.[test]'")
     shm = Path("/dev/shm")
     data = (Path(tempfile.mkdtemp(prefix="tnlbot-synapse-", dir=shm)) if shm.is_dir()
             and os.access(shm, os.W_OK) else tmp_path_factory.mktemp("synapse"))
