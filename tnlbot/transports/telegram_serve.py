@@ -54,6 +54,7 @@ async def _serve(app: App, telegram: Telegram) -> int:
     log.info("Telegram bot @%s started (%s)", telegram.username,
              "webhook" if telegram.webhook else "polling")
     relay = asyncio.create_task(app.relay.run(stop))
+    ticker = app.start_scheduler(stop)   # openings, reminders, closings: sent through the outbox
     waiting = {asyncio.create_task(stop.wait()), relay}
     if telegram.task is not None:
         waiting.add(telegram.task)
@@ -61,7 +62,7 @@ async def _serve(app: App, telegram: Telegram) -> int:
     failed = telegram.task in done and telegram.task.exception() is not None
     stop.set()
     await telegram.stop()
-    await asyncio.gather(relay, return_exceptions=True)
+    await asyncio.gather(relay, ticker, return_exceptions=True)
     return 1 if failed else 0
 
 
