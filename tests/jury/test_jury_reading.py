@@ -121,3 +121,15 @@ def test_the_jury_speaks_english_to_an_english_speaker(sample):
     judge = juror(sample, "judge", language="en")
     assert "Applications of the campaign tnl-2022-test (3):" in judge.say("/jury list")
     assert "These commands are for the members" in Chat(sample.app, "nobody", language="en").say("/jury list")
+
+
+def test_odd_arguments_get_a_polite_answer_and_change_nothing(sample):
+    juge = juror(sample)
+    number = sample.ids["syndicat"]
+    for command in ("/jury voir ²", "/jury voir ٣", f"/jury voir {number} ²", "/jury voir 99999999999999999999",
+                    f"/jury noter {number} ² ²", f"/jury diff {number} ² ³", "/jury export \u202ecsv",
+                    "/jury liste \x00", "/jury " + "x" * 5000, "/jury notes ²", "/mes_donnees \u202e",
+                    "/oublier \x07"):
+        reply = juge.say(command)
+        assert len(reply.messages) >= 1 and reply.text.strip(), command
+    assert "Syndicat mixte" in juge.say("/jury liste")

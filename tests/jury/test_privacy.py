@@ -153,3 +153,15 @@ def test_the_retention_period_is_set_per_campaign(any_store, flows, catalog, clo
         campaign = Q.campaign_by_id(conn, other)
         assert purge_drafts(conn, campaign, Q.deadline(campaign) + timedelta(days=6)) == 0
         assert purge_drafts(conn, campaign, Q.deadline(campaign) + timedelta(days=7)) == 1
+
+
+def test_a_retention_setting_that_is_not_a_number_falls_back_to_the_default(any_store, flows, catalog, clock):
+    from tnlbot.jury.privacy import DEFAULT_RETENTION_DAYS, retention_days
+    build(any_store, flows, catalog, clock, "tnl-2025-badge", {})
+    for value, days in (("²", DEFAULT_RETENTION_DAYS), (True, DEFAULT_RETENTION_DAYS), ("12", 12), (30, 30),
+                        ("9" * 40, DEFAULT_RETENTION_DAYS), (None, DEFAULT_RETENTION_DAYS)):
+        slug = f"retention-{len(str(value))}-{type(value).__name__}"
+        campaign_id = open_campaign(any_store, "tnl-2025-badge", slug=slug,
+                                    config={"draft_retention_days": value})
+        with any_store.begin() as conn:
+            assert retention_days(Q.campaign_by_id(conn, campaign_id)) == days, value

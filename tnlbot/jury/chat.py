@@ -66,7 +66,7 @@ def _campaign(ask: Ask, tokens: list[str]) -> Campaign | list[Outgoing]:
     for token in tokens:
         if token in slugs:
             return slugs[token]
-    named = [t for t in tokens if not t.isdigit() and t not in FORMATS and t not in ("tout", "all")]
+    named = [t for t in tokens if not ascii_number(t) and t not in FORMATS and t not in ("tout", "all")]
     if named:
         return ask.say("jury.list.campaign_unknown", slug=named[0][:64], slugs=", ".join(slugs))
     return ask.campaigns[0]

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from ..core.answers import ascii_number
 from ..core.jury import digest
 from ..store import jury_tables as J
 from ..store import tables as T
@@ -126,7 +127,9 @@ def erase(conn: Connection, transport: str, user_id: str, now: datetime) -> bool
 
 def retention_days(campaign: Campaign, default: int = DEFAULT_RETENTION_DAYS) -> int:
     value = campaign.config.get("draft_retention_days", default)
-    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else default
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not ascii_number(str(value)):
+        return default
+    return int(value)
 
 
 def purge_drafts(conn: Connection, campaign: Campaign, now: datetime, days: int | None = None) -> int:
