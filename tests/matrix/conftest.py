@@ -17,7 +17,7 @@ from tnlbot.transports.matrix import Matrix, connect, serve
 from tnlbot.transports.matrix_render import Allow
 
 from .agent import Agent, Said
-from .synapse import Synapse, User
+from .synapse import Synapse, User, sweep_stale
 
 _names = itertools.count(1)
 QUESTION = re.compile(r"(volet|part) \d+/\d+ · question \d+/\d+")
@@ -29,8 +29,11 @@ def synapse(tmp_path_factory):
     if importlib.util.find_spec("synapse") is None:
         pytest.fail("the Matrix tests need Synapse: pip install -e '.[test]'")
     shm = Path("/dev/shm")
-    data = (Path(tempfile.mkdtemp(prefix="tnlbot-synapse-", dir=shm)) if shm.is_dir()
-            and os.access(shm, os.W_OK) else tmp_path_factory.mktemp("synapse"))
+    in_memory = shm.is_dir() and os.access(shm, os.W_OK)
+    if in_memory:
+        sweep_stale(shm, "tnlbot-synapse-")   # left by runs that were killed
+    data = (Path(tempfile.mkdtemp(prefix="tnlbot-synapse-", dir=shm)) if in_memory
+            else tmp_path_factory.mktemp("synapse"))
     server = Synapse(data)
     try:
         yield server.start()

@@ -91,6 +91,25 @@ def _log_config(data: Path) -> str:
     })
 
 
+def sweep_stale(folder: Path, prefix: str, min_age: float = 600.0) -> None:
+    """Remove data folders of homeservers whose test run was killed: older than `min_age`
+    seconds and named on no running process's command line."""
+    import shutil
+    alive = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            alive.add(cmdline.read_bytes())
+        except OSError:
+            continue
+    for data in folder.glob(prefix + "*"):
+        try:
+            old = time.time() - data.stat().st_mtime > min_age
+        except OSError:
+            continue
+        if old and not any(str(data).encode() in line for line in alive):
+            shutil.rmtree(data, ignore_errors=True)
+
+
 class Synapse:
     def __init__(self, data: Path):
         self.data = data
