@@ -53,7 +53,7 @@ COMMANDS = ["aide", "retour", "passer", "recap", "manquant", "deposer", "langue"
             "annuler", "start", "modifier", "aller", "help", "skip", "back", "submit", "oublier",
             "qui", "equipe", "elu", "mes_donnees", "jury", "inconnue"]
 ARGS = ["", "1", "2", "3", "7", "40", "0", "en", "fr", "x", "siren", "logiciels", "deja_labellise",
-        "strategie", "volet:strategie", "-1", "1 2", "\x00", "\u202e"]   # not '²': a known bug
+        "strategie", "volet:strategie", "-1", "1 2", "\x00", "\u202e", "²", "¹ 2", "9" * 5000]
 VALUES = [("yes",), ("no",), ("1",), ("commune",), ("2016",), ("libreoffice",), (), ("yes", "no")]
 KEY = re.compile(r"^(volet:[a-z_0-9]+|[a-z_0-9]+(\[\d+\]\.[a-z_0-9]+)?(\.other|\.done)?)$")
 

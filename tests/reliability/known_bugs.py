@@ -1,12 +1,13 @@
-"""Bugs this suite found (all fixed now: their tests in test_known_bugs.py pass).
+"""Open bugs the corpus tests must step around (none today) and those found and fixed.
 
-The corpus tests step around exactly these inputs (and count them), so they
-keep guarding everything else; test_known_bugs.py shows each one failing,
-marked xfail(strict=True): when a fix lands, its test passes, strict xfail
-turns that into a failure, and the entry here and the marker go away.
+How it works: when the suite finds a bug in a file it does not own, the
+predicate below returns its description for the inputs that hit it; the
+corpus tests skip exactly those (and count them) so they keep guarding the
+rest, and test_known_bugs.py shows the bug as an xfail(strict=True) test.
+When the fix lands, the test passes, the marker goes and the predicate
+returns None again. The descriptions below are those of the bugs fixed so far.
 """
 from __future__ import annotations
-
 
 NON_ASCII_DIGITS = (
     "SIREN and phone answers written with non-ASCII digits (Arabic-Indic '٧٣٢٨٢٩٣٢٠', "

@@ -1,8 +1,9 @@
-"""Bugs found by this suite, as conversations.
+"""Bugs found by this suite, as conversations: each fails on the code before its fix.
 
-The first tests cover bugs fixed along with the suite (tnlbot/core/answers.py
-and dialog.py); the xfail(strict=True) ones are open bugs in files this
-suite does not own, described in known_bugs.py: each passes once fixed.
+The first four were fixed along with the suite (tnlbot/core/answers.py and
+dialog.py); the others were reported with an xfail(strict=True) test and a
+description (known_bugs.py), then fixed by their owners. An open bug gets
+its xfail marker here while it is open.
 """
 from __future__ import annotations
 
