@@ -1,8 +1,8 @@
 """tnlbot on the path of one answer: raw update JSON -> committed answer -> reply.
 
 Per update: `json.loads`, the Telegram transport's parser (`inbound_from_update`),
-`Dispatcher.handle` (one committed transaction), then the outbox rows it
-returned are read back and rendered as the Telegram call they become.
+`Dispatcher.handle` (one committed transaction), then the messages it
+committed to the outbox are rendered as the Telegram calls they become.
 """
 from __future__ import annotations
 
@@ -108,16 +108,11 @@ class TnlBot:
         inbound = self.parse(update)
         handled = self.app.dispatcher.handle(inbound)
         prompt = None
-        if handled.outbox_ids:
-            o = T.outbox
-            with self.app.store.begin() as conn:
-                rows = conn.execute(self._payloads.where(o.c.id.in_(handled.outbox_ids))
-                                    .order_by(o.c.id)).all()
-            for (payload,) in rows:
-                item = Outgoing.from_json(json.loads(payload))
-                self.render(item, inbound.chat_id, inbound.user_id)
-                if item.kind is OutKind.PROMPT:
-                    prompt = item
+        for addressed in handled.messages:   # the rows just committed to the outbox
+            item = addressed.item
+            self.render(item, addressed.chat_id, addressed.user_id)
+            if item.kind is OutKind.PROMPT:
+                prompt = item
         return prompt
 
     def answer_count(self) -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable, Mapping
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, func, select
 
 from ..core.answers import Problem, fold, parse_yes_no
 from ..core.engine import Dossier, Outcome
@@ -39,8 +39,6 @@ from .config import lenient
 from .context import Ctx, load_campaign
 from .wording import time_left
 
-_PRIOR = select(T.answers.c.key, T.answers.c.value, T.answers.c.answered_by).where(
-    T.answers.c.candidature_id == bindparam("cand"), T.answers.c.key.in_(bindparam("keys", expanding=True)))
 
 Handler = Callable[[Ctx], "list[Addressed] | None"]
 
@@ -173,8 +171,8 @@ class CampaignHook:
         if not changes:
             return outcome
         keys = list(changes) + (list(identity.ORG_FIELDS) if changes.get("siren") is not None else [])
-        prior = {r.key: r for r in conn.execute(_PRIOR, {"cand": conv.candidature_id, "keys": keys})}
-        before = {k: json.loads(r.value) for k, r in prior.items()}
+        prior = self.store.answers_of(conn, conv.candidature_id, keys)
+        before = {k: json.loads(value) for k, (value, _by) in prior.items()}
         here: list[Addressed] = []
         if changes.get("siren") is not None:
             linked, said = identity.link_siren(ctx, str(changes["siren"]), {**before, **changes})
@@ -183,7 +181,7 @@ class CampaignHook:
                 return _refused(conv, outcome, [a.item for a in said if _is_here(a, inbound)])
             here += said
         identity.sync_organisation(ctx, changes)
-        authors = {k: r.answered_by for k, r in prior.items()}
+        authors = {k: by for k, (_value, by) in prior.items()}
         self._elsewhere(conn, inbound, identity.tell_overwritten(ctx, changes, before, authors), now)
         if conv.marked:
             lastyear.clear(ctx, list(changes))

@@ -80,28 +80,101 @@ class _Entry:
     other: Slot | None
 
 
-_PLANS: dict[int, tuple[Flow, list[tuple[Volet, Slot | None, list[_Entry]]]]] = {}
+@dataclass(slots=True)
+class _Plan:
+    """What never changes for a flow, and the slot lists already computed for it."""
+    flow: Flow
+    volets: list[tuple[Volet, Slot | None, list[_Entry]]]
+    watch: tuple[str, ...]                           # answers the walk reads (top level)
+    repeats: tuple[tuple[str, tuple[str, ...]], ...]  # repeat id, sub-answers read per item
+    known: dict[tuple, list[Slot]]                    # signature of the read answers -> slots
 
 
-def _plan(flow: Flow) -> list[tuple[Volet, Slot | None, list[_Entry]]]:
+_PLANS: dict[int, _Plan] = {}
+_KNOWN_MAX = 1024   # slot lists kept per flow (a few KB each); the table is emptied when full
+
+
+def _plan(flow: Flow) -> _Plan:
     """The flow's slots that never change, built once per flow (Slot objects are reused)."""
     cached = _PLANS.get(id(flow))
-    if cached is not None and cached[0] is flow:
-        return cached[1]
-    plan = []
+    if cached is not None and cached.flow is flow:
+        return cached
+    volets = []
+    watch: dict[str, None] = {}
+    repeats = []
     for volet in flow.volets:
         concerned = Slot(concerned_key(volet.id), volet, None, "concerned") if volet.optional else None
+        if volet.when is not None:
+            watch.update(dict.fromkeys(volet.when.refs()))
+        if concerned is not None:
+            watch[concerned.key] = None
         entries = [_Entry(q, Slot(q.id, volet, q), Slot(q.id + ".other", volet, q, "other") if q.other else None)
                    for q in volet.questions]
-        plan.append((volet, concerned, entries))
-    _PLANS[id(flow)] = (flow, plan)
+        for q in volet.questions:
+            if q.when is not None:
+                watch.update(dict.fromkeys(q.when.refs()))
+            if q.other:
+                watch[q.id] = None
+            if q.kind is Kind.REPEAT:
+                watch[q.id] = None
+                inner: dict[str, None] = {}
+                for sub in q.questions:
+                    if sub.when is not None:
+                        refs = sub.when.refs()
+                        inner.update(dict.fromkeys(refs))
+                        watch.update(dict.fromkeys(refs))   # a sub-condition may read the top level
+                    if sub.other:
+                        inner[sub.id] = None
+                repeats.append((q.id, tuple(inner)))
+        volets.append((volet, concerned, entries))
+    plan = _Plan(flow, volets, tuple(watch), tuple(repeats), {})
+    _PLANS[id(flow)] = plan
     return plan
 
 
+def _tag(value: JSON) -> object:
+    """A hashable image of an answer that keeps True, 1 and "1" apart."""
+    kind = type(value)
+    if kind is list:
+        return (list, tuple(_tag(v) for v in value))  # type: ignore[union-attr]
+    if kind is dict:
+        return (dict, tuple(sorted((k, _tag(v)) for k, v in value.items())))  # type: ignore[union-attr]
+    return (kind, value)
+
+
+def _signature(plan: _Plan, answers: Mapping[str, JSON]) -> tuple:
+    get = answers.get
+    signature = [_tag(get(key)) for key in plan.watch]
+    for repeat_id, inner in plan.repeats:
+        if inner:
+            for index in range(item_count(answers, repeat_id)):
+                prefix = f"{repeat_id}[{index}]."
+                signature += [_tag(get(prefix + key)) for key in inner]
+    return tuple(signature)
+
+
 def slots(flow: Flow, answers: Mapping[str, JSON]) -> list[Slot]:
+    """The applicable slots, in order. The walk reads only a few answers (those conditions,
+    "other" choices, optional volets and repeat counts look at), so the list is kept per
+    flow by the values of those answers: candidatures at the same point share it."""
+    plan = _plan(flow)
+    try:
+        signature = _signature(plan, answers)
+        known = plan.known.get(signature)
+    except TypeError:       # an unhashable odd value: walk without the table
+        return _walk(plan, answers)
+    if known is None:
+        known = _walk(plan, answers)
+        if len(plan.known) >= _KNOWN_MAX:
+            plan.known.clear()
+        plan.known[signature] = known
+    return list(known)
+
+
+def _walk(plan: _Plan, answers: Mapping[str, JSON]) -> list[Slot]:
     out: list[Slot] = []
     get = answers.get
-    for volet, concerned, entries in _plan(flow):
+    for volet, concerned, entries in plan.volets:
         if volet.when is not None and not volet.when.holds(get):
             continue
         if concerned is not None:

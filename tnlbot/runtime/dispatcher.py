@@ -41,6 +41,9 @@ class Handled:
     duplicate: bool = False
     outbox_ids: tuple[int, ...] = ()
     refused: str = ""
+    # what was queued, in order (the committed outbox rows hold the same): a transport
+    # may render these at once instead of reading its rows back
+    messages: tuple[Addressed, ...] = ()
 
 
 class Hook(Protocol):
@@ -92,7 +95,8 @@ class Dispatcher:
             for hook in self.hooks:
                 early = hook.before(conn, inbound, conv, now)
                 if early is not None:
-                    return Handled(outbox_ids=tuple(self.store.enqueue(conn, early, now)))
+                    return Handled(outbox_ids=tuple(self.store.enqueue(conn, early, now)),
+                                   messages=tuple(early))
             if conv is None:
                 campaign = (campaign_by_slug(conn, self.campaign_slug) if self.campaign_slug
                             else current_campaign(conn, now))
@@ -115,7 +119,7 @@ class Dispatcher:
             addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
                          for item in outcome.messages]
             ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow.id, flow.version)
-        return Handled(outbox_ids=tuple(ids))
+        return Handled(outbox_ids=tuple(ids), messages=tuple(addressed))
 
     def dossier(self, conv: ConversationRow, now) -> Dossier:  # noqa: ANN001
         locale = conv.state.locale

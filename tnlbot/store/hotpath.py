@@ -25,7 +25,9 @@ CONVERSATION = (
     "JOIN campaigns g ON g.id = k.campaign_id "
     "LEFT JOIN members m ON m.candidature_id = k.id AND m.person_id = c.person_id "
     "WHERE c.transport = ? AND c.chat_id = ? AND c.user_id = ?")
-ANSWERS = "SELECT key, value FROM answers WHERE candidature_id = ?"
+ANSWERS = "SELECT json_group_object(key, json(value)) FROM answers WHERE candidature_id = ?"
+ANSWERS_PG = "SELECT json_object_agg(key, value::json)::text FROM answers WHERE candidature_id = ?"
+ANSWERS_OF = "SELECT key, value, answered_by FROM answers WHERE candidature_id = ? AND key IN ({marks})"
 UPSERT_ANSWER = (
     "INSERT INTO answers (candidature_id, key, value, answered_by, answered_at) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (candidature_id, key) DO UPDATE SET value = excluded.value, "

@@ -187,8 +187,18 @@ class Store:
             m.c.person_id == person_id, k.c.campaign_id == campaign_id).order_by(k.c.id)).scalar()
 
     def answers(self, conn: Connection, candidature_id: int) -> dict[str, JSON]:
-        rows = self.hot.run(conn, H.ANSWERS, (candidature_id,)).fetchall()
-        return {key: json.loads(value) for key, value in rows}
+        """Every answer of a candidature, decoded in one go (the database builds one object)."""
+        row = self.hot.run(conn, H.ANSWERS if self.is_sqlite else H.ANSWERS_PG, (candidature_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else {}
+
+    def answers_of(self, conn: Connection, candidature_id: int,
+                   keys: list[str]) -> dict[str, tuple[str, int | None]]:
+        """Some answers of a candidature as stored: key -> (JSON text, who answered)."""
+        if not keys:
+            return {}
+        marks = ", ".join("?" * len(keys))
+        rows = self.hot.run(conn, H.ANSWERS_OF.format(marks=marks), (candidature_id, *keys)).fetchall()
+        return {key: (value, by) for key, value, by in rows}
 
     # ------------------------------------------------------------ outcome
     def apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
