@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 from typing import Mapping
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from ..core.answers import ascii_number
 from ..core.engine import Dossier
@@ -25,7 +24,7 @@ from ..core.prompts import show_value, slot_label
 from ..core.turn import State, Turn
 from ..store import tables as T
 from ..store import campaign_tables as C
-from .context import Ctx, insert_or_skip, person_name
+from .context import Ctx, person_name
 
 ORG_FIELDS = {"nom_collectivite": "name", "type_collectivite": "kind", "departement": "departement"}
 
@@ -40,42 +39,52 @@ def reading(ctx: Ctx, locale: str, answers: Mapping[str, JSON]) -> Turn:
 def link_siren(ctx: Ctx, siren: str, answers: Mapping[str, JSON]) -> tuple[bool, list[Addressed]]:
     """Link the sender's candidature to the body: (linked, what to say).
 
-    Not linked: the answer must be refused (the body has another candidature)."""
+    Not linked: the answer must be refused (the body has another candidature).
+    Plain SQL on the transaction's cursor: this runs once per candidature, on the
+    path of an answer."""
     assert ctx.conv is not None
-    conn, k, o = ctx.conn, T.candidatures, T.organisations
+    conn, hot = ctx.conn, ctx.store.hot
+    campaign_id, mine = ctx.conv.campaign_id, ctx.conv.candidature_id
     org_id = _organisation(ctx, siren, answers)
-    holder = conn.execute(select(k.c.id, k.c.responsible_id).where(
-        k.c.campaign_id == ctx.campaign.id, k.c.organisation_id == org_id)).first()
-    mine = ctx.conv.candidature_id
-    if holder is not None and holder.id == mine:
+    holder = hot.run(conn, HOLDER, (campaign_id, org_id)).fetchone()
+    if holder is not None and holder[0] == mine:
         return True, []
     if holder is not None:
-        return False, _taken(ctx, holder.id, holder.responsible_id, siren)
-    current = conn.execute(select(k.c.organisation_id).where(k.c.id == mine)).scalar()
-    if current is not None and not ctx.conv.is_responsible:
+        return False, _taken(ctx, holder[0], holder[1], siren)
+    current = hot.run(conn, CURRENT_ORG, (mine,)).fetchone()
+    if current is not None and current[0] is not None and not ctx.conv.is_responsible:
         return False, ctx.say("teams.siren.responsible_only")
+    hot.run(conn, "SAVEPOINT link_siren", ())
     try:
-        with conn.begin_nested():
-            conn.execute(update(k).where(k.c.id == mine).values(organisation_id=org_id))
-    except IntegrityError:   # another agent linked the same body a moment ago
-        holder = conn.execute(select(k.c.id, k.c.responsible_id).where(
-            k.c.campaign_id == ctx.campaign.id, k.c.organisation_id == org_id)).one()
-        return False, _taken(ctx, holder.id, holder.responsible_id, siren)
-    name = conn.execute(select(o.c.name).where(o.c.id == org_id)).scalar() or ""
+        hot.run(conn, LINK, (org_id, mine))
+    except conn.dialect.dbapi.IntegrityError:   # another agent linked the same body a moment ago
+        hot.run(conn, "ROLLBACK TO SAVEPOINT link_siren", ())
+        hot.run(conn, "RELEASE SAVEPOINT link_siren", ())
+        holder = hot.run(conn, HOLDER, (campaign_id, org_id)).fetchone()
+        return False, _taken(ctx, holder[0], holder[1], siren)
+    hot.run(conn, "RELEASE SAVEPOINT link_siren", ())
+    name = hot.run(conn, ORG_NAME, (org_id,)).fetchone()
     key = "teams.siren.linked" if ctx.conv.is_responsible else "teams.siren.linked_member"
-    return True, [ctx.reply(ctx.t(key, body=name, siren=siren))]
+    return True, [ctx.reply(ctx.t(key, body=(name[0] if name else "") or "", siren=siren))]
+
+
+HOLDER = "SELECT id, responsible_id FROM candidatures WHERE campaign_id = ? AND organisation_id = ?"
+CURRENT_ORG = "SELECT organisation_id FROM candidatures WHERE id = ?"
+LINK = "UPDATE candidatures SET organisation_id = ? WHERE id = ?"
+ORG_NAME = "SELECT name FROM organisations WHERE id = ?"
+ORG_BY_SIREN = "SELECT id FROM organisations WHERE siren = ?"
+NEW_ORG = ("INSERT INTO organisations (siren, name, kind, departement) VALUES (?, ?, ?, ?) "
+           "ON CONFLICT DO NOTHING RETURNING id")
 
 
 def _organisation(ctx: Ctx, siren: str, answers: Mapping[str, JSON]) -> int:
-    o = T.organisations
     values = {column: str(answers.get(key) or "")[:200] for key, column in ORG_FIELDS.items()}
-    values["departement"] = values["departement"][:3]
-    stmt = (insert_or_skip(ctx.conn, o).values(siren=siren, **values)
-            .on_conflict_do_nothing().returning(o.c.id))
-    row = ctx.conn.execute(stmt).first()
+    hot = ctx.store.hot
+    row = hot.run(ctx.conn, NEW_ORG, (siren, values["name"], values["kind"],
+                                      values["departement"][:3])).fetchone()
     if row is not None:
         return int(row[0])
-    return int(ctx.conn.execute(select(o.c.id).where(o.c.siren == siren)).scalar_one())
+    return int(hot.run(ctx.conn, ORG_BY_SIREN, (siren,)).fetchone()[0])
 
 
 def _taken(ctx: Ctx, holder: int, responsible: int, siren: str) -> list[Addressed]:
@@ -94,14 +103,16 @@ def sync_organisation(ctx: Ctx, changes: Mapping[str, JSON]) -> None:
     assert ctx.conv is not None
     values = {column: str(changes[key])[:200] for key, column in ORG_FIELDS.items()
               if changes.get(key) is not None}
-    if not values:
+    if not values or not ctx.conv.is_responsible:
         return
     if "departement" in values:
         values["departement"] = values["departement"][:3]
-    org_id = ctx.conn.execute(select(T.candidatures.c.organisation_id).where(
-        T.candidatures.c.id == ctx.conv.candidature_id)).scalar()
-    if org_id is not None and ctx.conv.is_responsible:
-        ctx.conn.execute(update(T.organisations).where(T.organisations.c.id == org_id).values(**values))
+    row = ctx.store.hot.run(ctx.conn, CURRENT_ORG, (ctx.conv.candidature_id,)).fetchone()
+    if row is None or row[0] is None:
+        return
+    columns = sorted(values)
+    sql = ("UPDATE organisations SET " + ", ".join(f"{c} = ?" for c in columns) + " WHERE id = ?")
+    ctx.store.hot.run(ctx.conn, sql, (*(values[c] for c in columns), row[0]))
 
 
 # ------------------------------------------------------------------ overwrites

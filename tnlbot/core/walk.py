@@ -144,7 +144,8 @@ def _tag(value: JSON) -> object:
 
 def _signature(plan: _Plan, answers: Mapping[str, JSON]) -> tuple:
     get = answers.get
-    signature = [_tag(get(key)) for key in plan.watch]
+    # text and absent answers stand for themselves; anything else carries its type
+    signature = [v if v is None or v.__class__ is str else _tag(v) for v in map(get, plan.watch)]
     for repeat_id, inner in plan.repeats:
         if inner:
             for index in range(item_count(answers, repeat_id)):

@@ -8,6 +8,7 @@ Values are JSON text; instants are UTC.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from contextlib import contextmanager
@@ -271,21 +272,22 @@ class Store:
     # ------------------------------------------------------------ outbox
     def enqueue(self, conn: Connection, items: list[Addressed], now: datetime) -> list[int]:
         ids = []
+        at = self.hot.time(now)
         for item in items:
-            values = dict(transport=item.transport, chat_id=item.chat_id, user_id=item.user_id,
-                          payload=dumps(item.item.to_json()), status="pending", attempts=0,
-                          not_before=now, txn_id=uuid.uuid4().hex, sent_ref="",
-                          dedup_key=item.dedup_key or None, error="", created_at=now)
+            payload = dumps(item.item.to_json())
+            txn_id = os.urandom(16).hex()     # the Matrix transaction id, reused on a resend
             if item.dedup_key:
-                stmt = (self._insert(T.outbox).values(**values).on_conflict_do_nothing()
-                        .returning(T.outbox.c.id))
+                stmt = (self._insert(T.outbox).values(
+                    transport=item.transport, chat_id=item.chat_id, user_id=item.user_id,
+                    payload=payload, status="pending", attempts=0, not_before=now, txn_id=txn_id,
+                    sent_ref="", dedup_key=item.dedup_key, error="", created_at=now)
+                    .on_conflict_do_nothing().returning(T.outbox.c.id))
                 row = conn.execute(stmt).first()
                 if row is not None:
                     ids.append(int(row[0]))
             else:
-                row = self.hot.run(conn, H.OUTBOX, (
-                    item.transport, item.chat_id, item.user_id, values["payload"],
-                    self.hot.time(now), values["txn_id"], self.hot.time(now))).fetchone()
+                row = self.hot.run(conn, H.OUTBOX, (item.transport, item.chat_id, item.user_id,
+                                                    payload, at, txn_id, at)).fetchone()
                 ids.append(int(row[0]))
         return ids
 

@@ -37,8 +37,15 @@ _SERVICE = ("new_chat_members", "left_chat_member", "migrate_to_chat_id", "migra
 
 # ------------------------------------------------------------------ button data
 
+_KEYED: dict[bytes, "hmac.HMAC"] = {}
+
+
 def tag(secret: bytes, chat_id: str, user_id: str, op: str, body: str) -> str:
-    mac = hmac.new(secret, f"{chat_id}\x1f{user_id}\x1f{op}\x1f{body}".encode(), hashlib.sha256)
+    keyed = _KEYED.get(secret)
+    if keyed is None:   # the key schedule once per secret; each tag copies it
+        keyed = _KEYED[secret] = hmac.new(secret, digestmod=hashlib.sha256)
+    mac = keyed.copy()
+    mac.update(f"{chat_id}\x1f{user_id}\x1f{op}\x1f{body}".encode())
     return base64.urlsafe_b64encode(mac.digest()[:6]).decode()
 
 

@@ -37,7 +37,9 @@ def _esc(text: str) -> str:
 
 def units(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+    if not text or max(text) <= "\uffff":      # the usual case: no character outside the BMP
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2
 
 
 def split_text(text: str, limit: int = MAX_TEXT, first_limit: int | None = None) -> list[str]:
