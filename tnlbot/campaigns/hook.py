@@ -143,7 +143,8 @@ class CampaignHook:
     # ------------------------------------------------------------------ dossier
     def dossier(self, conn: Connection, inbound: Inbound, conv: ConversationRow,
                 answers: Mapping[str, JSON], dossier: Dossier, now: datetime) -> Dossier:
-        dossier = replace(dossier, allowed_volets=tuple(json.loads(conv.volets or "[]")))
+        if conv.volets and conv.volets != "[]":     # most members answer every volet
+            dossier = replace(dossier, allowed_volets=tuple(json.loads(conv.volets)))
         submitting = conv.state.mode == "confirming" or (
             inbound.kind is InboundKind.COMMAND and fold(inbound.command) in SUBMIT)
         if not submitting or conv.flow_id not in self.flows:
@@ -155,7 +156,7 @@ class CampaignHook:
 
     # ------------------------------------------------------------------ after
     def after(self, conn: Connection, inbound: Inbound, conv: ConversationRow, outcome: Outcome,
-              now: datetime) -> Outcome:
+              now: datetime, answers: Mapping[str, JSON]) -> Outcome:
         changes = dict(outcome.changes)
         if not changes and outcome.submission is None:
             if inbound.kind is InboundKind.COMMAND and fold(inbound.command) in HELP:
@@ -171,8 +172,12 @@ class CampaignHook:
         if not changes:
             return outcome
         keys = list(changes) + (list(identity.ORG_FIELDS) if changes.get("siren") is not None else [])
-        prior = self.store.answers_of(conn, conv.candidature_id, keys)
-        before = {k: json.loads(value) for k, (value, _by) in prior.items()}
+        before = {k: answers[k] for k in keys if answers.get(k) is not None}
+        replaced = [k for k in changes if k in before and before[k] != changes[k]]
+        # who gave the answers this event replaces (read only when there are some)
+        authors = ({k: by for k, (_value, by) in
+                    self.store.answers_of(conn, conv.candidature_id, replaced).items()}
+                   if replaced else {})
         here: list[Addressed] = []
         if changes.get("siren") is not None:
             linked, said = identity.link_siren(ctx, str(changes["siren"]), {**before, **changes})
@@ -181,7 +186,6 @@ class CampaignHook:
                 return _refused(conv, outcome, [a.item for a in said if _is_here(a, inbound)])
             here += said
         identity.sync_organisation(ctx, changes)
-        authors = {k: by for k, (_value, by) in prior.items()}
         self._elsewhere(conn, inbound, identity.tell_overwritten(ctx, changes, before, authors), now)
         if conv.marked:
             lastyear.clear(ctx, list(changes))

@@ -66,10 +66,6 @@ class JuryHook:
             items = self._forget(conn, inbound, now, locale, args)
         return [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id) for item in items]
 
-    def after(self, conn: Connection, inbound: Inbound, conv: ConversationRow, outcome: Outcome,
-              now: datetime) -> Outcome:
-        return outcome
-
     def _locale(self, inbound: Inbound, conv: ConversationRow | None) -> str:
         if conv is not None:
             return conv.state.locale

@@ -27,7 +27,7 @@ from sqlalchemy import Connection
 
 from ..core.engine import Dossier, Outcome, handle
 from ..core.events import Addressed, Inbound, InboundKind
-from ..core.flow import Flow
+from ..core.flow import JSON, Flow
 from ..i18n import Catalog, local_time
 from ..store import ConversationRow, Store
 from ..store.campaigns import campaign_by_slug, current_campaign
@@ -52,7 +52,9 @@ class Hook(Protocol):
     `before` runs after the duplicate check, before the engine: returning a
     list of messages means "handled" (the engine is not called). `after` may
     rewrite the engine's outcome before it is saved (add messages, refuse a
-    change). Both run inside the one transaction; neither may commit.
+    change); it is given the answers as they were before the event. Both run
+    inside the one transaction; neither may commit. A hook without `after`
+    is skipped there.
     A hook may also define `dossier(conn, inbound, conv, answers, dossier, now)
     -> Dossier` to fill the Dossier fields it owns (e.g. assigned volets).
     """
@@ -61,7 +63,7 @@ class Hook(Protocol):
                now: datetime) -> list[Addressed] | None: ...
 
     def after(self, conn: Connection, inbound: Inbound, conv: ConversationRow,
-              outcome: Outcome, now: datetime) -> Outcome: ...
+              outcome: Outcome, now: datetime, answers: Mapping[str, JSON]) -> Outcome: ...
 
 
 @dataclass
@@ -115,7 +117,9 @@ class Dispatcher:
                     dossier = shape(conn, inbound, conv, answers, dossier, now)
             outcome = handle(flow, self.catalog, conv.state, dossier, answers, inbound)
             for hook in self.hooks:
-                outcome = hook.after(conn, inbound, conv, outcome, now)
+                after = getattr(hook, "after", None)
+                if after is not None:
+                    outcome = after(conn, inbound, conv, outcome, now, answers)
             addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
                          for item in outcome.messages]
             ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow.id, flow.version)

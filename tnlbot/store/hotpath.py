@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection
 
@@ -49,17 +50,30 @@ class Hot:
         self.is_sqlite = is_sqlite
         self._last_instant: datetime | None = None
         self._last_text = ""
+        self._drivers: "WeakKeyDictionary[Connection, Any]" = WeakKeyDictionary()
+        self._pg: dict[str, str] = {}
 
     def sql(self, statement: str) -> str:
-        return statement if self.is_sqlite else statement.replace("?", "%s")
+        if self.is_sqlite:
+            return statement
+        found = self._pg.get(statement)
+        if found is None:
+            found = self._pg[statement] = statement.replace("?", "%s")
+        return found
+
+    def driver(self, conn: Connection) -> Any:
+        """The DBAPI connection under a SQLAlchemy connection (looked up once per connection)."""
+        found = self._drivers.get(conn)
+        if found is None:
+            found = self._drivers[conn] = conn.connection.driver_connection
+        return found
 
     def cursor(self, conn: Connection) -> Any:
-        return conn.connection.driver_connection.cursor()
+        return self.driver(conn).cursor()
 
     def run(self, conn: Connection, statement: str, params: Sequence[Any]) -> Any:
-        cursor = self.cursor(conn)
-        cursor.execute(self.sql(statement), params)
-        return cursor
+        # sqlite3 and psycopg connections both execute on a new cursor and return it
+        return self.driver(conn).execute(self.sql(statement), params)
 
     def run_many(self, conn: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         self.cursor(conn).executemany(self.sql(statement), list(rows))

@@ -24,6 +24,7 @@ from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed, Outgoing
 from ..core.flow import JSON, Flow
 from . import hotpath as H
+from .jsontext import dumps, loads
 from . import tables as T
 
 
@@ -65,8 +66,6 @@ def _iso(instant: datetime | None) -> str:
     return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if instant else ""
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 class Store:
@@ -99,7 +98,9 @@ class Store:
 
         @event.listens_for(self.engine, "begin")
         def _begin(conn):  # noqa: ANN001
-            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")   # straight to sqlite3
+            raw = conn.connection.driver_connection
+            if not raw.in_transaction:    # begin() below may have opened it already
+                raw.execute("BEGIN IMMEDIATE")
 
     @staticmethod
     def sqlite_url(path: Path) -> str:
@@ -107,7 +108,12 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One transaction. On SQLite each thread keeps its connection (no pool round trip)."""
+        """One transaction.
+
+        SQLite: each thread keeps its connection, and the transaction is opened and
+        committed on the driver (BEGIN IMMEDIATE ... COMMIT), which the plain SQL of the
+        hot path uses directly; a statement run through SQLAlchemy inside it joins it
+        (SQLAlchemy then commits or rolls back the same transaction)."""
         if not self.is_sqlite:
             with self.engine.begin() as conn:
                 yield conn
@@ -115,9 +121,22 @@ class Store:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
             conn = self._local.conn = self.engine.connect()
+            self._local.raw = conn.connection.driver_connection
             self._held.append(conn)
-        with conn.begin():
+        raw = self._local.raw
+        raw.execute("BEGIN IMMEDIATE")
+        try:
             yield conn
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            elif raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+        if conn.in_transaction():
+            conn.commit()
+        else:
+            raw.execute("COMMIT")
 
     def close(self) -> None:
         for conn in self._held:
@@ -146,7 +165,7 @@ class Store:
          submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone, volets, marked) = row
         read = self.hot.read_time
         return ConversationRow(conv_id, person_id, candidature_id, campaign_id,
-                               State.from_json(json.loads(state)), status, version,
+                               State.from_json(loads(state)), status, version,
                                bool(amended), read(submitted_at), role == "responsible",
                                flow_id, campaign_state, read(opens_at), read(closes_at), zone,
                                volets or "[]", bool(marked))
@@ -190,7 +209,7 @@ class Store:
     def answers(self, conn: Connection, candidature_id: int) -> dict[str, JSON]:
         """Every answer of a candidature, decoded in one go (the database builds one object)."""
         row = self.hot.run(conn, H.ANSWERS if self.is_sqlite else H.ANSWERS_PG, (candidature_id,)).fetchone()
-        return json.loads(row[0]) if row and row[0] else {}
+        return loads(row[0]) if row and row[0] else {}
 
     def answers_of(self, conn: Connection, candidature_id: int,
                    keys: list[str]) -> dict[str, tuple[str, int | None]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text, TypeDecorator, UniqueConstraint)
+                        MetaData, String, Table, Text, TypeDecorator, UniqueConstraint, text)
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -112,6 +112,7 @@ answers = Table(
     Column("value", Text, nullable=False),            # JSON
     Column("answered_by", ForeignKey("people.id")),
     Column("answered_at", UTC, nullable=False),
+    sqlite_with_rowid=False,     # clustered on (candidature, key)
 )
 
 answer_history = Table(
@@ -144,6 +145,7 @@ inbound_seen = Table(
     Column("transport", String(16), primary_key=True),
     Column("external_id", String(255), primary_key=True),
     Column("seen_at", UTC, nullable=False),
+    sqlite_with_rowid=False,     # clustered on the key: one B-tree written per delivery
 )
 
 outbox = Table(
@@ -158,11 +160,14 @@ outbox = Table(
     Column("not_before", UTC, nullable=False),
     Column("txn_id", String(64), nullable=False),       # idempotency key for the platform
     Column("sent_ref", String(255), nullable=False, default=""),  # platform message id
-    Column("dedup_key", String(255), unique=True),      # scheduled sends: one per key
+    Column("dedup_key", String(255)),                   # scheduled sends: one per key
     Column("error", Text, nullable=False, default=""),
     Column("created_at", UTC, nullable=False),
     Column("sent_at", UTC),
     Index("ix_outbox_pending", "status", "not_before"),
+    # partial: the messages of an answer carry no key and write nothing here
+    Index("uq_outbox_dedup_key", "dedup_key", unique=True,
+          sqlite_where=text("dedup_key IS NOT NULL"), postgresql_where=text("dedup_key IS NOT NULL")),
 )
 
 checkpoints = Table(

@@ -346,10 +346,6 @@ class FileSizeHook:
         text = self.catalog(locale, "telegram.file_too_big")
         return [Addressed(TRANSPORT, inbound.chat_id, Outgoing(OutKind.NOTICE, text), inbound.user_id)]
 
-    def after(self, conn: Connection, inbound: Inbound, conv: ConversationRow, outcome: Any,
-              now: datetime) -> Any:
-        return outcome
-
 
 def attach(app: Any, telegram: Telegram) -> None:
     """Wire the transport into an App: relay, rate limits, file-size check."""
