@@ -3,9 +3,10 @@
 Same schema (made by tnlbot's migrations), one transaction per update, no
 framework: for an answer, the delivery id, the answer (upsert), its history
 row, the conversation state, the candidature's timestamp and the two outbox
-rows of the reply (the settled note and the next prompt), exactly the rows
-`Dispatcher.handle` writes. SQLite runs in WAL mode with synchronous=NORMAL,
-tnlbot's setting; PostgreSQL with psycopg's defaults.
+rows of the reply (the settled note and the next prompt, in one INSERT as
+tnlbot does), exactly the rows `Dispatcher.handle` writes. SQLite runs in
+WAL mode with synchronous=NORMAL, tnlbot's setting; PostgreSQL with
+psycopg's defaults.
 """
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ STATE = "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?"
 TOUCH = "UPDATE candidatures SET updated_at = ? WHERE id = ?"
 OUTBOX = ("INSERT INTO outbox (transport, chat_id, user_id, payload, status, attempts, not_before, "
           "txn_id, sent_ref, error, created_at) VALUES ('telegram', ?, ?, ?, 'pending', 0, ?, ?, '', '', ?)")
+OUTBOX2 = ("INSERT INTO outbox (transport, chat_id, user_id, payload, status, attempts, not_before, "
+           "txn_id, sent_ref, error, created_at) VALUES "
+           "('telegram', ?, ?, ?, 'pending', 0, ?, ?, '', '', ?), ('telegram', ?, ?, ?, 'pending', 0, ?, ?, '', '', ?)")
 
 
 class Bare:
@@ -135,8 +139,10 @@ class Floor:
         db.run(HISTORY, (candidature, key, value, person, now))
         db.run(STATE, (state, now, conv))
         db.run(TOUCH, (now, candidature))
-        for payload in _payloads(self.script, step, text):
-            db.run(OUTBOX, (str(message["chat"]["id"]), str(user), payload, now, uuid.uuid4().hex, now))
+        chat, values = str(message["chat"]["id"]), []
+        for payload in _payloads(self.script, step, text):   # one INSERT of two rows, as tnlbot
+            values += (chat, str(user), payload, now, uuid.uuid4().hex, now)
+        db.run(OUTBOX2, tuple(values))
         db.commit()
         self.steps[user] = step + 1
 

@@ -38,9 +38,18 @@ HISTORY = ("INSERT INTO answer_history (candidature_id, key, old_value, new_valu
            "VALUES (?, ?, ?, ?, ?, ?)")
 TOUCH_CANDIDATURE = "UPDATE candidatures SET updated_at = ? WHERE id = ?"
 SAVE_STATE = "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?"
-OUTBOX = ("INSERT INTO outbox (transport, chat_id, user_id, payload, status, attempts, not_before, "
-          "txn_id, sent_ref, dedup_key, error, created_at) "
-          "VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, '', NULL, '', ?) RETURNING id")
+OUTBOX_HEAD = ("INSERT INTO outbox (transport, chat_id, user_id, payload, status, attempts, not_before, "
+               "txn_id, sent_ref, dedup_key, error, created_at) VALUES ")
+OUTBOX_ROW = "(?, ?, ?, ?, 'pending', 0, ?, ?, '', NULL, '', ?)"
+_OUTBOX: dict[int, str] = {}
+
+
+def outbox_rows(count: int) -> str:
+    """INSERT of `count` plain outbox rows (7 parameters each), RETURNING their ids."""
+    found = _OUTBOX.get(count)
+    if found is None:
+        found = _OUTBOX[count] = OUTBOX_HEAD + ", ".join([OUTBOX_ROW] * count) + " RETURNING id"
+    return found
 
 
 class Hot:

@@ -290,12 +290,17 @@ class Store:
 
     # ------------------------------------------------------------ outbox
     def enqueue(self, conn: Connection, items: list[Addressed], now: datetime) -> list[int]:
-        ids = []
+        """Queue messages in order; returns the new outbox ids (a key already queued: skipped).
+
+        The messages of one event go in one INSERT of several rows (ids grow in order)."""
+        ids: list[int] = []
         at = self.hot.time(now)
+        plain: list[Any] = []
         for item in items:
             payload = dumps(item.item.to_json())
             txn_id = os.urandom(16).hex()     # the Matrix transaction id, reused on a resend
             if item.dedup_key:
+                ids += self._flush(conn, plain)
                 stmt = (self._insert(T.outbox).values(
                     transport=item.transport, chat_id=item.chat_id, user_id=item.user_id,
                     payload=payload, status="pending", attempts=0, not_before=now, txn_id=txn_id,
@@ -305,10 +310,18 @@ class Store:
                 if row is not None:
                     ids.append(int(row[0]))
             else:
-                row = self.hot.run(conn, H.OUTBOX, (item.transport, item.chat_id, item.user_id,
-                                                    payload, at, txn_id, at)).fetchone()
-                ids.append(int(row[0]))
-        return ids
+                plain += (item.transport, item.chat_id, item.user_id, payload, at, txn_id, at)
+        return ids + self._flush(conn, plain)
+
+    def _flush(self, conn: Connection, values: list[Any]) -> list[int]:
+        found: list[int] = []
+        step = 7 * 32                        # at most 32 rows per statement
+        for start in range(0, len(values), step):
+            chunk = values[start:start + step]
+            cursor = self.hot.run(conn, H.outbox_rows(len(chunk) // 7), chunk)
+            found += sorted(int(r[0]) for r in cursor.fetchall())
+        values.clear()
+        return found
 
     def due_messages(self, transport: str, now: datetime, limit: int = 100) -> list[OutboxRow]:
         """Pending rows, oldest first (the relay holds a chat whose first row is not due)."""
