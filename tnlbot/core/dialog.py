@@ -8,13 +8,14 @@ from .answers import Problem
 from .events import Inbound, Outgoing, OutKind
 from .flow import JSON, Kind
 from .prompts import prompt, qtext, show_value
-from .turn import Turn
+from .turn import State, Turn
 from .walk import Slot, is_answered, item_count, missing
 
 # ------------------------------------------------------------------ moving
 
 def ask(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "") -> None:
-    turn.state = replace(turn.state, cursor=slot.key, pending=())
+    s = turn.state
+    turn.state = State(s.mode, slot.key, s.locale, (), s.skipped)
     if turn.state.mode != "asking":
         turn.fire("begin")
     turn.out.append(prompt(turn, slot, all_slots, intro))
@@ -89,7 +90,8 @@ def store(turn: Turn, index: int, slot: Slot, value: JSON) -> None:
         turn.set(q.id + ".done", True)
     else:
         turn.set(slot.key, value)
-    turn.state = replace(turn.state, skipped=tuple(k for k in turn.state.skipped if k != slot.key))
+    if slot.key in turn.state.skipped:
+        turn.state = replace(turn.state, skipped=tuple(k for k in turn.state.skipped if k != slot.key))
     settle(turn, slot, value)
     position = next((i for i, s in enumerate(turn.slots()) if s.key == slot.key), index)
     advance(turn, position)

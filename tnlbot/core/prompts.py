@@ -72,7 +72,8 @@ def slot_label(turn: Turn, slot: Slot) -> str:
 
 
 def progress(turn: Turn, slot: Slot, all_slots: list[Slot]) -> str:
-    in_volet = [s for s in all_slots if s.volet.id == slot.volet.id]
+    volet = slot.volet
+    in_volet = [s for s in all_slots if s.volet is volet]
     position = next(i for i, s in enumerate(in_volet, 1) if s.key == slot.key)
     index = next(i for i, v in enumerate(turn.flow.volets, 1) if v.id == slot.volet.id)
     return turn.tr("progress", volet=volet_title(turn, slot.volet.id), v=str(index),

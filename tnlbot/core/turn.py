@@ -96,7 +96,8 @@ class Turn:
             self.dossier = replace(self.dossier, amended=True)
 
     def fire(self, trigger: str) -> None:
-        self.state = replace(self.state, mode=modes().fire(self.state.mode, trigger))
+        s = self.state
+        self.state = State(modes().fire(s.mode, trigger), s.cursor, s.locale, s.pending, s.skipped)
 
     def slots(self) -> list[Slot]:
         """The applicable slots, computed once per change of the answers."""

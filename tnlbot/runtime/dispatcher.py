@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Mapping, Protocol
@@ -158,5 +159,8 @@ def _bounded(inbound: Inbound) -> Inbound:
     return replace(inbound, **changes) if changes else inbound
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]").search
+
+
 def _has_surrogate(text: str) -> bool:
-    return any("\ud800" <= c <= "\udfff" for c in text)
+    return _SURROGATE(text) is not None

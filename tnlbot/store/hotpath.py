@@ -9,6 +9,7 @@ holds the transaction. Everything else in the store uses SQLAlchemy Core.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Iterable, Sequence
 from weakref import WeakKeyDictionary
 
@@ -60,6 +61,7 @@ class Hot:
         self._last_instant: datetime | None = None
         self._last_text = ""
         self._drivers: "WeakKeyDictionary[Connection, Any]" = WeakKeyDictionary()
+        self._last: tuple[Any, Any] = (None, None)   # (connection, driver) of the last lookup
         self._pg: dict[str, str] = {}
 
     def sql(self, statement: str) -> str:
@@ -72,9 +74,13 @@ class Hot:
 
     def driver(self, conn: Connection) -> Any:
         """The DBAPI connection under a SQLAlchemy connection (looked up once per connection)."""
+        last = self._last             # one tuple: threads never see a torn pair
+        if last[0] is conn:
+            return last[1]
         found = self._drivers.get(conn)
         if found is None:
             found = self._drivers[conn] = conn.connection.driver_connection
+        self._last = (conn, found)
         return found
 
     def cursor(self, conn: Connection) -> Any:
@@ -100,5 +106,11 @@ class Hot:
         if value is None:
             return None
         if isinstance(value, str):
-            value = datetime.fromisoformat(value)
+            return _sqlite_instant(value)
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+@lru_cache(maxsize=1024)   # a campaign's opening and closing instants are read on every event
+def _sqlite_instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

@@ -40,12 +40,26 @@ _SERVICE = ("new_chat_members", "left_chat_member", "migrate_to_chat_id", "migra
 _KEYED: dict[bytes, "hmac.HMAC"] = {}
 
 
+_TAGS: dict[tuple[bytes, str], str] = {}   # recent tags: a prompt's buttons come back often
+
+
 def tag(secret: bytes, chat_id: str, user_id: str, op: str, body: str) -> str:
+    message = f"{chat_id}\x1f{user_id}\x1f{op}\x1f{body}"
+    found = _TAGS.get((secret, message))
+    if found is not None:
+        return found
+    if len(_TAGS) >= 4096:
+        _TAGS.clear()
+    found = _TAGS[(secret, message)] = _tag(secret, message)
+    return found
+
+
+def _tag(secret: bytes, message: str) -> str:
     keyed = _KEYED.get(secret)
     if keyed is None:   # the key schedule once per secret; each tag copies it
         keyed = _KEYED[secret] = hmac.new(secret, digestmod=hashlib.sha256)
     mac = keyed.copy()
-    mac.update(f"{chat_id}\x1f{user_id}\x1f{op}\x1f{body}".encode())
+    mac.update(message.encode())
     return base64.urlsafe_b64encode(mac.digest()[:6]).decode()
 
 
