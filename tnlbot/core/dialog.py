@@ -93,8 +93,8 @@ def store(turn: Turn, index: int, slot: Slot, value: JSON) -> None:
     if slot.key in turn.state.skipped:
         turn.state = replace(turn.state, skipped=tuple(k for k in turn.state.skipped if k != slot.key))
     settle(turn, slot, value)
-    position = next((i for i, s in enumerate(turn.slots()) if s.key == slot.key), index)
-    advance(turn, position)
+    position = turn.position(slot.key)
+    advance(turn, index if position is None else position)
 
 
 def settle(turn: Turn, slot: Slot, value: JSON) -> None:

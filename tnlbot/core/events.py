@@ -73,10 +73,15 @@ class Outgoing:
 
     def to_json(self) -> dict:
         out: dict = {"kind": self.kind.value, "text": self.text}
-        for name in ("header", "ref", "filename", "mime", "data"):
-            value = getattr(self, name)
-            if value:
-                out[name] = value
+        if self.header:
+            out["header"] = self.header
+        if self.ref:
+            out["ref"] = self.ref
+        if self.filename or self.mime or self.data:
+            for name in ("filename", "mime", "data"):
+                value = getattr(self, name)
+                if value:
+                    out[name] = value
         if self.options:
             out["options"] = [[o.value, o.label] for o in self.options]
         if self.actions:

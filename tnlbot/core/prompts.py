@@ -72,6 +72,11 @@ def slot_label(turn: Turn, slot: Slot) -> str:
 
 
 def progress(turn: Turn, slot: Slot, all_slots: list[Slot]) -> str:
+    found = turn.view().place.get(slot.key) if all_slots is turn.slots() else None
+    if found is not None:
+        v, n, nt = found
+        return turn.tr("progress", volet=volet_title(turn, slot.volet.id), v=str(v),
+                       vt=str(len(turn.flow.volets)), n=str(n), nt=str(nt))
     volet = slot.volet
     in_volet = [s for s in all_slots if s.volet is volet]
     position = next(i for i, s in enumerate(in_volet, 1) if s.key == slot.key)

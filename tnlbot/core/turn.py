@@ -7,7 +7,7 @@ from typing import Mapping, Protocol
 from .events import Outgoing, OutKind
 from .flow import JSON, Flow
 from .machine import modes
-from .walk import Slot, slots  # noqa: F401
+from .walk import Slot, View, slots, view  # noqa: F401
 
 
 class Messages(Protocol):
@@ -71,7 +71,7 @@ class Turn:
     changes: dict[str, JSON] = field(default_factory=dict)
     out: list[Outgoing] = field(default_factory=list)
     submission: dict[str, JSON] | None = None
-    _walk: list[Slot] | None = None
+    _view: View | None = None
 
     # ------------------------------------------------------------ helpers
     def say(self, key: str, **params: str) -> None:
@@ -86,7 +86,7 @@ class Turn:
     def set(self, key: str, value: JSON) -> None:
         if self.answers.get(key) == value:
             return
-        self._walk = None
+        self._view = None
         if value is None:
             self.answers.pop(key, None)
         else:
@@ -99,17 +99,22 @@ class Turn:
         s = self.state
         self.state = State(modes().fire(s.mode, trigger), s.cursor, s.locale, s.pending, s.skipped)
 
+    def view(self) -> View:
+        """The applicable slots and their positions, computed once per change of the answers."""
+        if self._view is None:
+            self._view = view(self.flow, self.answers)
+        return self._view
+
     def slots(self) -> list[Slot]:
-        """The applicable slots, computed once per change of the answers."""
-        if self._walk is None:
-            self._walk = slots(self.flow, self.answers)
-        return self._walk
+        """The applicable slots (shared: read them, never change the list)."""
+        return self.view().slots
+
+    def position(self, key: str) -> int | None:
+        return self.view().index.get(key)
 
     def current(self) -> tuple[int, Slot] | None:
-        for index, slot in enumerate(self.slots()):
-            if slot.key == self.state.cursor:
-                return index, slot
-        return None
+        found = self.view().index.get(self.state.cursor)
+        return None if found is None else (found, self._view.slots[found])  # type: ignore[union-attr]
 
     def outcome(self) -> Outcome:
         return Outcome(self.state, self.dossier, tuple(self.changes.items()),

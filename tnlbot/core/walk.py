@@ -80,6 +80,29 @@ class _Entry:
     other: Slot | None
 
 
+@dataclass(frozen=True, slots=True)
+class View:
+    """The applicable slots for some answers, with what the engine asks of them often.
+
+    Shared between candidatures at the same point: never change it."""
+    slots: list[Slot]
+    index: dict[str, int]                      # slot key -> position in `slots`
+    place: dict[str, tuple[int, int, int]]     # slot key -> (volet number, position in it, its slots)
+
+    @staticmethod
+    def of(flow: Flow, found: list[Slot]) -> "View":
+        numbers = {v.id: n for n, v in enumerate(flow.volets, 1)}
+        totals: dict[str, int] = {}
+        for s in found:
+            totals[s.volet.id] = totals.get(s.volet.id, 0) + 1
+        index, place, seen = {}, {}, dict.fromkeys(totals, 0)
+        for i, s in enumerate(found):
+            index[s.key] = i
+            seen[s.volet.id] += 1
+            place[s.key] = (numbers[s.volet.id], seen[s.volet.id], totals[s.volet.id])
+        return View(found, index, place)
+
+
 @dataclass(slots=True)
 class _Plan:
     """What never changes for a flow, and the slot lists already computed for it."""
@@ -87,7 +110,7 @@ class _Plan:
     volets: list[tuple[Volet, Slot | None, list[_Entry]]]
     watch: tuple[str, ...]                           # answers the walk reads (top level)
     repeats: tuple[tuple[str, tuple[str, ...]], ...]  # repeat id, sub-answers read per item
-    known: dict[tuple, list[Slot]]                    # signature of the read answers -> slots
+    known: dict[tuple, View]                          # signature of the read answers -> view
 
 
 _PLANS: dict[int, _Plan] = {}
@@ -155,21 +178,26 @@ def _signature(plan: _Plan, answers: Mapping[str, JSON]) -> tuple:
 
 
 def slots(flow: Flow, answers: Mapping[str, JSON]) -> list[Slot]:
-    """The applicable slots, in order. The walk reads only a few answers (those conditions,
-    "other" choices, optional volets and repeat counts look at), so the list is kept per
-    flow by the values of those answers: candidatures at the same point share it."""
+    """The applicable slots, in order (a list of the caller's own)."""
+    return list(view(flow, answers).slots)
+
+
+def view(flow: Flow, answers: Mapping[str, JSON]) -> View:
+    """The applicable slots and their positions. The walk reads only a few answers (those
+    conditions, "other" choices, optional volets and repeat counts look at), so views are
+    kept per flow by the values of those answers: candidatures at the same point share one."""
     plan = _plan(flow)
     try:
         signature = _signature(plan, answers)
         known = plan.known.get(signature)
     except TypeError:       # an unhashable odd value: walk without the table
-        return _walk(plan, answers)
+        return View.of(flow, _walk(plan, answers))
     if known is None:
-        known = _walk(plan, answers)
+        known = View.of(flow, _walk(plan, answers))
         if len(plan.known) >= _KNOWN_MAX:
             plan.known.clear()
         plan.known[signature] = known
-    return list(known)
+    return known
 
 
 def _walk(plan: _Plan, answers: Mapping[str, JSON]) -> list[Slot]:

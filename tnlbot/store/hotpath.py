@@ -98,7 +98,8 @@ class Hot:
             return instant
         if instant != self._last_instant:   # one event writes the same instant many times
             self._last_instant = instant
-            self._last_text = instant.astimezone(timezone.utc).strftime(SQLITE_TIME)
+            # as SQLAlchemy stores DateTime on SQLite ("%Y-%m-%d %H:%M:%S.%f"), without strftime's cost
+            self._last_text = instant.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
         return self._last_text
 
     @staticmethod
