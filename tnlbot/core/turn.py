@@ -7,7 +7,7 @@ from typing import Mapping, Protocol
 from .events import Outgoing, OutKind
 from .flow import JSON, Flow
 from .machine import modes
-from .walk import Slot, View, slots, view  # noqa: F401
+from .walk import Slot, View, reads, slots, view  # noqa: F401
 
 
 class Messages(Protocol):
@@ -86,7 +86,8 @@ class Turn:
     def set(self, key: str, value: JSON) -> None:
         if self.answers.get(key) == value:
             return
-        self._view = None
+        if self._view is not None and reads(self.flow, key):
+            self._view = None
         if value is None:
             self.answers.pop(key, None)
         else:

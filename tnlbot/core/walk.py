@@ -111,6 +111,7 @@ class _Plan:
     watch: tuple[str, ...]                           # answers the walk reads (top level)
     repeats: tuple[tuple[str, tuple[str, ...]], ...]  # repeat id, sub-answers read per item
     known: dict[tuple, View]                          # signature of the read answers -> view
+    read: frozenset[str] = frozenset()                # every answer key the walk may read
 
 
 _PLANS: dict[int, _Plan] = {}
@@ -150,9 +151,14 @@ def _plan(flow: Flow) -> _Plan:
                         inner[sub.id] = None
                 repeats.append((q.id, tuple(inner)))
         volets.append((volet, concerned, entries))
-    plan = _Plan(flow, volets, tuple(watch), tuple(repeats), {})
+    plan = _Plan(flow, volets, tuple(watch), tuple(repeats), {}, frozenset(watch))
     _PLANS[id(flow)] = plan
     return plan
+
+
+def reads(flow: Flow, key: str) -> bool:
+    """Whether the slot list may change when the answer `key` changes."""
+    return key in _plan(flow).read or "[" in key     # repeat items: read per item
 
 
 def _tag(value: JSON) -> object:

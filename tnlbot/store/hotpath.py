@@ -88,7 +88,9 @@ class Hot:
 
     def run(self, conn: Connection, statement: str, params: Sequence[Any]) -> Any:
         # sqlite3 and psycopg connections both execute on a new cursor and return it
-        return self.driver(conn).execute(self.sql(statement), params)
+        last = self._last
+        driver = last[1] if last[0] is conn else self.driver(conn)
+        return driver.execute(statement if self.is_sqlite else self.sql(statement), params)
 
     def run_many(self, conn: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         self.cursor(conn).executemany(self.sql(statement), list(rows))
