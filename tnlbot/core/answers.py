@@ -36,6 +36,9 @@ def clean_text(raw: str, multiline: bool = False) -> Union[str, Problem]:
     """Refuse what no answer may hold: control, bidi-override, surrogate."""
     if len(raw) > MAX_TEXT:
         return Problem("error.too_long", {"max": str(MAX_TEXT)})
+    if raw.isprintable():   # no control, format (bidi, zero-width), surrogate or odd space
+        text = raw.strip()
+        return text if text else Problem("error.empty")
     for char in raw:
         if char in _BIDI:
             return Problem("error.bad_characters")

@@ -45,7 +45,7 @@ class Dossier:
     accepting: bool = True         # the campaign takes answers now
     closed_text: str = ""          # why not, in the person's language
     is_responsible: bool = True
-    now_local: str = ""            # this event's instant, in local text
+    now_local: str = ""            # this event's instant, in local text (when confirming a submission)
     allowed_volets: tuple[str, ...] = ()  # volets assigned to this member; empty: all
     elu_confirmed: bool = True     # the élu référent confirmed (checked at submission)
     to_check: int = 0              # answers copied from last year, not yet checked

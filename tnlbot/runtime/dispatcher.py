@@ -142,7 +142,9 @@ class Dispatcher:
         return Dossier(status=conv.status, version=conv.version, submitted_at=submitted,
                        amended=conv.amended, accepting=accepting, closed_text=closed_text,
                        is_responsible=conv.is_responsible,
-                       now_local=local_time(now, locale, conv.timezone))
+                       # only a confirmation submits, and the receipt shows this instant
+                       now_local=(local_time(now, locale, conv.timezone)
+                                  if conv.state.mode == "confirming" else ""))
 
 
 _LIMITS = {"external_id": 255, "chat_id": 255, "user_id": 255, "display_name": 200, "command": 64}
