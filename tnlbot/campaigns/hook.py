@@ -163,17 +163,22 @@ class CampaignHook:
                 text = self.catalog(outcome.state.locale, "teams.help")
                 return replace(outcome, messages=outcome.messages + (Outgoing(OutKind.NOTICE, text),))
             return outcome
-        ctx = self._ctx(conn, inbound, conv, None, now)
         # conv was read in this transaction under the candidature's lock: the commit decides
         if not (conv.campaign_state != "closed" and conv.opens_at <= now < conv.closes_at
                 and conv.status in ("draft", "submitted")):
-            text = self.catalog(conv.state.locale, "campaign.closed", when=ctx.when(conv.closes_at))
+            when = self._ctx(conn, inbound, conv, None, now).when(conv.closes_at)
+            text = self.catalog(conv.state.locale, "campaign.closed", when=when)
             return _refused(conv, outcome, [Outgoing(OutKind.NOTICE, text)])
         if not changes:
             return outcome
-        keys = list(changes) + (list(identity.ORG_FIELDS) if changes.get("siren") is not None else [])
+        siren = changes.get("siren")
+        keys = list(changes) + (list(identity.ORG_FIELDS) if siren is not None else [])
         before = {k: answers[k] for k in keys if answers.get(k) is not None}
         replaced = [k for k in changes if k in before and before[k] != changes[k]]
+        if siren is None and not replaced and not conv.marked \
+                and not any(changes.get(k) is not None for k in identity.ORG_FIELDS):
+            return outcome       # the common case: a new answer that touches nobody else
+        ctx = self._ctx(conn, inbound, conv, None, now)
         # who gave the answers this event replaces (read only when there are some)
         authors = ({k: by for k, (_value, by) in
                     self.store.answers_of(conn, conv.candidature_id, replaced).items()}
