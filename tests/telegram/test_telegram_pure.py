@@ -136,6 +136,20 @@ def test_forged_or_foreign_buttons_do_not_verify():
                                "tnl_test_bot", SECRET).kind is InboundKind.UNRECOGNISED
 
 
+def test_a_button_signed_by_an_earlier_version_still_answers():
+    """Buttons sent before an upgrade carry an HMAC-SHA256 tag: still accepted, forgeries not."""
+    import base64
+    import hashlib
+    import hmac
+    body = "deja_labellise|yes"
+    old = base64.urlsafe_b64encode(hmac.new(SECRET, f"111\x1f111\x1fc\x1f{body}".encode(),
+                                            hashlib.sha256).digest()[:6]).decode()
+    pressed = inbound_from_update(press("c" + old + body), "tnl_test_bot", SECRET)
+    assert (pressed.kind, pressed.ref, pressed.values) == (InboundKind.CHOICE, "deja_labellise", ("yes",))
+    other = inbound_from_update(press("c" + old + "deja_labellise|no"), "tnl_test_bot", SECRET)
+    assert other.kind is InboundKind.UNRECOGNISED
+
+
 def test_html_escaped_progress_first_keyboard_last_and_split_under_4096():
     text = "<b>Mairie</b> & Co\n\n" + ("Un paragraphe de la réponse. " * 40 + "\n\n") * 6
     item = Outgoing(OutKind.PROMPT, text, header="Volet 1/5 · question 2/18", ref="q",

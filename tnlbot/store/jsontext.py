@@ -3,19 +3,18 @@
 Stored values keep one shape whatever encoder wrote them: compact, keys sorted,
 non-ASCII characters as they are. orjson refuses what it cannot represent
 exactly (integers beyond 64 bits, non-text keys, lone surrogates): those go
-through `json`. It would read a very long integer as a float, so text holding
-a long run of digits is read by `json` too.
+through `json`. It reads an integer beyond 64 bits as a float; tnlbot never
+stores floats (decimal answers are text), so a float in what orjson read
+means such an integer, and the text is read again by `json`.
 """
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 _SORTED = orjson.OPT_SORT_KEYS
-_LONG_NUMBER = re.compile(r"\d{16}").search
 
 
 def dumps(value: Any) -> str:
@@ -26,9 +25,24 @@ def dumps(value: Any) -> str:
 
 
 def loads(text: str | bytes) -> Any:
-    if _LONG_NUMBER(text if isinstance(text, str) else text.decode()) is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+    return json.loads(text) if _has_float(value) else value
+
+
+def _has_float(value: Any) -> bool:
+    kind = type(value)
+    if kind is float:
+        return True
+    if kind is dict:
+        value = value.values()
+    elif kind is not list:
+        return False
+    kinds = set(map(type, value))         # one pass in C over the values
+    if float in kinds:
+        return True
+    if dict in kinds or list in kinds:
+        return any(_has_float(v) for v in value if type(v) is dict or type(v) is list)
+    return False

@@ -37,7 +37,7 @@ def _esc(text: str) -> str:
 
 def units(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units)."""
-    if not text or max(text) <= "\uffff":      # the usual case: no character outside the BMP
+    if text.isascii():
         return len(text)
     return len(text.encode("utf-16-le")) // 2
 
