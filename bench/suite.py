@@ -26,11 +26,12 @@ class Sizes:
     sweep_candidatures: int = 36_000
     sweep_members: int = 3
     runs: int = 2                     # start-up repetitions (flow load: at least 3)
+    rounds: int = 2                   # interleaved rounds of tnlbot, Peer A and the floor (best kept)
 
 
 QUICK = Sizes(conversations=40, budget=20.0, peer_a_budget=5.0, peer_b_budget=3.0,
               pg_conversations=10, pg_budget=10.0, memory_created=100, memory_large=2_000,
-              sweep_candidatures=1_000, runs=1)
+              sweep_candidatures=1_000, runs=1, rounds=1)
 
 
 @dataclass(frozen=True)
@@ -57,17 +58,29 @@ def run_row(section: str, run: A.Run) -> Row:
     return Row(section, measure, rate(run.rate))
 
 
+def best(runs: list[A.Run]) -> A.Run:
+    """The fastest of a contestant's rounds (a shared machine only ever slows a run down)."""
+    top = max(runs, key=lambda r: r.rate)
+    if len(runs) == 1:
+        return top
+    note = f"best of {len(runs)} interleaved rounds: " + ", ".join(f"{r.rate:,.0f}" for r in runs) + "/s"
+    return replace(top, note="; ".join(x for x in (top.note, note) if x))
+
+
 def answers_rows(sizes: Sizes, log: Log) -> tuple[list[Row], Contest]:
     script = A.learn_script(sizes.answers)
     n = sizes.conversations
-    log(f"tnlbot on SQLite: {n} conversations x {sizes.answers} answers")
-    tnl = A.tnlbot_sqlite(script, n, sizes.budget)
-    log("Peer A (PTB, in memory)")
-    peer_a = A.ptb_memory(script, n, sizes.peer_a_budget)
+    tnl_runs, a_runs, floor_runs = [], [], []
+    for round_ in range(1, sizes.rounds + 1):   # ABC ABC: a passing load hits every contestant
+        log(f"round {round_}: tnlbot on SQLite, {n} conversations x {sizes.answers} answers")
+        tnl_runs.append(A.tnlbot_sqlite(script, n, sizes.budget))
+        log(f"round {round_}: Peer A (PTB, in memory)")
+        a_runs.append(A.ptb_memory(script, n, sizes.peer_a_budget))
+        log(f"round {round_}: floor (raw sqlite3)")
+        floor_runs.append(A.floor_sqlite_run(script, n, sizes.budget))
+    tnl, peer_a, floor = best(tnl_runs), best(a_runs), best(floor_runs)
     log(f"Peer B (PTB + PicklePersistence, {sizes.peer_b_budget:.0f} s of answers at most)")
     peer_b = A.ptb_pickle(script, n, sizes.peer_b_budget)
-    log("floor (raw sqlite3)")
-    floor = A.floor_sqlite_run(script, n, sizes.budget)
     section = f"1. answers, SQLite ({n} x {sizes.answers})"
     rows = [run_row(section, r) for r in (tnl, peer_a, peer_b, floor)]
     rows += [
@@ -181,6 +194,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--conversations", type=int, help="SQLite conversations (default 1000)")
     parser.add_argument("--pg-conversations", type=int, help="PostgreSQL conversations (default 100)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds on SQLite (default 2)")
     parser.add_argument("--skip", default="", help="comma-separated: postgres,memory,sweep,startup")
     parser.add_argument("--profile", action="store_true",
                         help="only profile tnlbot's answers on SQLite (where the time goes)")
@@ -202,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = replace(sizes, conversations=args.conversations)
     if args.pg_conversations:
         sizes = replace(sizes, pg_conversations=args.pg_conversations)
+    if args.rounds:
+        sizes = replace(sizes, rounds=args.rounds)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     log, load_before = Log(), load()
     rows, contest = answers_rows(sizes, log)
