@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"   # how SQLAlchemy stores DateTime on SQLite
 
 MARK_SEEN = ("INSERT INTO inbound_seen (transport, external_id, seen_at) VALUES (?, ?, ?) "
-             "ON CONFLICT DO NOTHING RETURNING external_id")
+             "ON CONFLICT DO NOTHING")     # rowcount 0: already processed
 CONVERSATION = (
     "SELECT c.id, c.person_id, c.candidature_id, k.campaign_id, c.state, k.status, k.version, "
     "k.amended, k.submitted_at, m.role, g.flow_id, g.state, g.opens_at, g.closes_at, g.timezone, "

@@ -147,8 +147,7 @@ class Store:
     # ------------------------------------------------------------ inbound
     def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False when it was already processed."""
-        cursor = self.hot.run(conn, H.MARK_SEEN, (transport, external_id, self.hot.time(now)))
-        return cursor.fetchone() is not None
+        return self.hot.run(conn, H.MARK_SEEN, (transport, external_id, self.hot.time(now))).rowcount == 1
 
     def conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str) -> ConversationRow | None:
         """The conversation and its candidature, read under the candidature's lock.
