@@ -4,7 +4,7 @@ from __future__ import annotations
 from .events import Option, Outgoing, OutKind
 from .flow import JSON, Kind, QuestionText
 from .turn import Turn
-from .walk import Slot, is_answered, item_count
+from .walk import Slot, is_answered, item_count, memo
 
 _HINTS = {
     Kind.DATE: "hint.date", Kind.INTEGER: "hint.integer", Kind.DECIMAL: "hint.decimal",
@@ -74,9 +74,16 @@ def slot_label(turn: Turn, slot: Slot) -> str:
 def progress(turn: Turn, slot: Slot, all_slots: list[Slot]) -> str:
     found = turn.view().place.get(slot.key) if all_slots is turn.slots() else None
     if found is not None:
-        v, n, nt = found
-        return turn.tr("progress", volet=volet_title(turn, slot.volet.id), v=str(v),
-                       vt=str(len(turn.flow.volets)), n=str(n), nt=str(nt))
+        table = memo(turn.flow)
+        key = ("progress", turn.t, turn.state.locale, slot.volet.id, found)
+        text = table.get(key)
+        if text is None:
+            v, n, nt = found
+            if len(table) >= 8192:
+                table.clear()
+            text = table[key] = turn.tr("progress", volet=volet_title(turn, slot.volet.id), v=str(v),
+                                        vt=str(len(turn.flow.volets)), n=str(n), nt=str(nt))
+        return text
     volet = slot.volet
     in_volet = [s for s in all_slots if s.volet is volet]
     position = next(i for i, s in enumerate(in_volet, 1) if s.key == slot.key)
@@ -108,25 +115,42 @@ def _prompt_text(turn: Turn, slot: Slot) -> str:
     return "\n".join(lines)
 
 
+def _fixed(turn: Turn, slot: Slot) -> tuple[str, tuple[Option, ...], tuple[Option, ...]]:
+    """What a prompt shows that depends only on the flow, the messages, the language and the
+    slot (its text and hints, its choices, the shortcuts), built once."""
+    table = memo(turn.flow)
+    key = (turn.t, turn.state.locale, slot.key, slot.part)
+    found = table.get(key)
+    if found is None:
+        if len(table) >= 8192:
+            table.clear()
+        found = table[key] = (_prompt_text(turn, slot), options(turn, slot),
+                              (Option("/retour", turn.tr("action.back")),
+                               Option("/passer", turn.tr("action.skip"))))
+    return found
+
+
 def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
            update: bool = False) -> Outgoing:
     lines = [intro] if intro else []
-    lines.append(_prompt_text(turn, slot))
+    if slot.part == "adder":    # its text counts the items already given
+        text, choices, actions = _prompt_text(turn, slot), options(turn, slot), _fixed(turn, slot)[2]
+    else:
+        text, choices, actions = _fixed(turn, slot)
+    lines.append(text)
     value = turn.answers.get(slot.key)
     if value is not None and slot.part != "adder":
         lines.append(turn.tr("prompt.current", value=show_value(turn, slot, value)))
-    actions = [Option("/retour", turn.tr("action.back"))]
     q = slot.question
     if not is_answered(slot, turn.answers) and not (q and q.required and not slot.part):
         lines.append(turn.tr("hint.optional"))
-    actions.append(Option("/passer", turn.tr("action.skip")))
     multi = q is not None and q.kind is Kind.MULTI and not slot.part
     selected = turn.state.pending if multi else ()
     if multi and not selected and isinstance(value, list):
         selected = tuple(value)
     return Outgoing(OutKind.PROMPT, "\n".join(lines), header=progress(turn, slot, all_slots),
-                    ref=slot.key, options=options(turn, slot), multi=multi,
-                    selected=selected, actions=tuple(actions), update=update)
+                    ref=slot.key, options=choices, multi=multi,
+                    selected=selected, actions=actions, update=update)
 
 
 def recap(turn: Turn, all_slots: list[Slot], volet_id: str = "") -> str:

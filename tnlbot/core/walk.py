@@ -15,7 +15,7 @@ condition no longer holds is never shown, asked or submitted.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from .flow import JSON, Flow, Kind, Question, Volet
@@ -112,6 +112,7 @@ class _Plan:
     repeats: tuple[tuple[str, tuple[str, ...]], ...]  # repeat id, sub-answers read per item
     known: dict[tuple, View]                          # signature of the read answers -> view
     read: frozenset[str] = frozenset()                # every answer key the walk may read
+    memo: dict = field(default_factory=dict)          # texts built from this flow (see prompts.py)
 
 
 _PLANS: dict[int, _Plan] = {}
@@ -154,6 +155,11 @@ def _plan(flow: Flow) -> _Plan:
     plan = _Plan(flow, volets, tuple(watch), tuple(repeats), {}, frozenset(watch))
     _PLANS[id(flow)] = plan
     return plan
+
+
+def memo(flow: Flow) -> dict:
+    """A table that lives as long as the flow's plan, for what is derived from the flow alone."""
+    return _plan(flow).memo
 
 
 def reads(flow: Flow, key: str) -> bool:
