@@ -103,6 +103,7 @@ members = Table(
     Column("role", String(16), nullable=False, default="member"),  # responsible|member
     Column("volets", Text, nullable=False, default="[]"),
     Column("joined_at", UTC, nullable=False),
+    Index("ix_members_person", "person_id"),   # a person's candidatures (first message, /start)
 )
 
 answers = Table(

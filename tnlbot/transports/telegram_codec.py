@@ -37,19 +37,10 @@ _SERVICE = ("new_chat_members", "left_chat_member", "migrate_to_chat_id", "migra
 
 # ------------------------------------------------------------------ button data
 
-_TAGS: dict[tuple[bytes, str], str] = {}   # recent tags: a prompt's buttons come back often
-
-
 def tag(secret: bytes, chat_id: str, user_id: str, op: str, body: str) -> str:
     """The signature of a button: keyed BLAKE2b (a MAC in one call), 6 bytes, base64url."""
-    message = f"{chat_id}\x1f{user_id}\x1f{op}\x1f{body}"
-    found = _TAGS.get((secret, message))
-    if found is None:
-        if len(_TAGS) >= 4096:
-            _TAGS.clear()
-        mac = hashlib.blake2b(message.encode(), key=secret[:64], digest_size=6).digest()
-        found = _TAGS[(secret, message)] = base64.urlsafe_b64encode(mac).decode()
-    return found
+    message = f"{chat_id}\x1f{user_id}\x1f{op}\x1f{body}".encode()
+    return base64.urlsafe_b64encode(hashlib.blake2b(message, key=secret[:64], digest_size=6).digest()).decode()
 
 
 def _hmac_tag(secret: bytes, chat_id: str, user_id: str, op: str, body: str) -> str:

@@ -5,6 +5,8 @@
   index).
 - The outbox's unique dedup key becomes a partial unique index: only scheduled
   sends carry a key, so the messages of an answer no longer write that index.
+- `members(person_id)`: finding a person's candidature no longer walks every
+  candidature of the campaign.
 
 Revision ID: 0004_lean_writes
 Revises: 0002_campaigns, 0003_jury
@@ -35,9 +37,11 @@ def upgrade() -> None:
         batch.drop_constraint("uq_outbox_dedup_key", type_="unique")
     op.create_index("uq_outbox_dedup_key", "outbox", ["dedup_key"], unique=True,
                     sqlite_where=_KEYED, postgresql_where=_KEYED)
+    op.create_index("ix_members_person", "members", ["person_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_members_person", table_name="members")
     op.drop_index("uq_outbox_dedup_key", table_name="outbox")
     with op.batch_alter_table("outbox") as batch:
         batch.create_unique_constraint("uq_outbox_dedup_key", ["dedup_key"])
