@@ -66,6 +66,18 @@ def test_outbox_rows_claimed_once_and_settled(any_store):
     assert [r.id for r in any_store.due_messages("console", START)] == [ids[1]]
 
 
+def test_the_ids_of_queued_messages_name_their_rows_in_order(any_store):
+    """Plain messages go in one INSERT; a keyed one in between keeps its place."""
+    items = [Addressed("console", "c2", notice("un")), Addressed("console", "c2", notice("deux")),
+             Addressed("console", "c2", notice("clé"), dedup_key="k:1"),
+             Addressed("console", "c2", notice("trois"))]
+    with any_store.begin() as conn:
+        any_store.enqueue(conn, [Addressed("console", "c0", notice("avant"))], START)
+        ids = any_store.enqueue(conn, items, START)
+    assert ids == sorted(ids) and len(set(ids)) == 4
+    assert [r.item.text for r in any_store.outbox_items(ids)] == ["un", "deux", "clé", "trois"]
+
+
 def test_scheduled_sends_are_unique_by_key(any_store):
     item = Addressed("telegram", "c9", notice("rappel"), dedup_key="reminder:1:2:J-7")
     with any_store.begin() as conn:

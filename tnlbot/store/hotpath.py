@@ -42,14 +42,15 @@ SAVE_STATE = "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?"
 OUTBOX_HEAD = ("INSERT INTO outbox (transport, chat_id, user_id, payload, status, attempts, not_before, "
                "txn_id, sent_ref, dedup_key, error, created_at) VALUES ")
 OUTBOX_ROW = "(?, ?, ?, ?, 'pending', 0, ?, ?, '', NULL, '', ?)"
-_OUTBOX: dict[int, str] = {}
+_OUTBOX: dict[tuple[int, bool], str] = {}
 
 
-def outbox_rows(count: int) -> str:
-    """INSERT of `count` plain outbox rows (7 parameters each), RETURNING their ids."""
-    found = _OUTBOX.get(count)
+def outbox_rows(count: int, returning: bool = True) -> str:
+    """INSERT of `count` plain outbox rows (7 parameters each), RETURNING their ids or not."""
+    found = _OUTBOX.get((count, returning))
     if found is None:
-        found = _OUTBOX[count] = OUTBOX_HEAD + ", ".join([OUTBOX_ROW] * count) + " RETURNING id"
+        found = _OUTBOX[(count, returning)] = (OUTBOX_HEAD + ", ".join([OUTBOX_ROW] * count)
+                                               + (" RETURNING id" if returning else ""))
     return found
 
 

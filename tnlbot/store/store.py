@@ -322,8 +322,16 @@ class Store:
         step = 7 * 32                        # at most 32 rows per statement
         for start in range(0, len(values), step):
             chunk = values[start:start + step]
-            cursor = self.hot.run(conn, H.outbox_rows(len(chunk) // 7), chunk)
-            found += sorted(int(r[0]) for r in cursor.fetchall())
+            rows = len(chunk) // 7
+            if self.is_sqlite:
+                # SQLite gives a new row the largest rowid + 1, and this transaction holds the
+                # write lock: the rows of one INSERT have consecutive ids ending at lastrowid
+                # (cheaper than RETURNING, which goes through a temporary table)
+                last = self.hot.run(conn, H.outbox_rows(rows, returning=False), chunk).lastrowid
+                found += range(last - rows + 1, last + 1)
+            else:
+                cursor = self.hot.run(conn, H.outbox_rows(rows), chunk)
+                found += sorted(int(r[0]) for r in cursor.fetchall())
         values.clear()
         return found
 
