@@ -94,7 +94,10 @@ class Dispatcher:
         with self.store.begin() as conn:
             if not self.store.mark_seen(conn, inbound.transport, inbound.external_id, now):
                 return Handled(duplicate=True)
-            conv = self.store.conversation(conn, inbound.transport, inbound.chat_id, inbound.user_id)
+            # an answer (not a command) is never handled by a hook's `before` in a way that
+            # changes the answers: read them with the conversation, in the same statement
+            conv = self.store.conversation(conn, inbound.transport, inbound.chat_id, inbound.user_id,
+                                           with_answers=inbound.kind is not InboundKind.COMMAND)
             for hook in self.hooks:
                 early = hook.before(conn, inbound, conv, now)
                 if early is not None:
@@ -110,7 +113,8 @@ class Dispatcher:
                                                      inbound.user_id, inbound.display_name,
                                                      campaign_id, now)
             flow = self.flows[conv.flow_id]
-            answers = self.store.answers(conn, conv.candidature_id)
+            answers = (conv.answers if conv.answers is not None
+                       else self.store.answers(conn, conv.candidature_id))
             dossier = self.dossier(conv, now)
             for hook in self.hooks:
                 shape = getattr(hook, "dossier", None)

@@ -27,6 +27,13 @@ CONVERSATION = (
     "JOIN campaigns g ON g.id = k.campaign_id "
     "LEFT JOIN members m ON m.candidature_id = k.id AND m.person_id = c.person_id "
     "WHERE c.transport = ? AND c.chat_id = ? AND c.user_id = ?")
+# the same, with every answer of the candidature as one JSON object (one statement less)
+CONVERSATION_AND_ANSWERS = CONVERSATION.replace(
+    "FROM conversations c", ", (SELECT json_group_object(a.key, json(a.value)) FROM answers a "
+    "WHERE a.candidature_id = k.id) FROM conversations c", 1)
+CONVERSATION_AND_ANSWERS_PG = CONVERSATION.replace(
+    "FROM conversations c", ", (SELECT json_object_agg(a.key, a.value::json)::text FROM answers a "
+    "WHERE a.candidature_id = k.id) FROM conversations c", 1)
 ANSWERS = "SELECT json_group_object(key, json(value)) FROM answers WHERE candidature_id = ?"
 ANSWERS_PG = "SELECT json_object_agg(key, value::json)::text FROM answers WHERE candidature_id = ?"
 ANSWERS_OF = "SELECT key, value, answered_by FROM answers WHERE candidature_id = ? AND key IN ({marks})"

@@ -47,6 +47,7 @@ class ConversationRow:
     timezone: str
     volets: str = "[]"          # the member's assigned volets (JSON list; empty: all)
     marked: bool = False        # answers copied from last year still to be checked
+    answers: dict | None = None  # the candidature's answers, when read with the conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,25 +150,34 @@ class Store:
         """Record an inbound delivery; False when it was already processed."""
         return self.hot.run(conn, H.MARK_SEEN, (transport, external_id, self.hot.time(now))).rowcount == 1
 
-    def conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str) -> ConversationRow | None:
-        """The conversation and its candidature, read under the candidature's lock.
+    def conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
+                     with_answers: bool = False) -> ConversationRow | None:
+        """The conversation and its candidature, read under the candidature's lock;
+        with its answers too when asked (`ConversationRow.answers`).
 
         SQLite: BEGIN IMMEDIATE already holds the write lock. PostgreSQL: FOR UPDATE OF
         the candidature row serialises the agents of one candidature across workers,
         and what is read (status, frozen or not) is the latest committed version.
         """
-        query = H.CONVERSATION if self.is_sqlite else H.CONVERSATION + " FOR UPDATE OF k"
+        if with_answers:
+            query = H.CONVERSATION_AND_ANSWERS if self.is_sqlite else H.CONVERSATION_AND_ANSWERS_PG
+        else:
+            query = H.CONVERSATION
+        if not self.is_sqlite:
+            query += " FOR UPDATE OF k"
         row = self.hot.run(conn, query, (transport, chat_id, user_id)).fetchone()
         if row is None:
             return None
         (conv_id, person_id, candidature_id, campaign_id, state, status, version, amended,
-         submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone, volets, marked) = row
+         submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone, volets,
+         marked) = row[:17]
         read = self.hot.read_time
         return ConversationRow(conv_id, person_id, candidature_id, campaign_id,
                                State.from_json(loads(state)), status, version,
                                bool(amended), read(submitted_at), role == "responsible",
                                flow_id, campaign_state, read(opens_at), read(closes_at), zone,
-                               volets or "[]", bool(marked))
+                               volets or "[]", bool(marked),
+                               (loads(row[17]) if row[17] else {}) if with_answers else None)
 
     def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
                            display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
