@@ -26,7 +26,7 @@ class Sizes:
     sweep_candidatures: int = 36_000
     sweep_members: int = 3
     runs: int = 2                     # start-up repetitions (flow load: at least 3)
-    rounds: int = 2                   # interleaved rounds of tnlbot, Peer A and the floor (best kept)
+    rounds: int = 3                   # interleaved rounds of tnlbot, Peer A and the floor (best kept)
 
 
 QUICK = Sizes(conversations=40, budget=20.0, peer_a_budget=5.0, peer_b_budget=3.0,
@@ -194,7 +194,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--conversations", type=int, help="SQLite conversations (default 1000)")
     parser.add_argument("--pg-conversations", type=int, help="PostgreSQL conversations (default 100)")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds on SQLite (default 2)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds on SQLite (default 3)")
     parser.add_argument("--skip", default="", help="comma-separated: postgres,memory,sweep,startup")
     parser.add_argument("--profile", action="store_true",
                         help="only profile tnlbot's answers on SQLite (where the time goes)")
