@@ -238,7 +238,18 @@ class Store:
     def apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
               outcome: Outcome, addressed: list[Addressed], now: datetime,
               flow_id: str, flow_version: int) -> list[int]:
-        """Save one event's outcome: answers + history, state, candidature, outbox."""
+        """Save one event's outcome: answers + history, state, candidature, outbox.
+
+        PostgreSQL: the writes of the usual event go in one pipeline (psycopg sends them
+        without waiting for each reply: one round trip instead of five)."""
+        if not self.is_sqlite and outcome.submission is None:
+            with self.hot.driver(conn).pipeline():
+                return self._apply(conn, conv, before, outcome, addressed, now, flow_id, flow_version)
+        return self._apply(conn, conv, before, outcome, addressed, now, flow_id, flow_version)
+
+    def _apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
+               outcome: Outcome, addressed: list[Addressed], now: datetime,
+               flow_id: str, flow_version: int) -> list[int]:
         for key, value in outcome.changes:
             self._save_answer(conn, conv, key, before.get(key), value, now)
         self.hot.run(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
