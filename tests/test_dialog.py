@@ -4,6 +4,7 @@ import json
 from sqlalchemy import func, select
 
 from tnlbot.app import App, Settings
+from tnlbot.core.walk import slots
 from tnlbot.store import Store
 from tnlbot.store import tables as T
 
@@ -293,3 +294,23 @@ def test_english_speaker_is_greeted_in_english(app):
     bob = Chat(app, "bob", language="en-GB")
     reply = bob.say("hello")
     assert "Hello!" in reply and "What is the name" in reply.prompt.text
+
+
+def test_a_question_another_chat_made_moot_is_skipped_politely(alice, app):
+    """Alice answers in her own chat and in a group chat, on one candidature. A "not
+    concerned" given in her own chat closes the question the group chat was waiting on:
+    her next answer there is told so, changes nothing, and the next open question follows."""
+    answer_identification(alice)
+    in_group = Chat(app, "alice", chat="groupe-mairie")
+    asked = in_group.say("/aller 2")
+    assert asked.ref == "volet:strategie"
+    assert in_group.say("oui").ref == "strategie_existe"
+    keys = [s.key for s in slots(app.dispatcher.flows["tnl-2022"], alice.answers())]
+    edit = alice.say(f"/modifier {keys.index('volet:strategie') + 1}")
+    assert edit.ref == "volet:strategie"
+    alice.say("non")                                     # not concerned by volet 2, in her own chat
+    before = alice.answers()
+    late = in_group.say("oui")                           # answers the question volet 2 no longer has
+    assert "ne s'applique plus" in late
+    assert late.ref and not late.ref.startswith("strategie")
+    assert alice.answers() == before

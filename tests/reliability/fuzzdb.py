@@ -24,6 +24,18 @@ def conversations(store: Store) -> dict[str, tuple[dict, dict[str, Any]]]:
             for r in rows}
 
 
+def shared_conversations(store: Store) -> dict[str, int]:
+    """chat|user -> how many conversations its candidature has."""
+    c = T.conversations
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(c.c.chat_id, c.c.user_id, c.c.candidature_id)).all()
+        conn.rollback()
+    count: dict[int, int] = {}
+    for r in rows:
+        count[r.candidature_id] = count.get(r.candidature_id, 0) + 1
+    return {f"{r.chat_id}|{r.user_id}": count[r.candidature_id] for r in rows}
+
+
 def answers_of(store: Store, person: str) -> dict[str, Any]:
     return conversations(store).get(f"chat-{person}|{person}", ({}, {}))[1]
 
