@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -34,10 +36,11 @@ def flows(catalog):
     return load_all(locales=catalog.locales)
 
 
-@pytest.fixture(scope="session")
-def pg_url():
-    """A database of its own for this test session, dropped at the end."""
-    name = f"tnlbot_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A PostgreSQL database of its own, dropped afterwards; yields its URL. Without a
+    server: skipped, or failed when TNLBOT_REQUIRE_POSTGRES=1 (CI)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -46,12 +49,21 @@ def pg_url():
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required here (TNLBOT_REQUIRE_POSTGRES=1): {exc}")
         pytest.skip(f"PostgreSQL not reachable: {exc}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A database of its own for this test session, dropped at the end."""
+    with fresh_pg_database("tnlbot_test") as url:
+        yield url
 
 
 def _pg_store(url: str) -> Store:

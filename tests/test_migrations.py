@@ -7,8 +7,6 @@ there, and the outbox's dedup key still refuses a duplicate.
 """
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
@@ -16,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tnlbot.store.migrate import config
 
-from .conftest import PG_ADMIN_URL, REQUIRE_PG
+from .conftest import fresh_pg_database
 
 ROWS = [
     "INSERT INTO people (id, display_name, locale, created_at) VALUES (1, 'Agnès', 'fr', '2024-01-01')",
@@ -39,21 +37,8 @@ def empty_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'earlier.db'}"
         return
-    name = f"tnlbot_migrations_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL is required here (TNLBOT_REQUIRE_POSTGRES=1): {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    with fresh_pg_database("tnlbot_migrations") as url:
+        yield url
 
 
 def test_an_earlier_store_keeps_its_rows_through_the_upgrade(empty_url):

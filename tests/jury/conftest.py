@@ -8,12 +8,11 @@ things.
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from tnlbot.app import App, Settings
 from tnlbot.jury import queries as Q
@@ -21,7 +20,7 @@ from tnlbot.runtime.clock import FakeClock
 from tnlbot.store import Store
 from tnlbot.store import tables as T
 
-from ..conftest import PG_ADMIN_URL, REQUIRE_PG, START, open_campaign
+from ..conftest import START, fresh_pg_database, open_campaign
 from ..harness import Chat
 from .builders import BADGE_ANSWERS, FULL, RICH, SMALL_A, Plan, fill, quick
 
@@ -70,21 +69,8 @@ SAMPLE_PLANS = {"syndicat": RICH, "commune": SMALL_A, "communaute": FULL}
 @pytest.fixture(scope="session")
 def sample_pg_url():
     """A PostgreSQL database of its own for the shared sample (other tests truncate theirs)."""
-    name = f"tnlbot_jury_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL is required here (TNLBOT_REQUIRE_POSTGRES=1): {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    with fresh_pg_database("tnlbot_jury") as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
