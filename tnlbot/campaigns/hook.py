@@ -184,8 +184,8 @@ class CampaignHook:
                     self.store.answers_of(conn, conv.candidature_id, replaced).items()}
                    if replaced else {})
         here: list[Addressed] = []
-        if changes.get("siren") is not None:
-            linked, said = identity.link_siren(ctx, str(changes["siren"]), {**before, **changes})
+        if siren is not None:
+            linked, said = identity.link_siren(ctx, str(siren), {**before, **changes})
             if not linked:
                 self._elsewhere(conn, inbound, said, now)
                 return _refused(conv, outcome, [a.item for a in said if _is_here(a, inbound)])

@@ -77,11 +77,12 @@ class Outgoing:
             out["header"] = self.header
         if self.ref:
             out["ref"] = self.ref
-        if self.filename or self.mime or self.data:
-            for name in ("filename", "mime", "data"):
-                value = getattr(self, name)
-                if value:
-                    out[name] = value
+        if self.filename:
+            out["filename"] = self.filename
+        if self.mime:
+            out["mime"] = self.mime
+        if self.data:
+            out["data"] = self.data
         if self.options:
             out["options"] = [[o.value, o.label] for o in self.options]
         if self.actions:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .events import Option, Outgoing, OutKind
 from .flow import JSON, Kind, QuestionText
 from .turn import Turn
-from .walk import Slot, is_answered, item_count, memo
+from .walk import Slot, is_answered, item_count, remember
 
 _HINTS = {
     Kind.DATE: "hint.date", Kind.INTEGER: "hint.integer", Kind.DECIMAL: "hint.decimal",
@@ -72,24 +72,17 @@ def slot_label(turn: Turn, slot: Slot) -> str:
 
 
 def progress(turn: Turn, slot: Slot, all_slots: list[Slot]) -> str:
-    found = turn.view().place.get(slot.key) if all_slots is turn.slots() else None
-    if found is not None:
-        table = memo(turn.flow)
-        key = ("progress", turn.t, turn.state.locale, slot.volet.id, found)
-        text = table.get(key)
-        if text is None:
-            v, n, nt = found
-            if len(table) >= 8192:
-                table.clear()
-            text = table[key] = turn.tr("progress", volet=volet_title(turn, slot.volet.id), v=str(v),
-                                        vt=str(len(turn.flow.volets)), n=str(n), nt=str(nt))
-        return text
-    volet = slot.volet
-    in_volet = [s for s in all_slots if s.volet is volet]
-    position = next(i for i, s in enumerate(in_volet, 1) if s.key == slot.key)
-    index = next(i for i, v in enumerate(turn.flow.volets, 1) if v.id == slot.volet.id)
-    return turn.tr("progress", volet=volet_title(turn, slot.volet.id), v=str(index),
-                   vt=str(len(turn.flow.volets)), n=str(position), nt=str(len(in_volet)))
+    place = turn.view().place.get(slot.key) if all_slots is turn.slots() else None
+    if place is None:        # another list than the turn's: count in it
+        volet = slot.volet
+        in_volet = [s for s in all_slots if s.volet is volet]
+        position = next(i for i, s in enumerate(in_volet, 1) if s.key == slot.key)
+        index = next(i for i, v in enumerate(turn.flow.volets, 1) if v.id == volet.id)
+        place = (index, position, len(in_volet))
+    v, n, nt = place
+    return remember(turn.flow, ("progress", turn.t, turn.state.locale, slot.volet.id, place),
+                    lambda: turn.tr("progress", volet=volet_title(turn, slot.volet.id), v=str(v),
+                                    vt=str(len(turn.flow.volets)), n=str(n), nt=str(nt)))
 
 
 def _prompt_text(turn: Turn, slot: Slot) -> str:
@@ -118,16 +111,10 @@ def _prompt_text(turn: Turn, slot: Slot) -> str:
 def _fixed(turn: Turn, slot: Slot) -> tuple[str, tuple[Option, ...], tuple[Option, ...]]:
     """What a prompt shows that depends only on the flow, the messages, the language and the
     slot (its text and hints, its choices, the shortcuts), built once."""
-    table = memo(turn.flow)
-    key = (turn.t, turn.state.locale, slot.key, slot.part)
-    found = table.get(key)
-    if found is None:
-        if len(table) >= 8192:
-            table.clear()
-        found = table[key] = (_prompt_text(turn, slot), options(turn, slot),
-                              (Option("/retour", turn.tr("action.back")),
-                               Option("/passer", turn.tr("action.skip"))))
-    return found
+    return remember(turn.flow, (turn.t, turn.state.locale, slot.key, slot.part),
+                    lambda: (_prompt_text(turn, slot), options(turn, slot),
+                             (Option("/retour", turn.tr("action.back")),
+                              Option("/passer", turn.tr("action.skip")))))
 
 
 def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",

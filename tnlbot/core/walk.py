@@ -16,9 +16,11 @@ condition no longer holds is never shown, asked or submitted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping, TypeVar
 
 from .flow import JSON, Flow, Kind, Question, Volet
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +159,25 @@ def _plan(flow: Flow) -> _Plan:
     return plan
 
 
-def memo(flow: Flow) -> dict:
-    """A table that lives as long as the flow's plan, for what is derived from the flow alone."""
-    return _plan(flow).memo
+_MEMO_MAX = 8192    # texts kept per flow; the table is emptied when full
+
+
+def _keep(table: dict, key: object, value: object, limit: int) -> None:
+    """Store in a bounded table: when it is full, it starts again empty."""
+    if len(table) >= limit:
+        table.clear()
+    table[key] = value
+
+
+def remember(flow: Flow, key: tuple, make: Callable[[], T]) -> T:
+    """What `make` builds from the flow alone (and the key), built once while the flow's plan
+    lives."""
+    table = _plan(flow).memo
+    found = table.get(key)
+    if found is None:
+        found = make()
+        _keep(table, key, found, _MEMO_MAX)
+    return found
 
 
 def reads(flow: Flow, key: str) -> bool:
@@ -206,9 +224,7 @@ def view(flow: Flow, answers: Mapping[str, JSON]) -> View:
         return View.of(flow, _walk(plan, answers))
     if known is None:
         known = View.of(flow, _walk(plan, answers))
-        if len(plan.known) >= _KNOWN_MAX:
-            plan.known.clear()
-        plan.known[signature] = known
+        _keep(plan.known, signature, known, _KNOWN_MAX)
     return known
 
 

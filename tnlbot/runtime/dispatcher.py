@@ -156,13 +156,11 @@ _LIMITS = {"external_id": 255, "chat_id": 255, "user_id": 255, "display_name": 2
 
 def _bounded(inbound: Inbound) -> Inbound:
     """Cut identifiers to their column sizes; never let a DB error poison the queue."""
-    if (len(inbound.external_id) <= 255 and len(inbound.chat_id) <= 255 and len(inbound.user_id) <= 255
-            and len(inbound.display_name) <= 200 and len(inbound.command) <= 64
-            and inbound.display_name.isprintable()
-            and (inbound.kind is not InboundKind.COMMAND or inbound.command.isprintable())):
-        return inbound    # the usual case: nothing to cut (printable text holds no NUL nor surrogate)
     changes = {name: getattr(inbound, name)[:limit] for name, limit in _LIMITS.items()
                if len(getattr(inbound, name)) > limit}
+    if not changes and inbound.display_name.isprintable() and (
+            inbound.kind is not InboundKind.COMMAND or inbound.command.isprintable()):
+        return inbound    # the usual case (printable text holds no NUL nor surrogate)
     if "\x00" in inbound.display_name or _has_surrogate(inbound.display_name):
         changes["display_name"] = ""
     if inbound.kind is InboundKind.COMMAND and (_has_surrogate(inbound.command) or "\x00" in inbound.command):

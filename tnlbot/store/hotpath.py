@@ -96,9 +96,7 @@ class Hot:
 
     def run(self, conn: Connection, statement: str, params: Sequence[Any]) -> Any:
         # sqlite3 and psycopg connections both execute on a new cursor and return it
-        last = self._last
-        driver = last[1] if last[0] is conn else self.driver(conn)
-        return driver.execute(statement if self.is_sqlite else self.sql(statement), params)
+        return self.driver(conn).execute(self.sql(statement), params)
 
     def run_many(self, conn: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         self.cursor(conn).executemany(self.sql(statement), list(rows))
@@ -118,10 +116,14 @@ class Hot:
             return None
         if isinstance(value, str):
             return _sqlite_instant(value)
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return _utc(value)
 
 
 @lru_cache(maxsize=1024)   # a campaign's opening and closing instants are read on every event
 def _sqlite_instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
+    return _utc(datetime.fromisoformat(text))
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive instants are stored UTC; aware ones are moved to UTC."""
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

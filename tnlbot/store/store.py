@@ -67,8 +67,6 @@ def _iso(instant: datetime | None) -> str:
     return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if instant else ""
 
 
-
-
 class Store:
     def __init__(self, url: str, *, migrate: bool = True, echo: bool = False):
         self.url = url

@@ -37,15 +37,20 @@ _SERVICE = ("new_chat_members", "left_chat_member", "migrate_to_chat_id", "migra
 
 # ------------------------------------------------------------------ button data
 
+def _signed(chat_id: str, user_id: str, op: str, body: str) -> bytes:
+    """What a button's signature covers: whose button it is, and what it does."""
+    return f"{chat_id}\x1f{user_id}\x1f{op}\x1f{body}".encode()
+
+
 def tag(secret: bytes, chat_id: str, user_id: str, op: str, body: str) -> str:
     """The signature of a button: keyed BLAKE2b (a MAC in one call), 6 bytes, base64url."""
-    message = f"{chat_id}\x1f{user_id}\x1f{op}\x1f{body}".encode()
-    return base64.urlsafe_b64encode(hashlib.blake2b(message, key=secret[:64], digest_size=6).digest()).decode()
+    mac = hashlib.blake2b(_signed(chat_id, user_id, op, body), key=secret[:64], digest_size=6)
+    return base64.urlsafe_b64encode(mac.digest()).decode()
 
 
 def _hmac_tag(secret: bytes, chat_id: str, user_id: str, op: str, body: str) -> str:
     """The signature of buttons sent by earlier versions (HMAC-SHA256), still accepted."""
-    mac = hmac.new(secret, f"{chat_id}\x1f{user_id}\x1f{op}\x1f{body}".encode(), hashlib.sha256)
+    mac = hmac.new(secret, _signed(chat_id, user_id, op, body), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()[:6]).decode()
 
 
