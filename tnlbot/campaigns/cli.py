@@ -27,6 +27,7 @@ from ..store import Store
 from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, create_campaign, list_campaigns
+from .changes import history
 from .closing import Closer
 from ..core.flow import Flow
 from .config import Settings as CampaignSettings
@@ -66,6 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=func_)
     listing = sub.add_parser("list", help="list the campaigns")
     listing.set_defaults(func=_list)
+    from . import cli_changes   # noqa: PLC0415  (it reuses this module's helpers)
+    cli_changes.register(sub)
 
 
 # ------------------------------------------------------------------ helpers
@@ -274,6 +277,14 @@ def describe(store: Store, campaign: Campaign, flow: Flow | None = None) -> list
         lines.append("  other reminders sent: " + ", ".join(f"{s} {n}" for s, n in sorted(others.items())))
     if closing is not None:
         lines.append(f"  closed at {local(closing.closed_at)} by {closing.worker}: {closing.summary}")
+    with store.begin() as conn:
+        changes = history(conn, campaign.id)
+    if changes:
+        lines.append("  changes:")
+    for at, command, by, fields in changes:
+        lines.append(f"    {local(at)} {command} by {by or '?'}: "
+                     + "; ".join(f"{f['field']} {f['before']} -> {f['after']}" for f in fields
+                                 if f["field"] != "previous closing"))
     return lines
 
 
