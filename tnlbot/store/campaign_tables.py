@@ -3,7 +3,7 @@ answers to check, the reminder log and preferences, closings, claims of a
 body and wrong-code counts.
 
 They live on the shared metadata; the Alembic revisions 0002_campaigns and
-0005_trust create them.
+0006_trust create them.
 """
 from __future__ import annotations
 
@@ -98,4 +98,15 @@ code_failures = Table(
     Column("failures", Integer, nullable=False),
     Column("last_at", UTC, nullable=False),
     Column("locked_until", UTC),
+)
+
+campaign_changes = Table(
+    "campaign_changes", metadata,                            # what operators changed, and when
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("at", UTC, nullable=False),
+    Column("command", String(16), nullable=False),           # edit | extend | reopen
+    Column("by", String(64), nullable=False, default=""),
+    Column("changes", Text, nullable=False, default="[]"),   # [{field, before, after}], JSON
+    Index("ix_campaign_changes_campaign", "campaign_id", "at"),
 )

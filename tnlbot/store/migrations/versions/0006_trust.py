@@ -7,15 +7,15 @@
 - `elu_confirmations.by_person` becomes nullable: the operator confirms from
   the command line, as no person of the team.
 
-Revision ID: 0005_trust
-Revises: 0004_lean_writes
+Revision ID: 0006_trust
+Revises: 0005_campaign_changes
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005_trust'
-down_revision = '0004_lean_writes'
+revision = '0006_trust'
+down_revision = '0005_campaign_changes'
 branch_labels = None
 depends_on = None
 
