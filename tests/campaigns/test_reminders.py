@@ -222,7 +222,7 @@ def test_reminders_in_hours_before_the_closing(build, sqlite_store, clock):
 def test_a_submitted_candidature_is_told_no_reminder_is_planned(season, clock, flows):
     carol = Agent(season, "carol")
     fill(carol, flows["tnl-2022"], overrides={"siren": siren(10000002)})
-    carol.say("/elu declarer")
+    elu_by_operator(season, carol)
     carol.say("/deposer")
     carol.say("oui")
     said = carol.say("/rappel")
