@@ -101,7 +101,8 @@ def test_csv_opens_right_in_french_spreadsheets_and_the_plain_dialect_is_an_opti
 # ---------------------------------------------------------------- ODS
 
 def sheets(sample, tmp_path) -> dict[str, list[list[tuple[str, object]]]]:
-    """Every sheet as rows of (value type, value), read with ezodf (not the writer's library)."""
+    """Every sheet as rows of (value type, value), read with ezodf (the fork pyexcel-ods3 installs),
+    not with odfpy, the writer's library."""
     [data] = files(sample, "ods").values()
     path = tmp_path / "export.ods"
     path.write_bytes(data)
