@@ -11,7 +11,8 @@ from .flows import FlowError, flow_files, load_flow
 from .i18n import LocaleError, load_catalog
 
 
-FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.campaigns.claims_cli", "tnlbot.jury.cli")
+FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.campaigns.claims_cli", "tnlbot.jury.cli",
+                "tnlbot.flowbook.cli")
 
 
 def _check_flows(settings: Settings, args: argparse.Namespace) -> int:
