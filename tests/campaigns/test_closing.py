@@ -108,7 +108,7 @@ def test_the_closing_freezes_drafts_tells_everyone_once_and_notifies_each_jury_r
     files = {d.item.filename: base64.b64decode(d.item.data) for d in matrix if d.item.kind is OutKind.DOCUMENT}
     assert {"candidatures-tnl-2024.csv", "candidatures-tnl-2024.ods"} <= set(files)
     assert files["candidatures-tnl-2024.ods"][:2] == b"PK"
-    rows = list(csv.DictReader(io.StringIO(files["candidatures-tnl-2024.csv"].decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(files["candidatures-tnl-2024.csv"].decode("utf-8-sig")), delimiter=";"))
     assert [r["nom_collectivite"] for r in rows] == ["Carolville"]
     assert [r.get("population") for r in rows] != ["999"]      # the submitted version, not the later edit
     with scheduled.store.begin() as conn:
