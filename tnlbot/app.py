@@ -24,6 +24,7 @@ from .ops.backup import hold_store
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
+from .startup import check_campaigns
 from .store import Store
 from .store.campaigns import create_campaign, current_campaign
 from .transports.console import Console, parse_line
@@ -102,12 +103,17 @@ class App:
         self.dispatcher.hooks.append(JuryHook(self.flows, self.catalog))
 
     def ensure_campaign(self) -> None:
-        """With no campaign at all, open one on the default flow (embedded use)."""
+        """With no campaign at all, open one on the default flow (embedded use).
+
+        Raises StartupError when the campaign to serve is unknown or its flow is not loaded.
+        """
         now = self.clock.now()
-        flow = self.flows[self.settings.default_flow]
         with self.store.begin() as conn:
+            check_campaigns(conn, self.flows, self.settings.campaign, self.settings.default_flow,
+                            self.settings.flows_dir, now)
             if current_campaign(conn, now) is not None:
                 return
+            flow = self.flows[self.settings.default_flow]
             create_campaign(conn, slug=f"{flow.id}-{now.year}", year=flow.edition, track=flow.track,
                             flow_id=flow.id, opens_at=now - timedelta(minutes=1),
                             closes_at=now + timedelta(days=365), state="open")
