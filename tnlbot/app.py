@@ -27,7 +27,7 @@ from .runtime.relay import Relay
 from .startup import check_campaigns
 from .store import Store
 from .store.campaigns import create_campaign, current_campaign
-from .transports.console import Console, parse_line
+from .transports.console import PASTE_OFF, PASTE_ON, Console, LineReader, parse_line
 from .campaigns.hook import CampaignHook
 from .campaigns.scheduler import Scheduler
 
@@ -126,22 +126,34 @@ class App:
         self.relay.recover()
         self._ticker = self.start_scheduler(asyncio.Event())
         user = user or getpass.getuser()
-        chat_id = f"terminal:{user}"
+        chat_id = self.console_chat = f"terminal:{user}"
         await self.relay.flush("console")
         await self._say(Inbound("console", os.urandom(8).hex(), chat_id, user,
                                 InboundKind.COMMAND, command="start", display_name=user))
         interactive = stream.isatty()
-        loop = asyncio.get_running_loop()
-        while True:
+        reader = LineReader(getattr(stream, "buffer", stream))
+        if interactive:
+            out.write(PASTE_ON)   # a pasted block of lines arrives as one message
+        try:
+            while True:
+                if interactive:
+                    out.write("› ")
+                    out.flush()
+                line = await reader.next()
+                if line is None:
+                    break
+                await self._say(parse_line(line, chat_id, user))
+        finally:
             if interactive:
-                out.write("› ")
+                out.write(PASTE_OFF)
                 out.flush()
-            line = await loop.run_in_executor(None, stream.readline)
-            if not line:
-                break
-            if not line.strip() and not interactive:
-                continue
-            await self._say(parse_line(line, chat_id, user))
+
+    def stopped_text(self) -> str:
+        """What the terminal says when Ctrl-C stops the chat, in the person's language."""
+        chat_id = getattr(self, "console_chat", "")
+        locale = (self.store.conversation_locale("console", chat_id, chat_id.partition(":")[2])
+                  if chat_id else "fr")
+        return self.catalog(locale, "terminal.stopped")
 
     async def _say(self, inbound: Inbound) -> None:
         await self.dispatcher.submit(inbound)
@@ -161,8 +173,9 @@ def run_chat(settings: Settings) -> int:
     app = App(settings)
     try:
         asyncio.run(app.chat(sys.stdin, sys.stdout))
-    except KeyboardInterrupt:
-        sys.stdout.write("\n")
+    except KeyboardInterrupt:   # Ctrl-C: every answer given is already committed
+        sys.stdout.write("\n" + app.stopped_text() + "\n")
+        sys.stdout.flush()
     finally:
         app.close()
     return 0
