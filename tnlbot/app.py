@@ -20,6 +20,7 @@ from .flows import load_all
 from .i18n import BUNDLED as BUNDLED_LOCALES
 from .i18n import Catalog, load_catalog
 from .jury.hook import JuryHook
+from .ops.backup import hold_store
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
@@ -52,6 +53,8 @@ class Settings:
     matrix_user: str = ""
     matrix_password: str = ""
     matrix_allow: str = ""           # comma-separated homeservers or user ids
+    log_level: str = "INFO"          # DEBUG, INFO, WARNING, ERROR
+    health_listen: str = ""          # e.g. 127.0.0.1:9464: /healthz and /metrics (empty: off)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -85,6 +88,8 @@ class App:
         self.clock = clock or Clock()
         self.catalog: Catalog = catalog or load_catalog(Path(settings.locales_dir))
         self.flows: dict[str, Flow] = flows or load_all(Path(settings.flows_dir), self.catalog.locales)
+        # a running bot's store: `tnlbot restore` refuses to replace it (SQLite)
+        self._lock = hold_store(settings.store_url()) if store is None else None
         self.store = store or Store(settings.store_url())
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
                                      settings.campaign)
@@ -160,6 +165,8 @@ class App:
 
     def close(self) -> None:
         self.store.close()
+        if self._lock is not None:
+            self._lock.close()
 
 
 def run_chat(settings: Settings) -> int:

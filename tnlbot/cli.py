@@ -14,7 +14,7 @@ from .startup import StartupError, explain
 
 
 FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.campaigns.claims_cli", "tnlbot.jury.cli",
-                "tnlbot.flowbook.cli")
+                "tnlbot.flowbook.cli", "tnlbot.ops.cli")
 
 
 def _check_flows(settings: Settings, args: argparse.Namespace) -> int:
