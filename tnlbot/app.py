@@ -42,6 +42,8 @@ class Settings:
     default_flow: str = DEFAULT_FLOW
     telegram_token: str = ""
     telegram_base_url: str = ""
+    telegram_rate_per_chat: float = 1.0    # messages per second to one chat (0: no limit)
+    telegram_rate_overall: float = 30.0    # messages per second to all chats (0: no limit)
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_listen: str = "127.0.0.1:8443"

@@ -11,7 +11,7 @@ from .flows import FlowError, flow_files, load_flow
 from .i18n import LocaleError, load_catalog
 
 
-FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.jury.cli")
+FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.jury.cli", "tnlbot.flowbook.cli")
 
 
 def _check_flows(settings: Settings, args: argparse.Namespace) -> int:

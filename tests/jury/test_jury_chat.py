@@ -1,6 +1,10 @@
 """The jury at work in chat: assessments, versions, drafts, other campaigns."""
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
+from tnlbot.store import tables as T
+
 from ..conftest import open_campaign
 from ..harness import Chat
 from .conftest import build, close, seat
@@ -86,6 +90,8 @@ def test_the_jury_sees_the_versions_and_what_changed(badge):
     juge = Chat(badge.app, "juge")
     alice = badge.ids["alice"]
     assert "qu'une seule version déposée" in juge.say(f"/jury diff {alice}")
+    juge.say(f"/jury noter {alice} 2 argent")
+    assert "Juge : argent\n" in juge.say("/jury notes").text + "\n"
     chat = badge.chats["alice"]
     assert "Réponse actuelle : Ville d'Alice" in chat.say("/modifier 1")
     chat.say("Ville d'Alice-sur-Libre")
@@ -97,6 +103,8 @@ def test_the_jury_sees_the_versions_and_what_changed(badge):
     assert ("• Quel est le nom de votre collectivité ou de votre structure ? : "
             "Ville d'Alice → Ville d'Alice-sur-Libre") in changes
     assert "Version 2, déposée" in juge.say(f"/jury voir {alice}")
+    assert ("Juge : argent [évaluée sur la version 1 ; le jury lit maintenant la version 2]"
+            in juge.say(f"/jury notes {alice}"))
     assert "Indiquez deux versions déposées" in juge.say(f"/jury diff {alice} 1 5")
 
 
@@ -109,3 +117,22 @@ def test_the_chat_that_receives_the_closing_notice_is_a_jury_room(badge):
     assert "pas membre du jury de la campagne « tnl-2025-badge-test »" in guest.say(
         "/jury liste tnl-2025-badge-test")
     assert other and "réservées aux membres du jury" in Chat(badge.app, "invitee").say("/jury liste")
+    english = Chat(badge.app, "eve", chat="salle-des-deliberations", language="en").say("/help")
+    assert english.text.startswith("This room is the jury's") and english.prompt is None
+
+
+def test_the_jury_room_never_starts_a_questionnaire(badge):
+    seat(badge, "salon-jury", kind="room")
+    camille = Chat(badge.app, "camille", chat="salon-jury")
+    for said in ("/aide", "bonjour", "/start", "/inviter"):
+        reply = camille.say(said)
+        assert reply.text.startswith("Ce salon est celui du jury"), said
+        assert reply.prompt is None
+    assert "Commandes du jury" in camille.say("/jury aide")
+    listing = camille.say("/jury liste")
+    assert "Candidatures de la campagne tnl-2025-badge-test (2)" in listing and "· ?" not in listing.text
+    with badge.store.begin() as conn:
+        assert conn.execute(select(func.count()).select_from(T.candidatures)).scalar() == 2
+        assert conn.execute(select(func.count()).select_from(T.conversations).where(
+            T.conversations.c.chat_id == "salon-jury")).scalar() == 0
+

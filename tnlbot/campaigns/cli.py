@@ -27,9 +27,13 @@ from ..store import Store
 from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, create_campaign, list_campaigns
+from .changes import history
 from .closing import Closer
-from .config import ConfigError, Destination, clock_of, lenient, settings as parse_settings
-from ..core.schedule import timeline
+from ..core.flow import Flow
+from .config import Settings as CampaignSettings
+from .elu import ELU_NAME
+from .config import ConfigError, Destination, clock_of, lenient, offsets, settings as parse_settings
+from ..core.schedule import ReminderPlan, timeline
 
 OPTIONS = ("slug", "year", "track", "flow", "opens", "closes", "timezone")
 
@@ -46,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--opens", help="opening date or date and time, local")
     create.add_argument("--closes", help="closing date (end of that day) or date and time, local")
     create.add_argument("--timezone", help="time zone (default Europe/Paris)")
-    create.add_argument("--reminders", help="days before closing, e.g. 14,7,2,1")
+    create.add_argument("--reminders", help="reminders before closing, in days or hours, e.g. 14,7,2,1,12h")
     create.add_argument("--idle-days", type=int, help="inactivity reminder after N days (0: none)")
     create.add_argument("--max-reminders", type=int, help="most reminders per person")
     create.add_argument("--jury", action="append", default=[],
@@ -63,6 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=func_)
     listing = sub.add_parser("list", help="list the campaigns")
     listing.set_defaults(func=_list)
+    from . import cli_changes   # noqa: PLC0415  (it reuses this module's helpers)
+    cli_changes.register(sub)
 
 
 # ------------------------------------------------------------------ helpers
@@ -108,7 +114,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             config[key] = raw[key]
     reminders = dict(config.get("reminders", {}))
     if args.reminders:
-        reminders["before_days"] = [int(d) for d in args.reminders.replace(" ", "").split(",") if d]
+        reminders["before_days"] = offsets(args.reminders)
     if args.idle_days is not None:
         reminders["inactivity_days"] = args.idle_days
     if args.max_reminders is not None:
@@ -226,13 +232,15 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
         campaign = _find(store, args.slug)
         if campaign is None:
             return 1
-        print("\n".join(describe(store, campaign)))
+        catalog = load_catalog(Path(settings.locales_dir))
+        flow = load_all(Path(settings.flows_dir), catalog.locales).get(campaign.flow_id)
+        print("\n".join(describe(store, campaign, flow)))
         return 0
     finally:
         store.close()
 
 
-def describe(store: Store, campaign: Campaign) -> list[str]:
+def describe(store: Store, campaign: Campaign, flow: Flow | None = None) -> list[str]:
     """The campaign as the bot sees it, with its reminder timeline (local times)."""
     def local(instant: datetime) -> str:
         return local_time(instant, "en", campaign.timezone)
@@ -252,24 +260,44 @@ def describe(store: Store, campaign: Campaign) -> list[str]:
              f"  opens   {local(campaign.opens_at)} ({campaign.timezone})",
              f"  closes  {local(campaign.closes_at)}",
              f"  candidatures: " + (", ".join(f"{s} {n}" for s, n in sorted(statuses.items())) or "none"),
-             f"  reminders: {', '.join(str(d) for d in plan.before_days)} days before closing; "
+             f"  reminders: {_offsets(plan)} before closing; "
              f"inactivity {plan.inactivity_days} days; at most {plan.max_per_person} per person; "
              f"quiet {quiet.start:%H:%M}-{quiet.end:%H:%M} and {days or 'no day'}",
              "  jury: " + (", ".join(_dest(d) for d in conf.jury) or "none"),
-             "  élu confirmation " + ("required" if conf.elu_confirmation else "not required")
-             + f"; invitations valid {conf.invitation_days} days",
-             "  reminder timeline (slot: N days before closing -> sent at, after quiet hours):"]
+             f"  {_elu(conf, flow)}; invitations valid {conf.invitation_days} days",
+             "  reminder timeline (slot dN or hN: N days or hours before closing -> sent at, after quiet hours):"]
     zone = ZoneInfo(campaign.timezone)
     for planned in timeline(clock_of(campaign)):
         nominal, due_at = (i.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
                            for i in (planned.nominal, planned.due_at))
         lines.append(f"    {planned.slot:>4}: {nominal} -> {due_at}  ({sent.get(planned.slot, 0)} sent)")
-    others = {s: n for s, n in sent.items() if not s.startswith("d")}
+    planned_slots = {p.slot for p in timeline(clock_of(campaign))}
+    others = {s: n for s, n in sent.items() if s not in planned_slots}
     if others:
         lines.append("  other reminders sent: " + ", ".join(f"{s} {n}" for s, n in sorted(others.items())))
     if closing is not None:
         lines.append(f"  closed at {local(closing.closed_at)} by {closing.worker}: {closing.summary}")
+    with store.begin() as conn:
+        changes = history(conn, campaign.id)
+    if changes:
+        lines.append("  changes:")
+    for at, command, by, fields in changes:
+        lines.append(f"    {local(at)} {command} by {by or '?'}: "
+                     + "; ".join(f"{f['field']} {f['before']} -> {f['after']}" for f in fields
+                                 if f["field"] != "previous closing"))
     return lines
+
+
+def _elu(conf: CampaignSettings, flow: Flow | None) -> str:
+    if flow is not None and ELU_NAME not in flow.questions:
+        return "élu confirmation not asked (this flow has no élu référent question)"
+    return "élu confirmation " + ("required before submitting" if conf.elu_confirmation else "not required")
+
+
+def _offsets(plan: ReminderPlan) -> str:
+    days = [f"{d} days" if d > 1 else "1 day" for d in sorted(plan.before_days, reverse=True)]
+    hours = [f"{h} hours" if h > 1 else "1 hour" for h in sorted(plan.before_hours, reverse=True)]
+    return ", ".join(days + hours) or "none"
 
 
 def _dest(dest: Destination) -> str:

@@ -96,6 +96,16 @@ def jury_campaigns(conn: Connection, transport: str, chat_id: str, user_id: str)
                   key=lambda c: c.opens_at, reverse=True)
 
 
+def is_jury_room(conn: Connection, transport: str, chat_id: str) -> bool:
+    """Whether this chat is a jury room (registered as one, or a jury destination of a campaign):
+    a place for the jury's commands, never for a questionnaire."""
+    j = J.jury_members
+    if conn.execute(select(j.c.id).where(j.c.transport == transport, j.c.kind == "room",
+                                         j.c.external_id == chat_id).limit(1)).first() is not None:
+        return True
+    return any((transport, chat_id) in notice_rooms(c) for c in list_campaigns(conn))
+
+
 def notice_rooms(campaign: Campaign) -> set[tuple[str, str]]:
     """The chats the campaign's settings name as jury destinations ("jury": [{transport, chat_id}])."""
     found = set()

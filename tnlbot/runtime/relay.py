@@ -106,9 +106,9 @@ class Relay:
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
         """Flush every transport until `stop` is set; `wake` cuts the wait short."""
         while not stop.is_set():
+            self.wake.clear()         # before the flush: a wake during it means flush again
             for name in self.transports:
                 await self.flush(name)
-            self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=idle)
             except asyncio.TimeoutError:

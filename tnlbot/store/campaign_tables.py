@@ -74,3 +74,14 @@ closings = Table(
     Column("worker", String(64), nullable=False, default=""),
     Column("summary", Text, nullable=False, default="{}"),   # counts, JSON
 )
+
+campaign_changes = Table(
+    "campaign_changes", metadata,                            # what operators changed, and when
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("at", UTC, nullable=False),
+    Column("command", String(16), nullable=False),           # edit | extend | reopen
+    Column("by", String(64), nullable=False, default=""),
+    Column("changes", Text, nullable=False, default="[]"),   # [{field, before, after}], JSON
+    Index("ix_campaign_changes_campaign", "campaign_id", "at"),
+)

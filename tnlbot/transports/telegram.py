@@ -350,7 +350,10 @@ class FileSizeHook:
 def attach(app: Any, telegram: Telegram) -> None:
     """Wire the transport into an App: relay, rate limits, file-size check."""
     app.transports[telegram.name] = telegram
-    app.relay.limiters[telegram.name] = RateLimiter(app.clock, per_chat=1, overall=30)
+    settings = app.settings
+    app.relay.limiters[telegram.name] = RateLimiter(
+        app.clock, per_chat=float(settings.telegram_rate_per_chat),
+        overall=float(settings.telegram_rate_overall))
     app.dispatcher.hooks.append(FileSizeHook(app.catalog))
 
 
