@@ -166,7 +166,7 @@ def who(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
         return _history(ctx, turn, all_slots[int(arg) - 1])
     a, p = T.answers, T.people
     rows = {r.key: r for r in ctx.conn.execute(
-        select(a.c.key, a.c.answered_at, p.c.display_name).join(p, p.c.id == a.c.answered_by, isouter=True)
+        select(a.c.key, a.c.answered_at, a.c.answered_by, p.c.display_name).join(p, p.c.id == a.c.answered_by, isouter=True)
         .where(a.c.candidature_id == ctx.conv.candidature_id)).all()}
     lines = [ctx.t("teams.who.title")]
     for number, slot in enumerate(all_slots, 1):
@@ -175,7 +175,8 @@ def who(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
             continue
         lines.append(ctx.t("teams.who.line", n=str(number), label=slot_label(turn, slot),
                            value=show_value(turn, slot, answers[slot.key]),
-                           name=row.display_name or "?", when=ctx.when(row.answered_at)))
+                           name=ctx.name_of(row.answered_by, row.display_name),
+                           when=ctx.when(row.answered_at)))
     if len(lines) == 1:
         lines.append(ctx.t("teams.who.none"))
     return [ctx.reply("\n".join(lines))]
@@ -185,7 +186,7 @@ def _history(ctx: Ctx, turn: Turn, slot) -> list[Addressed]:  # noqa: ANN001
     assert ctx.conv is not None
     h, p = T.answer_history, T.people
     rows = ctx.conn.execute(
-        select(h.c.old_value, h.c.new_value, h.c.changed_at, p.c.display_name)
+        select(h.c.old_value, h.c.new_value, h.c.changed_at, h.c.changed_by, p.c.display_name)
         .join(p, p.c.id == h.c.changed_by, isouter=True)
         .where(h.c.candidature_id == ctx.conv.candidature_id, h.c.key == slot.key)
         .order_by(h.c.changed_at, h.c.id)).all()
@@ -195,7 +196,7 @@ def _history(ctx: Ctx, turn: Turn, slot) -> list[Addressed]:  # noqa: ANN001
         old = show_value(turn, slot, json.loads(row.old_value)) if row.old_value else none
         new = show_value(turn, slot, json.loads(row.new_value)) if row.new_value else none
         lines.append(ctx.t("teams.who.change", when=ctx.when(row.changed_at),
-                           name=row.display_name or "?", old=old, new=new))
+                           name=ctx.name_of(row.changed_by, row.display_name), old=old, new=new))
     checked = ctx.conn.execute(select(C.answer_checks.c.key).where(
         C.answer_checks.c.candidature_id == ctx.conv.candidature_id,
         C.answer_checks.c.key == slot.key)).first()

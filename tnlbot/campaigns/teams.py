@@ -209,7 +209,7 @@ def team(ctx: Ctx) -> list[Addressed]:
     cand = ctx.conv.candidature_id
     lines = [ctx.t("teams.list.title", body=body_name(ctx, cand))]
     for number, m in enumerate(members(ctx.conn, cand), 1):
-        lines.append(ctx.t("teams.list.line", n=str(number), name=m.name,
+        lines.append(ctx.t("teams.list.line", n=str(number), name=ctx.name_of(m.person_id, m.name),
                            role=ctx.t(f"teams.role.{m.role}"), volets=_volet_titles(ctx, m.volets),
                            since=ctx.when(m.joined_at)))
     lines.append(ctx.t("teams.list.help_responsible" if ctx.conv.is_responsible else "teams.list.help"))

@@ -59,7 +59,8 @@ def on_command(turn: Turn, event: Inbound) -> None:
 
 def _help(turn: Turn, args: str) -> None:
     found = turn.current()
-    text = turn.tr("help.commands")
+    more = "\n" + turn.tr("help.terminal") if turn.transport == "console" else ""
+    text = turn.tr("help.commands", more=more)
     if found is not None and found[1].question is not None and not found[1].part:
         help_text = qtext(turn, found[1].question.id).help
         if help_text:
@@ -126,9 +127,10 @@ def _goto(turn: Turn, args: str) -> None:
         volet_id = volets[int(target) - 1].id
     elif any(v.id == target for v in volets):
         volet_id = target
-    if not volet_id:
-        return _edit(turn, args) if _find(turn, args, all_slots) is not None else turn.say(
-            "goto.usage", max=str(len(volets)))
+    if not volet_id:   # a number is a volet's, never a recap item's (that is /modifier N)
+        if not _is_number(target) and _find(turn, target, all_slots) is not None:
+            return _edit(turn, target)
+        return turn.say("goto.usage", max=str(len(volets)))
     own = [i for i, s in enumerate(all_slots) if s.volet.id == volet_id]
     if not own:
         return turn.say("goto.not_applicable")

@@ -71,6 +71,7 @@ class Turn:
     changes: dict[str, JSON] = field(default_factory=dict)
     out: list[Outgoing] = field(default_factory=list)
     submission: dict[str, JSON] | None = None
+    transport: str = ""          # where the event came from: a few words depend on it
     _view: View | None = None
 
     # ------------------------------------------------------------ helpers

@@ -73,10 +73,11 @@ class Store:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+            self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
+                                        hide_parameters=True)  # errors never carry answers
             self._sqlite_setup()
         else:
-            self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
+            self.engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
         self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
         self.hot = H.Hot(self.is_sqlite)
         self._local = threading.local()
