@@ -54,6 +54,7 @@ class Settings:
     matrix_user: str = ""
     matrix_password: str = ""
     matrix_allow: str = ""           # comma-separated homeservers or user ids
+    matrix_store_dir: str = ""       # the E2E crypto store (default: beside the database)
     log_level: str = "INFO"          # DEBUG, INFO, WARNING, ERROR
     health_listen: str = ""          # e.g. 127.0.0.1:9464: /healthz and /metrics (empty: off)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -72,6 +73,11 @@ class Settings:
         known = {f.name for f in fields(cls)}
         extra = {k: v for k, v in values.items() if k not in known}
         return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
+
+    def matrix_store_path(self) -> Path:
+        """The Matrix crypto store: the device's keys (back it up with the database)."""
+        from .transports.matrix_crypto import store_dir
+        return store_dir(self.store_url(), self.matrix_store_dir)
 
     def store_url(self) -> str:
         if self.database_url:
