@@ -31,6 +31,7 @@ from .ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+FORGET_PREFIX = "forget:"      # see jury/erasure.py
 
 
 @dataclass
@@ -84,6 +85,12 @@ class Relay:
     def _settle(self, row: OutboxRow, result: SendResult) -> None:
         for observe in self.observers:
             observe(row, result)
+        self._record(row, result)
+        if row.dedup_key.startswith(FORGET_PREFIX) and not (
+                result.status is SendStatus.RETRY and row.attempts + 1 < MAX_ATTEMPTS):
+            self.store.drop_message(row.id)    # the reply to /oublier names the chat: kept no longer
+
+    def _record(self, row: OutboxRow, result: SendResult) -> None:
         now = self.clock.now()
         status = result.status
         if status is SendStatus.SENT:

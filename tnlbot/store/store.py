@@ -399,6 +399,11 @@ class Store:
         with self.begin() as conn:
             conn.execute(update(o).where(o.c.id == outbox_id).values(**values))
 
+    def drop_message(self, outbox_id: int) -> None:
+        """Forget a message once handled (the reply to an erasure)."""
+        with self.begin() as conn:
+            conn.execute(T.outbox.delete().where(T.outbox.c.id == outbox_id))
+
     def sent_ref(self, transport: str, chat_id: str, prompt_ref: str) -> str:
         """The platform id of the last prompt sent with this ref in this chat."""
         o = T.outbox
