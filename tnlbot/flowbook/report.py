@@ -43,6 +43,8 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p + "$"), k
     (r"a flow needs at least one volet", "no_volet"),
     (r"missing text", "missing_text"),
     (r"text for a question the flow does not have", "orphan_text"),
+    (r"missing: every flow needs a text file per language", "missing_language_file"),
+    (rf"cannot be read: {_V}", "unreadable_file"),
 ))
 _SHEETS = (SETTINGS, QUESTIONS, CHOICES)
 _PATH_TAIL = re.compile(r"(\.[^.\[(]+|\[\d+\]|\([^)]*\))$")

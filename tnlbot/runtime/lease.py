@@ -59,6 +59,7 @@ class Lease:
     ttl: float = 15.0                      # seconds a holder keeps the role without renewing
     holder: str = field(default_factory=holder_name)
     held: bool = False
+    failed: bool = False                   # the last attempt could not reach the database
 
     @property
     def renew_every(self) -> float:
@@ -100,10 +101,10 @@ class Lease:
         """`acquire` from async code (in a thread on PostgreSQL, like the dispatcher); a failing
         database counts as not holding (the role is never held blindly)."""
         try:
-            if self.store.is_sqlite:
-                return self.acquire()
-            return await asyncio.to_thread(self.acquire)
+            held = self.acquire() if self.store.is_sqlite else await asyncio.to_thread(self.acquire)
         except Exception as exc:  # noqa: BLE001 - the database is away: stand by, try again
             log.warning("lease %s: could not be renewed (%s)", self.name, exc.__class__.__name__)
-            self.held = False
+            self.held, self.failed = False, True
             return False
+        self.failed = False
+        return held

@@ -1,14 +1,14 @@
 """leases: one holder at a time for a named role (the Telegram poller), taken over on expiry
 
-Revision ID: 0006_leases
-Revises: 0005_campaign_changes
+Revision ID: 0007_leases
+Revises: 0006_trust
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006_leases'
-down_revision = '0005_campaign_changes'
+revision = '0007_leases'
+down_revision = '0006_trust'
 branch_labels = None
 depends_on = None
 
