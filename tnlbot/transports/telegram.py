@@ -117,6 +117,7 @@ class Telegram:
     async def start(self, sink: Sink) -> None:
         await self.bot.initialize()
         self.username = self.bot.username or ""
+        self.received_at, self.connected = self.clock.now(), True   # getMe answered
         await self.register_commands()
         if self.webhook is not None:
             from .telegram_webhook import start_webhook
