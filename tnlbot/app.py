@@ -26,6 +26,7 @@ from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
 from .startup import check_campaigns
 from .store import Store
+from .store.files import private_folder
 from .store.campaigns import create_campaign, current_campaign
 from .transports.console import PASTE_OFF, PASTE_ON, Console, LineReader, parse_line
 from .campaigns.hook import CampaignHook
@@ -53,6 +54,7 @@ class Settings:
     matrix_user: str = ""
     matrix_password: str = ""
     matrix_allow: str = ""           # comma-separated homeservers or user ids
+    matrix_store_dir: str = ""       # the E2E crypto store (default: beside the database)
     log_level: str = "INFO"          # DEBUG, INFO, WARNING, ERROR
     health_listen: str = ""          # e.g. 127.0.0.1:9464: /healthz and /metrics (empty: off)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -72,11 +74,15 @@ class Settings:
         extra = {k: v for k, v in values.items() if k not in known}
         return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
 
+    def matrix_store_path(self) -> Path:
+        """The Matrix crypto store: the device's keys (back it up with the database)."""
+        from .transports.matrix_crypto import store_dir
+        return store_dir(self.store_url(), self.matrix_store_dir)
+
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
-        folder = Path(user_data_dir("tnlbot", appauthor=False))
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(Path(user_data_dir("tnlbot", appauthor=False)))
         return Store.sqlite_url(folder / "tnlbot.db")
 
 
