@@ -88,6 +88,18 @@ async def test_each_metric_moves_when_its_thing_happens(monitored, fake):
     await alice.says("Mairie de Testbourg")
     assert await operator.moved(before, "tnlbot_inbound_events_total", transport="telegram", kind="text") == 1
     assert await operator.moved(before, "tnlbot_answers_stored_total") == 1
+    await alice.presses("Commune")
+    assert await operator.moved(before, "tnlbot_inbound_events_total", transport="telegram",
+                                kind="choice") == 1
+    assert before[("tnlbot_claims_awaiting_verification", ())] == 0
+    await alice.says("732829320")                    # a SIREN: the first claim is accepted
+    bob = session.person(702, "Bob")
+    for text in ("/start", "Mairie de Testbourg"):
+        await bob.says(text)
+    await bob.presses("Commune")
+    assert (await operator.metrics())[("tnlbot_claims_awaiting_verification", ())] == 0
+    await bob.says("732829320")                      # a second claim waits for the operator
+    assert (await operator.metrics())[("tnlbot_claims_awaiting_verification", ())] == 1
 
     # an answer committed, its reply not sent yet: the backlog and its age
     fake.push({"message": fake.user_message(701, alice.user, "/statut", None)})
@@ -112,7 +124,7 @@ async def test_each_metric_moves_when_its_thing_happens(monitored, fake):
     before = await operator.metrics()
     app.clock.set(START + timedelta(days=120 - 14, hours=1))     # 14 days before the closing
     await app.scheduler.tick_once()
-    assert await operator.moved(before, "tnlbot_reminders_sent_total") == 1
+    assert await operator.moved(before, "tnlbot_reminders_sent_total") == 2   # Alice and Bob
     assert await operator.moved(before, "tnlbot_scheduler_ticks_total") == 1
     app.clock.set(START + timedelta(days=120, minutes=1))         # the campaign closes
     await app.scheduler.tick_once()
