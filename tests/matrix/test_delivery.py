@@ -160,6 +160,7 @@ async def test_a_rate_limited_bot_waits_as_told_and_sends_each_message_once(bot,
         room, greeting = await direct_room(agent, bot)
         kind = await room.answer("Mairie de Saint-Libre")
         await agent.until(lambda: len(agent.reactions_on(room.id, kind.event_id, bot.user_id)) == 7)
+        await wait_for(lambda: _statuses(bot.app.store) == {"sent"})   # the settling edit comes last
     finally:
         ticking.cancel()
     assert "Bonjour" in greeting[0] and "De quel type" in kind
@@ -188,3 +189,9 @@ async def wait_for(check, timeout: float = 120.0) -> None:
         while not check():
             await asyncio.sleep(0.05)
     await asyncio.wait_for(poll(), timeout)
+
+
+def _statuses(store) -> set[str]:  # noqa: ANN001
+    o = T.outbox
+    with store.begin() as conn:
+        return {status for (status,) in conn.execute(select(o.c.status)).all()}

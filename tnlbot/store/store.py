@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from sqlalchemy import Connection, create_engine, event, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed, Outgoing
@@ -76,7 +76,7 @@ class Store:
             self._sqlite_setup()
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
-        self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        self._insert = sqlite.insert if self.is_sqlite else _pg_insert()
         self.hot = H.Hot(self.is_sqlite)
         self._local = threading.local()
         self._held: list[Connection] = []
@@ -538,3 +538,8 @@ class Store:
             stmt = self._insert(T.outbox).on_conflict_do_nothing().returning(T.outbox.c.id, T.outbox.c.dedup_key)
             out.update({key: int(row_id) for row_id, key in conn.execute(stmt, rows).all()})
         return out
+
+
+def _pg_insert():  # noqa: ANN202 - PostgreSQL's dialect (and its drivers) only when used
+    from sqlalchemy.dialects.postgresql import insert
+    return insert
