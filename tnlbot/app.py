@@ -20,12 +20,14 @@ from .flows import load_all
 from .i18n import BUNDLED as BUNDLED_LOCALES
 from .i18n import Catalog, load_catalog
 from .jury.hook import JuryHook
+from .ops.backup import hold_store
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
+from .startup import check_campaigns
 from .store import Store
 from .store.campaigns import create_campaign, current_campaign
-from .transports.console import Console, parse_line
+from .transports.console import PASTE_OFF, PASTE_ON, Console, LineReader, parse_line
 from .campaigns.hook import CampaignHook
 from .campaigns.scheduler import Scheduler
 
@@ -51,6 +53,9 @@ class Settings:
     matrix_user: str = ""
     matrix_password: str = ""
     matrix_allow: str = ""           # comma-separated homeservers or user ids
+    matrix_store_dir: str = ""       # the E2E crypto store (default: beside the database)
+    log_level: str = "INFO"          # DEBUG, INFO, WARNING, ERROR
+    health_listen: str = ""          # e.g. 127.0.0.1:9464: /healthz and /metrics (empty: off)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -68,6 +73,11 @@ class Settings:
         extra = {k: v for k, v in values.items() if k not in known}
         return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
 
+    def matrix_store_path(self) -> Path:
+        """The Matrix crypto store: the device's keys (back it up with the database)."""
+        from .transports.matrix_crypto import store_dir
+        return store_dir(self.store_url(), self.matrix_store_dir)
+
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -84,6 +94,8 @@ class App:
         self.clock = clock or Clock()
         self.catalog: Catalog = catalog or load_catalog(Path(settings.locales_dir))
         self.flows: dict[str, Flow] = flows or load_all(Path(settings.flows_dir), self.catalog.locales)
+        # a running bot's store: `tnlbot restore` refuses to replace it (SQLite)
+        self._lock = hold_store(settings.store_url()) if store is None else None
         self.store = store or Store(settings.store_url())
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
                                      settings.campaign)
@@ -97,12 +109,17 @@ class App:
         self.dispatcher.hooks.append(JuryHook(self.flows, self.catalog))
 
     def ensure_campaign(self) -> None:
-        """With no campaign at all, open one on the default flow (embedded use)."""
+        """With no campaign at all, open one on the default flow (embedded use).
+
+        Raises StartupError when the campaign to serve is unknown or its flow is not loaded.
+        """
         now = self.clock.now()
-        flow = self.flows[self.settings.default_flow]
         with self.store.begin() as conn:
+            check_campaigns(conn, self.flows, self.settings.campaign, self.settings.default_flow,
+                            self.settings.flows_dir, now)
             if current_campaign(conn, now) is not None:
                 return
+            flow = self.flows[self.settings.default_flow]
             create_campaign(conn, slug=f"{flow.id}-{now.year}", year=flow.edition, track=flow.track,
                             flow_id=flow.id, opens_at=now - timedelta(minutes=1),
                             closes_at=now + timedelta(days=365), state="open")
@@ -115,22 +132,34 @@ class App:
         self.relay.recover()
         self._ticker = self.start_scheduler(asyncio.Event())
         user = user or getpass.getuser()
-        chat_id = f"terminal:{user}"
+        chat_id = self.console_chat = f"terminal:{user}"
         await self.relay.flush("console")
         await self._say(Inbound("console", os.urandom(8).hex(), chat_id, user,
                                 InboundKind.COMMAND, command="start", display_name=user))
         interactive = stream.isatty()
-        loop = asyncio.get_running_loop()
-        while True:
+        reader = LineReader(getattr(stream, "buffer", stream))
+        if interactive:
+            out.write(PASTE_ON)   # a pasted block of lines arrives as one message
+        try:
+            while True:
+                if interactive:
+                    out.write("› ")
+                    out.flush()
+                line = await reader.next()
+                if line is None:
+                    break
+                await self._say(parse_line(line, chat_id, user))
+        finally:
             if interactive:
-                out.write("› ")
+                out.write(PASTE_OFF)
                 out.flush()
-            line = await loop.run_in_executor(None, stream.readline)
-            if not line:
-                break
-            if not line.strip() and not interactive:
-                continue
-            await self._say(parse_line(line, chat_id, user))
+
+    def stopped_text(self) -> str:
+        """What the terminal says when Ctrl-C stops the chat, in the person's language."""
+        chat_id = getattr(self, "console_chat", "")
+        locale = (self.store.conversation_locale("console", chat_id, chat_id.partition(":")[2])
+                  if chat_id else "fr")
+        return self.catalog(locale, "terminal.stopped")
 
     async def _say(self, inbound: Inbound) -> None:
         await self.dispatcher.submit(inbound)
@@ -142,14 +171,17 @@ class App:
 
     def close(self) -> None:
         self.store.close()
+        if self._lock is not None:
+            self._lock.close()
 
 
 def run_chat(settings: Settings) -> int:
     app = App(settings)
     try:
         asyncio.run(app.chat(sys.stdin, sys.stdout))
-    except KeyboardInterrupt:
-        sys.stdout.write("\n")
+    except KeyboardInterrupt:   # Ctrl-C: every answer given is already committed
+        sys.stdout.write("\n" + app.stopped_text() + "\n")
+        sys.stdout.flush()
     finally:
         app.close()
     return 0

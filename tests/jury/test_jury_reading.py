@@ -12,6 +12,7 @@ import io
 from sqlalchemy import func, select
 
 from tnlbot.core.events import OutKind
+from tnlbot.jury.exports import closing_attachments
 from tnlbot.store import tables as T
 
 from ..harness import Chat
@@ -70,7 +71,12 @@ def test_a_jury_member_gets_the_dossier_and_the_exports_as_files(sample):
     assert sorted(files) == [name + ".html", name + ".odt"]
     assert "<h1>Commune de Testbourg</h1>" in files[name + ".html"].decode("utf-8")
     files = documents(juge.say("/jury export csv"))
-    rows = list(csv.DictReader(io.StringIO(files["candidatures-tnl-2022-test.csv"].decode("utf-8"))))
+    data = files["candidatures-tnl-2022-test.csv"]
+    with sample.store.begin() as conn:                # one dialect: the closing notice's, the command line's
+        [closing_csv] = [d for n, _, d in closing_attachments(conn, sample.campaign_id, sample.app.flows,
+                                                              sample.app.catalog) if n.endswith(".csv")]
+    assert data == closing_csv and data.startswith("\ufeffcandidature;".encode("utf-8"))
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert len(rows) == 3
     assert sorted(documents(juge.say("/jury export tout"))) == [
         "candidature.schema.json", "candidatures-tnl-2022-test.csv", "candidatures-tnl-2022-test.json",

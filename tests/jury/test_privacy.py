@@ -99,9 +99,22 @@ def test_erasure_removes_the_identity_and_keeps_the_jurys_copy_usable(badge):
     jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
     entry = next(e for e in doc["candidatures"] if e["candidature"] == number)
     assert entry["intact"] and entry["name"] == "Ville d'Alice" and entry["sha256"] == before.sha256
-    assert entry["people"] == {str(person.id): ""}
+    assert entry["people"] == {str(person.id): f"personne effacée n°{person.id}"}
     assert f"personne effacée n°{person.id}" in files["candidatures-tnl-2025-badge-test.csv"].decode()
     assert "alice" not in files["candidatures-tnl-2025-badge-test.csv"].decode()
+
+
+def test_her_team_sees_an_erased_person_by_number(badge):
+    alice = badge.chats["alice"]
+    code = next(w for w in alice.say("/inviter").text.split() if len(w) == 9 and w[4] == "-")
+    carol = Chat(badge.app, "carol")
+    carol.say(f"/rejoindre {code}")
+    [person] = rows(badge.store, T.people, display_name="alice")
+    alice.say("/oublier confirmer")
+    assert f"personne effacée n°{person.id}" in carol.say("/equipe")
+    who = carol.say("/qui")
+    assert f"personne effacée n°{person.id}" in who and "?" not in who.text.replace(" ?", "")
+    assert f"personne effacée n°{person.id}" in carol.say("/qui 1")
 
 
 def test_after_erasure_writing_again_starts_afresh(badge):

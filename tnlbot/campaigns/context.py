@@ -157,6 +157,12 @@ class Ctx:
         item = Outgoing(kind, text, ref=ref, options=options, actions=actions)
         return Addressed(self.inbound.transport, self.inbound.chat_id, item, self.inbound.user_id)
 
+    def name_of(self, person_id: int | None, name: str | None) -> str:
+        """A person's name as shown; an erased person is "personne effacée n°…"."""
+        if name and name != "?":
+            return name
+        return self.t("jury.export.erased", id=str(person_id)) if person_id is not None else "?"
+
     def say(self, key: str, **params: str) -> list[Addressed]:
         return [self.reply(self.t(key, **params))]
 
