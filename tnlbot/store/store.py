@@ -17,13 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import Connection, create_engine, event, insert, select, update
+from sqlalchemy import Connection, create_engine, event, insert, make_url, select, update
 from sqlalchemy.dialects import sqlite
 
 from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed, Outgoing
 from ..core.flow import JSON, Flow
 from . import hotpath as H
+from .files import private_sqlite
 from .jsontext import dumps, loads
 from . import tables as T
 
@@ -68,11 +69,20 @@ def _iso(instant: datetime | None) -> str:
     return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if instant else ""
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None in memory)."""
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
 class Store:
     def __init__(self, url: str, *, migrate: bool = True, echo: bool = False):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
+            path = sqlite_path(url)
+            if path is not None:
+                private_sqlite(path)      # 0600 before SQLite creates it with the umask's mode
             self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
                                         hide_parameters=True)  # errors never carry answers
             self._sqlite_setup()
