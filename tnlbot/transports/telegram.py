@@ -314,7 +314,8 @@ class Telegram:
         item = row.item
         message_id = ""
         if item.kind is OutKind.SETTLED or (item.kind is OutKind.PROMPT and item.update):
-            found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, item.ref)
+            found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, item.ref,
+                                           before=row.id if item.kind is OutKind.SETTLED else None)
             message_id = found[0] if found else ""
             if not message_id and item.kind is OutKind.SETTLED:
                 return SendResult(SendStatus.SENT)
