@@ -119,6 +119,7 @@ class Telegram:
     async def start(self, sink: Sink) -> None:
         await self.bot.initialize()
         self.username = self.bot.username or ""
+        self.received_at, self.connected = self.clock.now(), True   # getMe answered
         await self.register_commands()
         if self.webhook is not None:
             from .telegram_webhook import start_webhook
@@ -351,7 +352,8 @@ class Telegram:
         item = row.item
         message_id = ""
         if item.kind is OutKind.SETTLED or (item.kind is OutKind.PROMPT and item.update):
-            found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, item.ref)
+            found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, item.ref,
+                                           before=row.id if item.kind is OutKind.SETTLED else None)
             message_id = found[0] if found else ""
             if not message_id and item.kind is OutKind.SETTLED:
                 return SendResult(SendStatus.SENT)
