@@ -27,6 +27,7 @@ from .runtime.relay import Relay
 from .startup import check_campaigns
 from .flowbook.drafts import migrate_drafts
 from .store import Store
+from .store.files import private_folder
 from .store.campaigns import create_campaign, current_campaign
 from .transports.console import PASTE_OFF, PASTE_ON, Console, LineReader, parse_line
 from .campaigns.hook import CampaignHook
@@ -82,8 +83,7 @@ class Settings:
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
-        folder = Path(user_data_dir("tnlbot", appauthor=False))
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(Path(user_data_dir("tnlbot", appauthor=False)))
         return Store.sqlite_url(folder / "tnlbot.db")
 
 

@@ -259,8 +259,11 @@ class Receiver:
         sender = event.get("sender", "")
         if sender != self.me and not self.allow(sender):
             return
-        name = (await self.members.of(room_id)).get(sender, sender) if sender != self.me else sender
+        joined = await self.members.of(room_id) if sender != self.me else {}
+        name = joined.get(sender, sender) if sender != self.me else sender
         result = inbound_from_event(room_id, event, self.me, self.lookups, name)
+        if isinstance(result, Inbound) and len(joined) > 2:
+            result = replace(result, group=True)      # personal data never answered in this room
         event_id = str(event.get("event_id", ""))
         if result is Skip.EDIT:
             return self._edited(room_id, event, event_id)
