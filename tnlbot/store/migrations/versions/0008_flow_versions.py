@@ -1,14 +1,14 @@
 """flow versions: the versions a bot started with, drafts migrated across them, answers set aside
 
-Revision ID: 0007_flow_versions
-Revises: 0006_trust
+Revision ID: 0008_flow_versions
+Revises: 0007_leases
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007_flow_versions'
-down_revision = '0006_trust'
+revision = '0008_flow_versions'
+down_revision = '0007_leases'
 branch_labels = None
 depends_on = None
 
