@@ -105,6 +105,9 @@ class Relay:
                     if deferred or not limiter.try_acquire(row.chat_id):
                         deferred.append(row.id)
                         continue
+                elif limiter is not None and (sent or deferred):
+                    if not limiter.take_if_free(row.chat_id):
+                        break                # no waiting for a second token: other chats go first
                 elif limiter is not None:
                     await limiter.acquire(row.chat_id)
                 if not self.store.claim_message(row.id, self.clock.now()):
