@@ -38,6 +38,7 @@ SUBCOMMANDS: Mapping[str, chat.Handler] = {
     "noter": assess.assess_, "assess": assess.assess_, "evaluer": assess.assess_,
     "notes": assess.grades_, "grades": assess.grades_, "evaluations": assess.grades_,
     "versions": chat.versions_,
+    "rapport": chat.report_, "report": chat.report_,
     "diff": chat.diff_, "differences": chat.diff_, "ecarts": chat.diff_,
 }
 JURY = {"jury"}
