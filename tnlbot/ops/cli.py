@@ -8,6 +8,7 @@ from typing import Any
 
 from .backup import BackupError, backup, restore, sqlite_path
 
+
 def crypto_folder(settings: Any) -> Path:
     """The Matrix crypto store of this configuration (beside the database by default)."""
     return Path(settings.matrix_store_path())
