@@ -175,7 +175,9 @@ class Monitor:
 
     def on_send(self, row: OutboxRow, result: SendResult) -> None:
         self.metrics.sends.labels(row.transport, result.status.value).inc()
-        level = logging.INFO if result.status is SendStatus.SENT else logging.WARNING
+        # a send that went through is counted, and logged at DEBUG (an answer's line says
+        # what it queued); one that did not is a WARNING
+        level = logging.DEBUG if result.status is SendStatus.SENT else logging.WARNING
         event(log, "send", level, transport=row.transport, outbox=row.id, kind=row.item.kind.value,
               result=result.status.value, attempt=row.attempts + 1)
 
