@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .events import Option, Outgoing, OutKind
 from .flow import JSON, Kind, QuestionText
+from .shown import show_kind
 from .turn import Turn
 from .walk import Slot, is_answered, is_required, item_count, remember
 
@@ -10,6 +11,7 @@ _HINTS = {
     Kind.DATE: "hint.date", Kind.INTEGER: "hint.integer", Kind.DECIMAL: "hint.decimal",
     Kind.PERCENT: "hint.percent", Kind.EMAIL: "hint.email", Kind.URL: "hint.url",
     Kind.PHONE: "hint.phone", Kind.SIREN: "hint.siren", Kind.SIRET: "hint.siret",
+    Kind.DEPARTEMENT: "hint.departement",
     Kind.MULTI: "hint.multi", Kind.LONG_TEXT: "hint.long_text",
 }
 
@@ -51,8 +53,9 @@ def show_value(turn: Turn, slot: Slot, value: JSON) -> str:
                        size=str(max(1, int(value.get("size", 0)) // 1000)))
     if q.kind is Kind.NOTICE:
         return turn.tr("value.notice")
+    shown = show_kind(q.kind, value, turn.state.locale)
     unit = qtext(turn, q.id).unit if q.unit else ""
-    return f"{value} {unit}".strip()
+    return f"{value if shown is None else shown} {unit}".strip()
 
 
 def slot_label(turn: Turn, slot: Slot) -> str:
