@@ -20,11 +20,13 @@ from .flows import load_all
 from .i18n import BUNDLED as BUNDLED_LOCALES
 from .i18n import Catalog, load_catalog
 from .jury.hook import JuryHook
+from .ops.backup import hold_store
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
 from .startup import check_campaigns
 from .store import Store
+from .store.files import private_folder
 from .store.campaigns import create_campaign, current_campaign
 from .transports.console import PASTE_OFF, PASTE_ON, Console, LineReader, parse_line
 from .campaigns.hook import CampaignHook
@@ -52,6 +54,9 @@ class Settings:
     matrix_user: str = ""
     matrix_password: str = ""
     matrix_allow: str = ""           # comma-separated homeservers or user ids
+    matrix_store_dir: str = ""       # the E2E crypto store (default: beside the database)
+    log_level: str = "INFO"          # DEBUG, INFO, WARNING, ERROR
+    health_listen: str = ""          # e.g. 127.0.0.1:9464: /healthz and /metrics (empty: off)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -69,11 +74,15 @@ class Settings:
         extra = {k: v for k, v in values.items() if k not in known}
         return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
 
+    def matrix_store_path(self) -> Path:
+        """The Matrix crypto store: the device's keys (back it up with the database)."""
+        from .transports.matrix_crypto import store_dir
+        return store_dir(self.store_url(), self.matrix_store_dir)
+
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
-        folder = Path(user_data_dir("tnlbot", appauthor=False))
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(Path(user_data_dir("tnlbot", appauthor=False)))
         return Store.sqlite_url(folder / "tnlbot.db")
 
 
@@ -85,6 +94,8 @@ class App:
         self.clock = clock or Clock()
         self.catalog: Catalog = catalog or load_catalog(Path(settings.locales_dir))
         self.flows: dict[str, Flow] = flows or load_all(Path(settings.flows_dir), self.catalog.locales)
+        # a running bot's store: `tnlbot restore` refuses to replace it (SQLite)
+        self._lock = hold_store(settings.store_url()) if store is None else None
         self.store = store or Store(settings.store_url())
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
                                      settings.campaign)
@@ -160,6 +171,8 @@ class App:
 
     def close(self) -> None:
         self.store.close()
+        if self._lock is not None:
+            self._lock.close()
 
 
 def run_chat(settings: Settings) -> int:

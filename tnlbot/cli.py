@@ -14,7 +14,8 @@ from .i18n import LocaleError, load_catalog
 from .startup import StartupError, explain
 
 
-FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.jury.cli", "tnlbot.flowbook.cli")
+FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.campaigns.claims_cli", "tnlbot.jury.cli",
+                "tnlbot.flowbook.cli", "tnlbot.ops.cli")
 
 
 def _check_flows(settings: Settings, args: argparse.Namespace) -> int:

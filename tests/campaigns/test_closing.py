@@ -17,7 +17,7 @@ from tnlbot.store import campaign_tables as C
 from tnlbot.store import tables as T
 
 from ..autofill import fill
-from .conftest import UTC, Agent, identify, siren
+from .conftest import UTC, Agent, elu_by_operator, identify, siren
 from .sim import delivered, flush
 
 OPENS = datetime(2024, 6, 15, 8, 0, tzinfo=UTC)           # 15 June, 10:00 in Paris
@@ -74,7 +74,7 @@ def test_the_closing_freezes_drafts_tells_everyone_once_and_notifies_each_jury_r
     code = next(w for w in alice.say("/inviter").text.split() if len(w) == 9 and w[4] == "-")
     bob.say(f"/rejoindre {code}")
     fill(carol, flows["tnl-2022"], overrides={"siren": siren(20000002), "nom_collectivite": "Carolville"})
-    carol.say("/elu declarer")
+    elu_by_operator(scheduled, carol)
     carol.say("/deposer")
     carol.say("oui")
     carol.say("/modifier 5")
@@ -125,7 +125,7 @@ def test_without_the_jury_store_the_notice_carries_a_minimal_json(scheduled, clo
     clock.set(OPENS)
     carol = Agent(scheduled, "carol")
     fill(carol, flows["tnl-2022"], overrides={"siren": siren(20000002)})
-    carol.say("/elu declarer")
+    elu_by_operator(scheduled, carol)
     carol.say("/deposer")
     carol.say("oui")
     monkeypatch.setitem(sys.modules, "tnlbot.jury.exports", None)   # as if the jury store were absent

@@ -13,7 +13,7 @@ from tnlbot.store import campaign_tables as C
 from tnlbot.store import tables as T
 
 from ..autofill import fill
-from .conftest import UTC, Agent, Recorder, identify, siren
+from .conftest import UTC, Agent, Recorder, elu_by_operator, identify, siren
 from .sim import PARIS, delivered, flush, reminders, run
 
 OPENS = datetime(2024, 6, 11, 22, 0, tzinfo=UTC)            # 12 June, 00:00 in Paris
@@ -35,7 +35,7 @@ def test_reminders_over_a_whole_campaign(season, clock, flows):
     bob.say(f"/join {code}")
     alice.say("/assigner 2 2")
     fill(carol, flows["tnl-2022"], overrides={"siren": siren(10000002)})
-    carol.say("/elu declarer")
+    elu_by_operator(season, carol)
     carol.say("/deposer")
     assert "Votre candidature est déposée" in carol.say("oui")
     identify(dave, siren(10000003))
@@ -222,7 +222,7 @@ def test_reminders_in_hours_before_the_closing(build, sqlite_store, clock):
 def test_a_submitted_candidature_is_told_no_reminder_is_planned(season, clock, flows):
     carol = Agent(season, "carol")
     fill(carol, flows["tnl-2022"], overrides={"siren": siren(10000002)})
-    carol.say("/elu declarer")
+    elu_by_operator(season, carol)
     carol.say("/deposer")
     carol.say("oui")
     said = carol.say("/rappel")

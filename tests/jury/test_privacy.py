@@ -178,3 +178,22 @@ def test_a_retention_setting_that_is_not_a_number_falls_back_to_the_default(any_
                                     config={"draft_retention_days": value})
         with any_store.begin() as conn:
             assert retention_days(Q.campaign_by_id(conn, campaign_id)) == days, value
+
+
+def test_my_data_asked_in_a_group_is_sent_in_private_or_asked_for_there(badge):
+    # Telegram: a group's id is not the person's; the file goes to their private chat
+    dan = Chat(badge.app, "5151", chat="-100999", transport="telegram")
+    dan.say("/start")
+    asked = dan.say("/mes_donnees")
+    o = T.outbox
+    with badge.store.begin() as conn:
+        payloads = dict(conn.execute(select(o.c.id, o.c.chat_id).where(o.c.transport == "telegram")).all())
+        docs = conn.execute(select(o.c.chat_id).where(o.c.payload.like('%"kind":"document"%'))).scalars().all()
+    assert "message privé" in asked
+    assert "-100999" not in docs and "5151" in docs
+    assert set(payloads.values()) == {"-100999", "5151"}
+    # a shared room elsewhere (a jury room): nothing personal there, the person is told where to ask
+    seat(badge, "salle", kind="room")
+    in_room = Chat(badge.app, "alice", chat="salle").say("/mes_donnees")
+    assert "conversation directe" in in_room
+    assert not [i for i in in_room.items if i.kind is OutKind.DOCUMENT]

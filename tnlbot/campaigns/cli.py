@@ -57,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="jury destination TRANSPORT:CHAT, e.g. matrix:!room:example.org (repeatable)")
     create.add_argument("--no-elu-confirmation", action="store_true",
                         help="let the responsible submit without the élu référent's confirmation")
+    create.add_argument("--no-claim-verification", action="store_true",
+                        help="accept the first claim of a body without the operator's check "
+                             "(a later claim of the same body still waits for `tnlbot claims`)")
     create.add_argument("--open", action="store_true", help="mark it open now (if its dates allow)")
     create.set_defaults(func=_create)
     for name, func_, text in (("open", _open, "open a campaign now"),
@@ -109,7 +112,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             raw[name] = value
     config = dict(raw.get("config", {}))
-    for key in ("reminders", "jury", "invitation_days", "elu_confirmation", "telegram_bot"):
+    for key in ("reminders", "jury", "invitation_days", "elu_confirmation", "telegram_bot", "verify_claims"):
         if key in raw:
             config[key] = raw[key]
     reminders = dict(config.get("reminders", {}))
@@ -126,6 +129,9 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     config.setdefault("elu_confirmation", True)
     if args.no_elu_confirmation:
         config["elu_confirmation"] = False
+    config.setdefault("verify_claims", True)
+    if getattr(args, "no_claim_verification", False):
+        config["verify_claims"] = False
     raw["config"] = config
     return raw
 
@@ -265,6 +271,8 @@ def describe(store: Store, campaign: Campaign, flow: Flow | None = None) -> list
              f"quiet {quiet.start:%H:%M}-{quiet.end:%H:%M} and {days or 'no day'}",
              "  jury: " + (", ".join(_dest(d) for d in conf.jury) or "none"),
              f"  {_elu(conf, flow)}; invitations valid {conf.invitation_days} days",
+             "  claims of a body " + ("verified by the operator" if conf.verify_claims
+                                      else "accepted first come (conflicts go to the operator)"),
              "  reminder timeline (slot dN or hN: N days or hours before closing -> sent at, after quiet hours):"]
     zone = ZoneInfo(campaign.timezone)
     for planned in timeline(clock_of(campaign)):

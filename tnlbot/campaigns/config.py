@@ -50,6 +50,9 @@ class Settings:
     invitation_days: int = 7
     elu_confirmation: bool = False   # `tnlbot campaign create` writes true unless told otherwise
     telegram_bot: str = ""
+    verify_claims: bool = False      # the operator verifies each claim of a body; `tnlbot campaign
+                                     # create` writes true unless told otherwise (false: the first
+                                     # claim of a body is accepted, later ones wait for the operator)
 
 
 def _time(raw: Any, where: str) -> time:
@@ -147,7 +150,8 @@ def settings(config: Mapping[str, Any]) -> Settings:
                     jury=destinations(config.get("jury")),
                     invitation_days=_int(config.get("invitation_days", 7), "invitation_days", 1, 90),
                     elu_confirmation=bool(config.get("elu_confirmation", False)),
-                    telegram_bot=str(config.get("telegram_bot", "")))
+                    telegram_bot=str(config.get("telegram_bot", "")),
+                    verify_claims=config.get("verify_claims", False) is True)
 
 
 def lenient(config: Mapping[str, Any]) -> Settings:

@@ -35,7 +35,7 @@ from ..store import ConversationRow, Store
 from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, current_campaign
-from . import elu, identity, lastyear, prefs, teams
+from . import claims, elu, identity, lastyear, prefs, teams
 from .config import lenient
 from .context import Ctx, load_campaign
 from .wording import time_left
@@ -155,6 +155,7 @@ class CampaignHook:
         flow = self.flows[conv.flow_id]
         settings = lenient(load_campaign(conn, conv.campaign_id).config)
         return replace(dossier, elu_confirmed=elu.confirmed(conn, conv.candidature_id, answers, flow, settings),
+                       claim_verified=claims.may_submit(conn, conv.candidature_id, settings.verify_claims),
                        to_check=_to_check(conn, conv.candidature_id, flow, answers))
 
     # ------------------------------------------------------------------ after

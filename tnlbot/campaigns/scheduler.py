@@ -47,6 +47,7 @@ class Scheduler:
     interval: float = 60.0
     use_locks: bool = True
     on_work: Callable[[], None] | None = None      # e.g. wake the outbox relay
+    observers: list[Callable[[TickReport], None]] = field(default_factory=list)  # metrics, health
 
     def tick(self, now: datetime | None = None) -> TickReport:
         now = now or self.clock.now()
@@ -82,6 +83,8 @@ class Scheduler:
                     report = await asyncio.to_thread(self.tick)
                 if (report.sent or report.closed) and self.on_work is not None:
                     self.on_work()
+                for observe in self.observers:
+                    observe(report)
             except Exception:  # noqa: BLE001  the next tick starts from the database again
                 log.exception("scheduler tick failed")
             try:

@@ -202,6 +202,8 @@ def _submit(turn: Turn, args: str) -> None:
     if turn.dossier.to_check:   # answers copied from last year (campaigns feature)
         text = turn.tr("teams.submit.to_check", n=str(turn.dossier.to_check))
         return turn.out.append(Outgoing(OutKind.NOTICE, text, actions=(Option("/verifier", "/verifier"),)))
+    if not turn.dossier.claim_verified:
+        return turn.say("claims.submit_pending")
     if not turn.dossier.elu_confirmed:
         return turn.out.append(Outgoing(OutKind.NOTICE, turn.tr("teams.submit.elu_missing"),
                                         actions=(Option("/elu", "/elu"),)))
@@ -221,7 +223,7 @@ def on_confirmation(turn: Turn, result: JSON | Problem) -> None:
         turn.say("submit.cancelled")
         return advance(turn, -1)
     if not turn.dossier.accepting or missing(turn.flow, turn.answers) or turn.dossier.to_check \
-            or not turn.dossier.elu_confirmed:
+            or not turn.dossier.elu_confirmed or not turn.dossier.claim_verified:
         turn.fire("begin")
         return _submit(turn, "")
     submit_now(turn)

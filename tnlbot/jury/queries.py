@@ -83,16 +83,15 @@ def candidature_campaign(conn: Connection, candidature_id: int) -> int | None:
 # ---------------------------------------------------------------- members
 
 def jury_campaigns(conn: Connection, transport: str, chat_id: str, user_id: str) -> list[Campaign]:
-    """Campaigns whose jury this person is on, newest first: registered as a user, or writing
-    from a jury room (registered, or named in the campaign's settings as where the jury's
-    closing notice goes)."""
+    """Campaigns whose jury this person is on, newest first. A juror is a listed account
+    (`tnlbot jury add`): being in a jury room, or in a chat that receives the closing
+    notice, gives no access (`chat_id` is not used)."""
     j = J.jury_members
-    ids = conn.execute(select(j.c.campaign_id).where(j.c.transport == transport, (
-        ((j.c.kind == "user") & (j.c.external_id == user_id))
-        | ((j.c.kind == "room") & (j.c.external_id == chat_id))))).scalars().all()
-    wanted = set(ids)
-    return sorted((c for c in list_campaigns(conn)
-                   if c.id in wanted or (transport, chat_id) in notice_rooms(c)),
+    wanted = set(conn.execute(select(j.c.campaign_id).where(
+        j.c.transport == transport, j.c.kind == "user", j.c.external_id == user_id)).scalars().all())
+    if not wanted:
+        return []
+    return sorted((c for c in list_campaigns(conn) if c.id in wanted),
                   key=lambda c: c.opens_at, reverse=True)
 
 

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Mapping
+from typing import Callable, Mapping
 
 from sqlalchemy import update
 
@@ -40,6 +40,8 @@ class Relay:
     clock: Clock
     limiters: Mapping[str, RateLimiter] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # called with each send's row and result (metrics, logs)
+    observers: list[Callable[[OutboxRow, SendResult], None]] = field(default_factory=list)
 
     def recover(self) -> int:
         """At start-up: rows left `sending` by a crash become `uncertain`."""
@@ -80,6 +82,8 @@ class Relay:
             return SendResult(SendStatus.RETRY, retry_after=5, error=repr(exc))
 
     def _settle(self, row: OutboxRow, result: SendResult) -> None:
+        for observe in self.observers:
+            observe(row, result)
         now = self.clock.now()
         status = result.status
         if status is SendStatus.SENT:

@@ -17,13 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import Connection, create_engine, event, insert, select, update
+from sqlalchemy import Connection, create_engine, event, insert, make_url, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed, Outgoing
 from ..core.flow import JSON, Flow
 from . import hotpath as H
+from .files import private_sqlite
 from .jsontext import dumps, loads
 from . import tables as T
 
@@ -61,10 +62,17 @@ class OutboxRow:
     txn_id: str
     status: str
     not_before: datetime | None = None
+    dedup_key: str = ""           # set on scheduled sends (reminders, notices): nobody asked
 
 
 def _iso(instant: datetime | None) -> str:
     return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if instant else ""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None in memory)."""
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
 
 
 class Store:
@@ -72,10 +80,14 @@ class Store:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+            path = sqlite_path(url)
+            if path is not None:
+                private_sqlite(path)      # 0600 before SQLite creates it with the umask's mode
+            self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
+                                        hide_parameters=True)  # errors never carry answers
             self._sqlite_setup()
         else:
-            self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
+            self.engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
         self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
         self.hot = H.Hot(self.is_sqlite)
         self._local = threading.local()
@@ -363,7 +375,7 @@ class Store:
             rows = conn.execute(query).all()
         return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
                           Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status,
-                          r.not_before)
+                          r.not_before, r.dedup_key or "")
                 for r in rows]
 
     def claim_message(self, outbox_id: int, now: datetime) -> bool:
@@ -441,6 +453,20 @@ class Store:
                 return str(user_id), item
         return None
 
+    def latest_prompt_sent(self, transport: str, chat_id: str, user_id: str) -> str:
+        """The platform id of the last question sent to one person in a chat ("" if none)."""
+        o = T.outbox
+        with self.begin() as conn:
+            rows = conn.execute(select(o.c.payload, o.c.sent_ref).where(
+                o.c.transport == transport, o.c.chat_id == chat_id, o.c.user_id == user_id,
+                o.c.status == "sent", o.c.sent_ref != "",
+                o.c.payload.contains('"kind":"prompt"', autoescape=True))
+                .order_by(o.c.id.desc()).limit(5)).all()
+        for payload, ref in rows:
+            if Outgoing.from_json(json.loads(payload)).kind.value == "prompt":
+                return str(ref)
+        return ""
+
     def conversation_locale(self, transport: str, chat_id: str, user_id: str) -> str:
         """The language one person speaks with the bot in a chat ("fr" before any message)."""
         c = T.conversations
@@ -468,7 +494,7 @@ class Store:
             rows = conn.execute(select(o).where(o.c.id.in_(list(ids))).order_by(o.c.id)).all()
         return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
                           Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status,
-                          r.not_before) for r in rows]
+                          r.not_before, r.dedup_key or "") for r in rows]
 
     def person_name(self, transport: str, user_id: str) -> str:
         """The display name of the person behind a platform account ("" if unknown)."""

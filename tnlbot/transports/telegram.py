@@ -16,7 +16,7 @@ How this file works:
   member's button in a group, Retour/Passer under an old question) is
   answered politely and changes nothing.
 - Stopping waits for the batch in hand to be committed; only a getUpdates
-  still waiting for news is cancelled.
+  waiting for news (or a pause before a retry) is cancelled.
 - Sending (called by the outbox relay): render, then map the Bot API's
   answer to a SendResult: 429 -> RETRY after retry_after, 403 -> UNREACHABLE,
   a timeout after the request left -> UNCERTAIN (never sent twice), a group
@@ -109,6 +109,9 @@ class Telegram:
         self._failures: dict[int, int] = {}
         self._stopping = False
         self._fetching = False
+        self._processing = False
+        self.received_at: datetime | None = None   # last getUpdates that answered (health)
+        self.connected = False
 
     # ------------------------------------------------------------ lifecycle
     async def start(self, sink: Sink) -> None:
@@ -123,16 +126,21 @@ class Telegram:
         self.task = asyncio.create_task(self._poll_forever(sink))
 
     async def stop(self) -> None:
+        await self.stop_receiving()
+        await self.bot.shutdown()
+
+    async def stop_receiving(self) -> None:
+        """The batch in hand is committed; no update is fetched after it (sending still works)."""
         self._stopping = True
+        self.connected = False
         if self.task is not None:
-            if self._fetching or self.task.done():
+            if not self._processing:     # waiting for news or for a retry: nothing in hand
                 self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
             self.task = None
         if self._server is not None:
             await self._server.cleanup()
             self._server = None
-        await self.bot.shutdown()
 
     async def call(self, method: str, params: dict | None = None, **timeouts: Any) -> Any:
         return await self.bot.do_api_request(method, api_kwargs=params or {}, **timeouts)
@@ -176,11 +184,20 @@ class Telegram:
         self._fetching = True
         try:
             updates = await self.call("getUpdates", params, read_timeout=timeout + 10)
+        except Exception:
+            self.connected = False
+            raise
         finally:
             self._fetching = False
+        self.received_at, self.connected = self.clock.now(), True
         if not updates:
             return 0
-        if await self.process_batch(updates, sink):
+        self._processing = True
+        try:
+            committed = await self.process_batch(updates, sink)
+        finally:
+            self._processing = False
+        if committed:
             self.offset = max(int(u["update_id"]) for u in updates) + 1
         else:
             raise RuntimeError("an update could not be committed; the batch will come again")

@@ -1,14 +1,20 @@
-"""`tnlbot run --transport telegram [--webhook]`: the bot as a long-running process."""
+"""`tnlbot run --transport telegram [--webhook]`: the bot as a long-running process.
+
+Stopping (SIGTERM, SIGINT): the batch in hand is committed, receiving stops,
+the relay sends what it can within `drain_seconds`, the process exits 0; a
+second signal exits at once (ops/service.py).
+"""
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 from typing import Any
 
 from ..app import App
 from ..core.events import Inbound
+from ..ops.logs import event
+from ..ops.service import Lifecycle, configure_logging, start_endpoint
 from .telegram import Telegram, attach, callback_secret, make_bot
 
 log = logging.getLogger(__name__)
@@ -19,8 +25,7 @@ def serve(settings: Any, webhook: bool = False) -> int:
         print("The Telegram bot token is missing: set TNLBOT_TELEGRAM_TOKEN or telegram_token "
               "in the configuration file.", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("tnlbot").setLevel(logging.INFO)
+    configure_logging(settings)
     app = App(settings)
     try:
         app.ensure_campaign()
@@ -32,27 +37,40 @@ def serve(settings: Any, webhook: bool = False) -> int:
         telegram = Telegram(bot, app.store, app.catalog, app.clock,
                             secret=callback_secret(settings.telegram_token), webhook=config)
         attach(app, telegram)
-        return asyncio.run(_serve(app, telegram))
+        return asyncio.run(_serve(app, telegram, Lifecycle(settings), settings))
     finally:
         app.close()
 
 
-async def _serve(app: App, telegram: Telegram) -> int:
+async def _serve(app: App, telegram: Telegram, life: Lifecycle, settings: Any) -> int:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    life.install(stop)
     app.relay.recover()
+    # webhook: Telegram calls us when there is news; polling: getUpdates answers every 25 s
+    bound = None if telegram.webhook else telegram.poll_timeout + 95.0
+    _, endpoint = await start_endpoint(app, settings, receive_bound=bound)
 
     async def sink(inbound: Inbound) -> object:
         handled = await app.dispatcher.submit(inbound)
         app.relay.wake.set()
         return handled
 
-    if not await _start(telegram, sink, stop):
-        return 1 if not stop.is_set() else 0
-    log.info("Telegram bot @%s started (%s)", telegram.username,
-             "webhook" if telegram.webhook else "polling")
+    try:
+        if not await _start(telegram, sink, stop):
+            return 1 if not stop.is_set() else 0
+        event(log, "started", transport="telegram", mode="webhook" if telegram.webhook else "polling")
+        failed = await _run(app, telegram, stop)
+        await life.drain(app)
+        event(log, "stopped", transport="telegram", failed=failed)
+        return 1 if failed else 0
+    finally:
+        await telegram.stop()
+        if endpoint is not None:
+            await endpoint.stop()
+
+
+async def _run(app: App, telegram: Telegram, stop: asyncio.Event) -> bool:
+    """Receive, relay and tick until `stop`; then stop receiving. True if receiving failed."""
     relay = asyncio.create_task(app.relay.run(stop))
     ticker = app.start_scheduler(stop)   # openings, reminders, closings: sent through the outbox
     waiting = {asyncio.create_task(stop.wait()), relay}
@@ -61,9 +79,9 @@ async def _serve(app: App, telegram: Telegram) -> int:
     done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     failed = telegram.task in done and telegram.task.exception() is not None
     stop.set()
-    await telegram.stop()
+    await telegram.stop_receiving()      # the batch in hand is committed first
     await asyncio.gather(relay, ticker, return_exceptions=True)
-    return 1 if failed else 0
+    return failed
 
 
 async def _start(telegram: Telegram, sink, stop: asyncio.Event) -> bool:  # noqa: ANN001

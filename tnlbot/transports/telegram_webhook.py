@@ -63,6 +63,7 @@ def handler(telegram: "Telegram", sink: Sink, expected: str):
         except Exception:  # noqa: BLE001 - Telegram will deliver it again
             log.exception("webhook update %s failed", raw.get("update_id"))
             return web.Response(status=500)
+        telegram.received_at = telegram.clock.now()
         return web.Response(status=200)
     return on_update
 
@@ -76,4 +77,5 @@ async def start_webhook(telegram: "Telegram", sink: Sink, config: WebhookConfig)
     await telegram.call("setWebhook", {
         "url": config.url, "secret_token": config.secret, "drop_pending_updates": False,
         "allowed_updates": ["message", "callback_query"]})
+    telegram.connected = True
     return runner
