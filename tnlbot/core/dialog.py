@@ -90,12 +90,22 @@ def store(turn: Turn, index: int, slot: Slot, value: JSON) -> None:
             return turn.say("error.min_items", min=str(q.min_items))
         turn.set(q.id + ".done", True)
     else:
+        confirm(turn, slot, turn.answers.get(slot.key), value)
         turn.set(slot.key, value)
     if slot.key in turn.state.skipped:
         turn.state = replace(turn.state, skipped=tuple(k for k in turn.state.skipped if k != slot.key))
     settle(turn, slot, value)
     position = turn.position(slot.key)
     advance(turn, index if position is None else position)
+
+
+def confirm(turn: Turn, slot: Slot, previous: JSON, value: JSON) -> None:
+    """Say that a file was kept, or that an answer given before was changed."""
+    q = slot.question
+    if q is not None and q.kind is Kind.FILE and not slot.part and isinstance(value, dict):
+        turn.say("file.saved", name=str(value.get("name", "")), size=str(max(1, int(value.get("size", 0)) // 1000)))
+    elif previous is not None and previous != value:
+        turn.say("edit.changed", old=show_value(turn, slot, previous), value=show_value(turn, slot, value))
 
 
 def settle(turn: Turn, slot: Slot, value: JSON) -> None:
