@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import Connection, create_engine, event, insert, make_url, select, update
+from sqlalchemy import Connection, create_engine, event, func, insert, make_url, select, update
 from sqlalchemy.dialects import sqlite
 
 from ..core.engine import Dossier, Outcome, State
@@ -366,11 +366,15 @@ class Store:
         values.clear()
         return found
 
-    def due_messages(self, transport: str, now: datetime, limit: int = 100) -> list[OutboxRow]:
-        """Pending rows, oldest first (the relay holds a chat whose first row is not due)."""
+    def due_messages(self, transport: str, now: datetime, limit: int = 100,
+                     per_chat: int = 10) -> list[OutboxRow]:
+        """Pending rows, oldest first, at most `per_chat` of each chat: a chat with hundreds
+        queued does not hide the others (the relay holds a chat whose first row is not due)."""
         o = T.outbox
-        query = (select(o).where(o.c.transport == transport, o.c.status == "pending")
-                 .order_by(o.c.id).limit(limit))
+        rank = func.row_number().over(partition_by=o.c.chat_id, order_by=o.c.id).label("rank")
+        ranked = select(o, rank).where(o.c.transport == transport, o.c.status == "pending").subquery()
+        query = (select(*(ranked.c[c.name] for c in o.columns)).where(ranked.c.rank <= per_chat)
+                 .order_by(ranked.c.id).limit(limit))
         with self.begin() as conn:
             rows = conn.execute(query).all()
         return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
@@ -398,6 +402,19 @@ class Store:
             values["not_before"] = retry_at
         with self.begin() as conn:
             conn.execute(update(o).where(o.c.id == outbox_id).values(**values))
+
+    def pending_for(self, transport: str, chat_id: str, cap: int) -> int:
+        """How many messages wait to leave for this chat (counted up to `cap`)."""
+        o = T.outbox
+        found = (select(o.c.id).where(o.c.status == "pending", o.c.transport == transport,
+                                      o.c.chat_id == chat_id).limit(cap).subquery())
+        with self.begin() as conn:
+            return int(conn.execute(select(func.count()).select_from(found)).scalar() or 0)
+
+    def drop_message(self, outbox_id: int) -> None:
+        """Forget a message once handled (the reply to an erasure)."""
+        with self.begin() as conn:
+            conn.execute(T.outbox.delete().where(T.outbox.c.id == outbox_id))
 
     def defer_messages(self, ids: list[int]) -> None:
         """Edits nobody waits for, put aside while the relay has other things to send."""

@@ -190,3 +190,10 @@ submissions = Table(
     Column("submitted_at", UTC, nullable=False),
     UniqueConstraint("candidature_id", "version", name="uq_submissions_candidature_version"),
 )
+
+leases = Table(
+    "leases", metadata,                      # one holder at a time (e.g. the Telegram poller)
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", UTC, nullable=False),
+)
