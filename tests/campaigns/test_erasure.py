@@ -28,7 +28,8 @@ PERSONAL = {
     ("assessments", "comment"), ("elu_confirmations", "elu_name"), ("code_failures", "user_id"),
     ("organisations", "name"), ("campaigns", "config"), ("checkpoints", "value"),
     ("closings", "summary"), ("campaign_changes", "by"), ("campaign_changes", "changes"),
-    ("claims", "note"),
+    ("claims", "note"), ("answers_aside", "value"), ("answers_aside", "shown"),
+    ("draft_migrations", "report"),
 }
 
 
@@ -82,7 +83,9 @@ NO_PERSON = {
     ("reminder_log", "reason"), ("closings", "worker"), ("jury_members", "transport"),
     ("jury_members", "kind"), ("assessments", "volet"), ("assessments", "grade"),
     ("assessments", "mention"), ("claims", "status"), ("code_failures", "transport"),
-    ("campaign_changes", "command"),
+    ("campaign_changes", "command"), ("answers_aside", "flow_id"), ("answers_aside", "key"),
+    ("answers_aside", "reason"), ("draft_migrations", "flow_id"), ("flow_versions", "definition"),
+    ("flow_versions", "flow_id"), ("leases", "holder"), ("leases", "name"),
 }
 
 

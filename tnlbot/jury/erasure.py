@@ -27,6 +27,7 @@ from sqlalchemy import Connection, delete, func, or_, select, update
 
 from ..core.jury import digest
 from ..store import campaign_tables as C
+from ..store import flow_tables as F
 from ..store import jury_tables as J
 from ..store import tables as T
 from ..store.jsontext import dumps
@@ -107,6 +108,8 @@ def _candidatures(conn: Connection, person: int, now: datetime) -> tuple[int, in
         if not others and not submitted:
             conn.execute(delete(h).where(h.c.candidature_id == cand))
             conn.execute(delete(a).where(a.c.candidature_id == cand))
+            conn.execute(delete(F.answers_aside).where(F.answers_aside.c.candidature_id == cand))
+            conn.execute(delete(F.draft_migrations).where(F.draft_migrations.c.candidature_id == cand))
             conn.execute(delete(C.claims).where(C.claims.c.candidature_id == cand))
             conn.execute(update(k).where(k.c.id == cand).values(status="abandoned", organisation_id=None,
                                                                  updated_at=now))
@@ -114,6 +117,8 @@ def _candidatures(conn: Connection, person: int, now: datetime) -> tuple[int, in
             conn.execute(delete(a).where(a.c.candidature_id == cand, a.c.key.in_(REFERENT_KEYS),
                                          a.c.answered_by == person))
             conn.execute(delete(h).where(h.c.candidature_id == cand, h.c.key.in_(REFERENT_KEYS)))
+            conn.execute(delete(F.answers_aside).where(F.answers_aside.c.candidature_id == cand,
+                                                       F.answers_aside.c.key.in_(REFERENT_KEYS)))
         if others:
             conn.execute(delete(m).where(m.c.candidature_id == cand, m.c.person_id == person))
     return kept, teams
