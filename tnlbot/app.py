@@ -20,11 +20,11 @@ from .flows import load_all
 from .i18n import BUNDLED as BUNDLED_LOCALES
 from .i18n import Catalog, load_catalog
 from .jury.hook import JuryHook
-from .ops.backup import hold_store
+from .ops.backup import StoreBusy, hold_store
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
-from .startup import check_campaigns
+from .startup import Reason, StartupError, check_campaigns
 from .flowbook.drafts import migrate_drafts
 from .store import Store
 from .store.files import private_folder
@@ -96,7 +96,10 @@ class App:
         self.catalog: Catalog = catalog or load_catalog(Path(settings.locales_dir))
         self.flows: dict[str, Flow] = flows or load_all(Path(settings.flows_dir), self.catalog.locales)
         # a running bot's store: `tnlbot restore` refuses to replace it (SQLite)
-        self._lock = hold_store(settings.store_url()) if store is None else None
+        try:
+            self._lock = hold_store(settings.store_url()) if store is None else None
+        except StoreBusy as exc:
+            raise StartupError([Reason("store_restoring", (("path", exc.path),))]) from None
         self.store = store or Store(settings.store_url())
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
                                      settings.campaign)

@@ -49,6 +49,10 @@ class BackupError(Exception):
 class StoreBusy(BackupError):
     """The store is being restored: a bot must not open it now."""
 
+    def __init__(self, path: Path):
+        super().__init__(f"{path} is being restored: start the bot again afterwards")
+        self.path = str(path)
+
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
@@ -83,7 +87,7 @@ def hold(db: Path) -> IO[bytes]:
         fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise StoreBusy(f"{db.name} is being restored: start the bot again afterwards") from None
+        raise StoreBusy(db) from None
     return handle
 
 

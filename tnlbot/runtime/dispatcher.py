@@ -112,7 +112,10 @@ class Dispatcher:
     async def submit(self, inbound: Inbound) -> Handled:
         """One event from a transport; a person whose replies pile up unsent is held back."""
         if self.backlog_limit and self._flooding(inbound):
-            return self._held_back(inbound)
+            held = self._held_back(inbound)
+            for observe in self.observers:
+                observe(inbound, held, 0.0)
+            return held
         key = (inbound.transport, inbound.chat_id, inbound.user_id)
         lock = self._locks.get(key)
         if lock is None:
