@@ -17,9 +17,11 @@ import yaml
 from sqlalchemy import func, select
 
 from tnlbot.app import App, Settings
+from tnlbot.core.jury import Entry, Meta, Snapshot
 from tnlbot.flowbook.drafts import migrate_drafts
 from tnlbot.flowbook.yamlout import structure_yaml, texts_yaml
 from tnlbot.flows import BUNDLED, load_all
+from tnlbot.jury.documents import dossier
 from tnlbot.store import Store
 from tnlbot.store import flow_tables as F
 from tnlbot.store import tables as T
@@ -137,6 +139,29 @@ def test_a_draft_survives_a_new_version_of_its_flow(any_store, folder, clock, ca
     clock.advance(hours=1)
     again = _app(Store(any_store.url), folder, clock, catalog)               # a third start changes nothing
     assert _pending(again) == []
+    _the_jury_reads_the_answers_set_aside(again, catalog)
+
+
+def _the_jury_reads_the_answers_set_aside(app: App, catalog) -> None:
+    """A version submitted after the change keeps its flow version and the answers set aside."""
+    k = T.candidatures
+    with app.store.begin() as conn:
+        cand, person = conn.execute(select(k.c.id, k.c.responsible_id)).one()
+        app.store.record_submission(conn, cand, 1, BADGE, 2, app.store.answers(conn, cand), person,
+                                    app.clock.now(), locale="fr")
+        stored = conn.execute(select(T.submissions.c.snapshot, T.submissions.c.sha256,
+                                     T.submissions.c.flow_version)).one()
+    snapshot = json.loads(stored.snapshot)
+    assert stored.flow_version == snapshot["flow_version"] == 2
+    assert snapshot["aside"][0] == {"key": "departement", "reason": "withdrawn", "on": "2024-06-15",
+                                    "shown": "« Dans quel département se trouve votre structure ? » → 34"}
+    entry = Entry(cand, "submitted", stored.sha256, True, Snapshot.from_json(snapshot))
+    model = dossier(app.flows[BADGE], entry, Meta("badge", 2025, "2024-06-15T09:00:00Z"), catalog)
+    assert ("Questionnaire (version)", "tnl-2025-badge v2") in [(f.label, f.value) for f in model.facts]
+    aside = model.sections[-1]
+    assert aside.title == "Réponses mises de côté par une mise à jour du questionnaire"
+    assert (aside.lines[0].label, aside.lines[0].value) == (
+        "Réponse à une question retirée le 2024-06-15", "« Dans quel département se trouve votre structure ? » → 34")
 
 
 def _pending(app: App) -> list:

@@ -120,10 +120,11 @@ def test_ods_has_a_summary_sheet_and_one_sheet_per_volet(sample, tmp_path):
                                "Communication et écosystème", "Gestion des données"]
     summary = found["Synthèse"]
     assert len(summary) == 4
-    commune = next(r for r in summary if r[6][1] == "Commune de Testbourg")
+    commune = next(r for r in summary if r[7][1] == "Commune de Testbourg")
     assert commune[0] == ("float", sample.ids["commune"]) and commune[2] == ("float", 1)
     assert commune[3] == ("date", "2024-06-12T08:10:00")                 # a date cell, in UTC
-    assert [v for _, v in commune[7:13]].count("non concerné") == 4
+    assert commune[6] == ("string", "tnl-2022 v1")                     # the flow version it was submitted on
+    assert [v for _, v in commune[8:14]].count("non concerné") == 4
     strategie = found["Stratégie et mutualisation"]
     assert strategie[0][2][1].startswith("Concernée par le volet")
     keys = [v for _, v in strategie[1]]

@@ -12,7 +12,7 @@ import os
 import threading
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -24,6 +24,7 @@ from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed, Outgoing
 from ..core.flow import JSON, Flow
 from . import hotpath as H
+from .flow_tables import aside_answers
 from .files import private_sqlite
 from .jsontext import dumps, loads
 from . import tables as T
@@ -318,6 +319,9 @@ class Store:
             facts["contributors"] = tuple(sorted(set(facts["contributors"])))
             snapshot = Snapshot(flow=flow_id, flow_version=flow_version, answers=dict(answers),
                                 confirmed_at=facts["submitted_at"], **facts)
+        aside = aside_answers(conn, candidature_id, snapshot.locale)
+        if aside:   # answers a change of the flow set aside: the jury reads them too
+            snapshot = replace(snapshot, aside=aside)
         data = canonical(snapshot)
         conn.execute(insert(T.submissions).values(
             candidature_id=candidature_id, version=version, flow_id=flow_id, flow_version=flow_version,
