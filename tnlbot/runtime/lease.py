@@ -84,9 +84,9 @@ class Lease:
                         .values(holder=self.holder, expires_at=until)).rowcount
             if not renewed and current is None:          # the first holder ever
                 dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                renewed = conn.execute(dialect.insert(leases).values(
+                renewed = int(conn.execute(dialect.insert(leases).values(
                     name=self.name, holder=self.holder, expires_at=until)
-                    .on_conflict_do_nothing()).rowcount
+                    .on_conflict_do_nothing().returning(leases.c.name)).first() is not None)
         self.held = renewed == 1
         return self.held
 

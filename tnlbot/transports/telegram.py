@@ -34,7 +34,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 from telegram import Bot
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
@@ -75,10 +74,9 @@ def make_bot(token: str, base_url: str = "", *, read_timeout: float = 10.0,
              connect_timeout: float = 5.0) -> Bot:
     """A PTB Bot on `base_url` (the API root, e.g. https://api.telegram.org)."""
     root = re.sub(r"/bot/?$", "", (base_url or "https://api.telegram.org").rstrip("/"))
-    request = HTTPXRequest(connection_pool_size=16, read_timeout=read_timeout,
-                           connect_timeout=connect_timeout, pool_timeout=30.0)
-    updates = HTTPXRequest(connection_pool_size=2, read_timeout=read_timeout,
-                           connect_timeout=connect_timeout, pool_timeout=30.0)
+    from .telegram_http import AiohttpRequest
+    request = AiohttpRequest(16, read_timeout=read_timeout, connect_timeout=connect_timeout)
+    updates = AiohttpRequest(2, read_timeout=read_timeout, connect_timeout=connect_timeout)
     return ApiBot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot",
                request=request, get_updates_request=updates)
 
