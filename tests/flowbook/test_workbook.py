@@ -46,7 +46,8 @@ def test_an_independent_reader_sees_the_sheets_an_operator_expects(tmp_path: Pat
     assert header[:6] == ["id", "kind", "repeat", "required", "limits", "condition"]
     rows = {row[0]: dict(zip(header, row)) for row in data["questions"][1:]}
     assert rows["identification"]["kind"] == "volet"
-    assert rows["departement"]["limits"] == "min_length: 2, max_length: 3"
+    assert rows["departement"]["kind"] == "departement"
+    assert rows["nom_collectivite"]["limits"] == "max_length: 200"
     assert rows["type_collectivite"]["limits"] == "other: autre"
     assert rows["siren"]["text::fr"] == "Quel est le numéro SIREN de votre structure ?"
     choices = [row for row in data["choices"][1:] if row[0] == "strategie_libre"]

@@ -34,7 +34,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 from telegram import Bot
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
@@ -75,10 +74,9 @@ def make_bot(token: str, base_url: str = "", *, read_timeout: float = 10.0,
              connect_timeout: float = 5.0) -> Bot:
     """A PTB Bot on `base_url` (the API root, e.g. https://api.telegram.org)."""
     root = re.sub(r"/bot/?$", "", (base_url or "https://api.telegram.org").rstrip("/"))
-    request = HTTPXRequest(connection_pool_size=16, read_timeout=read_timeout,
-                           connect_timeout=connect_timeout, pool_timeout=30.0)
-    updates = HTTPXRequest(connection_pool_size=2, read_timeout=read_timeout,
-                           connect_timeout=connect_timeout, pool_timeout=30.0)
+    from .telegram_http import AiohttpRequest
+    request = AiohttpRequest(16, read_timeout=read_timeout, connect_timeout=connect_timeout)
+    updates = AiohttpRequest(2, read_timeout=read_timeout, connect_timeout=connect_timeout)
     return ApiBot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot",
                request=request, get_updates_request=updates)
 
@@ -110,7 +108,6 @@ class Telegram:
         self._failures: dict[int, int] = {}
         self._stopping = False
         self._fetching = False
-        self._standing_by = False
         self._processing = False
         self.received_at: datetime | None = None   # last getUpdates that answered (health)
         self.connected = False
@@ -202,17 +199,7 @@ class Telegram:
         return min(self.poll_timeout, max(1, int(self.lease.renew_every)))
 
     async def _hold_lease(self) -> bool:
-        was = self.lease.held
-        held = await self.lease.hold()
-        if held and not was:
-            log.info("this process (%s) now receives from Telegram", self.lease.holder)
-        elif was and not held:
-            log.warning("another process took over receiving from Telegram; this one keeps relaying "
-                        "and running the scheduler")
-        elif not held and not self._standing_by:
-            log.info("another process receives from Telegram; this one (%s) relays, runs the "
-                     "scheduler and takes over if it stops", self.lease.holder)
-        self._standing_by = not held
+        held = await self.lease.take_turn("receives from Telegram")
         if not held and not self.lease.failed:     # standing by, healthy: another one receives
             self.received_at, self.connected = self.clock.now(), True
         return held
