@@ -26,6 +26,7 @@ from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
 from .startup import Reason, StartupError, check_campaigns
 from .flowbook.drafts import migrate_drafts
+from .flowbook.hook import AsideHook
 from .store import Store
 from .store.files import private_folder
 from .store.campaigns import create_campaign, current_campaign
@@ -114,6 +115,7 @@ class App:
                                    empty_days=int(settings.extra.get("empty_candidature_days", EMPTY_DAYS)))
         self.store.flows = self.flows  # submissions freeze the question texts as asked
         self.dispatcher.hooks.append(JuryHook(self.flows, self.catalog))
+        self.dispatcher.hooks.append(AsideHook(self.catalog))   # answers a flow change set aside, in /recap
 
     def ensure_campaign(self) -> None:
         """With no campaign at all, open one on the default flow (embedded use); then carry the
