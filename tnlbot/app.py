@@ -26,6 +26,7 @@ from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
 from .startup import Reason, StartupError, check_campaigns
 from .flowbook.drafts import migrate_drafts
+from .flowbook.hook import AsideHook
 from .store import Store
 from .store.files import private_folder
 from .store.campaigns import create_campaign, current_campaign
@@ -111,6 +112,7 @@ class App:
                                    on_work=self.relay.wake.set)
         self.store.flows = self.flows  # submissions freeze the question texts as asked
         self.dispatcher.hooks.append(JuryHook(self.flows, self.catalog))
+        self.dispatcher.hooks.append(AsideHook(self.catalog))   # answers a flow change set aside, in /recap
 
     def ensure_campaign(self) -> None:
         """With no campaign at all, open one on the default flow (embedded use); then carry the

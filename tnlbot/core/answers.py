@@ -99,6 +99,14 @@ def _choice(token: str, q: Question, labels: Mapping[str, str]) -> str | None:
     return None
 
 
+def _choice_number(token: str, q: Question) -> str | None:
+    if token.isdecimal() and len(token) < 6:
+        index = int(token)
+        if 1 <= index <= len(q.choices):
+            return q.choices[index - 1]
+    return None
+
+
 def parse_single(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     choice = _choice(text, q, labels)
     if choice is None:
@@ -106,11 +114,30 @@ def parse_single(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     return choice
 
 
+def choice_tokens(text: str) -> list[str]:
+    """ "1, 3", "1 3", "Vélo; Train" -> tokens: split at , ; and line breaks, and before a
+    word that starts with a digit. One pass over the text (no backtracking regex)."""
+    tokens: list[str] = []
+    for part in re.split(r"[,;\n]+", text):
+        words = part.split()
+        start = len(tokens)
+        for word in words:
+            if len(tokens) == start or "0" <= word[0] <= "9":
+                tokens.append(word)
+            else:
+                tokens[-1] += " " + word
+    return tokens
+
+
 def parse_multi(text: str, q: Question, labels: Mapping[str, str]) -> Result:
-    tokens = [t for t in re.split(r"[,;\n]+|\s+(?=[0-9])", text) if t.strip()]
+    tokens = choice_tokens(text)
+    by_name: dict[str, str] = {}
+    for choice in reversed(q.choices):      # the first choice wins a tie, as _choice does
+        by_name[fold(choice)] = choice
+        by_name[fold(labels.get(choice, choice))] = choice
     chosen: list[str] = []
     for token in tokens:
-        choice = _choice(token, q, labels)
+        choice = by_name.get(fold(token)) or _choice_number(token, q)
         if choice is None:
             return Problem("error.choices", {"token": token.strip()[:40], "max": str(len(q.choices))})
         if choice not in chosen:
