@@ -251,7 +251,13 @@ def parse_file_text(text: str, q: Question, labels: Mapping[str, str]) -> Result
     return Problem("error.file_expected", {"formats": ", ".join(q.formats)})
 
 
+STORED = "sha256:"
+_SAME_KIND = {"jpeg": "jpg", "tif": "tiff", "csv": "txt", "md": "txt", "text": "txt"}
+
+
 def check_file(file: FileRef, q: Question) -> Result:
+    if file.refused:
+        return Problem(f"error.file_{file.refused}")
     for text in (file.name, file.mime):
         if text and isinstance(clean_text(text), Problem):
             return Problem("error.bad_characters")
@@ -262,7 +268,16 @@ def check_file(file: FileRef, q: Question) -> Result:
         return Problem("error.file_size", {"max": str(q.max_size // 1_000_000)})
     if file.size <= 0:
         return Problem("error.file_empty")
+    if file.ref.startswith(STORED) and q.formats and not _content_is(file.sniffed, extension):
+        return Problem("error.file_content", {"formats": ", ".join(q.formats)})
     return {"name": file.name, "mime": file.mime, "size": file.size, "ref": file.ref}
+
+
+def _content_is(sniffed: str, extension: str) -> bool:
+    """Whether a stored file's content is what its name says (a text file named .odt is not)."""
+    if not sniffed:
+        return False
+    return _SAME_KIND.get(sniffed, sniffed) == _SAME_KIND.get(extension, extension)
 
 
 Parser = Callable[[str, Question, Mapping[str, str]], Result]
