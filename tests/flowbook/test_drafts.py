@@ -122,7 +122,7 @@ def test_a_draft_survives_a_new_version_of_its_flow(any_store, folder, clock, ca
                                "courriel_referent": "dsi@testbourg.fr"}
     recap = alice.say("/recap").messages
     assert "Commune" not in recap[0].text and "→ 34" not in recap[0].text and "Testbourg" in recap[0].text
-    assert recap[-1].text.splitlines() == [
+    assert recap[-1].kind.value == "prompt" and recap[-2].text.splitlines() == [
         "Réponses mises de côté lors d'une mise à jour du questionnaire (le jury les verra aussi) :",
         "• Question retirée le 15 juin 2024 : « Dans quel département se trouve votre structure ? » → 34",
         ("• Ne convenait plus le 15 juin 2024 : « Quel est le nom de votre collectivité ou de votre structure ? » "
