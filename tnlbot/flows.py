@@ -18,9 +18,10 @@ import yaml
 from .core.flow import (CHOICE_KINDS, All, Answered, AnyOf, Compare, Condition, Equals,
                         Flow, FlowTexts, Kind, Not, OneOf, Question, QuestionText, Volet,
                         VoletText)
+from .bundled import bundled
 from .i18n import SAFE_LOADER
 
-BUNDLED = Path(__file__).resolve().parent.parent / "flows"
+BUNDLED = bundled("flows")
 _ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _QUESTION_KEYS = {"id", "kind", "required", "when", "choices", "other", "min_length",
                   "max_length", "min", "max", "min_choices", "max_choices", "formats",

@@ -21,7 +21,9 @@ import yaml
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 
-BUNDLED = Path(__file__).resolve().parent.parent / "locales"
+from .bundled import bundled
+
+BUNDLED = bundled("locales")
 SOURCE = "fr"
 
 # libyaml's safe loader where PyYAML was built with it (ten times faster at start-up)

@@ -109,8 +109,8 @@ def test_a_draft_survives_a_new_version_of_its_flow(any_store, folder, clock, ca
         "• Nouvelle question obligatoire : « Quelle est l'adresse électronique du référent ? »",
         ("• Question déplacée dans le volet « Questionnaire du Badge » : « Quel est le numéro SIREN de votre "
         "structure ? »"),
-        ("Vos autres réponses sont conservées. Les réponses mises de côté restent consultables par l'équipe du "
-        "label et, après le dépôt, par le jury.")]
+        ("Vos autres réponses sont conservées. Les réponses mises de côté restent visibles dans le "
+         "récapitulatif (/recap) et, après le dépôt, par le jury.")]
     assert told[1].ref == "nom_collectivite"
     assert alice.answers() == {"siren": SIREN}
 
@@ -120,8 +120,14 @@ def test_a_draft_survives_a_new_version_of_its_flow(any_store, folder, clock, ca
     assert alice.say("dsi@testbourg.fr").ref == "strategie_libre"           # siren: answered, moved, kept
     assert alice.answers() == {"nom_collectivite": "Testbourg", "type_collectivite": "epci", "siren": SIREN,
                                "courriel_referent": "dsi@testbourg.fr"}
-    recap = alice.say("/recap").text
-    assert "Commune" not in recap and "→ 34" not in recap and "Testbourg" in recap
+    recap = alice.say("/recap").messages
+    assert "Commune" not in recap[0].text and "→ 34" not in recap[0].text and "Testbourg" in recap[0].text
+    assert recap[-1].text.splitlines() == [
+        "Réponses mises de côté lors d'une mise à jour du questionnaire (le jury les verra aussi) :",
+        "• Question retirée le 15 juin 2024 : « Dans quel département se trouve votre structure ? » → 34",
+        ("• Ne convenait plus le 15 juin 2024 : « Quel est le nom de votre collectivité ou de votre structure ? » "
+        "→ Mairie de Testbourg"),
+        "• Choix retiré le 15 juin 2024 : « De quel type de structure s'agit-il ? » → Commune"]
     with restarted.store.begin() as conn:
         aside = conn.execute(select(F.answers_aside.c.key, F.answers_aside.c.value, F.answers_aside.c.reason,
                                     F.answers_aside.c.shown).order_by(F.answers_aside.c.key)).all()
