@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from tnlbot.app import App, Settings
 from tnlbot.core.jury import Entry, Meta, Snapshot
-from tnlbot.flowbook.drafts import migrate_drafts
+from tnlbot.flowbook.drafts import migrate_drafts, record_versions
 from tnlbot.flowbook.yamlout import structure_yaml, texts_yaml
 from tnlbot.flows import BUNDLED, load_all
 from tnlbot.jury.documents import dossier
@@ -208,3 +208,13 @@ def test_two_workers_starting_on_the_new_version_migrate_each_draft_once(any_sto
         notices = conn.execute(select(T.outbox.c.dedup_key).where(
             T.outbox.c.dedup_key.like("flowchange:%"))).scalars().all()
     assert len(notices) == len(set(notices)) == 6
+
+
+def test_a_flow_changed_without_a_new_version_is_said_in_the_log(sqlite_store, folder, clock, catalog,
+                                                                  caplog) -> None:
+    record_versions(sqlite_store, load_all(folder, catalog.locales), folder, clock.now())
+    badge = folder / f"{BADGE}.yaml"
+    badge.write_text(badge.read_text(encoding="utf-8").replace("max_length: 200", "max_length: 150"), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="tnlbot.flowbook.drafts"):
+        record_versions(sqlite_store, load_all(folder, catalog.locales), folder, clock.now())
+    assert "flow tnl-2025-badge: version 1 changed since it was first used" in caplog.text
