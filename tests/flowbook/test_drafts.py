@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from tnlbot.app import App, Settings
 from tnlbot.core.jury import Entry, Meta, Snapshot
-from tnlbot.flowbook.drafts import migrate_drafts
+from tnlbot.flowbook.drafts import migrate_drafts, record_versions
 from tnlbot.flowbook.yamlout import structure_yaml, texts_yaml
 from tnlbot.flows import BUNDLED, load_all
 from tnlbot.jury.documents import dossier
@@ -109,8 +109,8 @@ def test_a_draft_survives_a_new_version_of_its_flow(any_store, folder, clock, ca
         "• Nouvelle question obligatoire : « Quelle est l'adresse électronique du référent ? »",
         ("• Question déplacée dans le volet « Questionnaire du Badge » : « Quel est le numéro SIREN de votre "
         "structure ? »"),
-        ("Vos autres réponses sont conservées. Les réponses mises de côté restent consultables par l'équipe du "
-        "label et, après le dépôt, par le jury.")]
+        ("Vos autres réponses sont conservées. Les réponses mises de côté restent visibles dans le "
+         "récapitulatif (/recap) et, après le dépôt, par le jury.")]
     assert told[1].ref == "nom_collectivite"
     assert alice.answers() == {"siren": SIREN}
 
@@ -120,8 +120,14 @@ def test_a_draft_survives_a_new_version_of_its_flow(any_store, folder, clock, ca
     assert alice.say("dsi@testbourg.fr").ref == "strategie_libre"           # siren: answered, moved, kept
     assert alice.answers() == {"nom_collectivite": "Testbourg", "type_collectivite": "epci", "siren": SIREN,
                                "courriel_referent": "dsi@testbourg.fr"}
-    recap = alice.say("/recap").text
-    assert "Commune" not in recap and "→ 34" not in recap and "Testbourg" in recap
+    recap = alice.say("/recap").messages
+    assert "Commune" not in recap[0].text and "→ 34" not in recap[0].text and "Testbourg" in recap[0].text
+    assert recap[-1].kind.value == "prompt" and recap[-2].text.splitlines() == [
+        "Réponses mises de côté lors d'une mise à jour du questionnaire (le jury les verra aussi) :",
+        "• Question retirée le 15 juin 2024 : « Dans quel département se trouve votre structure ? » → 34",
+        ("• Ne convenait plus le 15 juin 2024 : « Quel est le nom de votre collectivité ou de votre structure ? » "
+        "→ Mairie de Testbourg"),
+        "• Choix retiré le 15 juin 2024 : « De quel type de structure s'agit-il ? » → Commune"]
     with restarted.store.begin() as conn:
         aside = conn.execute(select(F.answers_aside.c.key, F.answers_aside.c.value, F.answers_aside.c.reason,
                                     F.answers_aside.c.shown).order_by(F.answers_aside.c.key)).all()
@@ -202,3 +208,13 @@ def test_two_workers_starting_on_the_new_version_migrate_each_draft_once(any_sto
         notices = conn.execute(select(T.outbox.c.dedup_key).where(
             T.outbox.c.dedup_key.like("flowchange:%"))).scalars().all()
     assert len(notices) == len(set(notices)) == 6
+
+
+def test_a_flow_changed_without_a_new_version_is_said_in_the_log(sqlite_store, folder, clock, catalog,
+                                                                  caplog) -> None:
+    record_versions(sqlite_store, load_all(folder, catalog.locales), folder, clock.now())
+    badge = folder / f"{BADGE}.yaml"
+    badge.write_text(badge.read_text(encoding="utf-8").replace("max_length: 200", "max_length: 150"), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="tnlbot.flowbook.drafts"):
+        record_versions(sqlite_store, load_all(folder, catalog.locales), folder, clock.now())
+    assert "flow tnl-2025-badge: version 1 changed since it was first used" in caplog.text

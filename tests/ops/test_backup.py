@@ -123,7 +123,7 @@ def test_backup_under_load_restored_elsewhere_resumes(tmp_path):
     assert said_after > said_before, "the agents went on answering during the backup"
     with tarfile.open(archive) as tar:
         assert sorted(m.name for m in tar.getmembers() if "/" not in m.name) == \
-            ["manifest.json", "matrix-store", "tnlbot.db"]
+            ["manifest.json", "matrix-crypto", "tnlbot.db"]
 
     new = tmp_path / "elsewhere" / "tnlbot.db"
     done = tnlbot(new, "restore", str(archive))

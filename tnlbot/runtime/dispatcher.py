@@ -31,6 +31,7 @@ from datetime import datetime
 from contextlib import AsyncExitStack
 from typing import Callable, Mapping, Protocol, Sequence
 from weakref import WeakValueDictionary
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
@@ -253,9 +254,15 @@ class Dispatcher:
         return Dossier(status=conv.status, version=conv.version, submitted_at=submitted,
                        amended=conv.amended, accepting=accepting, closed_text=closed_text,
                        is_responsible=conv.is_responsible,
+                       campaign_dates=(_day(conv.opens_at, conv.timezone), _day(conv.closes_at, conv.timezone)),
                        # only a confirmation submits, and the receipt shows this instant
                        now_local=(local_time(now, locale, conv.timezone)
                                   if conv.state.mode == "confirming" else ""))
+
+
+def _day(instant: datetime, zone: str) -> str:
+    """The calendar day of an instant in the campaign's zone, as an ISO date."""
+    return instant.astimezone(ZoneInfo(zone or "Europe/Paris")).date().isoformat()
 
 
 _LIMITS = {"external_id": 255, "chat_id": 255, "user_id": 255, "display_name": 200, "command": 64}

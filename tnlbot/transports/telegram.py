@@ -108,7 +108,6 @@ class Telegram:
         self._failures: dict[int, int] = {}
         self._stopping = False
         self._fetching = False
-        self._standing_by = False
         self._processing = False
         self.received_at: datetime | None = None   # last getUpdates that answered (health)
         self.connected = False
@@ -200,17 +199,7 @@ class Telegram:
         return min(self.poll_timeout, max(1, int(self.lease.renew_every)))
 
     async def _hold_lease(self) -> bool:
-        was = self.lease.held
-        held = await self.lease.hold()
-        if held and not was:
-            log.info("this process (%s) now receives from Telegram", self.lease.holder)
-        elif was and not held:
-            log.warning("another process took over receiving from Telegram; this one keeps relaying "
-                        "and running the scheduler")
-        elif not held and not self._standing_by:
-            log.info("another process receives from Telegram; this one (%s) relays, runs the "
-                     "scheduler and takes over if it stops", self.lease.holder)
-        self._standing_by = not held
+        held = await self.lease.take_turn("receives from Telegram")
         if not held and not self.lease.failed:     # standing by, healthy: another one receives
             self.received_at, self.connected = self.clock.now(), True
         return held
