@@ -33,6 +33,7 @@ from .store.files import private_folder
 from .store.campaigns import create_campaign, current_campaign
 from .transports.console import PASTE_OFF, PASTE_ON, Console, LineReader, parse_line
 from .campaigns.hook import CampaignHook
+from .campaigns.retention import EMPTY_DAYS, KEEP_DAYS
 from .campaigns.scheduler import Scheduler
 
 DEFAULT_FLOW = "tnl-2022"
@@ -111,7 +112,9 @@ class App:
         self.dispatcher.hooks.append(CampaignHook(self.store, self.flows, self.catalog, settings.campaign))
         self.scheduler = Scheduler(self.store, self.flows, self.catalog, self.clock,
                                    float(settings.extra.get("scheduler_interval", 60)),
-                                   on_work=self.relay.wake.set)
+                                   on_work=self.relay.wake.set,
+                                   keep_days=int(settings.extra.get("delivery_retention_days", KEEP_DAYS)),
+                                   empty_days=int(settings.extra.get("empty_candidature_days", EMPTY_DAYS)))
         self.store.flows = self.flows  # submissions freeze the question texts as asked
         self.dispatcher.hooks.append(JuryHook(self.flows, self.catalog))
         self.dispatcher.hooks.append(AsideHook(self.catalog))   # answers a flow change set aside, in /recap

@@ -105,7 +105,7 @@ def _ten_mistakes(tmp_path: Path) -> Path:
 FRENCH_REPORT = [
     "settings 3 B (value) : « deux » n'est pas un nombre entier positif",
     ("questions 3 B (kind) : type de question « texte_court » inconnu (yes_no, single_choice, multiple_choice, "
-     "short_text, long_text, integer, decimal, percentage, date, email, url, phone, siren, siret, file, repeat, notice)"),
+     "short_text, long_text, integer, decimal, percentage, date, email, url, phone, siren, siret, departement, file, repeat, notice)"),
     "questions 5 D (required) : « peut-être » n'est ni oui ni non (laissez vide pour une question facultative)",
     "questions 6 E (limits) : « deux » n'est pas un nombre entier positif",
     "questions 7 A (id) : l'identifiant « siren » est déjà pris par une autre question",

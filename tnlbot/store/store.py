@@ -150,6 +150,23 @@ class Store:
         else:
             raw.execute("COMMIT")
 
+    @contextmanager
+    def savepoint(self, conn: Connection) -> Iterator[None]:
+        """Inside `begin()`: what runs here is undone alone if it raises (group commit)."""
+        if not self.is_sqlite:
+            with conn.begin_nested():
+                yield
+            return
+        raw = self._local.raw
+        raw.execute("SAVEPOINT inbound")
+        try:
+            yield
+        except BaseException:
+            raw.execute("ROLLBACK TO inbound")
+            raw.execute("RELEASE inbound")
+            raise
+        raw.execute("RELEASE inbound")
+
     def close(self) -> None:
         for conn in self._held:
             conn.close()
@@ -414,6 +431,15 @@ class Store:
                                       o.c.chat_id == chat_id).limit(cap).subquery())
         with self.begin() as conn:
             return int(conn.execute(select(func.count()).select_from(found)).scalar() or 0)
+
+    def pending_counts(self, transport: str, chat_ids: list[str]) -> dict[str, int]:
+        """`pending_for` of several chats in one read (a delivered batch)."""
+        o = T.outbox
+        with self.begin() as conn:
+            rows = conn.execute(select(o.c.chat_id, func.count()).where(
+                o.c.status == "pending", o.c.transport == transport, o.c.chat_id.in_(chat_ids))
+                .group_by(o.c.chat_id)).all()
+        return {str(chat): int(n) for chat, n in rows}
 
     def drop_message(self, outbox_id: int) -> None:
         """Forget a message once handled (the reply to an erasure)."""
