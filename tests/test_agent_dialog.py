@@ -75,3 +75,24 @@ def test_the_concerned_question_is_not_called_optional_since_it_must_be_answered
     concerned = agent.say("non")    # deja_labellise: the identification is done
     assert concerned.ref == "volet:strategie"
     assert "facultatif" not in concerned.text
+
+
+def test_help_ends_with_the_question_still_waiting(agent):
+    agent.say("/start")
+    reply = agent.say("/aide")
+    assert reply.messages[-1].ref == "nom_collectivite"
+    assert "Travailler en équipe" in reply.text.split("Quel est le nom")[0]
+
+
+def test_the_readme_and_the_terminal_help_name_the_same_commands(agent):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("`/aide` (or `/help`) lists the commands:")[1].split("\n\n")[1]
+    documented = set(re.findall(r"^\| `(/[a-zé_]+)", table, flags=re.M))
+    agent.say("/start")
+    shown = agent.say("/aide").text
+    listed = set(re.findall(r"^(/[a-zé_]+)", shown, flags=re.M))
+    assert documented - listed == set()                        # every command of the table is in /aide
+    assert {c for c in listed if f"`{c}" not in readme} == set()   # every /aide command is in the README

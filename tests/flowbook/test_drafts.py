@@ -187,8 +187,9 @@ def test_two_workers_starting_on_the_new_version_migrate_each_draft_once(any_sto
                                                                          catalog) -> None:
     open_campaign(any_store, BADGE)
     app = _app(any_store, folder, clock, catalog)
-    for name in ("alice", "bruno", "chloe", "driss", "elise", "fanny"):
+    for name in ("alice", "bruno", "chloe", "driss", "elise"):
         _draft(Chat(app, name))
+    _draft(Chat(app, "fiona", language="en"))
     clock.advance(days=1)
     version_two(folder)
     flows = load_all(folder, catalog.locales)
@@ -212,6 +213,10 @@ def test_two_workers_starting_on_the_new_version_migrate_each_draft_once(any_sto
         notices = conn.execute(select(T.outbox.c.dedup_key).where(
             T.outbox.c.dedup_key.like("flowchange:%"))).scalars().all()
     assert len(notices) == len(set(notices)) == 6
+    told = [m.text for m in _pending(app) if m.kind.value == "notice"]
+    assert sum(t.startswith("ℹ️ Le questionnaire") for t in told) == 5
+    assert sum(t.startswith("ℹ️ The questionnaire “Territoire Numérique Libre Badge 2025” was updated on "
+                            "13 June 2024, 10:00") for t in told) == 1     # each in their language
 
 
 def test_a_flow_changed_without_a_new_version_is_said_in_the_log(sqlite_store, folder, clock, catalog,
