@@ -12,16 +12,17 @@ import json
 import threading
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from sqlalchemy import func, select
 
 from tnlbot.app import App, Settings
-from tnlbot.core.jury import Entry, Meta, Snapshot
+from tnlbot.core.jury import Entry, Meta, Snapshot, canonical
 from tnlbot.flowbook.drafts import migrate_drafts, record_versions
 from tnlbot.flowbook.yamlout import structure_yaml, texts_yaml
 from tnlbot.flows import BUNDLED, load_all
-from tnlbot.jury.documents import dossier
+from tnlbot.jury.documents import SCHEMA_PATH, dossier
 from tnlbot.store import Store
 from tnlbot.store import flow_tables as F
 from tnlbot.store import tables as T
@@ -161,7 +162,10 @@ def _the_jury_reads_the_answers_set_aside(app: App, catalog) -> None:
     assert stored.flow_version == snapshot["flow_version"] == 2
     assert snapshot["aside"][0] == {"key": "departement", "reason": "withdrawn", "on": "2024-06-15",
                                     "shown": "« Dans quel département se trouve votre structure ? » → 34"}
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.validate(snapshot, {"$defs": schema["$defs"], "$ref": "#/$defs/snapshot"})
     entry = Entry(cand, "submitted", stored.sha256, True, Snapshot.from_json(snapshot))
+    assert canonical(entry.snapshot) == stored.snapshot.encode("utf-8")        # read back as stored
     model = dossier(app.flows[BADGE], entry, Meta("badge", 2025, "2024-06-15T09:00:00Z"), catalog)
     assert ("Questionnaire (version)", "tnl-2025-badge v2") in [(f.label, f.value) for f in model.facts]
     aside = model.sections[-1]
@@ -183,8 +187,9 @@ def test_two_workers_starting_on_the_new_version_migrate_each_draft_once(any_sto
                                                                          catalog) -> None:
     open_campaign(any_store, BADGE)
     app = _app(any_store, folder, clock, catalog)
-    for name in ("alice", "bruno", "chloe", "driss", "elise", "fanny"):
+    for name in ("alice", "bruno", "chloe", "driss", "elise"):
         _draft(Chat(app, name))
+    _draft(Chat(app, "fiona", language="en"))
     clock.advance(days=1)
     version_two(folder)
     flows = load_all(folder, catalog.locales)
@@ -208,6 +213,10 @@ def test_two_workers_starting_on_the_new_version_migrate_each_draft_once(any_sto
         notices = conn.execute(select(T.outbox.c.dedup_key).where(
             T.outbox.c.dedup_key.like("flowchange:%"))).scalars().all()
     assert len(notices) == len(set(notices)) == 6
+    told = [m.text for m in _pending(app) if m.kind.value == "notice"]
+    assert sum(t.startswith("ℹ️ Le questionnaire") for t in told) == 5
+    assert sum(t.startswith("ℹ️ The questionnaire “Territoire Numérique Libre Badge 2025” was updated on "
+                            "13 June 2024, 10:00") for t in told) == 1     # each in their language
 
 
 def test_a_flow_changed_without_a_new_version_is_said_in_the_log(sqlite_store, folder, clock, catalog,
