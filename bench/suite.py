@@ -72,20 +72,23 @@ def best(runs: list[A.Run]) -> A.Run:
 def answers_rows(sizes: Sizes, log: Log) -> tuple[list[Row], Contest]:
     script = A.learn_script(sizes.answers)
     n = sizes.conversations
-    tnl_runs, a_runs, floor_runs = [], [], []
+    tnl_runs, a_runs, floor_runs, batched_runs = [], [], [], []
     for round_ in range(1, sizes.rounds + 1):   # ABC ABC: a passing load hits every contestant
         log(f"round {round_}: tnlbot on SQLite, {n} conversations x {sizes.answers} answers")
         tnl_runs.append(A.tnlbot_sqlite(script, n, sizes.budget))
+        log(f"round {round_}: tnlbot on SQLite, batches of 100 updates")
+        batched_runs.append(A.tnlbot_sqlite(script, n, sizes.budget, batch=100))
         log(f"round {round_}: Peer A (PTB, in memory)")
         a_runs.append(A.ptb_memory(script, n, sizes.peer_a_budget))
         log(f"round {round_}: floor (raw sqlite3)")
         floor_runs.append(A.floor_sqlite_run(script, n, sizes.budget))
-    tnl, peer_a, floor = best(tnl_runs), best(a_runs), best(floor_runs)
+    tnl, peer_a, floor, batched = best(tnl_runs), best(a_runs), best(floor_runs), best(batched_runs)
     log(f"Peer B (PTB + PicklePersistence, {sizes.peer_b_budget:.0f} s of answers at most)")
     peer_b = A.ptb_pickle(script, n, sizes.peer_b_budget)
     section = f"1. answers, SQLite ({n} x {sizes.answers})"
-    rows = [run_row(section, r) for r in (tnl, peer_a, peer_b, floor)]
+    rows = [run_row(section, r) for r in (tnl, batched, peer_a, peer_b, floor)]
     rows += [
+        ratio_row(section, "tnlbot, batches of 100 / Peer A", batched.rate / peer_a.rate, at_least=1.5),
         ratio_row(section, "tnlbot / Peer A", tnl.rate / peer_a.rate, at_least=1.0),
         ratio_row(section, "tnlbot / Peer B", tnl.rate / peer_b.rate, at_least=10.0),
         ratio_row(section, "floor / tnlbot", floor.rate / tnl.rate, at_most=2.0),
