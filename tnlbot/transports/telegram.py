@@ -387,8 +387,11 @@ class Telegram:
             message_id = found[0] if found else ""
             if not message_id and item.kind is OutKind.SETTLED:
                 return SendResult(SendStatus.SENT)
-        words = self.words(self.store.conversation_locale(self.name, row.chat_id, row.user_id))
-        name = self.store.person_name(self.name, row.user_id) if row.chat_id.startswith("-") else ""
+        group = row.chat_id.startswith("-")
+        # the translated button words serve a multiple choice's "validate" and a group's mention
+        words = (self.words(self.store.conversation_locale(self.name, row.chat_id, row.user_id))
+                 if group or (item.multi and item.ref) else None)
+        name = self.store.person_name(self.name, row.user_id) if group else ""
 
         def calls(chat_id: str, edit: str) -> list[dict]:
             return render(item, chat_id, user_id=row.user_id, secret=self.secret,
