@@ -308,10 +308,12 @@ class Receiver:
             self.authors.popitem(last=False)
 
     def _edited(self, room_id: str, event: dict, event_id: str) -> None:
-        """An edit never changes an answer; its author is told so, anyone else is ignored."""
+        """An edit never changes an answer; its author is told so, anyone else is ignored.
+        After a restart the edited message is found among the events handled (SQL)."""
         target = ((event.get("content") or {}).get("m.relates_to") or {}).get("event_id", "")
         sender = event.get("sender", "")
-        if target and self.authors.get(target) == sender:
+        author = self.authors.get(target) if target else None
+        if author == sender or (target and author is None and self.store.was_handled(NAME, target)):
             self.notify(room_id, sender, "matrix.edit_ignored", f"matrix:edit:{event_id}")
 
     async def _submit(self, inbound: Inbound) -> None:
