@@ -41,13 +41,13 @@ def test_a_broken_flow_is_named_with_its_place_and_how_to_check_it(tmp_path: Pat
                      .replace("kind: email\n", "kind: courriel\n"), encoding="utf-8")
     lines = cannot_start(tnlbot(tmp_path, "chat", TNLBOT_FLOWS_DIR=str(folder)))
     assert lines == [
-        f"Questionnaire invalide : tnl-2025-badge.yaml volets[0](identification).questions[3](departement)"
+        (f"Questionnaire invalide : tnl-2025-badge.yaml volets[0](identification).questions[3](departement)"
         f".max_length : « abc » n'est pas un nombre entier positif. Corrigez-le dans {folder}, puis vérifiez "
-        f"avec « tnlbot check-flows {folder} ».",
-        f"Questionnaire invalide : tnl-2025-badge.yaml volets[0](identification).questions[4](email_contact)"
+        f"avec « tnlbot check-flows {folder} »."),
+        (f"Questionnaire invalide : tnl-2025-badge.yaml volets[0](identification).questions[4](email_contact)"
         f".kind : type de question « courriel » inconnu (yes_no, single_choice, multiple_choice, short_text, "
         f"long_text, integer, decimal, percentage, date, email, url, phone, siren, siret, file, repeat, notice)."
-        f" Corrigez-le dans {folder}, puis vérifiez avec « tnlbot check-flows {folder} ».",
+        f" Corrigez-le dans {folder}, puis vérifiez avec « tnlbot check-flows {folder} »."),
     ]
 
 
@@ -55,16 +55,16 @@ def test_a_flow_missing_its_english_texts_is_one_line(tmp_path: Path) -> None:
     folder = flows_copy(tmp_path, "tnl-2022")
     (folder / "tnl-2022.en.yaml").unlink()
     lines = cannot_start(tnlbot(tmp_path, "chat", lang="en_GB.UTF-8", TNLBOT_FLOWS_DIR=str(folder)))
-    assert lines == [f"Invalid flow: tnl-2022.en.yaml: the file is missing: every flow needs a text file per "
-                     f"language. Fix it in {folder}, then check with “tnlbot check-flows {folder}”."]
+    assert lines == [(f"Invalid flow: tnl-2022.en.yaml: the file is missing: every flow needs a text file per "
+                     f"language. Fix it in {folder}, then check with “tnlbot check-flows {folder}”.")]
 
 
 def test_a_missing_default_flow_is_said_and_a_campaign_on_another_flow_still_starts(tmp_path: Path) -> None:
     folder = flows_copy(tmp_path, "tnl-2025-badge")
     lines = cannot_start(tnlbot(tmp_path, "chat", TNLBOT_FLOWS_DIR=str(folder)))
-    assert lines == [f"Le questionnaire par défaut « tnl-2022 » n'est pas dans {folder} (questionnaires : "
+    assert lines == [(f"Le questionnaire par défaut « tnl-2022 » n'est pas dans {folder} (questionnaires : "
                      "tnl-2025-badge) : choisissez-en un avec default_flow (ou TNLBOT_DEFAULT_FLOW), ou créez "
-                     "une campagne avec « tnlbot campaign create »."]
+                     "une campagne avec « tnlbot campaign create ».")]
     created = tnlbot(tmp_path, "campaign", "create", "badge-2025", "--flow", "tnl-2025-badge", "--opens",
                      "2020-01-01", "--closes", "2099-12-31", "--open", TNLBOT_FLOWS_DIR=str(folder))
     assert created.returncode == 0, created.stderr
@@ -75,16 +75,16 @@ def test_a_missing_default_flow_is_said_and_a_campaign_on_another_flow_still_sta
 
 def test_an_unknown_campaign_is_said_with_the_known_ones(tmp_path: Path) -> None:
     lines = cannot_start(tnlbot(tmp_path, "run", lang="en_GB.UTF-8", TNLBOT_CAMPAIGN="tnl-2031"))
-    assert lines == ["The campaign “tnl-2031” (setting campaign or TNLBOT_CAMPAIGN) does not exist (campaigns: "
-                     "none): create it with “tnlbot campaign create tnl-2031 --flow ...” or correct the setting."]
+    assert lines == [("The campaign “tnl-2031” (setting campaign or TNLBOT_CAMPAIGN) does not exist (campaigns: "
+                     "none): create it with “tnlbot campaign create tnl-2031 --flow ...” or correct the setting.")]
 
 
 def test_missing_message_files_and_an_unreadable_configuration(tmp_path: Path) -> None:
     empty = tmp_path / "locales"
     empty.mkdir()
     lines = cannot_start(tnlbot(tmp_path, "chat", TNLBOT_LOCALES_DIR=str(empty)))
-    assert lines == [f"Fichiers de messages invalides : {empty}: the source locale fr.yaml is missing. "
-                     f"Corrigez-les dans {empty} (ou indiquez le bon dossier avec locales_dir ou TNLBOT_LOCALES_DIR)."]
+    assert lines == [(f"Fichiers de messages invalides : {empty}: the source locale fr.yaml is missing. "
+                     f"Corrigez-les dans {empty} (ou indiquez le bon dossier avec locales_dir ou TNLBOT_LOCALES_DIR).")]
     config = tmp_path / "bot.toml"
     config.write_text("database_url = \n", encoding="utf-8")
     lines = cannot_start(tnlbot(tmp_path, "--config", str(config), "chat", lang="en_GB.UTF-8"))

@@ -25,7 +25,9 @@ from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
 from .startup import check_campaigns
+from .flowbook.drafts import migrate_drafts
 from .store import Store
+from .store.files import private_folder
 from .store.campaigns import create_campaign, current_campaign
 from .transports.console import PASTE_OFF, PASTE_ON, Console, LineReader, parse_line
 from .campaigns.hook import CampaignHook
@@ -81,8 +83,7 @@ class Settings:
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
-        folder = Path(user_data_dir("tnlbot", appauthor=False))
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(Path(user_data_dir("tnlbot", appauthor=False)))
         return Store.sqlite_url(folder / "tnlbot.db")
 
 
@@ -109,7 +110,8 @@ class App:
         self.dispatcher.hooks.append(JuryHook(self.flows, self.catalog))
 
     def ensure_campaign(self) -> None:
-        """With no campaign at all, open one on the default flow (embedded use).
+        """With no campaign at all, open one on the default flow (embedded use); then carry the
+        drafts of a flow that got a new version to it (see flowbook/drafts.py).
 
         Raises StartupError when the campaign to serve is unknown or its flow is not loaded.
         """
@@ -117,12 +119,12 @@ class App:
         with self.store.begin() as conn:
             check_campaigns(conn, self.flows, self.settings.campaign, self.settings.default_flow,
                             self.settings.flows_dir, now)
-            if current_campaign(conn, now) is not None:
-                return
-            flow = self.flows[self.settings.default_flow]
-            create_campaign(conn, slug=f"{flow.id}-{now.year}", year=flow.edition, track=flow.track,
-                            flow_id=flow.id, opens_at=now - timedelta(minutes=1),
-                            closes_at=now + timedelta(days=365), state="open")
+            if current_campaign(conn, now) is None:
+                flow = self.flows[self.settings.default_flow]
+                create_campaign(conn, slug=f"{flow.id}-{now.year}", year=flow.edition, track=flow.track,
+                                flow_id=flow.id, opens_at=now - timedelta(minutes=1),
+                                closes_at=now + timedelta(days=365), state="open")
+        migrate_drafts(self.store, self.flows, self.catalog, Path(self.settings.flows_dir), now)
 
     async def chat(self, stream: TextIO, out: TextIO, user: str = "") -> None:
         """The terminal chat: one line, one message; greets first."""

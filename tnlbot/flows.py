@@ -17,6 +17,7 @@ import yaml
 from .core.flow import (CHOICE_KINDS, All, Answered, AnyOf, Compare, Condition, Equals,
                         Flow, FlowTexts, Kind, Not, OneOf, Question, QuestionText, Volet,
                         VoletText)
+from .i18n import SAFE_LOADER
 
 BUNDLED = Path(__file__).resolve().parent.parent / "flows"
 _ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -42,7 +43,7 @@ class _Checker:
 
 def _read_yaml(path: Path, problems: list[str]) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.append(f"{path.name}: (file): cannot be read: {str(exc).splitlines()[0]}")
         return None

@@ -84,13 +84,16 @@ def test_erasure_removes_the_identity_and_keeps_the_jurys_copy_usable(badge):
     [before] = rows(badge.store, T.submissions, candidature_id=number)
     assert "Ville d'Alice" in alice.say("/recap")                  # delivered messages about her
     reply = alice.say("/oublier confirmer")
-    assert "votre identité a été effacée" in reply
+    assert "vos identifiants de messagerie, vos conversations avec le bot et les messages échangés sont effacés" \
+        in reply
+    assert "1 version(s) déposée(s) d'une candidature à laquelle vous avez participé" in reply
     [person] = rows(badge.store, T.people, id=before.submitted_by)
     assert person.display_name == "" and person.erased_at == badge.clock.now()
     assert not rows(badge.store, T.accounts, external_id="alice")
     assert not rows(badge.store, T.conversations, user_id="alice")
     [goodbye] = rows(badge.store, T.outbox, user_id="alice")       # the messages she got are gone
-    assert "effacée" in goodbye.payload and "Ville d'Alice" not in goodbye.payload
+    assert "sont effacés" in goodbye.payload and "Ville d'Alice" not in goodbye.payload
+    assert goodbye.dedup_key.startswith("forget:")                  # the relay deletes it once sent
     assert rows(badge.store, T.submissions, candidature_id=number) == [before]
     with badge.store.begin() as conn:
         files = {n: d for n, _, d in exports(conn, badge.campaign_id, ("json", "dossiers", "csv"),
@@ -110,8 +113,9 @@ def test_her_team_sees_an_erased_person_by_number(badge):
     carol = Chat(badge.app, "carol")
     carol.say(f"/rejoindre {code}")
     [person] = rows(badge.store, T.people, display_name="alice")
-    alice.say("/oublier confirmer")
-    assert f"personne effacée n°{person.id}" in carol.say("/equipe")
+    assert "La responsabilité de votre candidature d'équipe passe" in alice.say("/oublier confirmer")
+    team = carol.say("/equipe")
+    assert "1. carol · responsable" in team and "effacée" not in team.text     # she left the team
     who = carol.say("/qui")
     assert f"personne effacée n°{person.id}" in who and "?" not in who.text.replace(" ?", "")
     assert f"personne effacée n°{person.id}" in carol.say("/qui 1")
@@ -131,7 +135,7 @@ def test_a_juror_erasing_themselves_leaves_anonymous_assessments(badge):
     juge = Chat(badge.app, "juge")
     juge.say(f"/jury noter {badge.ids['bob']} 2 bronze")
     assert my_data(juge.say("/mes_donnees"))["jury"]["assessments_you_wrote"][0]["grade"] == "bronze"
-    assert "effacée" in juge.say("/oublier confirmer")
+    assert "sont effacés" in juge.say("/oublier confirmer")
     assert "réservées aux membres du jury" in juge.say("/jury liste")
     [kept] = rows(badge.store, T.candidatures, id=badge.ids["bob"])
     with badge.store.begin() as conn:
@@ -178,3 +182,22 @@ def test_a_retention_setting_that_is_not_a_number_falls_back_to_the_default(any_
                                     config={"draft_retention_days": value})
         with any_store.begin() as conn:
             assert retention_days(Q.campaign_by_id(conn, campaign_id)) == days, value
+
+
+def test_my_data_asked_in_a_group_is_sent_in_private_or_asked_for_there(badge):
+    # Telegram: a group's id is not the person's; the file goes to their private chat
+    dan = Chat(badge.app, "5151", chat="-100999", transport="telegram")
+    dan.say("/start")
+    asked = dan.say("/mes_donnees")
+    o = T.outbox
+    with badge.store.begin() as conn:
+        payloads = dict(conn.execute(select(o.c.id, o.c.chat_id).where(o.c.transport == "telegram")).all())
+        docs = conn.execute(select(o.c.chat_id).where(o.c.payload.like('%"kind":"document"%'))).scalars().all()
+    assert "message privé" in asked
+    assert "-100999" not in docs and "5151" in docs
+    assert set(payloads.values()) == {"-100999", "5151"}
+    # a shared room elsewhere (a jury room): nothing personal there, the person is told where to ask
+    seat(badge, "salle", kind="room")
+    in_room = Chat(badge.app, "alice", chat="salle").say("/mes_donnees")
+    assert "conversation directe" in in_room
+    assert not [i for i in in_room.items if i.kind is OutKind.DOCUMENT]

@@ -56,7 +56,7 @@ async def test_a_whole_candidature_in_a_direct_room(bot, agents):
     assert "Répondez oui ou non." in question
     volet = await room.tap(question, "❌")
     assert "Stratégie et mutualisation" in volet
-    assert "✅ Non" in room.shown(question)
+    assert "✅ Non" in (await room.until_shown(question, "✅ Non")).body   # settled after the next question
     volet = await room.answer("Non", reply_to=volet.event_id)           # by reply
     volet = await room.tap(volet, "❌")                                  # by reaction
     volet = await room.answer("non")                                     # by text
@@ -178,7 +178,7 @@ async def test_a_file_answer_and_a_file_sent_by_the_bot(bot, agents):
     stored = answers(bot)["deliberation"]
     assert stored["name"] == "délibération.pdf" and stored["size"] == len(pdf)
     assert stored["mime"] == "application/pdf" and stored["ref"].startswith("mxc://")
-    assert "✅ fichier « délibération.pdf »" in room.shown(upload).body
+    assert "✅ fichier « délibération.pdf »" in (await room.until_shown(upload, "✅ fichier")).body
 
     receipt = Outgoing(OutKind.DOCUMENT, "Votre accusé de réception", filename="accuse.pdf",
                        mime="application/pdf", data=base64.b64encode(b"%PDF receipt").decode())

@@ -7,6 +7,7 @@ stop, the bundled flows and messages where the settings point.
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -34,6 +35,8 @@ def directives(path: Path) -> dict[str, list[str]]:
 def tool(name: str) -> str:
     found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if found is None:
+        if os.environ.get("TNLBOT_REQUIRE_DEPLOY_TOOLS") == "1":
+            pytest.fail(f"{name} is required here (TNLBOT_REQUIRE_DEPLOY_TOOLS=1)")
         pytest.skip(f"{name} is not installed")
     return found
 

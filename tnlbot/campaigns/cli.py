@@ -70,8 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=func_)
     listing = sub.add_parser("list", help="list the campaigns")
     listing.set_defaults(func=_list)
-    from . import cli_changes   # noqa: PLC0415  (it reuses this module's helpers)
+    from . import cli_changes, cli_report   # noqa: PLC0415  (they reuse this module's helpers)
     cli_changes.register(sub)
+    cli_report.register(sub)
 
 
 # ------------------------------------------------------------------ helpers

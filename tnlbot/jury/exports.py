@@ -21,7 +21,6 @@ from ..i18n import local_time
 from ..store.campaigns import Campaign
 from . import queries as Q
 from .documents import SCHEMA_PATH, dossier, dossier_html, to_json
-from .opendocument import to_ods, to_odt
 
 File = tuple[str, str, bytes]
 FORMATS = ("csv", "ods", "json", "dossiers")
@@ -76,6 +75,7 @@ def render(flow: Flow, found: list[Entry], meta: Meta, t: Labels, fmt: str, *,
     if fmt == "csv":
         return [(base + ".csv", MIME["csv"], to_csv(flow, found, meta, t, dialect=dialect))]
     if fmt == "ods":
+        from .opendocument import to_ods   # odfpy only when a spreadsheet is asked for
         return [(base + ".ods", MIME["ods"], to_ods(flow, found, meta, t))]
     if fmt == "json":
         return [(base + ".json", MIME["json"], to_json(flow, found, meta, t)),
@@ -86,6 +86,7 @@ def render(flow: Flow, found: list[Entry], meta: Meta, t: Labels, fmt: str, *,
 
 
 def dossier_files(flow: Flow, entry: Entry, meta: Meta, t: Labels) -> list[File]:
+    from .opendocument import to_odt   # odfpy only when a dossier is asked for
     model = dossier(flow, entry, meta, t)
     name = f"dossier-{entry.candidature:03d}-{slug(entry.name)}"
     return [(name + ".html", MIME["html"], dossier_html(model, meta.locale, t).encode("utf-8")),

@@ -10,20 +10,24 @@ identity (the body's submitted answers stay for the jury).
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
+from functools import partial
 from typing import Mapping
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from ..core.answers import Problem, clean_text, fold
-from ..core.engine import Outcome
 from ..core.events import Addressed, Inbound, InboundKind, Option, Outgoing, OutKind
 from ..core.flow import Flow
 from ..i18n import Catalog
 from ..store import ConversationRow
+from ..store import tables as T
+from ..store.jsontext import loads
 from . import assess, chat
 from . import queries as Q
-from .privacy import erase, personal_data
+from .erasure import erase
+from .privacy import personal_data
 
 SUBCOMMANDS: Mapping[str, chat.Handler] = {
     "aide": chat.help_, "help": chat.help_,
@@ -34,12 +38,21 @@ SUBCOMMANDS: Mapping[str, chat.Handler] = {
     "noter": assess.assess_, "assess": assess.assess_, "evaluer": assess.assess_,
     "notes": assess.grades_, "grades": assess.grades_, "evaluations": assess.grades_,
     "versions": chat.versions_,
+    "rapport": chat.report_, "report": chat.report_,
     "diff": chat.diff_, "differences": chat.diff_, "ecarts": chat.diff_,
 }
 JURY = {"jury"}
 MY_DATA = {"mes_donnees", "mesdonnees", "my_data", "mydata"}
 FORGET = {"oublier", "forget", "oubliez_moi", "forget_me"}
 CONFIRM = {"confirmer", "confirm", "oui", "yes"}
+
+
+def private_chat(conn: Connection, inbound: Inbound) -> bool:
+    """A chat between the bot and this person alone: not a group the transport reported,
+    not a jury room, and on Telegram the private chat (its id is the user's id)."""
+    if inbound.group or Q.is_jury_room(conn, inbound.transport, inbound.chat_id):
+        return False
+    return inbound.transport != "telegram" or inbound.chat_id == inbound.user_id
 
 
 class JuryHook:
@@ -58,13 +71,31 @@ class JuryHook:
         args = clean_text(inbound.text) if inbound.text.strip() else ""
         if isinstance(args, Problem):
             items = [Outgoing(OutKind.NOTICE, self.catalog(locale, args.key, **args.params))]
+        elif name in FORGET:
+            return self._forget(conn, inbound, now, locale, args)
+        elif name in JURY and not Q.jury_campaigns(conn, inbound.transport, inbound.chat_id, inbound.user_id):
+            items = self._say(locale, "jury.refused")
+        elif not private_chat(conn, inbound):
+            return self._in_private(conn, inbound, now, locale, args, name)
         elif name in JURY:
             items = self._jury(conn, inbound, now, locale, args)
-        elif name in MY_DATA:
-            items = self._my_data(conn, inbound, locale, args)
         else:
-            items = self._forget(conn, inbound, now, locale, args)
+            items = self._my_data(conn, inbound, locale, args)
         return [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id) for item in items]
+
+    def _in_private(self, conn: Connection, inbound: Inbound, now: datetime, locale: str, args: str,
+                    name: str) -> list[Addressed]:
+        """Asked in a group: the answer goes to the person's private chat (Telegram: its id is the
+        user's), or the person is told to ask there (a direct room on Matrix)."""
+        if inbound.transport != "telegram":
+            return [Addressed(inbound.transport, inbound.chat_id,
+                              Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.private.ask_direct")),
+                              inbound.user_id)]
+        items = (self._jury(conn, inbound, now, locale, args) if name in JURY
+                 else self._my_data(conn, inbound, locale, args))
+        note = Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.private.sent"))
+        return ([Addressed(inbound.transport, inbound.chat_id, note, inbound.user_id)]
+                + [Addressed(inbound.transport, inbound.user_id, item, inbound.user_id) for item in items])
 
     def _locale(self, inbound: Inbound, conv: ConversationRow | None) -> str:
         if conv is not None:
@@ -101,10 +132,33 @@ class JuryHook:
         return out + [chat.document("mes-donnees.json", "application/json", payload, caption)]
 
     def _forget(self, conn: Connection, inbound: Inbound, now: datetime, locale: str,
-                args: str) -> list[Outgoing]:
+                args: str) -> list[Addressed]:
+        here = partial(Addressed, inbound.transport, inbound.chat_id, user_id=inbound.user_id)
         if fold(args) not in CONFIRM:
             action = Option(self.catalog(locale, "jury.forget.command"), self.catalog(locale, "jury.forget.action"))
-            return [Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.forget.explain"), actions=(action,))]
-        if not erase(conn, inbound.transport, inbound.user_id, now):
-            return self._say(locale, "jury.forget.nothing")
-        return self._say(locale, "jury.forget.done")
+            return [here(Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.forget.explain"), actions=(action,)))]
+        done = erase(conn, inbound.transport, inbound.user_id, now)
+        if not done.known:
+            return [here(Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.forget.nothing")))]
+        lines = [self.catalog(locale, "jury.forget.done")]
+        if done.in_team:
+            lines.append(self.catalog(locale, "jury.forget.kept_team"))
+        if done.kept_submitted:
+            lines.append(self.catalog(locale, "jury.forget.kept_submitted", n=str(done.kept_submitted)))
+        if done.handed_over:
+            lines.append(self.catalog(locale, "jury.forget.handed_over"))
+        # the reply names the chat: the relay deletes it once sent (its key starts with "forget:")
+        reply = here(Outgoing(OutKind.NOTICE, "\n".join(lines)), dedup_key="forget:" + os.urandom(8).hex())
+        told = [self._told(conn, heir) for heir in done.handed_over]
+        return [reply] + [t for t in told if t is not None]
+
+    def _told(self, conn: Connection, person: int) -> Addressed | None:
+        """The new responsible is told where they last wrote, in their language."""
+        c = T.conversations
+        row = conn.execute(select(c.c.transport, c.c.chat_id, c.c.user_id, c.c.state)
+                           .where(c.c.person_id == person).order_by(c.c.updated_at.desc()).limit(1)).first()
+        if row is None:
+            return None
+        locale = str(loads(row.state or "{}").get("locale", "fr"))
+        text = self.catalog(locale if locale in self.catalog.locales else "fr", "jury.forget.told_heir")
+        return Addressed(row.transport, row.chat_id, Outgoing(OutKind.NOTICE, text), row.user_id)

@@ -8,15 +8,10 @@ from typing import Any
 
 from .backup import BackupError, backup, restore, sqlite_path
 
-STORE_FOLDER = "matrix-crypto"
 
-
-def crypto_folder(settings: Any, db: Path) -> Path:
+def crypto_folder(settings: Any) -> Path:
     """The Matrix crypto store of this configuration (beside the database by default)."""
-    if hasattr(settings, "matrix_store_path"):
-        return Path(settings.matrix_store_path())
-    configured = getattr(settings, "matrix_store_dir", "") or settings.extra.get("matrix_store_dir", "")
-    return Path(configured).expanduser() if configured else db.resolve().parent / STORE_FOLDER
+    return Path(settings.matrix_store_path())
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _backup(settings: Any, args: argparse.Namespace) -> int:
     try:
         db = sqlite_path(settings.store_url())
-        manifest = backup(db, crypto_folder(settings, db), Path(args.file))
+        manifest = backup(db, crypto_folder(settings), Path(args.file))
     except BackupError as exc:
         print(f"backup: {exc}", file=sys.stderr)
         return 1
@@ -46,7 +41,7 @@ def _backup(settings: Any, args: argparse.Namespace) -> int:
 def _restore(settings: Any, args: argparse.Namespace) -> int:
     try:
         db = sqlite_path(settings.store_url())
-        manifest = restore(Path(args.file), db, crypto_folder(settings, db), force=args.force)
+        manifest = restore(Path(args.file), db, crypto_folder(settings), force=args.force)
     except BackupError as exc:
         print(f"restore: {exc}", file=sys.stderr)
         return 1

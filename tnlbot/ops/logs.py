@@ -11,7 +11,9 @@ How this file works:
 - As a last guard, every line is scrubbed before it is written: the secrets
   of the configuration (tokens, passwords) and anything shaped like a
   Telegram bot token (libraries log request URLs that hold it) become `***`.
-- Libraries stay at WARNING unless the level asked for is DEBUG.
+- Libraries (python-telegram-bot, httpx, matrix-nio, aiohttp…) stay at
+  WARNING whatever the level: at DEBUG they print request payloads, which
+  hold the questions and answers.
 """
 from __future__ import annotations
 
@@ -109,6 +111,6 @@ def setup(level: str | int = "INFO", secrets: Iterable[str] = (), stream: TextIO
     handler.addFilter(Scrubber(secrets))
     handler.setFormatter(JsonFormatter() if json_lines else TerminalFormatter())
     root.addHandler(handler)
-    root.setLevel(wanted if wanted == logging.DEBUG else logging.WARNING)
+    root.setLevel(logging.WARNING)
     logging.getLogger("tnlbot").setLevel(wanted)
     return handler

@@ -25,12 +25,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, select, text
 
 from ..campaigns.scheduler import TickReport
 from ..core.events import Inbound
 from ..runtime.dispatcher import Handled
 from ..store import OutboxRow
+from ..store import campaign_tables as C
 from ..store import tables as T
 from ..transports.base import SendResult, SendStatus
 from .logs import event
@@ -102,10 +103,9 @@ class StateCollector(Collector):
             oldest.add_metric([transport], max(0.0, (now - first).total_seconds()) if first else 0.0)
         yield backlog
         yield oldest
-        claims = self.monitor.claims_waiting()
-        if claims is not None:
-            yield GaugeMetricFamily("tnlbot_claims_awaiting_verification",
-                                    "Claims to act for a body not verified yet", value=claims)
+        yield GaugeMetricFamily("tnlbot_claims_awaiting_verification",
+                                "Claims to act for a body not verified yet",
+                                value=self.monitor.claims_waiting())
         connected = GaugeMetricFamily("tnlbot_transport_connected", "1 when the transport is receiving",
                                       labels=["transport"])
         age = GaugeMetricFamily("tnlbot_last_receive_age_seconds",
@@ -150,7 +150,6 @@ class Monitor:
         self.app.dispatcher.observers.append(self.on_inbound)
         self.app.relay.observers.append(self.on_send)
         self.app.scheduler.observers.append(self.on_tick)
-        self._claims_table: bool | None = None
 
     @property
     def clock(self) -> Any:
@@ -199,15 +198,11 @@ class Monitor:
     def outbox_backlog(self) -> list[tuple[str, int, datetime | None]]:
         return outbox_backlog(self.store, self.app.transports)
 
-    def claims_waiting(self) -> int | None:
-        """Rows of a `claims` table still waiting for verification, if the store has one."""
-        if self._claims_table is None:
-            self._claims_table = "claims" in inspect(self.store.engine).get_table_names()
-        if not self._claims_table:
-            return None
+    def claims_waiting(self) -> int:
+        """Claims to act for a body that an operator has not verified yet."""
         with self.store.begin() as conn:
-            return int(conn.execute(text(
-                "SELECT count(*) FROM claims WHERE status = 'pending'")).scalar_one())
+            return int(conn.execute(select(func.count()).select_from(C.claims)
+                                    .where(C.claims.c.status == "pending")).scalar_one())
 
     def health(self) -> Health:
         now = self.clock.now()

@@ -28,7 +28,7 @@ from weakref import WeakValueDictionary
 from sqlalchemy import Connection
 
 from ..core.engine import Dossier, Outcome, handle
-from ..core.events import Addressed, Inbound, InboundKind
+from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
 from ..core.flow import JSON, Flow
 from ..i18n import Catalog, local_time
 from ..store import ConversationRow, Store
@@ -83,8 +83,35 @@ class Dispatcher:
     observers: list[Callable[[Inbound, Handled, float], None]] = field(default_factory=list)
     _locks: "WeakValueDictionary[tuple[str, str, str], asyncio.Lock]" = field(
         default_factory=WeakValueDictionary)
+    # inbound limit per person: with this many replies still waiting to leave for their chat,
+    # what they send is dropped unstored (told once); 0: no limit
+    backlog_limit: int = 20
+    _told: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def _flooding(self, inbound: Inbound) -> bool:
+        key = (inbound.transport, inbound.chat_id, inbound.user_id)
+        pending = self.store.pending_for(inbound.transport, inbound.chat_id, self.backlog_limit)
+        if pending <= self.backlog_limit // 4:
+            self._told.discard(key)            # caught up: a later flood is told again
+        return pending >= self.backlog_limit
+
+    def _held_back(self, inbound: Inbound) -> Handled:
+        """Dropped without being stored; the first time, a polite word (it jumps no queue)."""
+        key = (inbound.transport, inbound.chat_id, inbound.user_id)
+        if key in self._told:
+            return Handled(refused="flood")
+        self._told.add(key)
+        locale = self.store.conversation_locale(inbound.transport, inbound.chat_id, inbound.user_id)
+        item = Outgoing(OutKind.NOTICE, self.catalog(locale, "error.flood"))
+        with self.store.begin() as conn:
+            ids = self.store.enqueue(conn, [Addressed(inbound.transport, inbound.chat_id, item,
+                                                      inbound.user_id)], self.clock.now())
+        return Handled(outbox_ids=tuple(ids), refused="flood")
 
     async def submit(self, inbound: Inbound) -> Handled:
+        """One event from a transport; a person whose replies pile up unsent is held back."""
+        if self.backlog_limit and self._flooding(inbound):
+            return self._held_back(inbound)
         key = (inbound.transport, inbound.chat_id, inbound.user_id)
         lock = self._locks.get(key)
         if lock is None:

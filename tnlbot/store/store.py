@@ -17,13 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import Connection, create_engine, event, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, create_engine, event, func, insert, make_url, select, update
+from sqlalchemy.dialects import sqlite
 
 from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed, Outgoing
 from ..core.flow import JSON, Flow
 from . import hotpath as H
+from .files import private_sqlite
 from .jsontext import dumps, loads
 from . import tables as T
 
@@ -68,17 +69,26 @@ def _iso(instant: datetime | None) -> str:
     return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if instant else ""
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None in memory)."""
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
 class Store:
     def __init__(self, url: str, *, migrate: bool = True, echo: bool = False):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
+            path = sqlite_path(url)
+            if path is not None:
+                private_sqlite(path)      # 0600 before SQLite creates it with the umask's mode
             self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
                                         hide_parameters=True)  # errors never carry answers
             self._sqlite_setup()
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
-        self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        self._insert = sqlite.insert if self.is_sqlite else _pg_insert()
         self.hot = H.Hot(self.is_sqlite)
         self._local = threading.local()
         self._held: list[Connection] = []
@@ -356,11 +366,15 @@ class Store:
         values.clear()
         return found
 
-    def due_messages(self, transport: str, now: datetime, limit: int = 100) -> list[OutboxRow]:
-        """Pending rows, oldest first (the relay holds a chat whose first row is not due)."""
+    def due_messages(self, transport: str, now: datetime, limit: int = 100,
+                     per_chat: int = 10) -> list[OutboxRow]:
+        """Pending rows, oldest first, at most `per_chat` of each chat: a chat with hundreds
+        queued does not hide the others (the relay holds a chat whose first row is not due)."""
         o = T.outbox
-        query = (select(o).where(o.c.transport == transport, o.c.status == "pending")
-                 .order_by(o.c.id).limit(limit))
+        rank = func.row_number().over(partition_by=o.c.chat_id, order_by=o.c.id).label("rank")
+        ranked = select(o, rank).where(o.c.transport == transport, o.c.status == "pending").subquery()
+        query = (select(*(ranked.c[c.name] for c in o.columns)).where(ranked.c.rank <= per_chat)
+                 .order_by(ranked.c.id).limit(limit))
         with self.begin() as conn:
             rows = conn.execute(query).all()
         return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
@@ -389,6 +403,33 @@ class Store:
         with self.begin() as conn:
             conn.execute(update(o).where(o.c.id == outbox_id).values(**values))
 
+    def pending_for(self, transport: str, chat_id: str, cap: int) -> int:
+        """How many messages wait to leave for this chat (counted up to `cap`)."""
+        o = T.outbox
+        found = (select(o.c.id).where(o.c.status == "pending", o.c.transport == transport,
+                                      o.c.chat_id == chat_id).limit(cap).subquery())
+        with self.begin() as conn:
+            return int(conn.execute(select(func.count()).select_from(found)).scalar() or 0)
+
+    def drop_message(self, outbox_id: int) -> None:
+        """Forget a message once handled (the reply to an erasure)."""
+        with self.begin() as conn:
+            conn.execute(T.outbox.delete().where(T.outbox.c.id == outbox_id))
+
+    def defer_messages(self, ids: list[int]) -> None:
+        """Edits nobody waits for, put aside while the relay has other things to send."""
+        o = T.outbox
+        with self.begin() as conn:
+            conn.execute(update(o).where(o.c.id.in_(ids), o.c.status == "pending")
+                         .values(status="deferred"))
+
+    def undefer_messages(self, transport: str) -> int:
+        """The relay is free: deferred edits are due again."""
+        o = T.outbox
+        with self.begin() as conn:
+            return conn.execute(update(o).where(o.c.transport == transport, o.c.status == "deferred")
+                                .values(status="pending")).rowcount
+
     def sent_ref(self, transport: str, chat_id: str, prompt_ref: str) -> str:
         """The platform id of the last prompt sent with this ref in this chat."""
         o = T.outbox
@@ -414,16 +455,19 @@ class Store:
                                                 set_={"value": stmt.excluded.value}))
 
     # ------------------------------------------------------------ sent prompts, resends
-    def sent_prompt(self, transport: str, chat_id: str, user_id: str,
-                    prompt_ref: str) -> tuple[str, Outgoing] | None:
-        """The platform id and latest rendering of the prompt `prompt_ref` sent to one person."""
+    def sent_prompt(self, transport: str, chat_id: str, user_id: str, prompt_ref: str,
+                    before: int | None = None) -> tuple[str, Outgoing] | None:
+        """The platform id and latest rendering of the prompt `prompt_ref` sent to one person
+        (queued before the outbox row `before`, when given: the prompt an edit settles)."""
         o = T.outbox
         marker = '"ref":' + json.dumps(prompt_ref, ensure_ascii=False)
+        query = select(o.c.payload, o.c.sent_ref).where(
+            o.c.transport == transport, o.c.chat_id == chat_id, o.c.user_id == user_id,
+            o.c.status == "sent", o.c.sent_ref != "", o.c.payload.contains(marker, autoescape=True))
+        if before is not None:
+            query = query.where(o.c.id < before)
         with self.begin() as conn:
-            rows = conn.execute(select(o.c.payload, o.c.sent_ref).where(
-                o.c.transport == transport, o.c.chat_id == chat_id, o.c.user_id == user_id,
-                o.c.status == "sent", o.c.sent_ref != "", o.c.payload.contains(marker, autoescape=True))
-                .order_by(o.c.id.desc()).limit(20)).all()
+            rows = conn.execute(query.order_by(o.c.id.desc()).limit(20)).all()
         for payload, ref in rows:
             item = Outgoing.from_json(json.loads(payload))
             if item.kind.value == "prompt" and item.ref == prompt_ref:
@@ -515,7 +559,8 @@ class Store:
             conn.execute(update(a).where(a.c.transport == transport, a.c.chat_id == old_chat)
                          .values(chat_id=new_chat))
             conn.execute(update(o).where(o.c.transport == transport, o.c.chat_id == old_chat,
-                                         o.c.status == "pending").values(chat_id=new_chat))
+                                         o.c.status.in_(("pending", "deferred")))
+                         .values(chat_id=new_chat))
         return int(moved)
 
     def last_prompt_message(self, transport: str, chat_id: str, user_id: str) -> str:
@@ -543,3 +588,8 @@ class Store:
             stmt = self._insert(T.outbox).on_conflict_do_nothing().returning(T.outbox.c.id, T.outbox.c.dedup_key)
             out.update({key: int(row_id) for row_id, key in conn.execute(stmt, rows).all()})
         return out
+
+
+def _pg_insert():  # noqa: ANN202 - PostgreSQL's dialect (and its drivers) only when used
+    from sqlalchemy.dialects.postgresql import insert
+    return insert

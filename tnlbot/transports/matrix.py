@@ -29,10 +29,10 @@ import binascii
 import io
 import json
 import logging
-import signal
 import sys
 from collections import OrderedDict
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from ..core.events import OutKind
 from ..i18n import Catalog
 from ..runtime.clock import Clock
 from ..store import OutboxRow, Store
+from ..ops.service import Lifecycle, configure_logging, start_endpoint
 from . import matrix_crypto as crypto
 from .base import SendResult, SendStatus, Sink
 from .matrix_render import (NAME, Allow, SentPrompt, bang, command_names, document_mime, file_content,
@@ -179,13 +180,26 @@ class Matrix:
         self._task = asyncio.create_task(self.receiver.run())
 
     async def stop(self) -> None:
+        await self.stop_receiving()
+        await self.client.close()
+
+    async def stop_receiving(self) -> None:
+        """The batch in hand is committed and its token stored; sending still works."""
         if self.receiver is not None and self._task is not None:
             self.receiver.stopping.set()
             done, _ = await asyncio.wait({self._task}, timeout=30)
             if not done:
                 self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self.client.close()
+            self._task = None
+
+    @property
+    def received_at(self) -> datetime | None:
+        return self.receiver.received_at if self.receiver is not None else None
+
+    @property
+    def connected(self) -> bool:
+        return self.receiver is not None and self._task is not None and self.receiver.connected
 
     async def send(self, row: OutboxRow) -> SendResult:
         try:
@@ -301,8 +315,9 @@ class Matrix:
 
 # ------------------------------------------------------------------ running
 
-async def serve(app: Any, matrix: Matrix, stop: asyncio.Event) -> None:
-    """Receive and send until `stop` is set: the sink commits, then wakes the relay."""
+async def serve(app: Any, matrix: Matrix, stop: asyncio.Event, life: Any = None) -> None:
+    """Receive and send until `stop` is set: the sink commits, then wakes the relay.
+    With a Lifecycle, what the relay owes is sent (within its bound) before the client closes."""
     app.transports[matrix.name] = matrix
     app.store.resume_interrupted(matrix.name)
     app.relay.recover()
@@ -321,6 +336,9 @@ async def serve(app: Any, matrix: Matrix, stop: asyncio.Event) -> None:
     finally:
         stop.set()
         await relay
+        await matrix.stop_receiving()
+        if life is not None:
+            await life.drain(app)
         await matrix.stop()
 
 
@@ -345,18 +363,21 @@ async def _main(settings: Any) -> int:
     try:
         app.ensure_campaign()
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+        life = Lifecycle(settings)
+        life.install(stop)
         client = await _connect_until(settings, app.store, stop)
         if client is None:
             return 0
         log.info("Matrix: logged in as %s (device %s)", client.user_id, client.device_id)
         matrix = Matrix(client, app.store, app.catalog, Allow.parse(settings.matrix_allow), app.clock)
-        ticker = app.start_scheduler(stop) if hasattr(app, "start_scheduler") else None
-        await serve(app, matrix, stop)
-        if ticker is not None:        # openings, reminders, closings: sent through the outbox
+        _, endpoint = await start_endpoint(app, settings, receive_bound=matrix.poll_ms / 1000 + 90)
+        ticker = app.start_scheduler(stop)    # openings, reminders, closings: sent through the outbox
+        try:
+            await serve(app, matrix, stop, life)
             await asyncio.gather(ticker, return_exceptions=True)
+        finally:
+            if endpoint is not None:
+                await endpoint.stop()
         return 0
     finally:
         app.close()
@@ -364,8 +385,7 @@ async def _main(settings: Any) -> int:
 
 def run(settings: Any) -> int:
     """`tnlbot run --transport matrix`: TNLBOT_MATRIX_HOMESERVER, _USER, _PASSWORD, _ALLOW."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("tnlbot").setLevel(logging.INFO)
+    configure_logging(settings)
     if not settings.matrix_homeserver or not settings.matrix_user:
         print("Matrix: set TNLBOT_MATRIX_HOMESERVER and TNLBOT_MATRIX_USER "
               "(and TNLBOT_MATRIX_PASSWORD for the first login).", file=sys.stderr)

@@ -20,6 +20,7 @@ How this file works:
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 import hashlib
 import logging
 import mimetypes
@@ -127,6 +128,8 @@ class Receiver:
         self.authors: OrderedDict[str, str] = OrderedDict()   # event id -> sender, for edits
         self.stopping = asyncio.Event()
         self.batches = 0
+        self.received_at: datetime | None = None     # the last /sync that answered (health)
+        self.connected = False
         self.max_download = 50 * 1024 * 1024
 
     @property
@@ -143,8 +146,10 @@ class Receiver:
                 response = await self._poll(token)
                 if response is None:
                     return
+                self.connected = not isinstance(response, SyncError)
                 if isinstance(response, SyncError):
                     raise BatchFailed(str(response))
+                self.received_at = self.clock.now()
                 await self.handle(response, token)
                 pause = 1.0
                 continue
@@ -259,8 +264,11 @@ class Receiver:
         sender = event.get("sender", "")
         if sender != self.me and not self.allow(sender):
             return
-        name = (await self.members.of(room_id)).get(sender, sender) if sender != self.me else sender
+        joined = await self.members.of(room_id) if sender != self.me else {}
+        name = joined.get(sender, sender) if sender != self.me else sender
         result = inbound_from_event(room_id, event, self.me, self.lookups, name)
+        if isinstance(result, Inbound) and len(joined) > 2:
+            result = replace(result, group=True)      # personal data never answered in this room
         event_id = str(event.get("event_id", ""))
         if result is Skip.EDIT:
             return self._edited(room_id, event, event_id)

@@ -97,11 +97,12 @@ class Telegram:
     name = TRANSPORT
 
     def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
-                 secret: bytes, poll_timeout: int = 25, webhook: Any = None):
+                 secret: bytes, poll_timeout: int = 25, webhook: Any = None, lease: Any = None):
         self.bot, self.store, self.catalog, self.clock = bot, store, catalog, clock
         self.secret = secret
         self.poll_timeout = poll_timeout
         self.webhook = webhook
+        self.lease = lease                  # runtime.lease.Lease: one poller among several processes
         self.username = ""
         self.offset: int | None = None
         self.task: asyncio.Task | None = None
@@ -109,6 +110,7 @@ class Telegram:
         self._failures: dict[int, int] = {}
         self._stopping = False
         self._fetching = False
+        self._standing_by = False
         self._processing = False
         self.received_at: datetime | None = None   # last getUpdates that answered (health)
         self.connected = False
@@ -117,6 +119,7 @@ class Telegram:
     async def start(self, sink: Sink) -> None:
         await self.bot.initialize()
         self.username = self.bot.username or ""
+        self.received_at, self.connected = self.clock.now(), True   # getMe answered
         await self.register_commands()
         if self.webhook is not None:
             from .telegram_webhook import start_webhook
@@ -141,6 +144,11 @@ class Telegram:
         if self._server is not None:
             await self._server.cleanup()
             self._server = None
+        if self.lease is not None and self.lease.held:
+            try:
+                self.lease.release()        # another process takes over at once
+            except Exception:  # noqa: BLE001 - it expires by itself
+                log.warning("could not release the poller lease; it expires in %.0f s", self.lease.ttl)
 
     async def call(self, method: str, params: dict | None = None, **timeouts: Any) -> Any:
         return await self.bot.do_api_request(method, api_kwargs=params or {}, **timeouts)
@@ -162,21 +170,52 @@ class Telegram:
 
     # ------------------------------------------------------------ polling
     async def _poll_forever(self, sink: Sink) -> None:
-        from telegram.error import InvalidToken
+        """Receive while this process holds the poller lease (if any); stand by otherwise."""
+        from telegram.error import Conflict, InvalidToken
         delay = 1.0
         while not self._stopping:
+            if self.lease is not None and not await self._hold_lease():
+                await self.clock.sleep(self.lease.renew_every)
+                continue
             try:
-                await self.poll_once(sink, self.poll_timeout)
+                await self.poll_once(sink, self._poll_timeout())
                 delay = 1.0
             except asyncio.CancelledError:
                 raise
             except InvalidToken:
                 log.critical("Telegram refused the bot token")
                 raise
-            except Exception:  # noqa: BLE001 - network, conflict, database: wait and retry
+            except Conflict:
+                log.warning("another process is receiving this bot's updates (Telegram answered 409 "
+                            "Conflict); trying again in %.0f s", delay)
+                await self.clock.sleep(delay)
+                delay = min(delay * 2, 60.0)
+            except Exception:  # noqa: BLE001 - network, database: wait and retry
                 log.warning("polling failed; retrying in %.0f s", delay, exc_info=True)
                 await self.clock.sleep(delay)
                 delay = min(delay * 2, 60.0)
+
+    def _poll_timeout(self) -> float:
+        """A long poll shorter than the lease's renewal period, so the holder keeps it."""
+        if self.lease is None:
+            return self.poll_timeout
+        return min(self.poll_timeout, max(1, int(self.lease.renew_every)))
+
+    async def _hold_lease(self) -> bool:
+        was = self.lease.held
+        held = await self.lease.hold()
+        if held and not was:
+            log.info("this process (%s) now receives from Telegram", self.lease.holder)
+        elif was and not held:
+            log.warning("another process took over receiving from Telegram; this one keeps relaying "
+                        "and running the scheduler")
+        elif not held and not self._standing_by:
+            log.info("another process receives from Telegram; this one (%s) relays, runs the "
+                     "scheduler and takes over if it stops", self.lease.holder)
+        self._standing_by = not held
+        if not held and not self.lease.failed:     # standing by, healthy: another one receives
+            self.received_at, self.connected = self.clock.now(), True
+        return held
 
     async def poll_once(self, sink: Sink, timeout: float = 0) -> int:
         """One getUpdates; handle the batch; confirm it on the next call if all committed."""
@@ -313,7 +352,8 @@ class Telegram:
         item = row.item
         message_id = ""
         if item.kind is OutKind.SETTLED or (item.kind is OutKind.PROMPT and item.update):
-            found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, item.ref)
+            found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, item.ref,
+                                           before=row.id if item.kind is OutKind.SETTLED else None)
             message_id = found[0] if found else ""
             if not message_id and item.kind is OutKind.SETTLED:
                 return SendResult(SendStatus.SENT)

@@ -15,6 +15,7 @@ from ..app import App
 from ..core.events import Inbound
 from ..ops.logs import event
 from ..ops.service import Lifecycle, configure_logging, start_endpoint
+from ..runtime.lease import Lease
 from .telegram import Telegram, attach, callback_secret, make_bot
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,11 @@ def serve(settings: Any, webhook: bool = False) -> int:
             from .telegram_webhook import WebhookConfig
             config = WebhookConfig.from_settings(settings)
         bot = make_bot(settings.telegram_token, settings.telegram_base_url)
+        # several processes may run: one receives (long polling) at a time, all relay and tick
+        lease = None if webhook else Lease(app.store, "telegram-poller", app.clock,
+                                           ttl=float(settings.extra.get("telegram_poller_lease", 15)))
         telegram = Telegram(bot, app.store, app.catalog, app.clock,
-                            secret=callback_secret(settings.telegram_token), webhook=config)
+                            secret=callback_secret(settings.telegram_token), webhook=config, lease=lease)
         attach(app, telegram)
         return asyncio.run(_serve(app, telegram, Lifecycle(settings), settings))
     finally:
