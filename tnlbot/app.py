@@ -13,24 +13,27 @@ from typing import Any, TextIO
 
 from platformdirs import user_data_dir
 
-from .core.events import Inbound, InboundKind
+from .core.events import FileRef, Inbound, InboundKind
 from .core.flow import Flow
 from .flows import BUNDLED as BUNDLED_FLOWS
 from .flows import load_all
 from .i18n import BUNDLED as BUNDLED_LOCALES
 from .i18n import Catalog, load_catalog
 from .jury.hook import JuryHook
-from .ops.backup import hold_store
+from .ops.backup import StoreBusy, hold_store
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
-from .startup import check_campaigns
+from .startup import Reason, StartupError, check_campaigns
 from .flowbook.drafts import migrate_drafts
+from .flowbook.hook import AsideHook
 from .store import Store
+from .runtime.attachments import HeldFiles
 from .store.files import private_folder
 from .store.campaigns import create_campaign, current_campaign
 from .transports.console import PASTE_OFF, PASTE_ON, Console, LineReader, parse_line
 from .campaigns.hook import CampaignHook
+from .campaigns.retention import EMPTY_DAYS, KEEP_DAYS
 from .campaigns.scheduler import Scheduler
 
 DEFAULT_FLOW = "tnl-2022"
@@ -96,18 +99,25 @@ class App:
         self.catalog: Catalog = catalog or load_catalog(Path(settings.locales_dir))
         self.flows: dict[str, Flow] = flows or load_all(Path(settings.flows_dir), self.catalog.locales)
         # a running bot's store: `tnlbot restore` refuses to replace it (SQLite)
-        self._lock = hold_store(settings.store_url()) if store is None else None
+        try:
+            self._lock = hold_store(settings.store_url()) if store is None else None
+        except StoreBusy as exc:
+            raise StartupError([Reason("store_restoring", (("path", exc.path),))]) from None
         self.store = store or Store(settings.store_url())
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
                                      settings.campaign)
+        self.held_files = HeldFiles()
         self.transports: dict[str, Any] = {}
         self.relay = Relay(self.store, self.transports, self.clock)
         self.dispatcher.hooks.append(CampaignHook(self.store, self.flows, self.catalog, settings.campaign))
         self.scheduler = Scheduler(self.store, self.flows, self.catalog, self.clock,
                                    float(settings.extra.get("scheduler_interval", 60)),
-                                   on_work=self.relay.wake.set)
+                                   on_work=self.relay.wake.set,
+                                   keep_days=int(settings.extra.get("delivery_retention_days", KEEP_DAYS)),
+                                   empty_days=int(settings.extra.get("empty_candidature_days", EMPTY_DAYS)))
         self.store.flows = self.flows  # submissions freeze the question texts as asked
         self.dispatcher.hooks.append(JuryHook(self.flows, self.catalog))
+        self.dispatcher.hooks.append(AsideHook(self.catalog))   # answers a flow change set aside, in /recap
 
     def ensure_campaign(self) -> None:
         """With no campaign at all, open one on the default flow (embedded use); then carry the
@@ -150,11 +160,17 @@ class App:
                 line = await reader.next()
                 if line is None:
                     break
-                await self._say(parse_line(line, chat_id, user))
+                await self._say(parse_line(line, chat_id, user, keep=self.keep_file))
         finally:
             if interactive:
                 out.write(PASTE_OFF)
                 out.flush()
+
+    def keep_file(self, data: bytes, name: str) -> FileRef:
+        """An attached file's content, held until the answer taking it is saved with it."""
+        if self.held_files not in self.dispatcher.hooks:
+            self.dispatcher.hooks.append(self.held_files)    # last: it sees the final outcome
+        return self.held_files.hold(data, name)
 
     def stopped_text(self) -> str:
         """What the terminal says when Ctrl-C stops the chat, in the person's language."""

@@ -35,7 +35,7 @@ from ..store import ConversationRow, Store
 from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, current_campaign
-from . import claims, elu, identity, lastyear, prefs, teams
+from . import claims, codes, elu, identity, lastyear, prefs, teams
 from .config import lenient
 from .context import Ctx, load_campaign
 from .wording import time_left
@@ -57,6 +57,7 @@ COMMANDS: Mapping[str, Handler] = {
     "copy": lambda ctx: lastyear.copy(ctx, ctx.answers()),
     "verifier": lambda ctx: lastyear.check(ctx, ctx.answers()),
     "check": lambda ctx: lastyear.check(ctx, ctx.answers()),
+    "codes": codes.listing, "revoquer": codes.revoke, "revoke": codes.revoke,
     "rappel": prefs.command, "rappels": prefs.command, "remind": prefs.command,
     "reminders": prefs.command,
 }
@@ -165,7 +166,11 @@ class CampaignHook:
         if not changes and outcome.submission is None:
             if inbound.kind is InboundKind.COMMAND and fold(inbound.command) in HELP:
                 text = self.catalog(outcome.state.locale, "teams.help")
-                return replace(outcome, messages=outcome.messages + (Outgoing(OutKind.NOTICE, text),))
+                messages = list(outcome.messages)    # before the question still waiting, if any
+                at = next((i for i in range(len(messages) - 1, -1, -1)
+                           if messages[i].kind is OutKind.PROMPT), len(messages))
+                messages.insert(at, Outgoing(OutKind.NOTICE, text))
+                return replace(outcome, messages=tuple(messages))
             return outcome
         # conv was read in this transaction under the candidature's lock: the commit decides
         if not (conv.campaign_state != "closed" and conv.opens_at <= now < conv.closes_at

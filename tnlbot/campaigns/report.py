@@ -97,10 +97,10 @@ def gather(conn: Connection, campaign: Campaign, flow: Flow, now: datetime, idle
                         .where(k.c.campaign_id == campaign.id).order_by(k.c.id)).all()
     ids = [r.id for r in rows]
     answers = _answers(conn, ids)
-    members = dict(conn.execute(select(m.c.candidature_id, func.count()).where(m.c.candidature_id.in_(ids))
+    members: dict[int, int] = dict(conn.execute(select(m.c.candidature_id, func.count()).where(m.c.candidature_id.in_(ids))
                                 .group_by(m.c.candidature_id)).all()) if ids else {}
     log = C.reminder_log
-    sent = dict(conn.execute(select(log.c.candidature_id, func.count()).where(
+    sent: dict[int, int] = dict(conn.execute(select(log.c.candidature_id, func.count()).where(
         log.c.campaign_id == campaign.id, log.c.sent.is_(True)).group_by(log.c.candidature_id)).all())
     by_slot = conn.execute(select(log.c.slot, log.c.sent, func.count()).where(log.c.campaign_id == campaign.id)
                            .group_by(log.c.slot, log.c.sent)).all()

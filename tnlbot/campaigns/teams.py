@@ -23,6 +23,7 @@ from ..core.turn import State
 from ..store import tables as T
 from ..store import campaign_tables as C
 from ..store.store import dumps
+from . import codes
 from .claims import release_all
 from .context import Ctx, Member, insert_or_skip, load_campaign, members, organisation, person_name
 
@@ -103,7 +104,7 @@ def deep_link(ctx: Ctx, code: str) -> str:
 
 
 def invite(ctx: Ctx) -> list[Addressed]:
-    refused = responsible_only(ctx)
+    refused = responsible_only(ctx) or too_many_codes(ctx)
     if refused:
         return refused
     code, until = create_invitation(ctx, "member")
@@ -113,6 +114,13 @@ def invite(ctx: Ctx) -> list[Addressed]:
     return [ctx.reply(text + (("\n" + link) if link else ""))]
 
 
+def too_many_codes(ctx: Ctx) -> list[Addressed] | None:
+    assert ctx.conv is not None
+    if codes.live_count(ctx, ctx.conv.candidature_id) >= codes.MAX_LIVE:
+        return ctx.say("codes.too_many", max=str(codes.MAX_LIVE))
+    return None
+
+
 def _invitation_problem(ctx: Ctx, row, person_id: int | None) -> str:  # noqa: ANN001
     if row is None:
         return "teams.join.unknown"
@@ -120,19 +128,25 @@ def _invitation_problem(ctx: Ctx, row, person_id: int | None) -> str:  # noqa: A
         return "teams.join.already" if row.used_by == person_id else "teams.join.used"
     if row.expires_at <= ctx.now:
         return "teams.join.expired"
-    return ""
+    return codes.dead_reason(ctx, row)
 
 
 def join(ctx: Ctx, text: str) -> list[Addressed]:
     code = clean_code(text)
     if not code:
         return ctx.say("teams.join.usage")
+    waiting = codes.held(ctx)
+    if waiting:
+        return waiting
     inv = C.invitations
     row = ctx.conn.execute(select(inv).where(inv.c.code == code)).first()
     me = ctx.conv.person_id if ctx.conv is not None else None
     problem = _invitation_problem(ctx, row, me)
     if problem:
+        if problem != "teams.join.already":
+            codes.failed(ctx)
         return ctx.say(problem, code=show_code(code))
+    codes.succeeded(ctx)
     target = row.candidature_id
     if not load_campaign(ctx.conn, _campaign_of(ctx, target)).accepting(ctx.now):
         return ctx.say("teams.campaign_closed")

@@ -12,7 +12,7 @@ import os
 import threading
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -24,6 +24,7 @@ from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed, Outgoing
 from ..core.flow import JSON, Flow
 from . import hotpath as H
+from .flow_tables import aside_answers
 from .files import private_sqlite
 from .jsontext import dumps, loads
 from . import tables as T
@@ -148,6 +149,23 @@ class Store:
             conn.commit()
         else:
             raw.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self, conn: Connection) -> Iterator[None]:
+        """Inside `begin()`: what runs here is undone alone if it raises (group commit)."""
+        if not self.is_sqlite:
+            with conn.begin_nested():
+                yield
+            return
+        raw = self._local.raw
+        raw.execute("SAVEPOINT inbound")
+        try:
+            yield
+        except BaseException:
+            raw.execute("ROLLBACK TO inbound")
+            raw.execute("RELEASE inbound")
+            raise
+        raw.execute("RELEASE inbound")
 
     def close(self) -> None:
         for conn in self._held:
@@ -318,6 +336,9 @@ class Store:
             facts["contributors"] = tuple(sorted(set(facts["contributors"])))
             snapshot = Snapshot(flow=flow_id, flow_version=flow_version, answers=dict(answers),
                                 confirmed_at=facts["submitted_at"], **facts)
+        aside = aside_answers(conn, candidature_id, snapshot.locale)
+        if aside:   # answers a change of the flow set aside: the jury reads them too
+            snapshot = replace(snapshot, aside=aside)
         data = canonical(snapshot)
         conn.execute(insert(T.submissions).values(
             candidature_id=candidature_id, version=version, flow_id=flow_id, flow_version=flow_version,
@@ -410,6 +431,15 @@ class Store:
                                       o.c.chat_id == chat_id).limit(cap).subquery())
         with self.begin() as conn:
             return int(conn.execute(select(func.count()).select_from(found)).scalar() or 0)
+
+    def pending_counts(self, transport: str, chat_ids: list[str]) -> dict[str, int]:
+        """`pending_for` of several chats in one read (a delivered batch)."""
+        o = T.outbox
+        with self.begin() as conn:
+            rows = conn.execute(select(o.c.chat_id, func.count()).where(
+                o.c.status == "pending", o.c.transport == transport, o.c.chat_id.in_(chat_ids))
+                .group_by(o.c.chat_id)).all()
+        return {str(chat): int(n) for chat, n in rows}
 
     def drop_message(self, outbox_id: int) -> None:
         """Forget a message once handled (the reply to an erasure)."""

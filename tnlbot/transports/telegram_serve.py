@@ -59,6 +59,13 @@ async def _serve(app: App, telegram: Telegram, life: Lifecycle, settings: Any) -
         app.relay.wake.set()
         return handled
 
+    async def batch(inbounds: list[Inbound]) -> list:
+        """A getUpdates batch in one commit (group commit), then the relay wakes."""
+        handled = await app.dispatcher.submit_batch(inbounds)
+        app.relay.wake.set()
+        return handled
+    sink.batch = batch  # type: ignore[attr-defined]
+
     try:
         if not await _start(telegram, sink, stop):
             return 1 if not stop.is_set() else 0
