@@ -59,6 +59,8 @@ class Result:
     lost: int = 0         # kill -9: answers replied to before the kill that the bot no longer holds
     duplicates: int = 0   # questions asked twice
     stalled: int = 0      # people who never got their next question
+    own_p50: float = float("nan")   # the bot's own time: answer fetched -> next question sent
+    own_p95: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -213,7 +215,8 @@ async def play(api: BotApi, contest: Contest, folder: Path, idle: float = 5.0) -
     lat = driver.latencies
     return Result(contest, driver.answered(), expected, max(end - driver.started, 1e-9),
                   percentile(lat, 0.5), percentile(lat, 0.95), percentile(lat, 0.99), cpu,
-                  api.bot_calls(), peak[0], lost, driver.duplicates(), stalled)
+                  api.bot_calls(), peak[0], lost, driver.duplicates(), stalled,
+                  percentile(driver.own, 0.5), percentile(driver.own, 0.95))
 
 
 async def play_all(contests: list[Contest], log=print) -> list[Result]:
@@ -255,7 +258,8 @@ def describe(result: Result) -> str:
     return (f"{c.bot:14} {c.people:4} people {'limits' if c.limits else 'free  '}"
             f"{' kill' if c.kill else '     '}: {result.answers:5}/{result.expected} answers "
             f"{result.rate:7.1f}/s p50 {result.p50 * 1000:7.1f} p95 {result.p95 * 1000:7.1f} "
-            f"p99 {result.p99 * 1000:7.1f} ms, CPU {result.cpu_per_answer * 1000:5.2f} ms/answer, "
+            f"p99 {result.p99 * 1000:7.1f} ms (own p50 {result.own_p50 * 1000:6.1f} "
+            f"p95 {result.own_p95 * 1000:6.1f}), CPU {result.cpu_per_answer * 1000:5.2f} ms/answer, "
             f"{result.calls_per_answer:4.2f} calls/answer, RSS {result.rss / 1048576:5.1f} MB, "
             f"lost {result.lost}, twice {result.duplicates}, stalled {result.stalled}")
 

@@ -48,6 +48,7 @@ class Relay:
     clock: Clock
     limiters: Mapping[str, RateLimiter] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _deferred: dict[str, bool] = field(default_factory=dict)   # may hold deferred rows
     # called with each send's row and result (metrics, logs)
     observers: list[Callable[[OutboxRow, SendResult], None]] = field(default_factory=list)
 
@@ -70,14 +71,17 @@ class Relay:
         limiter = self.limiters.get(name)
         queues = self._queues(self.store.due_messages(name, self.clock.now()))
         urgent = any(not _cosmetic(row) for rows in queues.values() for row in rows)
-        if not urgent and (limiter is None or not limiter.waiting) and self.store.undefer_messages(name):
-            queues = self._queues(self.store.due_messages(name, self.clock.now()))
+        if not urgent and self._deferred.get(name, True) and (limiter is None or not limiter.waiting):
+            self._deferred[name] = False         # (unknown at start-up: looked for once)
+            if self.store.undefer_messages(name):
+                queues = self._queues(self.store.due_messages(name, self.clock.now()))
         gate = asyncio.Semaphore(PARALLEL)
         done = await asyncio.gather(*(self._flush_chat(transport, rows, limiter, gate)
                                       for rows in queues.values()))
         deferred = [row_id for _, later in done for row_id in later]
         if deferred:
             self.store.defer_messages(deferred)
+            self._deferred[name] = True
         return sum(sent for sent, _ in done)
 
     def _queues(self, rows: list[OutboxRow]) -> dict[str, list[OutboxRow]]:
