@@ -517,6 +517,13 @@ class Store:
                 return str(user_id), item
         return None
 
+    def was_handled(self, transport: str, external_id: str) -> bool:
+        """Whether an inbound event was handed to the dispatcher (its id was recorded)."""
+        s = T.inbound_seen
+        with self.begin() as conn:
+            return conn.execute(select(s.c.external_id).where(
+                s.c.transport == transport, s.c.external_id == external_id)).first() is not None
+
     def latest_prompt_sent(self, transport: str, chat_id: str, user_id: str) -> str:
         """The platform id of the last question sent to one person in a chat ("" if none)."""
         o = T.outbox
