@@ -63,6 +63,10 @@ def test_goto_a_number_is_a_volet_never_a_recap_item(agent):
     assert "« Bonnes pratiques numériques »" in agent.say("/aller 3")
     refused = agent.say("/aller 17")
     assert "entre 1 et 6" in refused and "/modifier" in refused
+    for copied_from_the_recap in ("3.", "14.2", "3a"):      # /modifier's numbers, not volets
+        refused = agent.say(f"/aller {copied_from_the_recap}")
+        assert "entre 1 et 6" in refused and "/modifier" in refused
+    assert agent.say("/modifier 3.").ref == "siren"          # as the recap shows it: "3. …"
     assert agent.say("/aller siren").ref == "siren"
 
 
