@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from platformdirs import user_data_dir
 
-from .core.events import Inbound, InboundKind
+from .core.events import FileRef, Inbound, InboundKind
 from .core.flow import Flow
 from .flows import BUNDLED as BUNDLED_FLOWS
 from .flows import load_all
@@ -28,6 +28,7 @@ from .startup import Reason, StartupError, check_campaigns
 from .flowbook.drafts import migrate_drafts
 from .flowbook.hook import AsideHook
 from .store import Store
+from .runtime.attachments import HeldFiles
 from .store.files import private_folder
 from .store.campaigns import create_campaign, current_campaign
 from .transports.console import PASTE_OFF, PASTE_ON, Console, LineReader, parse_line
@@ -105,6 +106,7 @@ class App:
         self.store = store or Store(settings.store_url())
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
                                      settings.campaign)
+        self.held_files = HeldFiles()
         self.transports: dict[str, Any] = {}
         self.relay = Relay(self.store, self.transports, self.clock)
         self.dispatcher.hooks.append(CampaignHook(self.store, self.flows, self.catalog, settings.campaign))
@@ -158,11 +160,17 @@ class App:
                 line = await reader.next()
                 if line is None:
                     break
-                await self._say(parse_line(line, chat_id, user))
+                await self._say(parse_line(line, chat_id, user, keep=self.keep_file))
         finally:
             if interactive:
                 out.write(PASTE_OFF)
                 out.flush()
+
+    def keep_file(self, data: bytes, name: str) -> FileRef:
+        """An attached file's content, held until the answer taking it is saved with it."""
+        if self.held_files not in self.dispatcher.hooks:
+            self.dispatcher.hooks.append(self.held_files)    # last: it sees the final outcome
+        return self.held_files.hold(data, name)
 
     def stopped_text(self) -> str:
         """What the terminal says when Ctrl-C stops the chat, in the person's language."""

@@ -105,7 +105,7 @@ def _ten_mistakes(tmp_path: Path) -> Path:
 FRENCH_REPORT = [
     "settings 3 B (value) : « deux » n'est pas un nombre entier positif",
     ("questions 3 B (kind) : type de question « texte_court » inconnu (yes_no, single_choice, multiple_choice, "
-     "short_text, long_text, integer, decimal, percentage, date, email, url, phone, siren, siret, file, repeat, notice)"),
+     "short_text, long_text, integer, decimal, percentage, date, email, url, phone, siren, siret, departement, file, repeat, notice)"),
     "questions 5 D (required) : « peut-être » n'est ni oui ni non (laissez vide pour une question facultative)",
     "questions 6 E (limits) : « deux » n'est pas un nombre entier positif",
     "questions 7 A (id) : l'identifiant « siren » est déjà pris par une autre question",
@@ -135,7 +135,7 @@ def test_the_import_command_writes_nothing_when_the_workbook_has_problems(tmp_pa
                          capture_output=True, text=True, timeout=60, check=False,
                          env={**os.environ, "LANG": "fr_FR.UTF-8", "LC_ALL": ""})
     assert run.returncode == 1
-    assert run.stderr.splitlines() == [f"10 problème(s) dans {broken} ; rien n'a été écrit :", *FRENCH_REPORT]
+    assert run.stderr.splitlines() == [f"10 problèmes dans {broken} ; rien n'a été écrit :", *FRENCH_REPORT]
     assert not out.exists()
 
 

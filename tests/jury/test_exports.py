@@ -93,9 +93,13 @@ def test_csv_opens_right_in_french_spreadsheets_and_the_plain_dialect_is_an_opti
     assert csv.Sniffer().sniff(data.decode("utf-8-sig")[:2000]).delimiter == ";"
     [plain] = files(sample, "csv", dialect=CsvDialect.RFC4180).values()
     assert plain.startswith(b"candidature,status,version,")
-    rows = csv_rows(sample, dialect=CsvDialect.RFC4180)
-    assert rows == csv_rows(sample) and len(rows) == 3
-    assert rows[0]["candidature"] == str(sample.ids["syndicat"])
+    rows, french = csv_rows(sample, dialect=CsvDialect.RFC4180), csv_rows(sample)
+    assert len(rows) == 3 and rows[0]["candidature"] == str(sample.ids["syndicat"])
+    lez = "Communauté de communes du Lez"
+    assert by_name(french)[lez]["duree_vie_equipements"] == "5,5"      # a number to French Excel
+    assert by_name(rows)[lez]["duree_vie_equipements"] == "5.5"
+    assert [{k: v for k, v in r.items() if k != "duree_vie_equipements"} for r in rows] \
+        == [{k: v for k, v in r.items() if k != "duree_vie_equipements"} for r in french]
 
 
 # ---------------------------------------------------------------- ODS

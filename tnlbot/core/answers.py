@@ -135,13 +135,23 @@ def parse_multi(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     for choice in reversed(q.choices):      # the first choice wins a tie, as _choice does
         by_name[fold(choice)] = choice
         by_name[fold(labels.get(choice, choice))] = choice
+    # labels that hold a comma or a semicolon are split like the answer: matched piece by piece
+    split_labels = [(tuple(fold(t) for t in choice_tokens(labels.get(c, c))), c) for c in q.choices
+                    if len(choice_tokens(labels.get(c, c))) > 1]
     chosen: list[str] = []
-    for token in tokens:
-        choice = by_name.get(fold(token)) or _choice_number(token, q)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        step, choice = 1, by_name.get(fold(token)) or _choice_number(token, q)
+        for pieces, candidate in split_labels:
+            if tuple(fold(t) for t in tokens[index:index + len(pieces)]) == pieces:
+                step, choice = len(pieces), candidate
+                break
         if choice is None:
             return Problem("error.choices", {"token": token.strip()[:40], "max": str(len(q.choices))})
         if choice not in chosen:
             chosen.append(choice)
+        index += step
     return check_selection(chosen, q)
 
 
@@ -251,7 +261,13 @@ def parse_file_text(text: str, q: Question, labels: Mapping[str, str]) -> Result
     return Problem("error.file_expected", {"formats": ", ".join(q.formats)})
 
 
+STORED = "sha256:"
+_SAME_KIND = {"jpeg": "jpg", "tif": "tiff", "csv": "txt", "md": "txt", "text": "txt"}
+
+
 def check_file(file: FileRef, q: Question) -> Result:
+    if file.refused:
+        return Problem(f"error.file_{file.refused}")
     for text in (file.name, file.mime):
         if text and isinstance(clean_text(text), Problem):
             return Problem("error.bad_characters")
@@ -262,7 +278,16 @@ def check_file(file: FileRef, q: Question) -> Result:
         return Problem("error.file_size", {"max": str(q.max_size // 1_000_000)})
     if file.size <= 0:
         return Problem("error.file_empty")
+    if file.ref.startswith(STORED) and q.formats and not _content_is(file.sniffed, extension):
+        return Problem("error.file_content", {"formats": ", ".join(q.formats)})
     return {"name": file.name, "mime": file.mime, "size": file.size, "ref": file.ref}
+
+
+def _content_is(sniffed: str, extension: str) -> bool:
+    """Whether a stored file's content is what its name says (a text file named .odt is not)."""
+    if not sniffed:
+        return False
+    return _SAME_KIND.get(sniffed, sniffed) == _SAME_KIND.get(extension, extension)
 
 
 Parser = Callable[[str, Question, Mapping[str, str]], Result]

@@ -388,9 +388,10 @@ def to_csv(flow: Flow, entries: Iterable[Entry], meta: Meta, t: Labels, *,
     bom = dialect is CsvDialect.SPREADSHEET
     writer = csv.writer(buffer, delimiter=";" if bom else ",", lineterminator="\r\n")
     writer.writerow([*META_KEYS, *(c.key for c in cols)])
-    for entry in entries:
+    comma = (lambda v: str(v).replace(".", ",") if isinstance(v, float) else v) if bom else (lambda v: v)
+    for entry in entries:           # a French spreadsheet reads 6,5 as a number, 6.5 as text
         writer.writerow([*meta_cells(entry, t, meta.locale),
-                         *(cell(flow, entry, c.key, t, meta.locale) for c in cols)])
+                         *(comma(cell(flow, entry, c.key, t, meta.locale)) for c in cols)])
     return (("\ufeff" if bom else "") + buffer.getvalue()).encode("utf-8")
 
 

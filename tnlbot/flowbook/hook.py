@@ -54,4 +54,7 @@ class AsideHook:
             lines.append(self.catalog(locale, f"flowbook.aside.{row.reason}",
                                       on=local_date(row.set_aside_at, locale, conv.timezone),
                                       shown=str(shown.get(locale) or next(iter(shown.values()), ""))))
-        return replace(outcome, messages=outcome.messages + (Outgoing(OutKind.NOTICE, "\n".join(lines)),))
+        said = Outgoing(OutKind.NOTICE, "\n".join(lines))
+        messages = list(outcome.messages)
+        at = max((i for i, m in enumerate(messages) if m.kind is OutKind.PROMPT), default=len(messages))
+        return replace(outcome, messages=(*messages[:at], said, *messages[at:]))   # before the question

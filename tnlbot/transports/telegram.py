@@ -230,7 +230,11 @@ class Telegram:
         return len(updates)
 
     async def process_batch(self, updates: list[dict], sink: Sink) -> bool:
-        """Updates of one person in order; different people side by side."""
+        """The batch in one commit when the sink takes batches (`sink.batch`); else updates
+        of one person in order, different people side by side, one commit each."""
+        together = getattr(sink, "batch", None)
+        if together is not None:
+            return await self._process_together(updates, together, getattr(sink, "committed", None))
         groups: dict[tuple[str, str], list[dict]] = {}
         for raw in updates:
             groups.setdefault(_sender(raw), []).append(raw)
@@ -251,8 +255,55 @@ class Telegram:
                 log.error("update %s skipped after %d failures", update_id, failures)
         return True
 
+    async def _process_together(self, updates: list[dict], batch: Any, committed: Any = None) -> bool:
+        """Group commit: every update's event in one transaction (a savepoint each), then
+        the presses answered, then `committed(chats)` (the replies may leave). False while
+        a failed update is to be fetched again."""
+        prepared: list[tuple[dict, Inbound, dict | None]] = []
+        ok = True
+        for raw in updates:
+            try:
+                inbound, query = await self._prepare(raw)
+            except Exception as exc:  # noqa: BLE001
+                ok = self._failed(raw, exc) and ok
+                continue
+            if inbound is not None:
+                prepared.append((raw, inbound, query))
+        results = await batch([inbound for _, inbound, _ in prepared]) if prepared else []
+        for (raw, inbound, query), result in zip(prepared, results):
+            if isinstance(result, Exception):
+                ok = self._failed(raw, result) and ok
+                continue
+            self._failures.pop(int(raw.get("update_id", 0)), None)
+            if query:
+                await self._after_press(query, inbound, result)
+        if committed is not None:
+            committed({inbound.chat_id for (_, inbound, _), result in zip(prepared, results)
+                       if not isinstance(result, Exception) and result.outbox_ids})
+        return ok
+
+    def _failed(self, raw: dict, exc: BaseException) -> bool:
+        """Count a failure; True once the update is set aside (it is confirmed anyway)."""
+        update_id = int(raw.get("update_id", 0))
+        failures = self._failures[update_id] = self._failures.get(update_id, 0) + 1
+        log.error("update %s failed (%d time(s))", update_id, failures, exc_info=exc)
+        if failures < MAX_FAILURES:
+            return False
+        log.error("update %s skipped after %d failures", update_id, failures)
+        return True
+
     async def process(self, raw: dict, sink: Sink) -> None:
         """One update: to the sink (commit), then answer a press."""
+        inbound, query = await self._prepare(raw)
+        if inbound is None:
+            return
+        handled = await sink(inbound)
+        if query:
+            await self._after_press(query, inbound, handled)
+
+    async def _prepare(self, raw: dict) -> tuple[Inbound | None, dict | None]:
+        """The update's event (None when there is nothing to store); a press that cannot
+        act is answered here."""
         self._follow_migration(raw)
         inbound = inbound_from_update(raw, self.username, self.secret)
         query = raw.get("callback_query")
@@ -263,15 +314,11 @@ class Telegram:
             inbound = resolve_press(inbound, found[1] if found else None, self.secret)
         if query and (inbound is None or inbound.kind is InboundKind.UNRECOGNISED):
             await self.answer_press(query, self._refusal(query, foreign=True))
-            return
+            return None, None
         if query and not self._still_live(query, inbound):
             await self.answer_press(query, self._refusal(query, foreign=False))
-            return
-        if inbound is None:
-            return
-        handled = await sink(inbound)
-        if query:
-            await self._after_press(query, inbound, handled)
+            return None, None
+        return inbound, query
 
     def _follow_migration(self, raw: dict) -> None:
         message = raw.get("message") or {}
@@ -344,8 +391,11 @@ class Telegram:
             message_id = found[0] if found else ""
             if not message_id and item.kind is OutKind.SETTLED:
                 return SendResult(SendStatus.SENT)
-        words = self.words(self.store.conversation_locale(self.name, row.chat_id, row.user_id))
-        name = self.store.person_name(self.name, row.user_id) if row.chat_id.startswith("-") else ""
+        group = row.chat_id.startswith("-")
+        # the translated button words serve a multiple choice's "validate" and a group's mention
+        words = (self.words(self.store.conversation_locale(self.name, row.chat_id, row.user_id))
+                 if group or (item.multi and item.ref) else None)
+        name = self.store.person_name(self.name, row.user_id) if group else ""
 
         def calls(chat_id: str, edit: str) -> list[dict]:
             return render(item, chat_id, user_id=row.user_id, secret=self.secret,
