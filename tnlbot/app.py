@@ -1,77 +1,39 @@
-"""Composition root: the one place that wires concrete classes together."""
+"""Composition root: the one place that wires concrete classes together.
+
+`App(settings)` builds every long-lived object complete (store, flows,
+catalog, dispatcher with its hooks, relay, scheduler, runner); nothing is
+patched after construction. The `run_*` functions are the processes of the
+`tnlbot` command: they build a transport, then hand it to the runner.
+"""
 from __future__ import annotations
 
 import asyncio
 import getpass
-import os
+import logging
 import sys
-import tomllib
-from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Awaitable, Callable, TextIO
 
-from platformdirs import user_data_dir
-
-from .core.events import Inbound, InboundKind
+from .campaigns.hook import CampaignHook
+from .campaigns.scheduler import Scheduler
 from .core.flow import Flow
-from .flows import BUNDLED as BUNDLED_FLOWS
 from .flows import load_all
-from .i18n import BUNDLED as BUNDLED_LOCALES
 from .i18n import Catalog, load_catalog
 from .jury.hook import JuryHook
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
+from .runtime.runner import Runner
+from .runtime.transport import Transport
+from .settings import DEFAULT_FLOW, Settings
 from .store import Store
 from .store.campaigns import create_campaign, current_campaign
-from .transports.console import Console, parse_line
-from .campaigns.hook import CampaignHook
-from .campaigns.scheduler import Scheduler
+from .transports.console import Console
+from .transports.telegram_hook import FileSizeHook
 
-DEFAULT_FLOW = "tnl-2022"
-
-
-@dataclass
-class Settings:
-    """Configuration: a TOML file (`--config`), then TNLBOT_* environment variables."""
-    database_url: str = ""
-    flows_dir: str = str(BUNDLED_FLOWS)
-    locales_dir: str = str(BUNDLED_LOCALES)
-    campaign: str = ""
-    default_flow: str = DEFAULT_FLOW
-    telegram_token: str = ""
-    telegram_base_url: str = ""
-    webhook_url: str = ""
-    webhook_secret: str = ""
-    webhook_listen: str = "127.0.0.1:8443"
-    matrix_homeserver: str = ""
-    matrix_user: str = ""
-    matrix_password: str = ""
-    matrix_allow: str = ""           # comma-separated homeservers or user ids
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, path: str | None = None, env: dict[str, str] | None = None) -> "Settings":
-        env = dict(os.environ if env is None else env)
-        values: dict[str, Any] = {}
-        if path:
-            with open(path, "rb") as handle:
-                values.update(tomllib.load(handle))
-        for f in fields(cls):
-            key = "TNLBOT_" + f.name.upper()
-            if key in env and f.name != "extra":
-                values[f.name] = env[key]
-        known = {f.name for f in fields(cls)}
-        extra = {k: v for k, v in values.items() if k not in known}
-        return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
-
-    def store_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        folder = Path(user_data_dir("tnlbot", appauthor=False))
-        folder.mkdir(parents=True, exist_ok=True)
-        return Store.sqlite_url(folder / "tnlbot.db")
+__all__ = ["App", "DEFAULT_FLOW", "Settings", "run_chat", "run_transport"]
 
 
 class App:
@@ -83,16 +45,20 @@ class App:
         self.catalog: Catalog = catalog or load_catalog(Path(settings.locales_dir))
         self.flows: dict[str, Flow] = flows or load_all(Path(settings.flows_dir), self.catalog.locales)
         self.store = store or Store(settings.store_url())
+        hooks = [CampaignHook(self.store, self.flows, self.catalog, settings.campaign),
+                 JuryHook(self.flows, self.catalog), FileSizeHook(self.catalog)]
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
-                                     settings.campaign)
-        self.transports: dict[str, Any] = {}
+                                     settings.campaign, hooks=list(hooks))
+        self.transports: dict[str, Transport] = {}
         self.relay = Relay(self.store, self.transports, self.clock)
-        self.dispatcher.hooks.append(CampaignHook(self.store, self.flows, self.catalog, settings.campaign))
         self.scheduler = Scheduler(self.store, self.flows, self.catalog, self.clock,
                                    float(settings.extra.get("scheduler_interval", 60)),
                                    on_work=self.relay.wake.set)
-        self.store.flows = self.flows  # submissions freeze the question texts as asked
-        self.dispatcher.hooks.append(JuryHook(self.flows, self.catalog))
+        self.runner = Runner(self.dispatcher, self.relay, self.clock, self.scheduler)
+
+    def plug(self, transport: Transport) -> None:
+        """Send through `transport` (tests that drive receiving by hand)."""
+        self.relay.add(transport)
 
     def ensure_campaign(self) -> None:
         """With no campaign at all, open one on the default flow (embedded use)."""
@@ -105,38 +71,11 @@ class App:
                             flow_id=flow.id, opens_at=now - timedelta(minutes=1),
                             closes_at=now + timedelta(days=365), state="open")
 
-    async def chat(self, stream: TextIO, out: TextIO, user: str = "") -> None:
-        """The terminal chat: one line, one message; greets first."""
-        console = Console(out)
-        self.transports["console"] = console
+    async def chat(self, stream: TextIO, out: TextIO, user: str = "") -> int:
+        """The terminal chat: one line, one message; greets first; ends with the input."""
         self.ensure_campaign()
-        self.relay.recover()
-        self._ticker = self.start_scheduler(asyncio.Event())
-        user = user or getpass.getuser()
-        chat_id = f"terminal:{user}"
-        await self.relay.flush("console")
-        await self._say(Inbound("console", os.urandom(8).hex(), chat_id, user,
-                                InboundKind.COMMAND, command="start", display_name=user))
-        interactive = stream.isatty()
-        loop = asyncio.get_running_loop()
-        while True:
-            if interactive:
-                out.write("› ")
-                out.flush()
-            line = await loop.run_in_executor(None, stream.readline)
-            if not line:
-                break
-            if not line.strip() and not interactive:
-                continue
-            await self._say(parse_line(line, chat_id, user))
-
-    async def _say(self, inbound: Inbound) -> None:
-        await self.dispatcher.submit(inbound)
-        await self.relay.flush("console")
-
-    def start_scheduler(self, stop: asyncio.Event) -> "asyncio.Task[None]":
-        """Openings, reminders and closings, ticking until `stop` is set (where the bot runs)."""
-        return asyncio.create_task(self.scheduler.run(stop))
+        console = Console(out, stream, user or getpass.getuser())
+        return await self.runner.serve(console, asyncio.Event())
 
     def close(self) -> None:
         self.store.close()
@@ -145,9 +84,67 @@ class App:
 def run_chat(settings: Settings) -> int:
     app = App(settings)
     try:
-        asyncio.run(app.chat(sys.stdin, sys.stdout))
-    except KeyboardInterrupt:
-        sys.stdout.write("\n")
+        app.ensure_campaign()
+        user = getpass.getuser()
+        return asyncio.run(app.runner.run(_opened(Console(sys.stdout, sys.stdin, user))))
     finally:
         app.close()
-    return 0
+
+
+def _opened(transport: Transport) -> Callable[[], Awaitable[Transport]]:
+    """An opener for a transport that needs no connection."""
+    async def opened() -> Transport:
+        return transport
+    return opened
+
+
+def run_transport(settings: Settings, name: str, webhook: bool = False) -> int:
+    """`tnlbot run --transport NAME`: the bot as a long-running process."""
+    if name == "console":
+        return run_chat(settings)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tnlbot").setLevel(logging.INFO)
+    if name == "telegram":
+        return _run_telegram(settings, webhook)
+    if name == "matrix":
+        return _run_matrix(settings)
+    raise SystemExit(f"unknown transport {name!r}")
+
+
+def _run_telegram(settings: Settings, webhook: bool) -> int:
+    from .transports.telegram import Telegram, callback_secret, make_bot
+    from .transports.telegram_webhook import WebhookConfig
+    if not settings.telegram_token:
+        print("The Telegram bot token is missing: set TNLBOT_TELEGRAM_TOKEN or telegram_token "
+              "in the configuration file.", file=sys.stderr)
+        return 2
+    config = WebhookConfig.from_settings(settings) if webhook else None
+    app = App(settings)
+    try:
+        app.ensure_campaign()
+        bot = make_bot(settings.telegram_token, settings.telegram_base_url)
+        telegram = Telegram(bot, app.store, app.catalog, app.clock,
+                            secret=callback_secret(settings.telegram_token), webhook=config)
+        return asyncio.run(app.runner.run(telegram.connect))
+    finally:
+        app.close()
+
+
+def _run_matrix(settings: Settings) -> int:
+    """TNLBOT_MATRIX_HOMESERVER, _USER, _PASSWORD (first login), _ALLOW."""
+    from .transports.matrix import open_matrix
+    from .transports.matrix_render import Allow
+    if not settings.matrix_homeserver or not settings.matrix_user:
+        print("Matrix: set TNLBOT_MATRIX_HOMESERVER and TNLBOT_MATRIX_USER "
+              "(and TNLBOT_MATRIX_PASSWORD for the first login).", file=sys.stderr)
+        return 2
+    app = App(settings)
+    try:
+        app.ensure_campaign()
+
+        opener = partial(open_matrix, settings.matrix_homeserver, settings.matrix_user,
+                         settings.matrix_password, app.store, app.catalog,
+                         Allow.parse(settings.matrix_allow), app.clock, app.relay.wake.set)
+        return asyncio.run(app.runner.run(opener))
+    finally:
+        app.close()

@@ -6,9 +6,10 @@ import importlib
 import sys
 from pathlib import Path
 
-from .app import Settings, run_chat
+from .app import run_chat, run_transport
 from .flows import FlowError, flow_files, load_flow
 from .i18n import LocaleError, load_catalog
+from .settings import Settings
 
 
 FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.jury.cli")
@@ -62,10 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         return _check_flows(settings, args)
     if getattr(args, "func", None) is not None:
         return int(args.func(settings, args) or 0)
-    if args.command in (None, "chat") or (args.command == "run" and args.transport == "console"):
+    if args.command in (None, "chat"):
         return run_chat(settings)
-    from .transports.launch import launch  # transports with network clients load lazily
-    return launch(settings, args)
+    return run_transport(settings, args.transport, webhook=args.webhook)
 
 
 if __name__ == "__main__":

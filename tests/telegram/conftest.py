@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tnlbot.transports.telegram import Telegram, attach, callback_secret, make_bot
+from tnlbot.transports.telegram import Telegram, callback_secret, make_bot
 
 from .fake_api import FakeBotApi
 
@@ -170,7 +170,7 @@ async def bot_session(fake, make_app, sqlite_store):
         bot = make_bot(fake.token, fake.base_url, read_timeout=read_timeout)
         telegram = Telegram(bot, app.store, app.catalog, app.clock,
                             secret=callback_secret(fake.token), poll_timeout=0)
-        attach(app, telegram)
+        app.plug(telegram)
         await bot.initialize()
         telegram.username = bot.username
         await telegram.register_commands()

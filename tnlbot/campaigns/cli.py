@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from sqlalchemy import func, select
 
-from ..app import Settings
+from ..settings import Settings
 from ..flows import load_all
 from ..i18n import load_catalog, local_time
 from ..runtime.clock import Clock

@@ -44,7 +44,8 @@ Handler = Callable[[Ctx], "list[Addressed] | None"]
 
 COMMANDS: Mapping[str, Handler] = {
     "inviter": teams.invite, "invite": teams.invite,
-    "rejoindre": lambda ctx: teams.join(ctx, ctx.args), "join": lambda ctx: teams.join(ctx, ctx.args),
+    "rejoindre": lambda ctx: teams.join(ctx, ctx.args, elu.ask_elu),
+    "join": lambda ctx: teams.join(ctx, ctx.args, elu.ask_elu),
     "equipe": teams.team, "team": teams.team,
     "retirer": teams.remove, "remove": teams.remove,
     "responsable": teams.handover, "handover": teams.handover,
@@ -97,7 +98,7 @@ class CampaignHook:
         if inbound.kind is InboundKind.COMMAND:
             name = fold(inbound.command)
             if name in START and teams.clean_code(inbound.text):
-                return lambda ctx: teams.join(ctx, ctx.args)
+                return lambda ctx: teams.join(ctx, ctx.args, elu.ask_elu)
             return COMMANDS.get(name)
         if inbound.kind is InboundKind.CHOICE and inbound.ref == elu.PROMPT_REF:
             return _elu_pressed
@@ -114,7 +115,7 @@ class CampaignHook:
         if inbound.kind is InboundKind.COMMAND:
             name = fold(inbound.command)
             if name in ("rejoindre", "join") or (name in START and teams.clean_code(inbound.text)):
-                return teams.join(ctx, inbound.text)
+                return teams.join(ctx, inbound.text, elu.ask_elu)
             if name not in START + HELP and name not in COMMANDS:
                 return None      # another feature's command (e.g. /jury): not ours to answer
         title = self.flows[campaign.flow_id].text(ctx.locale).title if campaign.flow_id in self.flows else ""

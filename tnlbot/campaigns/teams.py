@@ -14,6 +14,7 @@ import json
 import re
 import secrets
 from datetime import timedelta
+from typing import Callable
 
 from sqlalchemy import delete, insert, select, update
 
@@ -116,7 +117,8 @@ def _invitation_problem(ctx: Ctx, row, person_id: int | None) -> str:  # noqa: A
     return ""
 
 
-def join(ctx: Ctx, text: str) -> list[Addressed]:
+def join(ctx: Ctx, text: str, ask_elu: Callable[[Ctx, int], list[Addressed]]) -> list[Addressed]:
+    """`/rejoindre CODE`; an élu who joins is asked to confirm (`ask_elu`, from elu.py)."""
     code = clean_code(text)
     if not code:
         return ctx.say("teams.join.usage")
@@ -142,7 +144,7 @@ def join(ctx: Ctx, text: str) -> list[Addressed]:
     if claimed is None:
         return ctx.say("teams.join.used", code=show_code(code))
     _enter(ctx, person, target, row.role)
-    return _welcome(ctx, person, target, row.role)
+    return _welcome(ctx, person, target, row.role, ask_elu)
 
 
 def _campaign_of(ctx: Ctx, candidature_id: int) -> int:
@@ -180,14 +182,14 @@ def _enter(ctx: Ctx, person: int, target: int, role: str) -> None:
                  .values(candidature_id=target, state=fresh, updated_at=ctx.now))
 
 
-def _welcome(ctx: Ctx, person: int, target: int, role: str) -> list[Addressed]:
+def _welcome(ctx: Ctx, person: int, target: int, role: str,
+             ask_elu: Callable[[Ctx, int], list[Addressed]]) -> list[Addressed]:
     responsible = ctx.conn.execute(select(T.candidatures.c.responsible_id).where(
         T.candidatures.c.id == target)).scalar()
     name = person_name(ctx.conn, person)
     notices = ctx.notify(responsible, target, "teams.join.told_responsible",
                          lambda loc: {"name": name, "role": ctx.catalog(loc, f"teams.role.{role}")})
     if role == "elu":
-        from .elu import ask_elu
         return ask_elu(ctx, target) + notices
     text = ctx.t("teams.join.done", body=body_name(ctx, target),
                  responsible=person_name(ctx.conn, responsible))

@@ -33,18 +33,9 @@ from ..i18n import Catalog, local_time
 from ..store import ConversationRow, Store
 from ..store.campaigns import campaign_by_slug, current_campaign
 from .clock import Clock
+from .transport import Handled
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Handled:
-    duplicate: bool = False
-    outbox_ids: tuple[int, ...] = ()
-    refused: str = ""
-    # what was queued, in order (the committed outbox rows hold the same): a transport
-    # may render these at once instead of reading its rows back
-    messages: tuple[Addressed, ...] = ()
 
 
 class Hook(Protocol):
@@ -127,7 +118,7 @@ class Dispatcher:
                     outcome = after(conn, inbound, conv, outcome, now, answers)
             addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
                          for item in outcome.messages]
-            ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow.id, flow.version)
+            ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow)
         return Handled(outbox_ids=tuple(ids), messages=tuple(addressed))
 
     def dossier(self, conv: ConversationRow, now) -> Dossier:  # noqa: ANN001
