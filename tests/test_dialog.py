@@ -188,6 +188,8 @@ def test_help_returns_to_the_current_question(alice):
     answer_identification(alice, upto="siren")
     help_reply = alice.say("/aide")
     assert "Commandes disponibles" in help_reply and "À propos de cette question" in help_reply
+    for command in ("/reprendre", "/mes_donnees", "/oublier", "/jury aide", "/inviter", "/rappel"):
+        assert f"\n{command} " in help_reply.text, command
     assert help_reply.ref == "siren"
 
 

@@ -64,3 +64,11 @@ def test_an_earlier_store_keeps_its_rows_through_the_upgrade(empty_url):
             conn.execute(text(KEYED.replace("'reminder:1:1:J-7'", "NULL")))
         assert conn.execute(text("SELECT count(*) FROM outbox")).scalar() == 3
     engine.dispose()
+
+
+def test_the_heads_read_from_the_revision_files_are_alembics():
+    """A start on a current store skips Alembic by reading the heads from the files."""
+    from alembic.script import ScriptDirectory
+
+    from tnlbot.store.migrate import shipped_heads
+    assert shipped_heads() == set(ScriptDirectory.from_config(config()).get_heads())

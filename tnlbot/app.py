@@ -1,15 +1,16 @@
 """Composition root: the one place that wires concrete classes together.
 
 `App(settings)` builds every long-lived object complete (store, flows,
-catalog, dispatcher with its hooks, relay, scheduler, runner); nothing is
-patched after construction. The `run_*` functions are the processes of the
-`tnlbot` command: they build a transport, then hand it to the runner.
+catalog, the dispatcher with its hooks, relay, scheduler, runner); nothing
+is patched after construction. `run_chat` and `run_transport` are the
+processes of the `tnlbot` command: they build a transport and hand it to the
+runner (runtime/runner.py), with the operations service (ops/service.py)
+around network transports.
 """
 from __future__ import annotations
 
 import asyncio
 import getpass
-import logging
 import sys
 from datetime import timedelta
 from functools import partial
@@ -19,15 +20,19 @@ from typing import Awaitable, Callable, TextIO
 from .campaigns.hook import CampaignHook
 from .campaigns.scheduler import Scheduler
 from .core.flow import Flow
+from .flowbook.drafts import migrate_drafts
 from .flows import load_all
 from .i18n import Catalog, load_catalog
 from .jury.hook import JuryHook
+from .ops.backup import hold_store
+from .ops.service import Operations, configure_logging
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
 from .runtime.runner import Runner
 from .runtime.transport import Transport
 from .settings import DEFAULT_FLOW, Settings
+from .startup import check_campaigns
 from .store import Store
 from .store.campaigns import create_campaign, current_campaign
 from .transports.console import Console
@@ -44,6 +49,8 @@ class App:
         self.clock = clock or Clock()
         self.catalog: Catalog = catalog or load_catalog(Path(settings.locales_dir))
         self.flows: dict[str, Flow] = flows or load_all(Path(settings.flows_dir), self.catalog.locales)
+        # a running bot's store: `tnlbot restore` refuses to replace it (SQLite)
+        self._lock = hold_store(settings.store_url()) if store is None else None
         self.store = store or Store(settings.store_url())
         hooks = [CampaignHook(self.store, self.flows, self.catalog, settings.campaign),
                  JuryHook(self.flows, self.catalog), FileSizeHook(self.catalog)]
@@ -61,49 +68,57 @@ class App:
         self.relay.add(transport)
 
     def ensure_campaign(self) -> None:
-        """With no campaign at all, open one on the default flow (embedded use)."""
+        """With no campaign at all, open one on the default flow (embedded use); then carry the
+        drafts of a flow that got a new version to it (see flowbook/drafts.py).
+
+        Raises StartupError when the campaign to serve is unknown or its flow is not loaded.
+        """
         now = self.clock.now()
-        flow = self.flows[self.settings.default_flow]
         with self.store.begin() as conn:
-            if current_campaign(conn, now) is not None:
-                return
-            create_campaign(conn, slug=f"{flow.id}-{now.year}", year=flow.edition, track=flow.track,
-                            flow_id=flow.id, opens_at=now - timedelta(minutes=1),
-                            closes_at=now + timedelta(days=365), state="open")
+            check_campaigns(conn, self.flows, self.settings.campaign, self.settings.default_flow,
+                            self.settings.flows_dir, now)
+            if current_campaign(conn, now) is None:
+                flow = self.flows[self.settings.default_flow]
+                create_campaign(conn, slug=f"{flow.id}-{now.year}", year=flow.edition, track=flow.track,
+                                flow_id=flow.id, opens_at=now - timedelta(minutes=1),
+                                closes_at=now + timedelta(days=365), state="open")
+        migrate_drafts(self.store, self.flows, self.catalog, Path(self.settings.flows_dir), now)
 
     async def chat(self, stream: TextIO, out: TextIO, user: str = "") -> int:
         """The terminal chat: one line, one message; greets first; ends with the input."""
         self.ensure_campaign()
-        console = Console(out, stream, user or getpass.getuser())
-        return await self.runner.serve(console, asyncio.Event())
+        self.console = Console(out, stream, user or getpass.getuser())
+        return await self.runner.serve(self.console, asyncio.Event())
+
+    def stopped_text(self) -> str:
+        """What the terminal says when Ctrl-C stops the chat, in the person's language."""
+        console = getattr(self, "console", None)
+        locale = (self.store.conversation_locale("console", console.chat_id, console.user)
+                  if console is not None else "fr")
+        return self.catalog(locale, "terminal.stopped")
 
     def close(self) -> None:
         self.store.close()
+        if self._lock is not None:
+            self._lock.close()
 
 
 def run_chat(settings: Settings) -> int:
     app = App(settings)
     try:
-        app.ensure_campaign()
-        user = getpass.getuser()
-        return asyncio.run(app.runner.run(_opened(Console(sys.stdout, sys.stdin, user))))
+        asyncio.run(app.chat(sys.stdin, sys.stdout))
+    except KeyboardInterrupt:   # Ctrl-C: every answer given is already committed
+        sys.stdout.write("\n" + app.stopped_text() + "\n")
+        sys.stdout.flush()
     finally:
         app.close()
-
-
-def _opened(transport: Transport) -> Callable[[], Awaitable[Transport]]:
-    """An opener for a transport that needs no connection."""
-    async def opened() -> Transport:
-        return transport
-    return opened
+    return 0
 
 
 def run_transport(settings: Settings, name: str, webhook: bool = False) -> int:
     """`tnlbot run --transport NAME`: the bot as a long-running process."""
     if name == "console":
         return run_chat(settings)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("tnlbot").setLevel(logging.INFO)
     if name == "telegram":
         return _run_telegram(settings, webhook)
     if name == "matrix":
@@ -112,20 +127,29 @@ def run_transport(settings: Settings, name: str, webhook: bool = False) -> int:
 
 
 def _run_telegram(settings: Settings, webhook: bool) -> int:
+    from .runtime.lease import Lease
     from .transports.telegram import Telegram, callback_secret, make_bot
     from .transports.telegram_webhook import WebhookConfig
     if not settings.telegram_token:
         print("The Telegram bot token is missing: set TNLBOT_TELEGRAM_TOKEN or telegram_token "
               "in the configuration file.", file=sys.stderr)
         return 2
-    config = WebhookConfig.from_settings(settings) if webhook else None
+    configure_logging(settings)
     app = App(settings)
     try:
         app.ensure_campaign()
-        bot = make_bot(settings.telegram_token, settings.telegram_base_url)
-        telegram = Telegram(bot, app.store, app.catalog, app.clock,
-                            secret=callback_secret(settings.telegram_token), webhook=config)
-        return asyncio.run(app.runner.run(telegram.connect))
+        config = WebhookConfig.from_settings(settings) if webhook else None
+        # several processes may run: one receives (long polling) at a time, all relay and tick
+        lease = None if webhook else Lease(app.store, "telegram-poller", app.clock,
+                                           ttl=float(settings.extra.get("telegram_poller_lease", 15)))
+        telegram = Telegram(make_bot(settings.telegram_token, settings.telegram_base_url),
+                            app.store, app.catalog, app.clock,
+                            secret=callback_secret(settings.telegram_token), webhook=config, lease=lease,
+                            rate_limit=(float(settings.telegram_rate_per_chat),
+                                        float(settings.telegram_rate_overall)))
+        # webhook: Telegram calls us when there is news; polling: getUpdates answers every 25 s
+        bound = None if webhook else telegram.poll_timeout + 95.0
+        return asyncio.run(app.runner.run(telegram.connect, service=Operations(app, settings, bound)))
     finally:
         app.close()
 
@@ -134,6 +158,7 @@ def _run_matrix(settings: Settings) -> int:
     """TNLBOT_MATRIX_HOMESERVER, _USER, _PASSWORD (first login), _ALLOW."""
     from .transports.matrix import open_matrix
     from .transports.matrix_render import Allow
+    configure_logging(settings)
     if not settings.matrix_homeserver or not settings.matrix_user:
         print("Matrix: set TNLBOT_MATRIX_HOMESERVER and TNLBOT_MATRIX_USER "
               "(and TNLBOT_MATRIX_PASSWORD for the first login).", file=sys.stderr)
@@ -141,10 +166,11 @@ def _run_matrix(settings: Settings) -> int:
     app = App(settings)
     try:
         app.ensure_campaign()
-
-        opener = partial(open_matrix, settings.matrix_homeserver, settings.matrix_user,
-                         settings.matrix_password, app.store, app.catalog,
-                         Allow.parse(settings.matrix_allow), app.clock, app.relay.wake.set)
-        return asyncio.run(app.runner.run(opener))
+        opener: Callable[[], Awaitable[Transport]] = partial(
+            open_matrix, settings.matrix_homeserver, settings.matrix_user, settings.matrix_password,
+            app.store, settings.matrix_store_path(), app.catalog, Allow.parse(settings.matrix_allow),
+            app.clock, app.relay.wake.set)
+        service = Operations(app, settings, receive_bound=30_000 / 1000 + 90)   # Matrix.poll_ms
+        return asyncio.run(app.runner.run(opener, service=service))
     finally:
         app.close()

@@ -4,15 +4,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import tomllib
 from pathlib import Path
 
 from .app import run_chat, run_transport
 from .flows import FlowError, flow_files, load_flow
 from .i18n import LocaleError, load_catalog
 from .settings import Settings
+from .startup import StartupError, explain
 
 
-FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.jury.cli")
+FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.campaigns.claims_cli", "tnlbot.jury.cli",
+                "tnlbot.flowbook.cli", "tnlbot.ops.cli")
 
 
 def _check_flows(settings: Settings, args: argparse.Namespace) -> int:
@@ -58,7 +61,23 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = Settings.load(args.config)
+    try:
+        settings = Settings.load(args.config)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return _cannot_start(exc, Settings(), args.config)
+    try:
+        return _run(args, settings)
+    except (FlowError, LocaleError, StartupError) as exc:
+        return _cannot_start(exc, settings)
+
+
+def _cannot_start(exc: Exception, settings: Settings, config: str | None = None) -> int:
+    """One line per problem (what, where, how to fix), exit code 2, no traceback."""
+    print("\n".join(explain(exc, settings, config)), file=sys.stderr)
+    return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "check-flows":
         return _check_flows(settings, args)
     if getattr(args, "func", None) is not None:

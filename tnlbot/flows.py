@@ -17,6 +17,7 @@ import yaml
 from .core.flow import (CHOICE_KINDS, All, Answered, AnyOf, Compare, Condition, Equals,
                         Flow, FlowTexts, Kind, Not, OneOf, Question, QuestionText, Volet,
                         VoletText)
+from .i18n import SAFE_LOADER
 
 BUNDLED = Path(__file__).resolve().parent.parent / "flows"
 _ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -42,7 +43,7 @@ class _Checker:
 
 def _read_yaml(path: Path, problems: list[str]) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.append(f"{path.name}: (file): cannot be read: {str(exc).splitlines()[0]}")
         return None
@@ -56,6 +57,14 @@ def _number(check: _Checker, path: str, raw: Any) -> Decimal | None:
     except InvalidOperation:
         check.fail(path, f"not a number: {raw!r}")
         return None
+
+
+def _int(check: _Checker, path: str, raw: dict, key: str, default: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        check.fail(f"{path}.{key}" if path else key, f"not a whole number: {value!r}")
+        return default
+    return value
 
 
 class _Builder:
@@ -186,17 +195,18 @@ class _Builder:
         default_max = 4000 if kind is Kind.LONG_TEXT else 200
         return Question(
             id=qid, kind=kind, volet=volet, required=bool(raw.get("required", False)), when=when,
-            choices=choices, other=other, min_length=int(raw.get("min_length", 1)),
-            max_length=min(int(raw.get("max_length", default_max)), 4000),
+            choices=choices, other=other, min_length=_int(self.check, path, raw, "min_length", 1),
+            max_length=min(_int(self.check, path, raw, "max_length", default_max), 4000),
             minimum=_number(self.check, f"{path}.min", raw.get("min")) if kind is not Kind.DATE else None,
             maximum=_number(self.check, f"{path}.max", raw.get("max")) if kind is not Kind.DATE else None,
             min_date=str(raw.get("min", "")) if kind is Kind.DATE else "",
             max_date=str(raw.get("max", "")) if kind is Kind.DATE else "",
-            min_choices=int(raw.get("min_choices", 0)), max_choices=int(raw.get("max_choices", 0)),
+            min_choices=_int(self.check, path, raw, "min_choices", 0),
+            max_choices=_int(self.check, path, raw, "max_choices", 0),
             formats=tuple(str(f).lower() for f in raw.get("formats") or ()),
             max_size=int(Decimal(str(raw.get("max_size_mb", 10))) * 1_000_000) if kind is Kind.FILE else 0,
-            unit=bool(raw.get("unit", False)), min_items=int(raw.get("min_items", 0)),
-            max_items=int(raw.get("max_items", 50)), questions=subs, parent=parent)
+            unit=bool(raw.get("unit", False)), min_items=_int(self.check, path, raw, "min_items", 0),
+            max_items=_int(self.check, path, raw, "max_items", 50), questions=subs, parent=parent)
 
 
 def _structure(path: Path, raw: Any, check: _Checker) -> tuple[dict, list[Volet], dict[str, Question]]:
@@ -205,6 +215,8 @@ def _structure(path: Path, raw: Any, check: _Checker) -> tuple[dict, list[Volet]
         return {}, [], {}
     if raw.get("id") != path.stem:
         check.fail("id", f"must equal the file name {path.stem!r}, not {raw.get('id')!r}")
+    for key in ("version", "edition"):
+        _int(check, "", raw, key, 1)
     builder = _Builder(check)
     volets: list[Volet] = []
     volet_ids: set[str] = set()
@@ -275,15 +287,28 @@ def _question_text(check: _Checker, qid: str, q: Question, qraw: dict) -> Questi
 def load_flow(path: Path, locales: tuple[str, ...] = ("fr", "en")) -> Flow:
     """Load one flow (structure + one text file per locale) or raise FlowError."""
     problems: list[str] = []
-    check = _Checker(path.name, problems)
-    raw, volets, questions = _structure(path, _read_yaml(path, problems), check)
-    texts: dict[str, FlowTexts] = {}
+    raw = _read_yaml(path, problems)
+    texts: dict[str, Any] = {}
     for locale in locales:
         tpath = path.with_name(f"{path.stem}.{locale}.yaml")
         if not tpath.exists():
             problems.append(f"{tpath.name}: (file): missing: every flow needs a text file per language")
             continue
-        built = _texts(tpath, _read_yaml(tpath, problems), volets, questions, problems)
+        texts[locale] = _read_yaml(tpath, problems)
+    return build_flow(path.stem, raw, texts, problems)
+
+
+def build_flow(name: str, raw: Any, raw_texts: dict[str, Any], problems: list[str] | None = None) -> Flow:
+    """Build one flow from its parsed structure and texts (per locale) or raise FlowError.
+
+    Problems name the files `<name>.yaml` and `<name>.<locale>.yaml`.
+    """
+    problems = [] if problems is None else problems
+    path = Path(f"{name}.yaml")
+    raw, volets, questions = _structure(path, raw, _Checker(path.name, problems))
+    texts: dict[str, FlowTexts] = {}
+    for locale, traw in raw_texts.items():
+        built = _texts(path.with_name(f"{name}.{locale}.yaml"), traw, volets, questions, problems)
         if built is not None:
             texts[locale] = built
     if problems:

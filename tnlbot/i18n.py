@@ -18,6 +18,9 @@ from babel.dates import format_datetime
 BUNDLED = Path(__file__).resolve().parent.parent / "locales"
 SOURCE = "fr"
 
+# libyaml's safe loader where PyYAML was built with it (ten times faster at start-up)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class LocaleError(Exception):
     pass
@@ -61,7 +64,7 @@ class Catalog:
 def load_catalog(folder: Path = BUNDLED) -> Catalog:
     messages: dict[str, dict[str, str]] = {}
     for path in sorted(folder.glob("*.yaml")):   # fr.yaml, fr.telegram.yaml, en.yaml...
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
         code = path.name.split(".")[0]
         table = messages.setdefault(code, {})
         for key, value in _flatten(raw).items():

@@ -140,3 +140,12 @@ def identify(agent: Agent, number: str, **overrides: str) -> Reply:
         reply = agent.say(answers[reply.ref])
         said += reply.items
     raise AssertionError("identification did not end")
+
+
+def elu_by_operator(app, agent: Agent) -> None:  # noqa: ANN001
+    """The operator records the élu's confirmation for the agent's candidature (`tnlbot claims elu`)."""
+    from tnlbot.campaigns.elu import confirm_by_operator
+    c = T.conversations
+    with app.store.begin() as conn:
+        cand = conn.execute(select(c.c.candidature_id).where(c.c.chat_id == agent.chat)).scalar()
+        assert confirm_by_operator(conn, cand, app.clock.now())

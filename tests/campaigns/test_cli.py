@@ -42,7 +42,7 @@ def test_create_show_and_list_a_campaign(db, capsys, tmp_path):
     assert "jury: matrix:!jury:example.org, telegram:-1001234" in shown
     assert "d14: Sat 26 Oct 2024 00:00 CEST -> Sat 26 Oct 2024 08:00 CEST" in shown
     assert "d2: Thu 07 Nov 2024 00:00 CET -> Thu 07 Nov 2024 08:00 CET" in shown
-    assert "élu confirmation required" in shown
+    assert "élu confirmation required before submitting" in shown
     assert main(["campaign", "list"]) == 0
     assert "tnl-2024" in capsys.readouterr().out
 
@@ -59,6 +59,11 @@ def test_create_show_and_list_a_campaign(db, capsys, tmp_path):
     (["campaign", "create", "x", "--flow", "tnl-2022", "--opens", "2024-06-12", "--closes", "2024-11-08",
       "--timezone", "Mars/Olympus"], "campaign not created"),
     (["campaign", "create", "--flow", "tnl-2022"], "missing: slug, opens, closes"),
+    (["campaign", "create", "x", "--flow", "tnl-2022", "--opens", "2024-06-12", "--closes", "2024-11-08",
+      "--reminders", "14,0.005"], "--reminders: '0.005' is not an offset: write whole days (14 or 14d) "
+                                   "or hours (12h, 1d12h)"),
+    (["campaign", "create", "x", "--flow", "tnl-2022", "--opens", "2024-06-12", "--closes", "2024-11-08",
+      "--reminders", "400"], "--reminders: '400' is out of range"),
 ])
 def test_bad_campaigns_are_refused_with_a_reason(db, capsys, argv, error):
     assert main(argv) == 2
@@ -83,3 +88,54 @@ def test_open_then_close_now(db, capsys):
     [row] = campaigns(db)
     assert row.state == "closed" and row.closes_at <= datetime.now(timezone.utc)
     assert main(["campaign", "show", "nope"]) == 1
+
+
+def test_hour_offsets_and_the_badge_flow_in_show(db, capsys):
+    assert main(["campaign", "create", "badge-2025", "--flow", "tnl-2025-badge", "--opens", "2025-09-19",
+                 "--closes", "2025-10-19", "--reminders", "7, 1, 1d12h, 6h"]) == 0
+    assert main(["campaign", "show", "badge-2025"]) == 0
+    shown = capsys.readouterr().out
+    assert "reminders: 7 days, 1 day, 36 hours, 6 hours before closing" in shown
+    assert " h36: Sat 18 Oct 2025 12:00 CEST -> Sat 18 Oct 2025 12:00 CEST" in shown
+    assert "h6:" not in shown and "d1:" not in shown   # moved past Sunday, they would fall after closing
+    assert "élu confirmation not asked (this flow has no élu référent question)" in shown
+    assert "élu confirmation required" not in shown
+
+
+def test_edit_extend_close_and_reopen_say_what_changes_and_keep_a_log(db, capsys):
+    now = datetime.now(timezone.utc)
+    day = lambda n: (now + timedelta(days=n)).date().isoformat()  # noqa: E731
+    assert main(["campaign", "create", "ed", "--flow", "tnl-2022", "--opens", day(-1), "--closes", day(30),
+                 "--jury", "console:jury", "--open"]) == 0
+    capsys.readouterr()
+    assert main(["campaign", "edit", "ed", "--reminders", "7,1,12h", "--add-jury", "telegram:-100"]) == 1
+    said = capsys.readouterr().out
+    assert "ed: edit\n  reminders: 14d,7d,2d,1d before closing" in said
+    assert "-> 7d,1d,12h before closing, inactivity 10 days, at most 6" in said
+    assert "  jury: console:jury -> console:jury, telegram:-100" in said
+    assert "ed not changed (answer yes, or pass --yes)" in said       # no terminal, no --yes
+    [row] = campaigns(db)
+    assert "12h" not in row.config
+    assert main(["campaign", "edit", "ed", "--reminders", "7,1,12h", "--add-jury", "telegram:-100",
+                 "--yes"]) == 0
+    assert main(["campaign", "extend", "ed", "--closes", day(20)]) == 2
+    assert "the new closing must be later than the current one" in capsys.readouterr().err
+    assert main(["campaign", "extend", "ed", "--closes", day(40), "--yes"]) == 0
+    said = capsys.readouterr().out
+    assert "ed: extend\n  closes: " in said and "(more time to answer and submit;" in said
+    assert main(["campaign", "reopen", "ed", "--closes", day(50), "--yes"]) == 2
+    assert "ed is not closed (open): use `tnlbot campaign extend`" in capsys.readouterr().err
+    assert main(["campaign", "close", "ed"]) == 0
+    assert main(["campaign", "extend", "ed", "--closes", day(50)]) == 2
+    assert "ed is closed: use `tnlbot campaign reopen ed --closes ...`" in capsys.readouterr().err
+    assert main(["campaign", "reopen", "ed", "--closes", day(50), "--yes"]) == 0
+    said = capsys.readouterr().out
+    assert "  state: closed -> open" in said and "  frozen drafts: 0 -> 0" in said
+    [row] = campaigns(db)
+    assert row.state == "open" and row.closed_at is None and row.closes_at > now + timedelta(days=49)
+    assert main(["campaign", "show", "ed"]) == 0
+    shown = capsys.readouterr().out
+    log = shown.split("  changes:\n")[1].splitlines()
+    assert [line.split(" by ")[0].split()[-1] for line in log] == ["edit", "extend", "reopen"]
+    assert "reminders: 7 days, 1 day, 12 hours before closing" in shown
+    assert "jury: console:jury, telegram:-100" in shown

@@ -17,7 +17,7 @@ from tnlbot.store import campaign_tables as C
 from tnlbot.store import tables as T
 
 from ..autofill import fill
-from .conftest import UTC, Agent, identify, siren
+from .conftest import UTC, Agent, elu_by_operator, identify, siren
 from .sim import delivered, flush
 
 OPENS = datetime(2024, 6, 15, 8, 0, tzinfo=UTC)           # 15 June, 10:00 in Paris
@@ -74,7 +74,7 @@ def test_the_closing_freezes_drafts_tells_everyone_once_and_notifies_each_jury_r
     code = next(w for w in alice.say("/inviter").text.split() if len(w) == 9 and w[4] == "-")
     bob.say(f"/rejoindre {code}")
     fill(carol, flows["tnl-2022"], overrides={"siren": siren(20000002), "nom_collectivite": "Carolville"})
-    carol.say("/elu declarer")
+    elu_by_operator(scheduled, carol)
     carol.say("/deposer")
     carol.say("oui")
     carol.say("/modifier 5")
@@ -108,7 +108,7 @@ def test_the_closing_freezes_drafts_tells_everyone_once_and_notifies_each_jury_r
     files = {d.item.filename: base64.b64decode(d.item.data) for d in matrix if d.item.kind is OutKind.DOCUMENT}
     assert {"candidatures-tnl-2024.csv", "candidatures-tnl-2024.ods"} <= set(files)
     assert files["candidatures-tnl-2024.ods"][:2] == b"PK"
-    rows = list(csv.DictReader(io.StringIO(files["candidatures-tnl-2024.csv"].decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(files["candidatures-tnl-2024.csv"].decode("utf-8-sig")), delimiter=";"))
     assert [r["nom_collectivite"] for r in rows] == ["Carolville"]
     assert [r.get("population") for r in rows] != ["999"]      # the submitted version, not the later edit
     with scheduled.store.begin() as conn:
@@ -125,7 +125,7 @@ def test_without_the_jury_store_the_notice_carries_a_minimal_json(scheduled, clo
     clock.set(OPENS)
     carol = Agent(scheduled, "carol")
     fill(carol, flows["tnl-2022"], overrides={"siren": siren(20000002)})
-    carol.say("/elu declarer")
+    elu_by_operator(scheduled, carol)
     carol.say("/deposer")
     carol.say("oui")
     monkeypatch.setitem(sys.modules, "tnlbot.jury.exports", None)   # as if the jury store were absent
@@ -149,3 +149,32 @@ def test_closing_early_from_the_command_line_moves_the_closing_instant(scheduled
     assert report is not None and report.counts["drafts"] == 1
     assert "close depuis le 16 juin 2024, 10:00" in alice.say("Testbourg")
     assert scheduled.scheduler.tick().closed == []
+
+
+def test_a_reopened_campaign_takes_answers_again_and_closes_with_new_notices(scheduled, clock):
+    from tnlbot.campaigns.changes import apply, plan_reopen
+    from tnlbot.store.campaigns import campaign_by_slug
+    clock.set(OPENS)
+    alice = Agent(scheduled, "alice")
+    identify(alice, siren(20000001))
+    clock.set(CLOSES + timedelta(minutes=1))
+    assert len(scheduled.scheduler.tick().closed) == 1
+    alice.say("/modifier 5")
+    assert "close depuis le" in alice.say("3000") and alice.answers()["population"] != 3000
+    with scheduled.store.begin() as conn:                       # `tnlbot campaign reopen --closes ...`
+        campaign = campaign_by_slug(conn, "tnl-2024")
+        plan = plan_reopen(conn, campaign, clock.now(), CLOSES + timedelta(days=7))
+        assert [c.field for c in plan.changes] == ["state", "closes", "frozen drafts"]
+        assert plan.changes[2].before == "1"
+        apply(conn, campaign, plan, clock.now(), "operator")
+    alice.say("/modifier 5")
+    alice.say("4000")
+    assert alice.answers()["population"] == 4000
+    clock.set(CLOSES + timedelta(days=7, minutes=1))
+    assert len(scheduled.scheduler.tick().closed) == 1
+    assert scheduled.scheduler.tick().closed == []
+    flush(scheduled)
+    told = [d for d in delivered(scheduled) if d.chat == "chat-alice" and d.key.startswith("closed:")]
+    assert [d.key.endswith(":r1") for d in told] == [False, True]
+    with scheduled.store.begin() as conn:
+        assert conn.execute(select(T.candidatures.c.status)).scalars().all() == ["frozen"]

@@ -11,7 +11,7 @@ from tnlbot.store import campaign_tables as C
 from tnlbot.store import tables as T
 
 from ..autofill import SIREN, fill
-from .conftest import UTC, Agent, identify, make_campaign
+from .conftest import UTC, Agent, elu_by_operator, identify, make_campaign
 
 
 def code_in(reply) -> str:  # noqa: ANN001
@@ -32,17 +32,22 @@ def confirmations(app) -> list:  # noqa: ANN001
         return conn.execute(select(e.c.elu_name, e.c.method, e.c.confirmed).order_by(e.c.id)).all()
 
 
-def test_submitting_waits_for_the_elu_and_the_responsible_may_declare_it(filled, camp):
+def test_submitting_waits_for_the_elu_and_the_team_cannot_declare_it_itself(filled, camp):
     alice = filled
     reply = alice.say("/deposer")
     assert "l'élu(e) référent(e) doit confirmer la candidature" in reply
     assert reply.prompt is None                                       # no confirmation asked
     reply = alice.say("/elu")
     assert "n'a pas encore confirmé la candidature" in reply
-    assert [a.value for a in reply.items[-1].actions] == ["/elu inviter", "/elu declarer"]
+    assert [a.value for a in reply.items[-1].actions] == ["/elu inviter"]
     reply = alice.say("/elu declarer")
-    assert "C'est enregistré : vous déclarez le 12 juin 2024, 10:00 que Testbourg" in reply
-    assert confirmations(camp) == [("Testbourg", "declared", True)]
+    assert "Je n'enregistre pas de confirmation déclarée par l'équipe" in reply
+    assert confirmations(camp) == []
+    assert "l'élu(e) référent(e) doit confirmer la candidature" in alice.say("/deposer")
+    elu_by_operator(camp, alice)                                      # the operator checked
+    assert confirmations(camp) == [("Testbourg", "operator", True)]
+    assert "L'équipe du label a enregistré le 12 juin 2024, 10:00 la confirmation de Testbourg" \
+        in alice.say("/elu")
     assert alice.say("/deposer").ref == "confirm"
     assert "Votre candidature est déposée. Merci !" in alice.say("oui")
 
@@ -70,7 +75,7 @@ def test_an_elu_who_says_no_blocks_and_a_new_elu_name_needs_a_new_confirmation(f
     assert "vous ne confirmez pas la candidature" in marie.say("non")
     assert "marie n'a pas confirmé la candidature" in alice.inbox()
     assert "l'élu(e) référent(e) doit confirmer" in alice.say("/deposer")
-    alice.say("/elu declarer")
+    elu_by_operator(camp, alice)
     reply = alice.say("/modifier 8")
     assert reply.ref == "elu_nom"
     alice.say("Jean Jaurès")
@@ -81,7 +86,7 @@ def test_an_elu_who_says_no_blocks_and_a_new_elu_name_needs_a_new_confirmation(f
 def test_only_the_responsible_declares_and_members_cannot_confirm_as_elu(filled, camp):
     alice, bob = filled, Agent(camp, "bob")
     bob.say(f"/rejoindre {code_in(alice.say('/inviter'))}")
-    assert "Seule la personne responsable de la candidature (alice)" in bob.say("/elu declarer")
+    assert "Seule la personne responsable de la candidature (alice)" in bob.say("/elu inviter")
     assert "Seul(e) l'élu(e) référent(e) invité(e)" in bob.say("/confirmer")
     assert confirmations(camp) == []
 
@@ -93,7 +98,7 @@ def test_start_from_last_year_copies_matching_answers_marked_to_check(build, sql
                 closes=y2023 + timedelta(days=30))
     alice = Agent(app, "alice")
     fill(alice, flows["tnl-2022"], overrides={"population": "4321"})
-    alice.say("/elu declarer")
+    elu_by_operator(app, alice)
     alice.say("/deposer")
     assert "Votre candidature est déposée" in alice.say("oui")
     clock.advance(days=31)

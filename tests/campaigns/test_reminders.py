@@ -13,7 +13,7 @@ from tnlbot.store import campaign_tables as C
 from tnlbot.store import tables as T
 
 from ..autofill import fill
-from .conftest import UTC, Agent, Recorder, identify, siren
+from .conftest import UTC, Agent, Recorder, elu_by_operator, identify, siren
 from .sim import PARIS, delivered, flush, reminders, run
 
 OPENS = datetime(2024, 6, 11, 22, 0, tzinfo=UTC)            # 12 June, 00:00 in Paris
@@ -35,7 +35,7 @@ def test_reminders_over_a_whole_campaign(season, clock, flows):
     bob.say(f"/join {code}")
     alice.say("/assigner 2 2")
     fill(carol, flows["tnl-2022"], overrides={"siren": siren(10000002)})
-    carol.say("/elu declarer")
+    elu_by_operator(season, carol)
     carol.say("/deposer")
     assert "Votre candidature est déposée" in carol.say("oui")
     identify(dave, siren(10000003))
@@ -195,3 +195,36 @@ def test_two_ticks_at_the_same_instant_record_each_reminder_once(season, clock):
     with season.store.begin() as conn:
         assert conn.execute(select(func.count()).select_from(T.outbox).where(
             T.outbox.c.dedup_key.like("remind:%"))).scalar() == 5
+
+
+def test_a_body_that_joins_after_the_last_reminder_still_gets_one(season, clock):
+    clock.set(datetime(2024, 10, 28, 14, 0, tzinfo=PARIS))     # after d1 (Monday 12:00), a day to go
+    late = Agent(season, "late")
+    identify(late, siren(10000001))
+    run(season, clock, CLOSES - timedelta(minutes=1), step=timedelta(hours=1))
+    # halfway to the closing is 01:00 on Tuesday, a quiet hour: the reminder waits for 08:00
+    assert [(d.local, d.chat, d.slot) for d in reminders(season)] == [("Tue 29 Oct 08:00", "chat-late", "d1")]
+    assert "il reste 4 heures" in reminders(season)[0].item.text.replace("\xa0", " ")
+    assert "rappel J-1 (envoyé)" in late.say("/rappel")
+
+
+def test_reminders_in_hours_before_the_closing(build, sqlite_store, clock):
+    app = build(sqlite_store, opens=OPENS, closes=CLOSES.astimezone(UTC),
+                config={"reminders": {"before_days": [2, "3h"], "inactivity_days": 0}})
+    alice = Agent(app, "alice")
+    identify(alice, siren(10000001))
+    run(app, clock, CLOSES - timedelta(minutes=1), step=timedelta(hours=1))
+    assert [(d.local, d.slot) for d in reminders(app)] == [("Mon 28 Oct 08:00", "d2"),
+                                                          ("Tue 29 Oct 09:00", "h3")]
+    assert "rappel H-3 (envoyé)" in alice.say("/rappel")
+
+
+def test_a_submitted_candidature_is_told_no_reminder_is_planned(season, clock, flows):
+    carol = Agent(season, "carol")
+    fill(carol, flows["tnl-2022"], overrides={"siren": siren(10000002)})
+    elu_by_operator(season, carol)
+    carol.say("/deposer")
+    carol.say("oui")
+    said = carol.say("/rappel")
+    assert "Votre candidature est déposée : les rappels ne concernent que les brouillons" in said
+    assert "Rappels prévus" not in said

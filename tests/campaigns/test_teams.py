@@ -36,34 +36,31 @@ def team_of(app, alice: Agent) -> tuple[int, list[tuple[str, str]]]:  # noqa: AN
     return cand, [tuple(r) for r in rows]
 
 
-def test_the_first_declarer_is_responsible_and_a_second_is_told_how_to_join(camp):
+def test_the_first_declarer_is_responsible_and_a_colleague_joins_with_a_code(camp):
     alice, bob = Agent(camp, "alice"), Agent(camp, "bob")
     said = identify(alice, TESTBOURG)
     assert f"cette candidature représente Testbourg (SIREN {TESTBOURG}), et vous en êtes responsable" in said
     bob.say("bonjour")
-    bob.say("Mairie de Testbourg")
+    bob.say("Testbourg")
     bob.say("1")
-    reply = bob.say(TESTBOURG)
-    assert "Une candidature existe déjà pour Testbourg" in reply
-    assert "Sa personne responsable est alice" in reply and "/rejoindre" in reply
-    assert "Je n'ai pas créé de seconde candidature" in reply
-    assert len(reply.messages) == 1                      # no next question: the answer is refused
-    assert "bob a essayé de déclarer Testbourg" in alice.inbox()
+    reply = bob.say(TESTBOURG)          # a second claim: not refused, and nothing about alice
+    assert f"cette candidature représente Testbourg (SIREN {TESTBOURG})" in reply
+    assert "alice" not in reply.text
+    assert alice.inbox().messages == []
     rows = live_candidatures(camp)
     assert [r.organisation_id is not None for r in rows].count(True) == 1
     with camp.store.begin() as conn:
         assert conn.execute(select(func.count()).select_from(T.organisations)).scalar() == 1
-        bob_answers = conn.execute(select(T.answers.c.key).join(
-            T.conversations, T.conversations.c.candidature_id == T.answers.c.candidature_id)
-            .where(T.conversations.c.chat_id == bob.chat)).scalars().all()
-    assert "siren" not in bob_answers
-    # bob asks alice for a code and joins: still one candidature for the body
+    # bob asks alice for a code and joins: his own draft and its claim are given up
     code = code_in(alice.say("/inviter"))
     reply = bob.say(f"/rejoindre {code}")
     assert "Bienvenue dans l'équipe de la candidature pour Testbourg" in reply
     assert "bob a rejoint l'équipe de votre candidature (rôle : membre)" in alice.inbox()
     assert len([r for r in live_candidatures(camp) if r.status == "draft"]) == 1
     assert team_of(camp, alice)[1] == [("alice", "responsible"), ("bob", "member")]
+    with camp.store.begin() as conn:
+        statuses = conn.execute(select(C.claims.c.status).order_by(C.claims.c.id)).scalars().all()
+    assert statuses == ["verified", "released"]
 
 
 def test_first_answer_creates_the_body_and_linking_is_announced_once(camp):

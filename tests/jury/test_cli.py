@@ -53,8 +53,7 @@ def test_an_unknown_campaign_is_named(operator):
 
 
 def test_the_operator_exports_every_format_into_a_folder(operator, tmp_path):
-    code, out = operator("jury", "export", "--campaign", "tnl-2025-badge-test", "--out", str(tmp_path),
-                         "--bom", "--delimiter", ";")
+    code, out = operator("jury", "export", "--campaign", "tnl-2025-badge-test", "--out", str(tmp_path))
     assert code == 0
     written = {line.split("\t")[0].rsplit("/", 1)[-1]: int(line.split("\t")[1].split()[0])
                for line in out.splitlines()}
@@ -89,5 +88,6 @@ def test_purging_drafts_of_finished_campaigns_only(operator, badge, tmp_path):
                                               "future\t0 candidature(s) purged"]
     assert badge.chats["alice"].answers() == {}
     code, out = operator("jury", "export", "--campaign", "tnl-2025-badge-test", "--format", "csv",
-                         "--out", str(tmp_path))
-    assert code == 0 and "Ville d'Alice" in (tmp_path / "candidatures-tnl-2025-badge-test.csv").read_text()
+                         "--csv", "rfc4180", "--out", str(tmp_path))
+    text = (tmp_path / "candidatures-tnl-2025-badge-test.csv").read_text(encoding="utf-8")
+    assert code == 0 and "Ville d'Alice" in text and text.startswith("candidature,status,")

@@ -41,8 +41,8 @@ def test_the_closing_notice_carries_every_export(any_store, flows, catalog, cloc
     assert sorted(files) == ["candidature.schema.json", "candidatures-tnl-2025-badge-test.csv",
                              "candidatures-tnl-2025-badge-test.json", "candidatures-tnl-2025-badge-test.ods",
                              "dossiers-tnl-2025-badge-test.zip"]
-    rows = list(csv.DictReader(io.StringIO(files["candidatures-tnl-2025-badge-test.csv"].decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(files["candidatures-tnl-2025-badge-test.csv"].decode("utf-8-sig")), delimiter=";"))
     assert sorted(r["nom_collectivite"] for r in rows) == ["Bourg de Bob", "Ville d'Alice"]
     sample.clock.set(after)
     guest = Chat(sample.app, "juge", chat="salle-du-jury")
-    assert "Ville d'Alice" in guest.say("/jury liste")     # the notice's chat is a jury room
+    assert "réservées aux membres du jury" in guest.say("/jury liste")   # being in the room is no seat

@@ -12,14 +12,15 @@ import io
 import json
 import zipfile
 
+import ezodf
 import jsonschema
 import pytest
 from odf import teletype
 from odf.opendocument import load
-from odf.table import Table, TableCell, TableRow
 from odf.text import H
+from pyexcel_ods3 import get_data
 
-from tnlbot.core.jury import canonical
+from tnlbot.core.jury import CsvDialect, canonical
 from tnlbot.jury.documents import SCHEMA_PATH
 from tnlbot.jury.exports import closing_attachments, exports
 
@@ -35,9 +36,11 @@ def files(sample, *formats, **options) -> dict[str, bytes]:
 
 
 def csv_rows(sample, **options) -> list[dict[str, str]]:
+    """Read as a spreadsheet user's file by default (BOM, semicolons), with the csv module."""
     [data] = files(sample, "csv", **options).values()
-    text = data.decode("utf-8-sig")
-    return list(csv.DictReader(io.StringIO(text), delimiter=options.get("delimiter", ",")))
+    plain = options.get("dialect") is CsvDialect.RFC4180
+    text = data.decode("utf-8" if plain else "utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text), delimiter="," if plain else ";"))
 
 
 def by_name(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -84,37 +87,42 @@ def test_csv_neutralises_formula_injection(sample):
     assert all(not v or v[0] not in "=+-@\t\r" for v in syndicat.values())
 
 
-def test_csv_with_a_bom_and_semicolons_for_spreadsheets(sample):
-    [plain] = files(sample, "csv").values()
-    [data] = files(sample, "csv", bom=True, delimiter=";").values()
-    assert data.startswith(b"\xef\xbb\xbf") and not plain.startswith(b"\xef\xbb\xbf")
-    rows = csv_rows(sample, bom=True, delimiter=";")
-    assert len(rows) == 3 and rows[0]["candidature"] == str(sample.ids["syndicat"])
+def test_csv_opens_right_in_french_spreadsheets_and_the_plain_dialect_is_an_option(sample):
+    [data] = files(sample, "csv").values()
+    assert data.startswith("\ufeffcandidature;status;version;".encode("utf-8"))   # accents, columns
+    assert csv.Sniffer().sniff(data.decode("utf-8-sig")[:2000]).delimiter == ";"
+    [plain] = files(sample, "csv", dialect=CsvDialect.RFC4180).values()
+    assert plain.startswith(b"candidature,status,version,")
+    rows = csv_rows(sample, dialect=CsvDialect.RFC4180)
+    assert rows == csv_rows(sample) and len(rows) == 3
+    assert rows[0]["candidature"] == str(sample.ids["syndicat"])
 
 
 # ---------------------------------------------------------------- ODS
 
-def sheets(sample) -> dict[str, list[list[tuple[str, str]]]]:
+def sheets(sample, tmp_path) -> dict[str, list[list[tuple[str, object]]]]:
+    """Every sheet as rows of (value type, value), read with ezodf (the fork pyexcel-ods3 installs),
+    not with odfpy, the writer's library."""
     [data] = files(sample, "ods").values()
-    doc = load(io.BytesIO(data))
+    path = tmp_path / "export.ods"
+    path.write_bytes(data)
     out = {}
-    for table in doc.spreadsheet.getElementsByType(Table):
-        out[table.getAttribute("name")] = [
-            [(c.getAttribute("valuetype") or "", teletype.extractText(c)) for c in row.getElementsByType(TableCell)]
-            for row in table.getElementsByType(TableRow)]
+    for sheet in ezodf.opendoc(str(path)).sheets:
+        out[sheet.name] = [[(c.value_type or "", c.value) for c in row] for row in sheet.rows()]
     return out
 
 
-def test_ods_has_a_summary_sheet_and_one_sheet_per_volet(sample):
-    found = sheets(sample)
+def test_ods_has_a_summary_sheet_and_one_sheet_per_volet(sample, tmp_path):
+    found = sheets(sample, tmp_path)
     assert list(found)[0] == "Synthèse"
-    assert list(found)[1:] == ["Identification de la collectivi", "Stratégie et mutualisation",
+    assert list(found)[1:] == ["Identification de la collectivité", "Stratégie et mutualisation",
                                "Bonnes pratiques numériques", "Logiciels et systèmes libres",
                                "Communication et écosystème", "Gestion des données"]
     summary = found["Synthèse"]
     assert len(summary) == 4
     commune = next(r for r in summary if r[6][1] == "Commune de Testbourg")
-    assert commune[0] == ("float", str(sample.ids["commune"]))
+    assert commune[0] == ("float", sample.ids["commune"]) and commune[2] == ("float", 1)
+    assert commune[3] == ("date", "2024-06-12T08:10:00")                 # a date cell, in UTC
     assert [v for _, v in commune[7:13]].count("non concerné") == 4
     strategie = found["Stratégie et mutualisation"]
     assert strategie[0][2][1].startswith("Concernée par le volet")
@@ -122,16 +130,23 @@ def test_ods_has_a_summary_sheet_and_one_sheet_per_volet(sample):
     assert keys[:3] == ["candidature", "name", "volet:strategie"]
     syndicat = next(r for r in strategie[2:] if r[1][1] == "Syndicat mixte du Numérique Libre")
     row = dict(zip(keys, syndicat))
-    assert row["structures_mutualisation"] == ("float", "2")
-    assert row["structures_mutualisation[1].structure_role.other"] == ("string", "'+Membre observateur")
+    assert row["structures_mutualisation"] == ("float", 2)
+    assert row["structures_mutualisation[1].structure_role.other"] == ("string", "+Membre observateur")
 
 
-def test_ods_text_cells_are_never_formulas(sample):
+def test_ods_text_cells_are_never_formulas_and_carry_no_apostrophe(sample, tmp_path):
     [data] = files(sample, "ods").values()
     content = zipfile.ZipFile(io.BytesIO(data)).read("content.xml").decode("utf-8")
     assert "table:formula" not in content
-    values = [v for rows in sheets(sample).values() for row in rows for _, v in row]
-    assert sorted(v for v in values if v.lstrip("'") in FORMULA_TEXTS) == sorted("'" + t for t in FORMULA_TEXTS)
+    values = [v for rows in sheets(sample, tmp_path).values() for row in rows for _, v in row]
+    assert sorted(v for v in values if isinstance(v, str) and v.lstrip("'") in FORMULA_TEXTS) \
+        == sorted(FORMULA_TEXTS)
+    (tmp_path / "again.ods").write_bytes(data)                   # a second independent reader
+    book = get_data(str(tmp_path / "again.ods"))
+    assert list(book)[1] == "Identification de la collectivité"
+    cells = [c for rows in book.values() for row in rows for c in row]
+    assert "+Membre observateur" in cells and "'+Membre observateur" not in cells
+    assert sample.ids["syndicat"] in cells                         # numbers come back as numbers
 
 
 # ---------------------------------------------------------------- JSON

@@ -1,13 +1,17 @@
 """The jury at work in chat: assessments, versions, drafts, other campaigns."""
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
+from tnlbot.store import tables as T
+
 from ..conftest import open_campaign
 from ..harness import Chat
 from .conftest import build, close, seat
 from .test_jury_reading import documents
 
 
-def test_a_draft_is_listed_but_never_shown_to_the_jury(badge):
+def test_a_draft_is_neither_listed_nor_shown_to_the_jury(badge):
     carol = Chat(badge.app, "carol")
     carol.say("bonjour")
     carol.say("Bourg de Carol")            # one answer, never submitted
@@ -15,7 +19,8 @@ def test_a_draft_is_listed_but_never_shown_to_the_jury(badge):
     juge = Chat(badge.app, "juge")
     reply = juge.say("/jury liste")
     assert f"N°{badge.ids['alice']} · Ville d'Alice — déposée, version 1 — 16/16 réponses" in reply
-    assert "Bourg de Carol — brouillon, pas encore déposée — 1/" in reply
+    assert "Candidatures de la campagne tnl-2025-badge-test (2)" in reply
+    assert "Carol" not in reply.text and "brouillon" not in reply.text
     number = max(badge.ids.values()) + 1
     reply = juge.say(f"/jury voir {number}")
     assert f"La candidature n°{number} n'a pas encore été déposée" in reply and "Carol" not in reply.text
@@ -86,6 +91,8 @@ def test_the_jury_sees_the_versions_and_what_changed(badge):
     juge = Chat(badge.app, "juge")
     alice = badge.ids["alice"]
     assert "qu'une seule version déposée" in juge.say(f"/jury diff {alice}")
+    juge.say(f"/jury noter {alice} 2 argent")
+    assert "Juge : argent\n" in juge.say("/jury notes").text + "\n"
     chat = badge.chats["alice"]
     assert "Réponse actuelle : Ville d'Alice" in chat.say("/modifier 1")
     chat.say("Ville d'Alice-sur-Libre")
@@ -97,6 +104,8 @@ def test_the_jury_sees_the_versions_and_what_changed(badge):
     assert ("• Quel est le nom de votre collectivité ou de votre structure ? : "
             "Ville d'Alice → Ville d'Alice-sur-Libre") in changes
     assert "Version 2, déposée" in juge.say(f"/jury voir {alice}")
+    assert ("Juge : argent [évaluée sur la version 1 ; le jury lit maintenant la version 2]"
+            in juge.say(f"/jury notes {alice}"))
     assert "Indiquez deux versions déposées" in juge.say(f"/jury diff {alice} 1 5")
 
 
@@ -104,8 +113,40 @@ def test_the_chat_that_receives_the_closing_notice_is_a_jury_room(badge):
     other = open_campaign(badge.store, "tnl-2025-badge", slug="avec-salle",
                           config={"jury": [{"transport": "console", "chat_id": "salle-des-deliberations"}]})
     guest = Chat(badge.app, "invitee", chat="salle-des-deliberations")
-    reply = guest.say("/jury liste avec-salle")
-    assert "Aucune candidature pour l'instant dans la campagne avec-salle" in reply
-    assert "pas membre du jury de la campagne « tnl-2025-badge-test »" in guest.say(
-        "/jury liste tnl-2025-badge-test")
+    assert "réservées aux membres du jury" in guest.say("/jury liste avec-salle")   # the room gives no seat
     assert other and "réservées aux membres du jury" in Chat(badge.app, "invitee").say("/jury liste")
+    english = Chat(badge.app, "eve", chat="salle-des-deliberations", language="en").say("/help")
+    assert english.text.startswith("This room is the jury's") and english.prompt is None
+
+
+def test_the_jury_room_never_starts_a_questionnaire(badge):
+    seat(badge, "salon-jury", kind="room")
+    camille = Chat(badge.app, "camille", chat="salon-jury")
+    for said in ("/aide", "bonjour", "/start", "/inviter"):
+        reply = camille.say(said)
+        assert reply.text.startswith("Ce salon est celui du jury"), said
+        assert reply.prompt is None
+    assert "réservées aux membres du jury" in camille.say("/jury aide")
+    seat(badge, "camille")
+    assert "conversation directe" in camille.say("/jury liste")
+    listing = Chat(badge.app, "camille").say("/jury liste")
+    assert "Candidatures de la campagne tnl-2025-badge-test (2)" in listing and "· ?" not in listing.text
+    with badge.store.begin() as conn:
+        assert conn.execute(select(func.count()).select_from(T.candidatures)).scalar() == 2
+        assert conn.execute(select(func.count()).select_from(T.conversations).where(
+            T.conversations.c.chat_id == "salon-jury")).scalar() == 0
+
+
+
+def test_on_telegram_a_juror_asking_in_a_group_is_answered_in_private(badge):
+    seat(badge, "4242", transport="telegram")
+    asked = Chat(badge.app, "4242", chat="-100777", transport="telegram").say("/jury export csv")
+    o = T.outbox
+    with badge.store.begin() as conn:
+        rows = conn.execute(select(o.c.chat_id, o.c.payload).where(o.c.transport == "telegram")
+                            .order_by(o.c.id)).all()
+    group = [r.payload for r in rows if r.chat_id == "-100777"]
+    private = [r.payload for r in rows if r.chat_id == "4242"]
+    assert len(group) == 1 and "message privé" in group[0] and "Alice" not in group[0]
+    assert any('"kind":"document"' in p for p in private)
+    assert "message privé" in asked

@@ -12,6 +12,7 @@ import io
 from sqlalchemy import func, select
 
 from tnlbot.core.events import OutKind
+from tnlbot.jury.exports import closing_attachments
 from tnlbot.store import tables as T
 
 from ..harness import Chat
@@ -70,7 +71,12 @@ def test_a_jury_member_gets_the_dossier_and_the_exports_as_files(sample):
     assert sorted(files) == [name + ".html", name + ".odt"]
     assert "<h1>Commune de Testbourg</h1>" in files[name + ".html"].decode("utf-8")
     files = documents(juge.say("/jury export csv"))
-    rows = list(csv.DictReader(io.StringIO(files["candidatures-tnl-2022-test.csv"].decode("utf-8"))))
+    data = files["candidatures-tnl-2022-test.csv"]
+    with sample.store.begin() as conn:                # one dialect: the closing notice's, the command line's
+        [closing_csv] = [d for n, _, d in closing_attachments(conn, sample.campaign_id, sample.app.flows,
+                                                              sample.app.catalog) if n.endswith(".csv")]
+    assert data == closing_csv and data.startswith("\ufeffcandidature;".encode("utf-8"))
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert len(rows) == 3
     assert sorted(documents(juge.say("/jury export tout"))) == [
         "candidature.schema.json", "candidatures-tnl-2022-test.csv", "candidatures-tnl-2022-test.json",
@@ -101,11 +107,19 @@ def test_an_applicant_cannot_read_another_body_through_the_jury_commands(sample)
     assert applicant.answers() == answers
 
 
-def test_everyone_writing_from_a_jury_room_is_on_the_jury(sample):
+def test_a_guest_of_the_jury_room_is_not_a_juror_and_a_juror_reads_only_in_private(sample):
     seat(sample, "salle-du-jury", kind="room")
     guest = Chat(sample.app, "invitee", chat="salle-du-jury")
-    assert "Commune de Testbourg" in guest.say("/jury liste")
+    for command in ("/jury liste", "/jury export csv", f"/jury dossier {sample.ids['commune']}"):
+        reply = guest.say(command)
+        assert "réservées aux membres du jury" in reply and "Testbourg" not in reply.text
+        assert not [i for i in reply.items if i.kind.value == "document"]
     assert "réservées aux membres du jury" in Chat(sample.app, "invitee").say("/jury liste")
+    seat(sample, "camille")          # a listed juror, writing in the shared room: told where to ask
+    in_room = Chat(sample.app, "camille", chat="salle-du-jury").say("/jury export csv")
+    assert "conversation directe" in in_room and "Testbourg" not in in_room.text
+    assert not [i for i in in_room.items if i.kind.value == "document"]
+    assert "Commune de Testbourg" in Chat(sample.app, "camille").say("/jury liste")
 
 
 def test_unknown_jury_commands_and_numbers_get_help(sample):

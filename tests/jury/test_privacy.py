@@ -99,9 +99,22 @@ def test_erasure_removes_the_identity_and_keeps_the_jurys_copy_usable(badge):
     jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
     entry = next(e for e in doc["candidatures"] if e["candidature"] == number)
     assert entry["intact"] and entry["name"] == "Ville d'Alice" and entry["sha256"] == before.sha256
-    assert entry["people"] == {str(person.id): ""}
+    assert entry["people"] == {str(person.id): f"personne effacée n°{person.id}"}
     assert f"personne effacée n°{person.id}" in files["candidatures-tnl-2025-badge-test.csv"].decode()
     assert "alice" not in files["candidatures-tnl-2025-badge-test.csv"].decode()
+
+
+def test_her_team_sees_an_erased_person_by_number(badge):
+    alice = badge.chats["alice"]
+    code = next(w for w in alice.say("/inviter").text.split() if len(w) == 9 and w[4] == "-")
+    carol = Chat(badge.app, "carol")
+    carol.say(f"/rejoindre {code}")
+    [person] = rows(badge.store, T.people, display_name="alice")
+    alice.say("/oublier confirmer")
+    assert f"personne effacée n°{person.id}" in carol.say("/equipe")
+    who = carol.say("/qui")
+    assert f"personne effacée n°{person.id}" in who and "?" not in who.text.replace(" ?", "")
+    assert f"personne effacée n°{person.id}" in carol.say("/qui 1")
 
 
 def test_after_erasure_writing_again_starts_afresh(badge):
@@ -165,3 +178,22 @@ def test_a_retention_setting_that_is_not_a_number_falls_back_to_the_default(any_
                                     config={"draft_retention_days": value})
         with any_store.begin() as conn:
             assert retention_days(Q.campaign_by_id(conn, campaign_id)) == days, value
+
+
+def test_my_data_asked_in_a_group_is_sent_in_private_or_asked_for_there(badge):
+    # Telegram: a group's id is not the person's; the file goes to their private chat
+    dan = Chat(badge.app, "5151", chat="-100999", transport="telegram")
+    dan.say("/start")
+    asked = dan.say("/mes_donnees")
+    o = T.outbox
+    with badge.store.begin() as conn:
+        payloads = dict(conn.execute(select(o.c.id, o.c.chat_id).where(o.c.transport == "telegram")).all())
+        docs = conn.execute(select(o.c.chat_id).where(o.c.payload.like('%"kind":"document"%'))).scalars().all()
+    assert "message privé" in asked
+    assert "-100999" not in docs and "5151" in docs
+    assert set(payloads.values()) == {"-100999", "5151"}
+    # a shared room elsewhere (a jury room): nothing personal there, the person is told where to ask
+    seat(badge, "salle", kind="room")
+    in_room = Chat(badge.app, "alice", chat="salle").say("/mes_donnees")
+    assert "conversation directe" in in_room
+    assert not [i for i in in_room.items if i.kind is OutKind.DOCUMENT]

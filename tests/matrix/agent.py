@@ -6,15 +6,21 @@ something and read what the bot answered, as a person would in Element.
 from __future__ import annotations
 
 import asyncio
+import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
-from nio import (AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendResponse,
+from nio import (AsyncClient, AsyncClientConfig, MegolmEvent, RoomCreateResponse, RoomSendResponse,
                  SyncResponse, UploadResponse)
+
+from tnlbot.transports.matrix_crypto import maintain
 
 from .synapse import User
 
 WAIT = 120.0    # bounds a hang only; nothing is timed
+ENCRYPTION = {"type": "m.room.encryption", "state_key": "",
+              "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
 
 @dataclass
@@ -39,13 +45,18 @@ class Said:
 
 
 class Agent:
-    def __init__(self, url: str, user: User):
+    """A person in Element: end-to-end encryption on, every device trusted (Tchap's default)."""
+
+    def __init__(self, url: str, user: User, store: Path):
         self.user = user
-        self.client = AsyncClient(url, user.user_id,
-                                  config=AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0))
+        store.mkdir(parents=True, exist_ok=True)
+        self.client = AsyncClient(url, user.user_id, store_path=str(store), config=AsyncClientConfig(
+            max_limit_exceeded=0, max_timeouts=0, encryption_enabled=True, store_sync_tokens=False))
         self.client.restore_login(user.user_id, user.device_id, user.access_token)
         self.events: dict[str, list[dict]] = {}
+        self.wire: dict[str, str] = {}             # event id -> its type on the wire
         self.highlights: dict[str, int] = {}
+        self.notifications: dict[str, int] = {}    # the unread counts Synapse reports
         self.changed = asyncio.Event()
         self.token: str | None = None
         self.task: asyncio.Task | None = None
@@ -55,6 +66,7 @@ class Agent:
         return self.user.user_id
 
     async def start(self) -> "Agent":
+        await maintain(self.client)                # publishes this device's keys
         first = await self.client.sync(timeout=0, sync_filter={"room": {"timeline": {"limit": 0}}})
         assert isinstance(first, SyncResponse), first
         self.token = first.next_batch
@@ -68,12 +80,22 @@ class Agent:
                 await asyncio.sleep(0.1)
                 continue
             self.token = answer.next_batch
+            await maintain(self.client)
             for room_id, info in answer.rooms.join.items():
-                self.events.setdefault(room_id, []).extend(e.source for e in info.timeline.events)
-                self.highlights[room_id] = info.unread_notifications.highlight_count or 0
+                for event in info.timeline.events:
+                    self._keep(room_id, event)
+                counts = info.unread_notifications
+                self.highlights[room_id] = counts.highlight_count or 0
+                self.notifications[room_id] = counts.notification_count or 0
             for room_id in answer.rooms.invite:
                 await self.client.join(room_id)
             self.changed.set()
+
+    def _keep(self, room_id: str, event) -> None:
+        source = dict(event.source)
+        encrypted = getattr(event, "decrypted", False) or isinstance(event, MegolmEvent)
+        self.wire[source.get("event_id", "")] = "m.room.encrypted" if encrypted else source.get("type", "")
+        self.events.setdefault(room_id, []).append(source)
 
     async def close(self) -> None:
         if self.task is not None:
@@ -82,18 +104,22 @@ class Agent:
         await self.client.close()
 
     # ------------------------------------------------------------ acting
-    async def direct_room(self, bot_id: str) -> str:
-        answer = await self.client.room_create(is_direct=True, invite=[bot_id])
+    async def direct_room(self, bot_id: str, encrypted: bool = False) -> str:
+        answer = await self.client.room_create(is_direct=True, invite=[bot_id],
+                                               initial_state=[ENCRYPTION] if encrypted else [])
         assert isinstance(answer, RoomCreateResponse), answer
         return answer.room_id
 
-    async def group_room(self, *invite: str) -> str:
-        answer = await self.client.room_create(name="Candidature TNL", invite=list(invite))
+    async def group_room(self, *invite: str, encrypted: bool = False) -> str:
+        answer = await self.client.room_create(name="Candidature TNL", invite=list(invite),
+                                               initial_state=[ENCRYPTION] if encrypted else [])
         assert isinstance(answer, RoomCreateResponse), answer
         return answer.room_id
 
     async def send(self, room_id: str, content: dict, event_type: str = "m.room.message") -> str:
-        answer = await self.client.room_send(room_id, event_type, content)
+        await self.until(lambda: room_id in self.client.rooms)     # encrypted or not: known
+        answer = await self.client.room_send(room_id, event_type, content,
+                                             ignore_unverified_devices=True)
         assert isinstance(answer, RoomSendResponse), answer
         return answer.event_id
 
@@ -107,14 +133,14 @@ class Agent:
         return await self.send(room_id, {"m.relates_to": {
             "rel_type": "m.annotation", "event_id": event_id, "key": key}}, "m.reaction")
 
-    async def send_file(self, room_id: str, name: str, data: bytes, mime: str) -> str:
-        import io
-        upload, _ = await self.client.upload(io.BytesIO(data), content_type=mime, filename=name,
-                                             filesize=len(data))
+    async def send_file(self, room_id: str, name: str, data: bytes, mime: str,
+                        encrypted: bool = False) -> str:
+        upload, keys = await self.client.upload(io.BytesIO(data), content_type=mime, filename=name,
+                                                filesize=len(data), encrypt=encrypted)
         assert isinstance(upload, UploadResponse), upload
+        where = {"file": {"url": upload.content_uri, **keys}} if encrypted else {"url": upload.content_uri}
         return await self.send(room_id, {"msgtype": "m.file", "body": name, "filename": name,
-                                         "url": upload.content_uri,
-                                         "info": {"mimetype": mime, "size": len(data)}})
+                                         "info": {"mimetype": mime, "size": len(data)}, **where})
 
     # ------------------------------------------------------------ reading
     def from_bot(self, room_id: str, bot_id: str) -> list[dict]:

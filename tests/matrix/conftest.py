@@ -54,8 +54,9 @@ def register(synapse):
 class Bot:
     """The bot, in this process, on a real store, logged in with its password."""
 
-    def __init__(self, url: str, user: User, app, allow: str = ""):
+    def __init__(self, url: str, user: User, app, crypto: Path, allow: str = ""):
         self.url = url
+        self.crypto = crypto
         self.user = user
         self.app = app
         self.allow = allow
@@ -68,7 +69,8 @@ class Bot:
         return self.user.user_id
 
     async def start(self, **options) -> "Bot":
-        client = await connect(self.url, self.user.user_id, self.user.password, self.app.store)
+        client = await connect(self.url, self.user.user_id, self.user.password, self.app.store,
+                               self.crypto)
         self.matrix = Matrix(client, self.app.store, self.app.catalog, Allow.parse(self.allow),
                              self.app.clock, poll_ms=5000, wake=self.app.relay.wake.set,
                              **options)
@@ -92,27 +94,28 @@ class Bot:
 
 
 @pytest.fixture
-async def bot(synapse, register, make_app, sqlite_store):
-    made = Bot(synapse.url, register("bot"), make_app(sqlite_store))
+async def bot(synapse, register, make_app, sqlite_store, tmp_path):
+    made = Bot(synapse.url, register("bot"), make_app(sqlite_store), tmp_path / "bot-crypto")
     yield made
     await made.stop()
 
 
 @pytest.fixture
-async def any_bot(synapse, register, make_app, any_store):
+async def any_bot(synapse, register, make_app, any_store, tmp_path):
     """The bot on SQLite, then on PostgreSQL."""
-    made = Bot(synapse.url, register("bot"), make_app(any_store))
+    made = Bot(synapse.url, register("bot"), make_app(any_store), tmp_path / "bot-crypto")
     yield made
     await made.stop()
 
 
 @pytest.fixture
-async def agents(synapse, register):
-    """agents("alice") -> a started Agent with a new account."""
+async def agents(synapse, register, tmp_path):
+    """agents("alice") -> a started Agent with a new account (and its own crypto store)."""
     made: list[Agent] = []
 
     async def make(prefix: str = "agent") -> Agent:
-        agent = await Agent(synapse.url, register(prefix)).start()
+        user = register(prefix)
+        agent = await Agent(synapse.url, user, tmp_path / f"agent-{user.localpart}").start()
         made.append(agent)
         return agent
     yield make
@@ -171,7 +174,7 @@ class Room:
         return self.shown(said)
 
 
-async def direct_room(agent: Agent, bot: Bot) -> tuple[Room, list[Said]]:
+async def direct_room(agent: Agent, bot: Bot, encrypted: bool = False) -> tuple[Room, list[Said]]:
     """The agent opens a direct room with the bot; the bot greets and asks the first question."""
-    room = Room(agent, bot.user_id, await agent.direct_room(bot.user_id))
+    room = Room(agent, bot.user_id, await agent.direct_room(bot.user_id, encrypted))
     return room, await room.read(2)

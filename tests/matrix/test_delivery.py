@@ -114,7 +114,7 @@ async def test_a_resend_after_a_crash_reuses_the_transaction_id(any_bot, agents)
     assert store.claim_message(row.id, bot.app.clock.now())
 
     # the bot sent it, then died before writing down that it did: the row is left `sending`
-    client = await connect(bot.url, bot.user_id, bot.user.password, store)
+    client = await connect(bot.url, bot.user_id, bot.user.password, store, bot.crypto)
     first = await Matrix(client, store, bot.app.catalog).send(row)
     await client.close()
     await agent.until(lambda: any("Rappel" in m for m in room.all()))
@@ -158,8 +158,9 @@ async def test_a_rate_limited_bot_waits_as_told_and_sends_each_message_once(bot,
     ticking = asyncio.create_task(time_passes())
     try:
         room, greeting = await direct_room(agent, bot)
+        first = greeting[1]
         kind = await room.answer("Mairie de Saint-Libre")
-        await agent.until(lambda: len(agent.reactions_on(room.id, kind.event_id, bot.user_id)) == 7)
+        await room.until_shown(first, "✅ Mairie de Saint-Libre")     # the first question, settled
     finally:
         ticking.cancel()
     assert "Bonjour" in greeting[0] and "De quel type" in kind
@@ -168,9 +169,8 @@ async def test_a_rate_limited_bot_waits_as_told_and_sends_each_message_once(bot,
         rows = conn.execute(select(o.c.status, o.c.attempts)).all()
     assert {status for status, _ in rows} == {"sent"}
     assert max(attempts for _, attempts in rows) > 1          # some were refused with a 429 first
-    assert len(room.all()) == 3 and len(set(m.event_id for m in room.all())) == 3
-    assert agent.reactions_on(room.id, kind.event_id, bot.user_id) == [
-        "1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣"]
+    assert len(room.all()) == 3 and len({m.event_id for m in room.all()}) == 3
+    assert len(agent.edits_of(room.id, first.event_id)) == 1
 
 
 def sent_ref(store, row_id: int) -> str:

@@ -19,6 +19,7 @@ class Offline:
     """A client that is never asked anything here but who it is."""
     user_id = RECORDED["bot"]
     rooms: dict = {}
+    olm = None                  # no crypto store: no keys to look after
 
     async def joined_members(self, room_id: str) -> None:
         return None

@@ -12,11 +12,10 @@ from nio import RoomSendError
 from tnlbot.core.events import Inbound, InboundKind, Option, Outgoing, OutKind
 from tnlbot.runtime.transport import SendStatus
 from tnlbot.transports.matrix import _failure
-from tnlbot.transports.matrix_render import (Allow, SentPrompt, Skip, bang, clean_name,
-                                             command_names, file_content, for_matrix,
-                                             hint_key, inbound_from_event, match_options,
-                                             reaction_keys, render, render_settled,
-                                             render_update, strip_reply_fallback)
+from tnlbot.transports.matrix_render import (Addressee, Allow, Look, SentPrompt, Skip, bang,
+                                             clean_name, command_names, file_content, for_matrix,
+                                             hint_key, inbound_from_event, match_options, render,
+                                             render_settled, render_update, strip_reply_fallback)
 
 RECORDED = json.loads((Path(__file__).with_name("recorded_events.json")).read_text())
 ROOM, BOT, PROMPT = RECORDED["room_id"], RECORDED["bot"], RECORDED["prompt"]
@@ -26,9 +25,13 @@ KINDS = (Option("commune", "Commune"), Option("epci", "EPCI"), Option("region", 
 
 
 class Lookups:
-    def __init__(self, prompts: dict[str, SentPrompt] | None = None, toggles=None):
+    def __init__(self, prompts: dict[str, SentPrompt] | None = None, toggles=None, latest: str = PROMPT):
         self.prompts = prompts or {}
         self.toggles = toggles or {}
+        self.latest = latest
+
+    def current(self, room_id: str, user_id: str) -> str:
+        return self.latest
 
     def prompt(self, room_id: str, event_id: str) -> SentPrompt | None:
         return self.prompts.get(event_id)
@@ -81,6 +84,9 @@ def test_a_reaction_answers_the_question_it_is_under():
     assert (inbound.kind, inbound.ref, inbound.values) == (InboundKind.CHOICE, "deja_labellise", ("yes",))
     assert read("reaction", asked(KINDS)) is Skip.OTHER
     assert read("reaction", asked(user="@other:localhost")) is Skip.FOREIGN
+    older = asked()
+    older.latest = "$a-later-question"
+    assert read("reaction", older) is Skip.STALE          # a tap under an old question
     assert read("reaction") is Skip.OTHER
 
 
@@ -163,20 +169,31 @@ def question(**changes) -> Outgoing:
     return Outgoing(**{**base, **changes})
 
 
-def test_a_question_is_a_notice_with_a_numbered_list_and_no_mention():
-    content = render(question(), hint="Touchez une réaction.")
-    assert content["msgtype"] == "m.notice" and content["m.mentions"] == {}
+def test_a_question_is_a_text_with_a_numbered_list_and_no_mention_in_a_direct_room():
+    content = render(question(), Look(loud=True, to=Addressee(AGENT), hint="Répondez par le numéro."))
+    assert content["msgtype"] == "m.text" and content["m.mentions"] == {}
     assert content["body"].split("\n") == [
         "Identification · volet 1/6 · question 2/16", "De quel type de structure s'agit-il ?",
-        "1. Commune", "2. EPCI", "3. Région", "Touchez une réaction.", "◀ Retour /retour"]
+        "1. Commune", "2. EPCI", "3. Région", "Répondez par le numéro.", "◀ Retour /retour"]
     assert "<ol><li>Commune</li><li>EPCI</li><li>Région</li></ol>" in content["formatted_body"]
     assert content["format"] == "org.matrix.custom.html"
+    assert render(Outgoing(OutKind.NOTICE, "Réponse enregistrée."))["msgtype"] == "m.notice"
+
+
+def test_in_a_group_room_a_question_mentions_its_person_with_a_pill():
+    content = render(question(), Look(loud=True, to=Addressee(AGENT, "Alice <DSI>")))
+    assert content["m.mentions"] == {"user_ids": [AGENT]}
+    assert content["body"].startswith("Alice <DSI> · Identification")
+    assert f'<a href="https://matrix.to/#/{AGENT}">Alice &lt;DSI&gt;</a>' in content["formatted_body"]
+    quiet = render(Outgoing(OutKind.NOTICE, "Noté."), Look(to=Addressee(AGENT, "Alice")))
+    assert quiet["msgtype"] == "m.notice" and quiet["m.mentions"] == {}
+    assert "matrix.to" not in quiet["formatted_body"] and quiet["body"].startswith("Alice")
 
 
 def test_every_text_is_escaped_in_html():
     nasty = '<a href="https://matrix.to/#/@room">@room</a> & <img src=x onerror=alert(1)>'
-    content = render(Outgoing(OutKind.NOTICE, nasty, header=nasty,
-                              options=(Option("x", nasty),)), addressee=nasty)
+    content = render(Outgoing(OutKind.NOTICE, nasty, header=nasty, options=(Option("x", nasty),)),
+                     Look(to=Addressee(AGENT, nasty)))
     assert "<a " not in content["formatted_body"] and "<img" not in content["formatted_body"]
     assert "&lt;img src=x onerror=alert(1)&gt;" in content["formatted_body"]
     assert nasty in content["body"]
@@ -194,17 +211,12 @@ def test_an_answered_question_is_edited_to_show_the_answer():
     assert "◀ Retour" not in content["m.new_content"]["body"]
     assert content["body"].startswith("* ") and content["m.mentions"] == {}
     assert content["m.new_content"]["m.mentions"] == {}
-    updated = render_update(question(multi=True, selected=("region",)), "$q")
+    updated = render_update(question(multi=True, selected=("region",)), "$q", Look(loud=True))
     assert "3. ☑ Région" in updated["m.new_content"]["body"]
 
 
-def test_shortcuts_and_hints_follow_the_kind_of_question():
-    assert reaction_keys(question(options=YES_NO)) == ("✅", "❌")
-    assert reaction_keys(question()) == ("1️⃣", "2️⃣", "3️⃣")
-    assert reaction_keys(question(multi=True)) == ("1️⃣", "2️⃣", "3️⃣", "✅")
+def test_hints_follow_the_kind_of_question():
     many = tuple(Option(str(n), str(n)) for n in range(11))
-    assert reaction_keys(question(options=many)) == ()
-    assert reaction_keys(Outgoing(OutKind.NOTICE, "x", options=KINDS)) == ()
     assert [hint_key(question(options=o, multi=m)) for o, m in
             ((YES_NO, False), (KINDS, False), (KINDS, True), (many, False), (many, True))] == [
         "matrix.hint_yes_no", "matrix.hint_single", "matrix.hint_multi", "matrix.hint_typed", ""]

@@ -29,7 +29,9 @@ def test_an_answer_of_zero_width_characters_only_is_refused_as_empty(agent, cata
         seen = agent.text(invisible)
         assert not seen.settled and seen.answers == {}
         assert message_key(catalog, "fr", seen.texts[0], ("error.",)) == "error.empty"
-    assert agent.text("Mairie\u200b").answers["nom_collectivite"] == "Mairie\u200b"
+    inside = agent.text("Mairie\u200b de Test")     # invisible inside a name: refused, not stored
+    assert not inside.settled and inside.answers == {}
+    assert message_key(catalog, "fr", inside.texts[0], ("error.",)) == "error.bad_characters"
 
 
 def test_a_superscript_digit_to_a_choice_gets_an_error_not_a_crash(agent, catalog):

@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
+from sqlalchemy import select
 
+from tnlbot.store import tables as T
 from tnlbot.transports.telegram import Telegram, callback_secret, make_bot
 
 from .fake_api import FakeBotApi
@@ -92,14 +94,22 @@ class Session:
         await self.flush()
 
     async def flush(self) -> None:
-        """Run the relay until nothing due is left (a held chat waits one round)."""
+        """Run the relay until nothing due is left (a held chat waits one round); edits the
+        chat's send budget deferred go out once it refills (the person waits a second)."""
         for _ in range(50):
             sent = await self.app.relay.flush("telegram")
             now = self.app.clock.now()
             due = [r for r in self.app.store.due_messages("telegram", now)
                    if r.not_before is None or r.not_before <= now]
             if not sent and not due:
-                break
+                if not self.deferred():
+                    break
+                self.app.clock.advance(1)
+
+    def deferred(self) -> int:
+        o = T.outbox
+        with self.app.store.begin() as conn:
+            return len(conn.execute(select(o.c.id).where(o.c.status == "deferred")).all())
 
     def person(self, user_id: int, name: str, chat_id: int | None = None, language: str = "fr") -> "Person":
         return Person(self, {"id": user_id, "is_bot": False, "first_name": name,

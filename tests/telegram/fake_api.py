@@ -5,6 +5,8 @@ It is strict where Telegram is: HTML must parse (only Telegram's tags, every
 <, > and & escaped), a text is at most 4,096 UTF-16 units, button data at
 most 64 bytes. Updates are confirmed the way getUpdates confirms them: an
 update that was handed out is dropped once a later call's offset passes it.
+Like Telegram, a getUpdates that arrives while another one is waiting ends the
+waiting one with 409 Conflict ("terminated by other getUpdates request").
 """
 from __future__ import annotations
 
@@ -116,6 +118,8 @@ class FakeBotApi:
         self._arrived = asyncio.Event()
         self._query_chat: dict[str, int] = {}
         self.pushed: dict[int, dict] = {}
+        self._waiting: asyncio.Event | None = None   # set: the waiting getUpdates was overtaken
+        self.conflicts = 0
         self.runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -238,12 +242,10 @@ class FakeBotApi:
             for entry in [e for e in self.queue if e.delivered and e.update["update_id"] < offset]:
                 self.queue.remove(entry)
                 self.confirmed.append(entry.update["update_id"])
+        if self._waiting is not None:
+            self._waiting.set()            # Telegram ends the other long poll with 409
         if not self.queue and int(p.get("timeout") or 0) > 0:
-            self._arrived.clear()
-            try:
-                await asyncio.wait_for(self._arrived.wait(), timeout=int(p["timeout"]))
-            except asyncio.TimeoutError:
-                pass
+            await self._long_poll(int(p["timeout"]))
         batch = self.queue[: int(p.get("limit") or 100)]
         for entry in batch:
             entry.delivered = True
@@ -251,6 +253,23 @@ class FakeBotApi:
         if updates and self.after_batch is not None:
             self.after_batch(updates)
         return updates
+
+    async def _long_poll(self, timeout: int) -> None:
+        overtaken = self._waiting = asyncio.Event()
+        self._arrived.clear()
+        arrived = asyncio.ensure_future(self._arrived.wait())
+        ended = asyncio.ensure_future(overtaken.wait())
+        try:
+            await asyncio.wait({arrived, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            arrived.cancel()
+            ended.cancel()
+            if self._waiting is overtaken:
+                self._waiting = None
+        if overtaken.is_set():
+            self.conflicts += 1
+            raise ApiError(409, "Conflict: terminated by other getUpdates request; "
+                                "make sure that only one bot instance is running")
 
     def _chat(self, chat_id: int) -> dict:
         kind = "private" if chat_id > 0 else ("supergroup" if str(chat_id).startswith("-100") else "group")

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import tomllib
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,9 +27,15 @@ from ..store import Store
 from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, create_campaign, list_campaigns
+from . import cli_changes
+from .changes import history
+from .cli_common import _destination, _find, _store, parse_instant
 from .closing import Closer
-from .config import ConfigError, Destination, clock_of, lenient, settings as parse_settings
-from ..core.schedule import timeline
+from ..core.flow import Flow
+from .config import Settings as CampaignSettings
+from .elu import ELU_NAME
+from .config import ConfigError, Destination, clock_of, lenient, offsets, settings as parse_settings
+from ..core.schedule import ReminderPlan, timeline
 
 OPTIONS = ("slug", "year", "track", "flow", "opens", "closes", "timezone")
 
@@ -46,13 +52,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--opens", help="opening date or date and time, local")
     create.add_argument("--closes", help="closing date (end of that day) or date and time, local")
     create.add_argument("--timezone", help="time zone (default Europe/Paris)")
-    create.add_argument("--reminders", help="days before closing, e.g. 14,7,2,1")
+    create.add_argument("--reminders", help="reminders before closing, in days or hours, e.g. 14,7,2,1,12h")
     create.add_argument("--idle-days", type=int, help="inactivity reminder after N days (0: none)")
     create.add_argument("--max-reminders", type=int, help="most reminders per person")
     create.add_argument("--jury", action="append", default=[],
                         help="jury destination TRANSPORT:CHAT, e.g. matrix:!room:example.org (repeatable)")
     create.add_argument("--no-elu-confirmation", action="store_true",
                         help="let the responsible submit without the élu référent's confirmation")
+    create.add_argument("--no-claim-verification", action="store_true",
+                        help="accept the first claim of a body without the operator's check "
+                             "(a later claim of the same body still waits for `tnlbot claims`)")
     create.add_argument("--open", action="store_true", help="mark it open now (if its dates allow)")
     create.set_defaults(func=_create)
     for name, func_, text in (("open", _open, "open a campaign now"),
@@ -63,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=func_)
     listing = sub.add_parser("list", help="list the campaigns")
     listing.set_defaults(func=_list)
+    cli_changes.register(sub)
 
 
 # ------------------------------------------------------------------ helpers
@@ -75,27 +85,6 @@ def read_file(path: str) -> dict[str, Any]:
     return raw
 
 
-def parse_instant(text: str, zone: str, end_of_day: bool) -> datetime:
-    """Local date or date-time -> UTC instant."""
-    text = str(text).strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            local = datetime.combine(day + timedelta(days=1 if end_of_day else 0), time(0),
-                                     tzinfo=ZoneInfo(zone))
-        else:
-            local = datetime.fromisoformat(text.replace(" ", "T"))
-            local = local if local.tzinfo else local.replace(tzinfo=ZoneInfo(zone))
-    except ValueError:
-        raise ConfigError(f"not a date: {text!r} (expected 2024-11-08 or 2024-11-08 18:00)") from None
-    return local.astimezone(timezone.utc)
-
-
-def _destination(text: str) -> dict[str, str]:
-    transport, _, chat = text.partition(":")
-    return {"transport": transport, "chat_id": chat}
-
-
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     raw = read_file(args.file) if args.file else {}
     for name in OPTIONS:
@@ -103,12 +92,12 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             raw[name] = value
     config = dict(raw.get("config", {}))
-    for key in ("reminders", "jury", "invitation_days", "elu_confirmation", "telegram_bot"):
+    for key in ("reminders", "jury", "invitation_days", "elu_confirmation", "telegram_bot", "verify_claims"):
         if key in raw:
             config[key] = raw[key]
     reminders = dict(config.get("reminders", {}))
     if args.reminders:
-        reminders["before_days"] = [int(d) for d in args.reminders.replace(" ", "").split(",") if d]
+        reminders["before_days"] = offsets(args.reminders)
     if args.idle_days is not None:
         reminders["inactivity_days"] = args.idle_days
     if args.max_reminders is not None:
@@ -120,20 +109,11 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     config.setdefault("elu_confirmation", True)
     if args.no_elu_confirmation:
         config["elu_confirmation"] = False
+    config.setdefault("verify_claims", True)
+    if getattr(args, "no_claim_verification", False):
+        config["verify_claims"] = False
     raw["config"] = config
     return raw
-
-
-def _store(settings: Settings) -> Store:
-    return Store(settings.store_url())
-
-
-def _find(store: Store, slug: str) -> Campaign | None:
-    with store.begin() as conn:
-        found = campaign_by_slug(conn, slug)
-    if found is None:
-        print(f"no campaign {slug!r}", file=sys.stderr)
-    return found
 
 
 # ------------------------------------------------------------------ commands
@@ -226,13 +206,15 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
         campaign = _find(store, args.slug)
         if campaign is None:
             return 1
-        print("\n".join(describe(store, campaign)))
+        catalog = load_catalog(Path(settings.locales_dir))
+        flow = load_all(Path(settings.flows_dir), catalog.locales).get(campaign.flow_id)
+        print("\n".join(describe(store, campaign, flow)))
         return 0
     finally:
         store.close()
 
 
-def describe(store: Store, campaign: Campaign) -> list[str]:
+def describe(store: Store, campaign: Campaign, flow: Flow | None = None) -> list[str]:
     """The campaign as the bot sees it, with its reminder timeline (local times)."""
     def local(instant: datetime) -> str:
         return local_time(instant, "en", campaign.timezone)
@@ -252,24 +234,46 @@ def describe(store: Store, campaign: Campaign) -> list[str]:
              f"  opens   {local(campaign.opens_at)} ({campaign.timezone})",
              f"  closes  {local(campaign.closes_at)}",
              f"  candidatures: " + (", ".join(f"{s} {n}" for s, n in sorted(statuses.items())) or "none"),
-             f"  reminders: {', '.join(str(d) for d in plan.before_days)} days before closing; "
+             f"  reminders: {_offsets(plan)} before closing; "
              f"inactivity {plan.inactivity_days} days; at most {plan.max_per_person} per person; "
              f"quiet {quiet.start:%H:%M}-{quiet.end:%H:%M} and {days or 'no day'}",
              "  jury: " + (", ".join(_dest(d) for d in conf.jury) or "none"),
-             "  élu confirmation " + ("required" if conf.elu_confirmation else "not required")
-             + f"; invitations valid {conf.invitation_days} days",
-             "  reminder timeline (slot: N days before closing -> sent at, after quiet hours):"]
+             f"  {_elu(conf, flow)}; invitations valid {conf.invitation_days} days",
+             "  claims of a body " + ("verified by the operator" if conf.verify_claims
+                                      else "accepted first come (conflicts go to the operator)"),
+             "  reminder timeline (slot dN or hN: N days or hours before closing -> sent at, after quiet hours):"]
     zone = ZoneInfo(campaign.timezone)
     for planned in timeline(clock_of(campaign)):
         nominal, due_at = (i.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
                            for i in (planned.nominal, planned.due_at))
         lines.append(f"    {planned.slot:>4}: {nominal} -> {due_at}  ({sent.get(planned.slot, 0)} sent)")
-    others = {s: n for s, n in sent.items() if not s.startswith("d")}
+    planned_slots = {p.slot for p in timeline(clock_of(campaign))}
+    others = {s: n for s, n in sent.items() if s not in planned_slots}
     if others:
         lines.append("  other reminders sent: " + ", ".join(f"{s} {n}" for s, n in sorted(others.items())))
     if closing is not None:
         lines.append(f"  closed at {local(closing.closed_at)} by {closing.worker}: {closing.summary}")
+    with store.begin() as conn:
+        changes = history(conn, campaign.id)
+    if changes:
+        lines.append("  changes:")
+    for at, command, by, fields in changes:
+        lines.append(f"    {local(at)} {command} by {by or '?'}: "
+                     + "; ".join(f"{f['field']} {f['before']} -> {f['after']}" for f in fields
+                                 if f["field"] != "previous closing"))
     return lines
+
+
+def _elu(conf: CampaignSettings, flow: Flow | None) -> str:
+    if flow is not None and ELU_NAME not in flow.questions:
+        return "élu confirmation not asked (this flow has no élu référent question)"
+    return "élu confirmation " + ("required before submitting" if conf.elu_confirmation else "not required")
+
+
+def _offsets(plan: ReminderPlan) -> str:
+    days = [f"{d} days" if d > 1 else "1 day" for d in sorted(plan.before_days, reverse=True)]
+    hours = [f"{h} hours" if h > 1 else "1 hour" for h in sorted(plan.before_hours, reverse=True)]
+    return ", ".join(days + hours) or "none"
 
 
 def _dest(dest: Destination) -> str:

@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Mapping
 
@@ -34,6 +34,7 @@ from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign
 from ..store.store import dumps
+from .changes import reopenings
 from .config import Destination, lenient
 from .context import insert_or_skip, load_campaign, locale_of
 
@@ -106,12 +107,15 @@ class Closer:
         frozen = list(conn.execute(update(k).where(k.c.campaign_id == campaign_id, k.c.status == "draft")
                                    .values(status="frozen", updated_at=now).returning(k.c.id)).scalars())
         report = ClosingReport(campaign_id)
-        notices = self._tell_members(conn, campaign, now)
+        round_ = reopenings(conn, campaign_id)       # a reopened campaign's closing tells everyone again
+        suffix = f":r{round_}" if round_ else ""
+        notices = [replace(n, dedup_key=n.dedup_key + suffix) for n in self._tell_members(conn, campaign, now)]
         report.counts = counts(conn, campaign, self.flows[campaign.flow_id])
         report.counts["frozen_now"] = len(frozen)
         files = self._attachments(conn, campaign, report.counts)
         report.files = [(name, len(data)) for name, _, data in files]
-        notices += self._tell_jury(campaign, report, files, now)
+        notices += [replace(n, dedup_key=n.dedup_key + suffix)
+                    for n in self._tell_jury(campaign, report, files, now)]
         report.notices = len(self.store.enqueue_many(conn, notices, now))
         conn.execute(update(C.closings).where(C.closings.c.campaign_id == campaign_id).values(
             summary=dumps({"counts": report.counts, "files": report.files, "notices": report.notices})))

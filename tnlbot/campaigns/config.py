@@ -1,6 +1,6 @@
 """A campaign's settings, read from its config JSON (set by `tnlbot campaign create`).
 
-    {"reminders": {"before_days": [14, 7, 2, 1], "inactivity_days": 10,
+    {"reminders": {"before_days": [14, 7, 2, 1, "12h"], "inactivity_days": 10,
                    "max_per_person": 6,
                    "quiet": {"start": "20:00", "end": "08:00", "days": ["sunday"]}},
      "jury": [{"transport": "matrix", "chat_id": "!room:example.org", "locale": "fr"},
@@ -16,6 +16,7 @@ configuration (the embedded terminal default) does not.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import time
 from typing import Any, Mapping
@@ -49,6 +50,9 @@ class Settings:
     invitation_days: int = 7
     elu_confirmation: bool = False   # `tnlbot campaign create` writes true unless told otherwise
     telegram_bot: str = ""
+    verify_claims: bool = False      # the operator verifies each claim of a body; `tnlbot campaign
+                                     # create` writes true unless told otherwise (false: the first
+                                     # claim of a body is accepted, later ones wait for the operator)
 
 
 def _time(raw: Any, where: str) -> time:
@@ -76,13 +80,51 @@ def quiet_hours(raw: Mapping[str, Any] | None) -> QuietHours:
                       days=tuple(sorted(DAYS.index(d) for d in days)))
 
 
+OFFSET = re.compile(r"(?:(\d{1,3})\s*[dj])?\s*(?:(\d{1,4})\s*h)?")
+OFFSET_HELP = ("write whole days (14 or 14d) or hours (12h, 1d12h), between 1 hour and 365 days, "
+               "e.g. 14,7,2,1,12h")
+
+
+def offset(raw: Any, where: str = "reminders.before_days") -> tuple[str, int]:
+    """One reminder offset before the closing: ("d", days) or ("h", hours)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        text = str(raw)
+    elif isinstance(raw, str):
+        text = raw.strip().lower()
+    else:
+        raise ConfigError(f"{where}: {raw!r} is not an offset: {OFFSET_HELP}")
+    if text.isdigit():
+        days, hours = int(text), 0
+    else:
+        found = OFFSET.fullmatch(text)
+        if not text or found is None or not any(found.groups()):
+            raise ConfigError(f"{where}: {raw!r} is not an offset: {OFFSET_HELP}")
+        days, hours = int(found.group(1) or 0), int(found.group(2) or 0)
+    total = days * 24 + hours
+    if not 1 <= total <= 365 * 24:
+        raise ConfigError(f"{where}: {raw!r} is out of range: {OFFSET_HELP}")
+    return ("h", total) if hours else ("d", days)
+
+
+def offsets(text: str) -> list[int | str]:
+    """`--reminders 14,7,2,1,12h` -> [14, 7, 2, 1, "12h"] (checked; raises ConfigError)."""
+    out: list[int | str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if item:
+            kind, n = offset(item, "--reminders")
+            out.append(n if kind == "d" else f"{n}h")
+    return out
+
+
 def reminder_plan(raw: Mapping[str, Any] | None) -> ReminderPlan:
     raw = raw or {}
     before = raw.get("before_days", [14, 7, 2, 1])
     if not isinstance(before, list):
-        raise ConfigError("reminders.before_days: expected a list of days")
+        raise ConfigError("reminders.before_days: expected a list of offsets: " + OFFSET_HELP)
+    parsed = [offset(d) for d in before]
     return ReminderPlan(
-        before_days=tuple(_int(d, "reminders.before_days", 1, 365) for d in before),
+        before_days=tuple(n for kind, n in parsed if kind == "d"),
+        before_hours=tuple(n for kind, n in parsed if kind == "h"),
         inactivity_days=_int(raw.get("inactivity_days", 10), "reminders.inactivity_days", 0, 365),
         max_per_person=_int(raw.get("max_per_person", 6), "reminders.max_per_person", 0, 100),
         quiet=quiet_hours(raw.get("quiet")))
@@ -108,7 +150,8 @@ def settings(config: Mapping[str, Any]) -> Settings:
                     jury=destinations(config.get("jury")),
                     invitation_days=_int(config.get("invitation_days", 7), "invitation_days", 1, 90),
                     elu_confirmation=bool(config.get("elu_confirmation", False)),
-                    telegram_bot=str(config.get("telegram_bot", "")))
+                    telegram_bot=str(config.get("telegram_bot", "")),
+                    verify_claims=config.get("verify_claims", False) is True)
 
 
 def lenient(config: Mapping[str, Any]) -> Settings:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, Union
 
 from sqlalchemy import Connection, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from ..core.events import Addressed, Inbound, Option, Outgoing, OutKind
 from ..core.flow import JSON, Flow
@@ -41,7 +41,7 @@ Params = Union[Mapping[str, str], Callable[[str], Mapping[str, str]], None]
 
 def insert_or_skip(conn: Connection, table: Table):  # noqa: ANN201
     """INSERT ... ON CONFLICT DO NOTHING for this connection's dialect."""
-    make = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    make = _pg_insert() if conn.dialect.name == "postgresql" else sqlite.insert
     return make(table)
 
 
@@ -157,6 +157,12 @@ class Ctx:
         item = Outgoing(kind, text, ref=ref, options=options, actions=actions)
         return Addressed(self.inbound.transport, self.inbound.chat_id, item, self.inbound.user_id)
 
+    def name_of(self, person_id: int | None, name: str | None) -> str:
+        """A person's name as shown; an erased person is "personne effacée n°…"."""
+        if name and name != "?":
+            return name
+        return self.t("jury.export.erased", id=str(person_id)) if person_id is not None else "?"
+
     def say(self, key: str, **params: str) -> list[Addressed]:
         return [self.reply(self.t(key, **params))]
 
@@ -172,3 +178,8 @@ class Ctx:
         text = self.catalog(where.locale, key, **dict(values))
         return [Addressed(where.transport, where.chat_id, Outgoing(OutKind.NOTICE, text),
                           where.user_id, dedup)]
+
+
+def _pg_insert():  # noqa: ANN202 - PostgreSQL's dialect (and its drivers) only when used
+    from sqlalchemy.dialects.postgresql import insert
+    return insert

@@ -4,12 +4,15 @@ Two ways, both recorded (who, how, when, for which élu's name):
 - the élu confirms from their own chat account: the responsible sends them
   an invitation code (`/elu inviter`), the élu joins with it and answers the
   confirmation prompt (or types /confirmer);
-- the responsible declares that the élu confirmed (`/elu declarer`).
+- the operator records it (`tnlbot claims elu CANDIDATURE`), having checked.
+A team never confirms for its élu: `/elu declarer` explains these two ways.
 A confirmation holds for the élu named in the identification volet: if that
 name changes, a new confirmation is needed.
 """
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Mapping
 
 from sqlalchemy import Connection, insert, select
@@ -65,8 +68,7 @@ def status(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
         text = ctx.t("elu.status.pending", elu=name, mandate=mandate)
     actions: tuple[Option, ...] = ()
     if ctx.conv.is_responsible:
-        actions = (Option("/elu inviter", ctx.t("elu.action.invite")),
-                   Option("/elu declarer", ctx.t("elu.action.declare")))
+        actions = (Option("/elu inviter", ctx.t("elu.action.invite")),)
     return [ctx.reply(text, actions=actions)]
 
 
@@ -80,17 +82,24 @@ def command(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
 
 
 def declare(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
-    refused = responsible_only(ctx)
-    if refused:
-        return refused
-    assert ctx.conv is not None
-    name, mandate = _names(answers)
+    """A self-declaration is not a confirmation: say who may confirm, record nothing."""
     if not required(ctx.flow, ctx.settings):
         return ctx.say("elu.not_required")
-    if not name:
-        return ctx.say("elu.no_name")
-    _record(ctx, name, "declared", True)
-    return ctx.say("elu.declared", elu=name, mandate=mandate, when=ctx.when(ctx.now))
+    name, _ = _names(answers)
+    return ctx.say("elu.declare_refused", elu=name or "?")
+
+
+def confirm_by_operator(conn: Connection, candidature_id: int, now: datetime) -> str:
+    """The operator records the élu's confirmation for the name now answered: the name, or ""."""
+    a = T.answers
+    raw = conn.execute(select(a.c.value).where(a.c.candidature_id == candidature_id,
+                                               a.c.key == ELU_NAME)).scalar()
+    name = str(json.loads(raw)) if raw else ""
+    if name:
+        conn.execute(insert(C.elu_confirmations).values(
+            candidature_id=candidature_id, elu_name=name[:200], method="operator", confirmed=True,
+            by_person=None, at=now))
+    return name
 
 
 def invite(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:

@@ -30,11 +30,12 @@ from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
 from ..core.flow import JSON, Flow
 from ..core.walk import slots
 from ..i18n import Catalog
+from ..jury.queries import is_jury_room
 from ..store import ConversationRow, Store
 from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, current_campaign
-from . import elu, identity, lastyear, prefs, teams
+from . import claims, elu, identity, lastyear, prefs, teams
 from .config import lenient
 from .context import Ctx, load_campaign
 from .wording import time_left
@@ -112,12 +113,14 @@ class CampaignHook:
         if campaign is None:
             return None
         ctx = self._ctx(conn, inbound, None, campaign, now)
+        name = fold(inbound.command) if inbound.kind is InboundKind.COMMAND else ""
+        if name not in START + HELP + tuple(COMMANDS) and inbound.kind is InboundKind.COMMAND:
+            return None          # another feature's command (e.g. /jury): not ours to answer
+        if is_jury_room(conn, inbound.transport, inbound.chat_id):
+            return ctx.say("opening.jury_room")      # the jury's room never starts a questionnaire
         if inbound.kind is InboundKind.COMMAND:
-            name = fold(inbound.command)
             if name in ("rejoindre", "join") or (name in START and teams.clean_code(inbound.text)):
                 return teams.join(ctx, inbound.text, elu.ask_elu)
-            if name not in START + HELP and name not in COMMANDS:
-                return None      # another feature's command (e.g. /jury): not ours to answer
         title = self.flows[campaign.flow_id].text(ctx.locale).title if campaign.flow_id in self.flows else ""
         if now < campaign.opens_at:
             return ctx.say("opening.not_yet", title=title, when=ctx.when(campaign.opens_at),
@@ -153,6 +156,7 @@ class CampaignHook:
         flow = self.flows[conv.flow_id]
         settings = lenient(load_campaign(conn, conv.campaign_id).config)
         return replace(dossier, elu_confirmed=elu.confirmed(conn, conv.candidature_id, answers, flow, settings),
+                       claim_verified=claims.may_submit(conn, conv.candidature_id, settings.verify_claims),
                        to_check=_to_check(conn, conv.candidature_id, flow, answers))
 
     # ------------------------------------------------------------------ after

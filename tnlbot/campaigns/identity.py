@@ -1,11 +1,10 @@
 """The body behind a candidature (SIREN -> organisation), and who answered what.
 
 Rules kept here:
-- The SIREN answer links the candidature to its organisation (unique SIREN).
-  One candidature per body and campaign: when another candidature already
-  holds that body, the answer is refused (nothing saved, no duplicate) and
-  the person is told how to join it. The unique constraint
-  (campaign, organisation) is the last guard against two agents racing.
+- The SIREN answer makes a claim on the body (claims.py): the candidature is
+  linked to the body only once the claim is verified, and nobody learns
+  from typing a SIREN whether or by whom the body is claimed. One verified
+  candidature per body and campaign (unique constraint).
 - When an agent replaces an answer given by a colleague, the later answer
   wins, both stay in the history, and the colleague is told.
 """
@@ -24,9 +23,10 @@ from ..core.prompts import show_value, slot_label
 from ..core.turn import State, Turn
 from ..store import tables as T
 from ..store import campaign_tables as C
+from . import claims
+from .claims import ORG_FIELDS
 from .context import Ctx, person_name
 
-ORG_FIELDS = {"nom_collectivite": "name", "type_collectivite": "kind", "departement": "departement"}
 
 
 def reading(ctx: Ctx, locale: str, answers: Mapping[str, JSON]) -> Turn:
@@ -37,42 +37,19 @@ def reading(ctx: Ctx, locale: str, answers: Mapping[str, JSON]) -> Turn:
 # ------------------------------------------------------------------ SIREN
 
 def link_siren(ctx: Ctx, siren: str, answers: Mapping[str, JSON]) -> tuple[bool, list[Addressed]]:
-    """Link the sender's candidature to the body: (linked, what to say).
+    """The sender's candidature claims the body: (accepted, what to say).
 
-    Not linked: the answer must be refused (the body has another candidature).
-    Plain SQL on the transaction's cursor: this runs once per candidature, on the
-    path of an answer."""
+    Not accepted: the answer must be refused (the candidature's body is already
+    verified, or a member tried to change it). Whether another team claims the
+    same body is never told here (see claims.py)."""
     assert ctx.conv is not None
-    conn, hot = ctx.conn, ctx.store.hot
-    campaign_id, mine = ctx.conv.campaign_id, ctx.conv.candidature_id
     org_id = _organisation(ctx, siren, answers)
-    holder = hot.run(conn, HOLDER, (campaign_id, org_id)).fetchone()
-    if holder is not None and holder[0] == mine:
-        return True, []
-    if holder is not None:
-        return False, _taken(ctx, holder[0], holder[1], siren)
-    current = hot.run(conn, CURRENT_ORG, (mine,)).fetchone()
-    if current is not None and current[0] is not None and not ctx.conv.is_responsible:
-        return False, ctx.say("teams.siren.responsible_only")
-    hot.run(conn, "SAVEPOINT link_siren", ())
-    try:
-        hot.run(conn, LINK, (org_id, mine))
-    except conn.dialect.dbapi.IntegrityError:   # another agent linked the same body a moment ago
-        hot.run(conn, "ROLLBACK TO SAVEPOINT link_siren", ())
-        hot.run(conn, "RELEASE SAVEPOINT link_siren", ())
-        holder = hot.run(conn, HOLDER, (campaign_id, org_id)).fetchone()
-        return False, _taken(ctx, holder[0], holder[1], siren)
-    hot.run(conn, "RELEASE SAVEPOINT link_siren", ())
-    name = hot.run(conn, ORG_NAME, (org_id,)).fetchone()
-    key = "teams.siren.linked" if ctx.conv.is_responsible else "teams.siren.linked_member"
-    return True, [ctx.reply(ctx.t(key, body=(name[0] if name else "") or "", siren=siren))]
+    body = claims.body_of_answers(answers) or siren
+    return claims.claim(ctx, org_id, siren, body)
 
 
-HOLDER = "SELECT id, responsible_id FROM candidatures WHERE campaign_id = ? AND organisation_id = ?"
-CURRENT_ORG = "SELECT organisation_id FROM candidatures WHERE id = ?"
-LINK = "UPDATE candidatures SET organisation_id = ? WHERE id = ?"
-ORG_NAME = "SELECT name FROM organisations WHERE id = ?"
 ORG_BY_SIREN = "SELECT id FROM organisations WHERE siren = ?"
+CURRENT_ORG = "SELECT organisation_id FROM candidatures WHERE id = ?"
 NEW_ORG = ("INSERT INTO organisations (siren, name, kind, departement) VALUES (?, ?, ?, ?) "
            "ON CONFLICT DO NOTHING RETURNING id")
 
@@ -85,17 +62,6 @@ def _organisation(ctx: Ctx, siren: str, answers: Mapping[str, JSON]) -> int:
     if row is not None:
         return int(row[0])
     return int(hot.run(ctx.conn, ORG_BY_SIREN, (siren,)).fetchone()[0])
-
-
-def _taken(ctx: Ctx, holder: int, responsible: int, siren: str) -> list[Addressed]:
-    assert ctx.conv is not None
-    name = ctx.conn.execute(select(T.organisations.c.name).where(
-        T.organisations.c.siren == siren)).scalar() or siren
-    who = person_name(ctx.conn, ctx.conv.person_id)
-    told = ctx.notify(responsible, holder, "teams.siren.told_responsible",
-                      {"name": who, "body": name, "siren": siren})
-    return ctx.say("teams.siren.taken", body=name, siren=siren,
-                   responsible=person_name(ctx.conn, responsible)) + told
 
 
 def sync_organisation(ctx: Ctx, changes: Mapping[str, JSON]) -> None:
@@ -166,7 +132,7 @@ def who(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
         return _history(ctx, turn, all_slots[int(arg) - 1])
     a, p = T.answers, T.people
     rows = {r.key: r for r in ctx.conn.execute(
-        select(a.c.key, a.c.answered_at, p.c.display_name).join(p, p.c.id == a.c.answered_by, isouter=True)
+        select(a.c.key, a.c.answered_at, a.c.answered_by, p.c.display_name).join(p, p.c.id == a.c.answered_by, isouter=True)
         .where(a.c.candidature_id == ctx.conv.candidature_id)).all()}
     lines = [ctx.t("teams.who.title")]
     for number, slot in enumerate(all_slots, 1):
@@ -175,7 +141,8 @@ def who(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
             continue
         lines.append(ctx.t("teams.who.line", n=str(number), label=slot_label(turn, slot),
                            value=show_value(turn, slot, answers[slot.key]),
-                           name=row.display_name or "?", when=ctx.when(row.answered_at)))
+                           name=ctx.name_of(row.answered_by, row.display_name),
+                           when=ctx.when(row.answered_at)))
     if len(lines) == 1:
         lines.append(ctx.t("teams.who.none"))
     return [ctx.reply("\n".join(lines))]
@@ -185,7 +152,7 @@ def _history(ctx: Ctx, turn: Turn, slot) -> list[Addressed]:  # noqa: ANN001
     assert ctx.conv is not None
     h, p = T.answer_history, T.people
     rows = ctx.conn.execute(
-        select(h.c.old_value, h.c.new_value, h.c.changed_at, p.c.display_name)
+        select(h.c.old_value, h.c.new_value, h.c.changed_at, h.c.changed_by, p.c.display_name)
         .join(p, p.c.id == h.c.changed_by, isouter=True)
         .where(h.c.candidature_id == ctx.conv.candidature_id, h.c.key == slot.key)
         .order_by(h.c.changed_at, h.c.id)).all()
@@ -195,7 +162,7 @@ def _history(ctx: Ctx, turn: Turn, slot) -> list[Addressed]:  # noqa: ANN001
         old = show_value(turn, slot, json.loads(row.old_value)) if row.old_value else none
         new = show_value(turn, slot, json.loads(row.new_value)) if row.new_value else none
         lines.append(ctx.t("teams.who.change", when=ctx.when(row.changed_at),
-                           name=row.display_name or "?", old=old, new=new))
+                           name=ctx.name_of(row.changed_by, row.display_name), old=old, new=new))
     checked = ctx.conn.execute(select(C.answer_checks.c.key).where(
         C.answer_checks.c.candidature_id == ctx.conv.candidature_id,
         C.answer_checks.c.key == slot.key)).first()

@@ -18,6 +18,7 @@ from sqlalchemy import delete, insert, select, update
 from ..core.answers import ascii_number
 from ..core.events import Addressed, Option
 from ..core.flow import JSON, Flow, Kind
+from ..core.refit import same_shape
 from ..core.prompts import show_value, slot_label
 from ..core.walk import slots
 from ..store import tables as T
@@ -55,9 +56,7 @@ def _fits(q, value: JSON, other: bool) -> bool:  # noqa: ANN001
         return value in q.choices
     if q.kind is Kind.MULTI:
         return isinstance(value, list) and all(v in q.choices for v in value)
-    if q.kind is Kind.REPEAT:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return q.kind is not Kind.NOTICE
+    return same_shape(q, value)     # a yes/no answer is not copied into what became a text
 
 
 def _checkable(flow: Flow, key: str) -> bool:

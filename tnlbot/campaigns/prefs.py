@@ -57,6 +57,8 @@ def command(ctx: Ctx) -> list[Addressed]:
 def slot_name(ctx: Ctx, slot: str) -> str:
     if slot.startswith("d") and slot[1:].isdigit():
         return ctx.t("reminder.slot.deadline", n=slot[1:])
+    if slot.startswith("h") and slot[1:].isdigit():
+        return ctx.t("reminder.slot.hours", n=slot[1:])
     return ctx.t("reminder.slot." + slot.split(":", 1)[0])
 
 
@@ -72,7 +74,9 @@ def overview(ctx: Ctx) -> list[Addressed]:
         lines.append(f"• {ctx.when(at)} : {slot_name(ctx, slot)} ({state})")
     if not entries:
         lines.append(ctx.t("reminder.prefs.none_yet"))
-    if pref is not None and pref.opted_out:
+    if ctx.conv.status != "draft":
+        lines.append(ctx.t("reminder.prefs.not_draft"))
+    elif pref is not None and pref.opted_out:
         lines.append(ctx.t("reminder.prefs.is_stopped"))
     else:
         planned = [s for s in timeline(clock_of(ctx.campaign)) if s.due_at > ctx.now]

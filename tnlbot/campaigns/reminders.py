@@ -127,25 +127,33 @@ def _key(message: Addressed) -> tuple[int, int, str]:
 def candidates(conn: Connection, clock: CampaignClock, now: datetime, after: int,
                limit: int) -> list[int]:
     """Draft candidatures that may have something due (the policy decides)."""
-    due_slots = [s for s in timeline(clock) if s.due_at <= now]
+    slots = timeline(clock)
+    due_slots = [s for s in slots if s.due_at <= now]
     idle = clock.plan.inactivity_days
     params = {"cid": clock.id, "now": now, "after": after, "limit": limit,
               "slot": due_slots[-1].slot if due_slots else "", "slot_due": now,
-              "idle_since": now - timedelta(days=idle)}
+              "idle_since": now - timedelta(days=idle),
+              # late joiners' catch-up falls halfway between joining and closing (or later)
+              "late_by": now - (clock.closes_at - now)}
     if due_slots:
         params["slot_due"] = due_slots[-1].due_at
-    query = _candidates_query(bool(due_slots), idle > 0)
+    late = bool(slots) and len(due_slots) == len(slots)
+    query = _candidates_query(bool(due_slots), idle > 0, late)
     return [int(i) for i in conn.execute(query, params).scalars()]
 
 
 @lru_cache(maxsize=8)
-def _candidates_query(with_slot: bool, with_idle: bool) -> Select:
+def _candidates_query(with_slot: bool, with_idle: bool, with_late: bool = False) -> Select:
     """Built once per shape, run with parameters (statement building costs more than SQLite)."""
     k, m, p, log = T.candidatures, T.members, C.reminder_prefs, C.reminder_log
     mine = and_(log.c.candidature_id == k.c.id, log.c.person_id == m.c.person_id)
     conds = []
     if with_slot:
         conds.append(and_(m.c.joined_at <= bindparam("slot_due", type_=UtcType()),
+                          ~exists().where(mine, log.c.slot == bindparam("slot"))))
+    if with_late:
+        conds.append(and_(m.c.joined_at > bindparam("slot_due", type_=UtcType()),
+                          m.c.joined_at <= bindparam("late_by", type_=UtcType()),
                           ~exists().where(mine, log.c.slot == bindparam("slot"))))
     if with_idle:
         idle_since = bindparam("idle_since", type_=UtcType())

@@ -47,6 +47,7 @@ class Scheduler:
     interval: float = 60.0
     use_locks: bool = True
     on_work: Callable[[], None] | None = None      # e.g. wake the outbox relay
+    observers: list[Callable[[TickReport], None]] = field(default_factory=list)  # metrics, health
 
     def tick(self, now: datetime | None = None) -> TickReport:
         now = now or self.clock.now()
@@ -75,16 +76,24 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set; a failed tick is logged and retried next time."""
         while not stop.is_set():
-            try:
-                if self.store.is_sqlite:
-                    report = self.tick()
-                else:
-                    report = await asyncio.to_thread(self.tick)
-                if (report.sent or report.closed) and self.on_work is not None:
-                    self.on_work()
-            except Exception:  # noqa: BLE001  the next tick starts from the database again
-                log.exception("scheduler tick failed")
+            await self.tick_once()
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.interval)
             except asyncio.TimeoutError:
                 pass
+
+    async def tick_once(self) -> TickReport | None:
+        """One tick where the bot runs: wake the relay, tell the observers (metrics, health)."""
+        try:
+            if self.store.is_sqlite:
+                report = self.tick()
+            else:
+                report = await asyncio.to_thread(self.tick)
+        except Exception:  # noqa: BLE001  the next tick starts from the database again
+            log.exception("scheduler tick failed")
+            return None
+        if (report.sent or report.closed) and self.on_work is not None:
+            self.on_work()
+        for observe in self.observers:
+            observe(report)
+        return report

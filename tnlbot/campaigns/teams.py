@@ -24,6 +24,7 @@ from ..core.turn import State
 from ..store import tables as T
 from ..store import campaign_tables as C
 from ..store.store import dumps
+from .claims import release_all
 from .context import Ctx, Member, insert_or_skip, load_campaign, members, organisation, person_name
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I: read aloud safely
@@ -46,8 +47,14 @@ def clean_code(text: str) -> str:
 
 
 def body_name(ctx: Ctx, candidature_id: int) -> str:
+    """The verified body's name, else the name the team itself gave (never another claimant's)."""
     org = organisation(ctx.conn, candidature_id)
-    return org.name if org is not None and org.name else ctx.t("teams.unnamed_body")
+    if org is not None and org.name:
+        return org.name
+    a = T.answers
+    own = ctx.conn.execute(select(a.c.value).where(a.c.candidature_id == candidature_id,
+                                                   a.c.key == "nom_collectivite")).scalar()
+    return str(json.loads(own)) if own else ctx.t("teams.unnamed_body")
 
 
 def role_of(ctx: Ctx, candidature_id: int, person_id: int) -> str:
@@ -173,6 +180,7 @@ def _enter(ctx: Ctx, person: int, target: int, role: str) -> None:
             state=fresh, updated_at=ctx.now))
         return
     old = ctx.conv.candidature_id
+    release_all(conn, old, ctx.now, "its team joined another candidature")
     conn.execute(delete(T.members).where(T.members.c.candidature_id == old,
                                          T.members.c.person_id == person))
     conn.execute(update(T.candidatures).where(T.candidatures.c.id == old)
@@ -211,7 +219,7 @@ def team(ctx: Ctx) -> list[Addressed]:
     cand = ctx.conv.candidature_id
     lines = [ctx.t("teams.list.title", body=body_name(ctx, cand))]
     for number, m in enumerate(members(ctx.conn, cand), 1):
-        lines.append(ctx.t("teams.list.line", n=str(number), name=m.name,
+        lines.append(ctx.t("teams.list.line", n=str(number), name=ctx.name_of(m.person_id, m.name),
                            role=ctx.t(f"teams.role.{m.role}"), volets=_volet_titles(ctx, m.volets),
                            since=ctx.when(m.joined_at)))
     lines.append(ctx.t("teams.list.help_responsible" if ctx.conv.is_responsible else "teams.list.help"))

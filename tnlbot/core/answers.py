@@ -28,27 +28,33 @@ class Problem:
 
 Result = Union[Problem, JSON]
 
-_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
-_FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Co", "Cn"}
+_FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Co", "Cn", "Cf", "Zl", "Zp"}
+_UNDECODED = range(0xDC80, 0xDD00)   # bytes that were not UTF-8 (see transports/console.py)
+_ZWJ = "\u200d"
 
 
 def clean_text(raw: str, multiline: bool = False) -> Union[str, Problem]:
-    """Refuse what no answer may hold: control, bidi-override, surrogate."""
+    """Refuse what no answer may hold: control, format (bidi marks and overrides, soft
+    hyphen, tags, zero-width), line or paragraph separators, surrogates, unassigned."""
     if len(raw) > MAX_TEXT:
         return Problem("error.too_long", {"max": str(MAX_TEXT)})
-    if raw.isprintable():   # no control, format (bidi, zero-width), surrogate or odd space
+    if raw.isprintable():   # no control, format, separator, surrogate or odd space
         text = raw.strip()
         return text if text else Problem("error.empty")
-    for char in raw:
-        if char in _BIDI:
-            return Problem("error.bad_characters")
-        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
-            if multiline and char in "\n\t":
-                continue
-            return Problem("error.bad_characters")
+    if any(ord(c) in _UNDECODED for c in raw):
+        return Problem("error.encoding")
     text = raw.strip()
     if not text or all(unicodedata.category(c) == "Cf" or c.isspace() for c in text):
         return Problem("error.empty")   # nothing visible: only zero-width or format characters
+    if not multiline and ("\n" in text or "\r" in text):
+        return Problem("error.one_line")
+    for index, char in enumerate(text):
+        if multiline and char in "\n\t":
+            continue
+        if char == _ZWJ and 0 < index < len(text) - 1 and not text[index - 1].isascii():
+            continue   # joins emoji or letters of some scripts
+        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
+            return Problem("error.bad_characters")
     return text
 
 
@@ -72,16 +78,17 @@ def parse_yes_no(text: str, q: Question, labels: Mapping[str, str]) -> Result:
 
 
 def _choice(token: str, q: Question, labels: Mapping[str, str]) -> str | None:
+    """A choice by its text, else by its number: a label that is a number (a year) is
+    taken as written."""
     token = token.strip()
+    folded = fold(token)
+    for choice in q.choices:
+        if folded == fold(labels.get(choice, choice)) or folded == fold(choice):
+            return choice
     if token.isdecimal():   # not isdigit(): int() refuses superscripts such as '²'
         index = int(token)
         if 1 <= index <= len(q.choices):
             return q.choices[index - 1]
-        return None
-    folded = fold(token)
-    for choice in q.choices:
-        if folded == fold(choice) or folded == fold(labels.get(choice, choice)):
-            return choice
     return None
 
 

@@ -59,7 +59,8 @@ def on_command(turn: Turn, event: Inbound) -> None:
 
 def _help(turn: Turn, args: str) -> None:
     found = turn.current()
-    text = turn.tr("help.commands")
+    more = "\n" + turn.tr("help.terminal") if turn.transport == "console" else ""
+    text = turn.tr("help.commands", more=more)
     if found is not None and found[1].question is not None and not found[1].part:
         help_text = qtext(turn, found[1].question.id).help
         if help_text:
@@ -126,9 +127,10 @@ def _goto(turn: Turn, args: str) -> None:
         volet_id = volets[int(target) - 1].id
     elif any(v.id == target for v in volets):
         volet_id = target
-    if not volet_id:
-        return _edit(turn, args) if _find(turn, args, all_slots) is not None else turn.say(
-            "goto.usage", max=str(len(volets)))
+    if not volet_id:   # a number is a volet's, never a recap item's (that is /modifier N)
+        if not _is_number(target) and _find(turn, target, all_slots) is not None:
+            return _edit(turn, target)
+        return turn.say("goto.usage", max=str(len(volets)))
     own = [i for i, s in enumerate(all_slots) if s.volet.id == volet_id]
     if not own:
         return turn.say("goto.not_applicable")
@@ -200,6 +202,8 @@ def _submit(turn: Turn, args: str) -> None:
     if turn.dossier.to_check:   # answers copied from last year (campaigns feature)
         text = turn.tr("teams.submit.to_check", n=str(turn.dossier.to_check))
         return turn.out.append(Outgoing(OutKind.NOTICE, text, actions=(Option("/verifier", "/verifier"),)))
+    if not turn.dossier.claim_verified:
+        return turn.say("claims.submit_pending")
     if not turn.dossier.elu_confirmed:
         return turn.out.append(Outgoing(OutKind.NOTICE, turn.tr("teams.submit.elu_missing"),
                                         actions=(Option("/elu", "/elu"),)))
@@ -219,7 +223,7 @@ def on_confirmation(turn: Turn, result: JSON | Problem) -> None:
         turn.say("submit.cancelled")
         return advance(turn, -1)
     if not turn.dossier.accepting or missing(turn.flow, turn.answers) or turn.dossier.to_check \
-            or not turn.dossier.elu_confirmed:
+            or not turn.dossier.elu_confirmed or not turn.dossier.claim_verified:
         turn.fire("begin")
         return _submit(turn, "")
     submit_now(turn)

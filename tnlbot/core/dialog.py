@@ -112,7 +112,10 @@ def parse_for(turn: Turn, slot: Slot, text: str) -> JSON | Problem:
         if isinstance(cleaned, Problem):
             return cleaned
         return cleaned if len(cleaned) <= 200 else Problem("error.too_long", {"max": "200"})
-    return parsing.parse(text, q, qtext(turn, q.id).choices)
+    result = parsing.parse(text, q, qtext(turn, q.id).choices)
+    if isinstance(result, Problem) and result.key == "error.file_expected" and turn.transport == "console":
+        return Problem("error.file_expected_terminal", result.params)
+    return result
 
 
 def values_for(turn: Turn, slot: Slot, values: tuple[str, ...]) -> JSON | Problem:

@@ -28,7 +28,7 @@ from .turn import Dossier, Messages, Outcome, State, Turn
 def handle(flow: Flow, t: Messages, state: State, dossier: Dossier,
            answers: Mapping[str, JSON], event: Inbound) -> Outcome:
     """Answer one inbound event."""
-    turn = Turn(flow, t, state, dossier, dict(answers))
+    turn = Turn(flow, t, state, dossier, dict(answers), transport=event.transport)
     if state.mode == "new":
         welcome(turn, event.language)
     else:

@@ -41,6 +41,7 @@ class Inbound:
     file: FileRef | None = None
     display_name: str = ""
     language: str = ""  # the platform's language hint ("fr", "en-GB")
+    group: bool = False  # the transport knows the chat has more people than the bot and this person
 
 
 class OutKind(str, Enum):

@@ -27,6 +27,7 @@ import io
 import json
 import re
 import unicodedata
+from enum import Enum
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
@@ -342,8 +343,9 @@ def _count(value: JSON) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def cell(flow: Flow, entry: Entry, key: str, t: Labels, locale: str) -> Cell:
-    """The spreadsheet value of one answer: numbers stay numbers, text is neutralised."""
+def cell(flow: Flow, entry: Entry, key: str, t: Labels, locale: str, *, plain: bool = False) -> Cell:
+    """The spreadsheet value of one answer: numbers stay numbers, text is neutralised for CSV
+    (`plain`: as is, for typed spreadsheet cells that can never be formulas)."""
     value = entry.snapshot.answers.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -352,26 +354,37 @@ def cell(flow: Flow, entry: Entry, key: str, t: Labels, locale: str) -> Cell:
             and not key.endswith(".other") and _NUMBER.fullmatch(value):
         number = float(value.replace(",", "."))
         return int(number) if number.is_integer() else number
-    return neutralise(show(flow, entry.snapshot, key, value, t, locale))
+    shown = show(flow, entry.snapshot, key, value, t, locale)
+    return shown if plain else neutralise(shown)
 
 
-def meta_cells(entry: Entry, t: Labels, locale: str) -> list[Cell]:
+def meta_cells(entry: Entry, t: Labels, locale: str, *, plain: bool = False) -> list[Cell]:
     s = entry.snapshot
+    person = entry.person(s.submitted_by, t, locale)
     return [entry.candidature, t(locale, f"jury.status.{entry.status}"), s.version, s.submitted_at,
-            neutralise(entry.person(s.submitted_by, t, locale)), entry.sha256]
+            person if plain else neutralise(person), entry.sha256]
 
 
 def meta_labels(t: Labels, locale: str) -> list[str]:
     return [t(locale, f"jury.export.meta.{key}") for key in META_KEYS]
 
 
-def to_csv(flow: Flow, entries: Iterable[Entry], meta: Meta, t: Labels, *, bom: bool = False,
-           delimiter: str = ",") -> bytes:
+class CsvDialect(str, Enum):
+    """SPREADSHEET (the default everywhere): UTF-8 with a BOM and semicolons, what a French
+    spreadsheet (Excel, LibreOffice) opens right on a double-click. RFC4180: UTF-8 without a
+    BOM, commas, for programs."""
+    SPREADSHEET = "spreadsheet"
+    RFC4180 = "rfc4180"
+
+
+def to_csv(flow: Flow, entries: Iterable[Entry], meta: Meta, t: Labels, *,
+           dialect: CsvDialect = CsvDialect.SPREADSHEET) -> bytes:
     """One row per candidature, one column per answer key (header: the keys)."""
     entries = list(entries)
     cols = columns(flow, entries, t, meta.locale)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    bom = dialect is CsvDialect.SPREADSHEET
+    writer = csv.writer(buffer, delimiter=";" if bom else ",", lineterminator="\r\n")
     writer.writerow([*META_KEYS, *(c.key for c in cols)])
     for entry in entries:
         writer.writerow([*meta_cells(entry, t, meta.locale),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .events import Option, Outgoing, OutKind
 from .flow import JSON, Kind, QuestionText
 from .turn import Turn
-from .walk import Slot, is_answered, item_count, remember
+from .walk import Slot, is_answered, is_required, item_count, remember
 
 _HINTS = {
     Kind.DATE: "hint.date", Kind.INTEGER: "hint.integer", Kind.DECIMAL: "hint.decimal",
@@ -97,9 +97,12 @@ def _prompt_text(turn: Turn, slot: Slot) -> str:
     if q is not None and not slot.part:
         text = qtext(turn, q.id)
         if q.kind in _HINTS:
-            lines.append(turn.tr(_HINTS[q.kind], max=str(q.max_length)))
+            hint = "hint.multi_buttons" if q.kind is Kind.MULTI and turn.transport == "telegram" \
+                else _HINTS[q.kind]
+            lines.append(turn.tr(hint, max=str(q.max_length)))
         if q.kind is Kind.FILE:
-            lines.append(turn.tr("hint.file", formats=", ".join(q.formats),
+            hint = "hint.file_terminal" if turn.transport == "console" else "hint.file"
+            lines.append(turn.tr(hint, formats=", ".join(q.formats),
                                  max=str(q.max_size // 1_000_000)))
         if q.unit and text.unit:
             lines.append(turn.tr("hint.unit", unit=text.unit))
@@ -111,10 +114,13 @@ def _prompt_text(turn: Turn, slot: Slot) -> str:
 def _fixed(turn: Turn, slot: Slot) -> tuple[str, tuple[Option, ...], tuple[Option, ...]]:
     """What a prompt shows that depends only on the flow, the messages, the language and the
     slot (its text and hints, its choices, the shortcuts), built once."""
-    return remember(turn.flow, (turn.t, turn.state.locale, slot.key, slot.part),
-                    lambda: (_prompt_text(turn, slot), options(turn, slot),
-                             (Option("/retour", turn.tr("action.back")),
-                              Option("/passer", turn.tr("action.skip")))))
+    return remember(turn.flow, (turn.t, turn.state.locale, turn.transport, slot.key, slot.part),
+                    lambda: (_prompt_text(turn, slot), options(turn, slot), _actions(turn)))
+
+
+def _actions(turn: Turn) -> tuple[Option, ...]:
+    return (Option(turn.tr("action.back_command"), turn.tr("action.back")),
+            Option(turn.tr("action.skip_command"), turn.tr("action.skip")))
 
 
 def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
@@ -124,12 +130,14 @@ def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
         text, choices, actions = _prompt_text(turn, slot), options(turn, slot), _fixed(turn, slot)[2]
     else:
         text, choices, actions = _fixed(turn, slot)
+    if all_slots and all_slots[0].key == slot.key:
+        actions = actions[1:]      # nothing comes before the first question
     lines.append(text)
     value = turn.answers.get(slot.key)
     if value is not None and slot.part != "adder":
         lines.append(turn.tr("prompt.current", value=show_value(turn, slot, value)))
     q = slot.question
-    if not is_answered(slot, turn.answers) and not (q and q.required and not slot.part):
+    if not is_answered(slot, turn.answers) and not is_required(slot, turn.answers):
         lines.append(turn.tr("hint.optional"))
     multi = q is not None and q.kind is Kind.MULTI and not slot.part
     selected = turn.state.pending if multi else ()

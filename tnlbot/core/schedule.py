@@ -9,7 +9,7 @@ How this file works:
   outbox rows, so an action is never carried out twice.
 - Slots: `d14`, `d7`... are "N days before closing" (same wall-clock time in
   the campaign's zone, so a change of daylight-saving time does not move
-  them); `idle:<instant>` is "no activity for N days" (one per period of
+  them); `h12`... are "N hours before closing" (exact); `idle:<instant>` is "no activity for N days" (one per period of
   inactivity, never sooner than N days after the member's last reminder);
   `snooze:<instant>` is "remind me tomorrow".
 - Quiet hours: a slot that falls at night or on a quiet day (Sunday) moves to
@@ -18,7 +18,11 @@ How this file works:
 - Stale: of the slots due for one member, only the most useful is sent
   (the latest deadline slot, else the snooze, else the inactivity); the
   others are recorded as SKIP. Nothing is due at or after the closing, before
-  the member joined, or before the campaign opened. Only drafts are
+  the member joined, or before the campaign opened.
+- Late joiners: a member who joined after the last deadline slot had passed
+  (no slot left ahead of them) still gets that slot once, halfway between
+  their joining and the closing, outside quiet hours, if that is before the
+  closing; a member with a slot still ahead simply gets that one. Only drafts are
   reminded; members who opted out or reached the maximum get SKIP records.
 """
 from __future__ import annotations
@@ -50,6 +54,7 @@ class QuietHours:
 @dataclass(frozen=True, slots=True)
 class ReminderPlan:
     before_days: tuple[int, ...] = (14, 7, 2, 1)
+    before_hours: tuple[int, ...] = ()   # "N hours before closing" slots, for the last day
     inactivity_days: int = 10        # 0: no inactivity reminder
     max_per_person: int = 6
     quiet: QuietHours = QuietHours()
@@ -149,15 +154,26 @@ def days_before(closes_at: datetime, days: int, zone: ZoneInfo) -> datetime:
 def timeline(campaign: CampaignClock) -> list[Planned]:
     """The deadline slots of a campaign, earliest first, within its opening."""
     plan, zone = campaign.plan, campaign.zone
+    nominals = [(f"d{days}", days_before(campaign.closes_at, days, zone))
+                for days in set(plan.before_days) if days > 0]
+    nominals += [(f"h{hours}", campaign.closes_at - timedelta(hours=hours))
+                 for hours in set(plan.before_hours) if hours > 0]
     out = []
-    for days in sorted(set(plan.before_days), reverse=True):
-        if days <= 0:
-            continue
-        nominal = days_before(campaign.closes_at, days, zone)
+    for slot, nominal in sorted(nominals, key=lambda item: item[1]):
         due = next_allowed(max(nominal, campaign.opens_at), zone, plan.quiet)
         if nominal >= campaign.opens_at and due < campaign.closes_at:
-            out.append(Planned(f"d{days}", nominal, due))
+            out.append(Planned(slot, nominal, due))
     return out
+
+
+def catch_up(campaign: CampaignClock, slots: list[Planned], joined_at: datetime) -> Planned | None:
+    """For a member who joined after every deadline slot had passed: the last one, moved to
+    halfway between their joining and the closing (outside quiet hours), if still before it."""
+    missed = [p for p in slots if p.due_at < joined_at]
+    if not missed or len(missed) < len(slots):
+        return None
+    at = next_allowed(joined_at + (campaign.closes_at - joined_at) / 2, campaign.zone, campaign.plan.quiet)
+    return Planned(missed[-1].slot, missed[-1].nominal, at) if at < campaign.closes_at else None
 
 
 def idle_slot(activity: datetime) -> str:
@@ -228,7 +244,10 @@ def _index(sent: Iterable[Sent]) -> Mapping[tuple[int, int], tuple[set[str], int
 def _gather(state: _Member, campaign: CampaignClock, slots: list[Planned], now: datetime) -> None:
     member, plan = state.member, campaign.plan
     floor = member.snoozed_until or member.joined_at
+    late = catch_up(campaign, slots, member.joined_at)
     for rank, planned in enumerate(slots):
+        if late is not None and planned.slot == late.slot:
+            planned = late
         if planned.due_at < member.joined_at or planned.slot in state.recorded:
             continue
         at = max(planned.due_at, floor)

@@ -49,6 +49,7 @@ class Dossier:
     allowed_volets: tuple[str, ...] = ()  # volets assigned to this member; empty: all
     elu_confirmed: bool = True     # the élu référent confirmed (checked at submission)
     to_check: int = 0              # answers copied from last year, not yet checked
+    claim_verified: bool = True    # the body's claim is verified (checked at submission)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class Turn:
     changes: dict[str, JSON] = field(default_factory=dict)
     out: list[Outgoing] = field(default_factory=list)
     submission: dict[str, JSON] | None = None
+    transport: str = ""          # where the event came from: a few words depend on it
     _view: View | None = None
 
     # ------------------------------------------------------------ helpers

@@ -90,7 +90,7 @@ def grades_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
     if not rows:
         return [Outgoing(OutKind.NOTICE, "\n".join(lines + [ask.tr("jury.grades.none")]))]
     lines.append(ask.tr("jury.grades.title", campaign=campaign.slug))
-    names = _names(ask, campaign)
+    names, latest = _names(ask, campaign)
     for candidature_id in sorted({a.candidature_id for a in rows}):
         own = [a for a in rows if a.candidature_id == candidature_id]
         lines.append(ask.tr("jury.grades.candidature", id=str(candidature_id),
@@ -99,7 +99,8 @@ def grades_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
             side = [a for a in own if a.volet == volet.id]
             if not side:
                 continue
-            grades = " · ".join(f"{_who(ask, a)} : {a.grade}{_mention(ask, a.mention)}" for a in side)
+            grades = " · ".join(f"{_who(ask, a)} : {a.grade}{_mention(ask, a.mention)}"
+                                + _older(ask, a, latest.get(candidature_id, a.version)) for a in side)
             lines.append(ask.tr("jury.grades.volet", volet=volet_title(flow, volet.id, ask.locale),
                                 grades=grades))
             lines += [ask.tr("jury.grades.comment", who=_who(ask, a), comment=a.comment)
@@ -111,9 +112,18 @@ def _who(ask: Ask, a: Q.Assessment) -> str:
     return a.assessor_name or ask.tr("jury.grades.anonymous")
 
 
-def _names(ask: Ask, campaign: Campaign) -> dict[int, str]:
-    out = {}
+def _older(ask: Ask, a: Q.Assessment, current: int) -> str:
+    """Said when the assessment was made on an earlier version than the jury now reads."""
+    if a.version >= current:
+        return ""
+    return ask.tr("jury.grades.older", version=str(a.version), current=str(current))
+
+
+def _names(ask: Ask, campaign: Campaign) -> tuple[dict[int, str], dict[int, int]]:
+    """Each submitted candidature's name and the version the jury reads."""
+    names, latest = {}, {}
     for candidature_id, versions in Q.campaign_submissions(ask.conn, campaign).items():
         snapshot = read_snapshot(versions[-1].snapshot)
-        out[candidature_id] = str(snapshot.answers.get(NAME_KEY, "?")) if snapshot else "?"
-    return out
+        names[candidature_id] = str(snapshot.answers.get(NAME_KEY, "?")) if snapshot else "?"
+        latest[candidature_id] = versions[-1].version
+    return names, latest

@@ -115,24 +115,19 @@ def list_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
     if isinstance(campaign, list):
         return campaign
     flow = ask.flows[campaign.flow_id]
-    rows = Q.candidatures(ask.conn, campaign.id)
+    submitted = Q.campaign_submissions(ask.conn, campaign)
+    rows = [r for r in Q.candidatures(ask.conn, campaign.id) if submitted.get(r.id)]   # drafts: not the jury's
     if not rows:
         return ask.say("jury.list.empty", campaign=campaign.slug)
-    submitted = Q.campaign_submissions(ask.conn, campaign)
     lines = [ask.tr("jury.list.title", campaign=campaign.slug, n=str(len(rows)))]
     for row in rows:
-        versions = submitted.get(row.id, [])
-        snapshot = read_snapshot(versions[-1].snapshot) if versions else None
-        answers = snapshot.answers if snapshot else Q.live_answers(ask.conn, row.id)
+        snapshot = read_snapshot(submitted[row.id][-1].snapshot)
+        answers = snapshot.answers if snapshot else {}
         done = [c for c in completeness(flow, answers).values() if c]
-        name = str(answers.get(NAME_KEY) or "?")
-        params = dict(id=str(row.id), name=name, done=str(sum(d for d, _ in done)),
+        params = dict(id=str(row.id), name=str(answers.get(NAME_KEY) or "?"), done=str(sum(d for d, _ in done)),
                       total=str(sum(t for _, t in done)))
-        if snapshot is None:
-            lines.append(ask.tr("jury.list.draft_line", **params))
-        else:
-            lines.append(ask.tr("jury.list.line", status=ask.tr(f"jury.status.{row.status}"),
-                                version=str(snapshot.version), **params))
+        lines.append(ask.tr("jury.list.line", status=ask.tr(f"jury.status.{row.status}"),
+                            version=str(snapshot.version if snapshot else "?"), **params))
     lines.append(ask.tr("jury.list.hint"))
     return [Outgoing(OutKind.NOTICE, "\n".join(lines))]
 

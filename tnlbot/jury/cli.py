@@ -5,7 +5,7 @@
     tnlbot jury add --campaign SLUG --matrix '!room:example.org'      (a jury room)
     tnlbot jury remove --campaign SLUG --telegram 123456789
     tnlbot jury list [--campaign SLUG]
-    tnlbot jury export --campaign SLUG --format csv|ods|json|dossiers|all [--out DIR] [--bom]
+    tnlbot jury export --campaign SLUG --format csv|ods|json|dossiers|all [--out DIR] [--csv spreadsheet|rfc4180]
     tnlbot jury purge-drafts [--campaign SLUG] [--days N]
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ..i18n import load_catalog
 from ..store import Store
 from ..store.campaigns import Campaign, campaign_by_slug, list_campaigns
 from . import queries as Q
+from ..core.jury import CsvDialect
 from .exports import FORMATS, exports
 from .privacy import purge_drafts
 
@@ -47,8 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--format", choices=[*FORMATS, "all"], default="all")
     export.add_argument("--out", default=".", help="folder to write into (default: here)")
     export.add_argument("--locale", default="fr", help="language of labels (default: fr)")
-    export.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 BOM (spreadsheets)")
-    export.add_argument("--delimiter", default=",", help="CSV separator (default: ,)")
+    export.add_argument("--csv", choices=[d.value for d in CsvDialect], default=CsvDialect.SPREADSHEET.value,
+                        help="CSV dialect: spreadsheet (default: UTF-8 with BOM, semicolons, opens right in "
+                             "French Excel and LibreOffice) or rfc4180 (no BOM, commas, for programs)")
     export.set_defaults(func=_export)
     purge = sub.add_parser("purge-drafts", help="delete the working answers of finished campaigns")
     purge.add_argument("--campaign", help="campaign slug (default: every finished campaign)")
@@ -142,7 +144,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         locale = args.locale if args.locale in catalog.locales else "fr"
         with store.begin() as conn:
             files = exports(conn, campaign.id, formats, flows, catalog, locale=locale, now=_now(),
-                            bom=args.bom, delimiter=args.delimiter[:1] or ",")
+                            dialect=CsvDialect(args.csv))
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
         for name, _, data in files:

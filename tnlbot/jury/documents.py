@@ -39,7 +39,7 @@ def _entry_json(flow: Flow, entry: Entry, t: Labels, locale: str) -> dict:
     answers = [{"key": k, "volet": volet_of(flow, k), "question": key_label(flow, s, k, t, locale, True),
                 "value": s.answers[k], "display": show(flow, s, k, s.answers[k], t, locale, True)}
                for k in sorted(s.answers, key=order)]
-    people = {str(p): entry.names.get(p, "") for p in {s.submitted_by, s.confirmed_by, *s.contributors}
+    people = {str(p): entry.person(p, t, locale) for p in {s.submitted_by, s.confirmed_by, *s.contributors}
               if p is not None}
     return {"candidature": entry.candidature, "name": entry.name, "status": entry.status,
             "version": s.version, "submitted_at": s.submitted_at, "sha256": entry.sha256,

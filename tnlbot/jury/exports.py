@@ -16,12 +16,11 @@ from typing import Mapping
 from sqlalchemy import Connection
 
 from ..core.flow import Flow
-from ..core.jury import Entry, Labels, Meta, Snapshot, Version, intact, slug, to_csv
+from ..core.jury import CsvDialect, Entry, Labels, Meta, Snapshot, Version, intact, slug, to_csv
 from ..i18n import local_time
 from ..store.campaigns import Campaign
 from . import queries as Q
 from .documents import SCHEMA_PATH, dossier, dossier_html, to_json
-from .opendocument import to_ods, to_odt
 
 File = tuple[str, str, bytes]
 FORMATS = ("csv", "ods", "json", "dossiers")
@@ -70,12 +69,13 @@ def entries(conn: Connection, campaign: Campaign, locale: str) -> list[Entry]:
 
 
 def render(flow: Flow, found: list[Entry], meta: Meta, t: Labels, fmt: str, *,
-           bom: bool = False, delimiter: str = ",") -> list[File]:
+           dialect: CsvDialect = CsvDialect.SPREADSHEET) -> list[File]:
     """Files of one format (pure once the entries are read)."""
     base = f"candidatures-{slug(meta.campaign, 60)}"
     if fmt == "csv":
-        return [(base + ".csv", MIME["csv"], to_csv(flow, found, meta, t, bom=bom, delimiter=delimiter))]
+        return [(base + ".csv", MIME["csv"], to_csv(flow, found, meta, t, dialect=dialect))]
     if fmt == "ods":
+        from .opendocument import to_ods   # odfpy only when a spreadsheet is asked for
         return [(base + ".ods", MIME["ods"], to_ods(flow, found, meta, t))]
     if fmt == "json":
         return [(base + ".json", MIME["json"], to_json(flow, found, meta, t)),
@@ -86,6 +86,7 @@ def render(flow: Flow, found: list[Entry], meta: Meta, t: Labels, fmt: str, *,
 
 
 def dossier_files(flow: Flow, entry: Entry, meta: Meta, t: Labels) -> list[File]:
+    from .opendocument import to_odt   # odfpy only when a dossier is asked for
     model = dossier(flow, entry, meta, t)
     name = f"dossier-{entry.candidature:03d}-{slug(entry.name)}"
     return [(name + ".html", MIME["html"], dossier_html(model, meta.locale, t).encode("utf-8")),
@@ -111,8 +112,8 @@ def _zip_time(iso: str) -> tuple[int, int, int, int, int, int]:
 
 
 def exports(conn: Connection, campaign_id: int, formats: tuple[str, ...], flows: Mapping[str, Flow],
-            catalog: Labels, *, locale: str = "fr", now: datetime | None = None, bom: bool = False,
-            delimiter: str = ",") -> list[File]:
+            catalog: Labels, *, locale: str = "fr", now: datetime | None = None,
+            dialect: CsvDialect = CsvDialect.SPREADSHEET) -> list[File]:
     campaign = Q.campaign_by_id(conn, campaign_id)
     if campaign is None:
         raise LookupError(f"no campaign with id {campaign_id}")
@@ -122,11 +123,11 @@ def exports(conn: Connection, campaign_id: int, formats: tuple[str, ...], flows:
     meta = Meta(campaign.slug, campaign.year, _iso(generated), locale)
     files: list[File] = []
     for fmt in formats:
-        files.extend(render(flow, found, meta, catalog, fmt, bom=bom, delimiter=delimiter))
+        files.extend(render(flow, found, meta, catalog, fmt, dialect=dialect))
     return files
 
 
 def closing_attachments(conn: Connection, campaign_id: int, flows: Mapping[str, Flow],
                         catalog: Labels) -> list[tuple[str, str, bytes]]:
     """Every export of the campaign, for the jury's closing notice: (filename, mime, bytes)."""
-    return exports(conn, campaign_id, FORMATS, flows, catalog, bom=True)
+    return exports(conn, campaign_id, FORMATS, flows, catalog)

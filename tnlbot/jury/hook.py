@@ -42,6 +42,14 @@ FORGET = {"oublier", "forget", "oubliez_moi", "forget_me"}
 CONFIRM = {"confirmer", "confirm", "oui", "yes"}
 
 
+def private_chat(conn: Connection, inbound: Inbound) -> bool:
+    """A chat between the bot and this person alone: not a group the transport reported,
+    not a jury room, and on Telegram the private chat (its id is the user's id)."""
+    if inbound.group or Q.is_jury_room(conn, inbound.transport, inbound.chat_id):
+        return False
+    return inbound.transport != "telegram" or inbound.chat_id == inbound.user_id
+
+
 class JuryHook:
     def __init__(self, flows: Mapping[str, Flow], catalog: Catalog):
         self.flows = flows
@@ -58,13 +66,31 @@ class JuryHook:
         args = clean_text(inbound.text) if inbound.text.strip() else ""
         if isinstance(args, Problem):
             items = [Outgoing(OutKind.NOTICE, self.catalog(locale, args.key, **args.params))]
+        elif name in FORGET:
+            items = self._forget(conn, inbound, now, locale, args)
+        elif name in JURY and not Q.jury_campaigns(conn, inbound.transport, inbound.chat_id, inbound.user_id):
+            items = self._say(locale, "jury.refused")
+        elif not private_chat(conn, inbound):
+            return self._in_private(conn, inbound, now, locale, args, name)
         elif name in JURY:
             items = self._jury(conn, inbound, now, locale, args)
-        elif name in MY_DATA:
-            items = self._my_data(conn, inbound, locale, args)
         else:
-            items = self._forget(conn, inbound, now, locale, args)
+            items = self._my_data(conn, inbound, locale, args)
         return [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id) for item in items]
+
+    def _in_private(self, conn: Connection, inbound: Inbound, now: datetime, locale: str, args: str,
+                    name: str) -> list[Addressed]:
+        """Asked in a group: the answer goes to the person's private chat (Telegram: its id is the
+        user's), or the person is told to ask there (a direct room on Matrix)."""
+        if inbound.transport != "telegram":
+            return [Addressed(inbound.transport, inbound.chat_id,
+                              Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.private.ask_direct")),
+                              inbound.user_id)]
+        items = (self._jury(conn, inbound, now, locale, args) if name in JURY
+                 else self._my_data(conn, inbound, locale, args))
+        note = Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.private.sent"))
+        return ([Addressed(inbound.transport, inbound.chat_id, note, inbound.user_id)]
+                + [Addressed(inbound.transport, inbound.user_id, item, inbound.user_id) for item in items])
 
     def _locale(self, inbound: Inbound, conv: ConversationRow | None) -> str:
         if conv is not None:

@@ -3,12 +3,15 @@
 Pure like tnlbot/core/jury.py: data in, bytes out (odfpy writes the zip into
 memory). The workbook has a summary sheet, then one sheet per volet: row 1
 holds the questions, row 2 the answer keys (the CSV header), then one row per
-candidature. Numbers are typed cells; every text cell is a plain string (no
-formula attribute is ever written) and is neutralised like the CSV.
+candidature. Numbers are number cells, instants date cells; every text cell
+is a plain string, as typed (no formula attribute is ever written, so a text
+starting with "=" stays text and needs no leading apostrophe). Sheet names
+are the volets' full titles (ODS has no length limit).
 """
 from __future__ import annotations
 
 import io
+from datetime import datetime
 import re
 import unicodedata
 from typing import Iterable, Sequence
@@ -21,7 +24,7 @@ from odf.text import H, List, ListItem, P
 
 from ..core.flow import Flow
 from ..core.jury import (Cell, Entry, Labels, Meta, cell, columns, completeness, meta_cells,
-                         meta_labels, neutralise, volet_title)
+                         meta_labels, volet_title)
 from .documents import Dossier, Line
 
 
@@ -30,8 +33,12 @@ def _xml_safe(text: str) -> str:
     return "".join(c for c in text if c in "\t\n" or unicodedata.category(c) not in ("Cc", "Cs"))
 
 
-def _cell(value: Cell, style: Style | None = None) -> TableCell:
+def _cell(value: Cell | datetime, style: Style | None = None) -> TableCell:
     extra = {"stylename": style} if style is not None else {}
+    if isinstance(value, datetime):
+        stamp = TableCell(valuetype="date", datevalue=value.strftime("%Y-%m-%dT%H:%M:%S"), **extra)
+        stamp.addElement(P(text=value.strftime("%Y-%m-%d %H:%M:%S")))
+        return stamp
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = TableCell(valuetype="float", value=value, **extra)
         number.addElement(P(text=str(value)))
@@ -43,7 +50,7 @@ def _cell(value: Cell, style: Style | None = None) -> TableCell:
     return cell_
 
 
-def _row(values: Iterable[Cell], style: Style | None = None) -> TableRow:
+def _row(values: Iterable[Cell | datetime], style: Style | None = None) -> TableRow:
     row = TableRow()
     for value in values:
         row.addElement(_cell(value, style))
@@ -51,10 +58,10 @@ def _row(values: Iterable[Cell], style: Style | None = None) -> TableRow:
 
 
 def _sheet_name(title: str, taken: set[str]) -> str:
-    name = re.sub(r"[\[\]*?:/\\']", " ", title).strip()[:31] or "Volet"
+    name = re.sub(r"[\[\]*?:/\\']", " ", title).strip() or "Volet"
     base, number = name, 2
     while name in taken:
-        name = f"{base[:28]} {number}"
+        name = f"{base} {number}"
         number += 1
     taken.add(name)
     return name
@@ -91,7 +98,7 @@ def to_ods(flow: Flow, entries: Iterable[Entry], meta: Meta, t: Labels) -> bytes
     titles = [volet_title(flow, v.id, loc) for v in flow.volets]
     summary_header = [*meta_labels(t, loc), t(loc, "jury.export.name"), *titles,
                       t(loc, "jury.export.intact")]
-    summary_rows = [[*meta_cells(e, t, loc), neutralise(e.name),
+    summary_rows = [[*_typed_meta(meta_cells(e, t, loc, plain=True)), e.name,
                      *(_progress(completeness(flow, e.snapshot.answers).get(v.id, (0, 0)), t, loc)
                        for v in flow.volets),
                      t(loc, "common.yes" if e.intact else "common.no")] for e in entries]
@@ -102,12 +109,22 @@ def to_ods(flow: Flow, entries: Iterable[Entry], meta: Meta, t: Labels) -> bytes
         own = [c for c in cols if c.volet == volet.id]
         header = [[t(loc, "jury.export.meta.candidature"), t(loc, "jury.export.name"), *(c.label for c in own)],
                   ["candidature", "name", *(c.key for c in own)]]
-        rows = [[e.candidature, neutralise(e.name), *(cell(flow, e, c.key, t, loc) for c in own)]
+        rows = [[e.candidature, e.name, *(cell(flow, e, c.key, t, loc, plain=True) for c in own)]
                 for e in entries]
         _sheet(doc, _sheet_name(title, taken), header, rows, bold, width)
     buffer = io.BytesIO()
     doc.write(buffer)
     return buffer.getvalue()
+
+
+def _typed_meta(cells: list[Cell]) -> list[Cell | datetime]:
+    """The submission instant (4th meta cell, ISO 8601 in UTC) as a date cell."""
+    out: list[Cell | datetime] = list(cells)
+    try:
+        out[3] = datetime.fromisoformat(str(cells[3]).replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        pass
+    return out
 
 
 def _progress(done: tuple[int, int] | None, t: Labels, locale: str) -> str:

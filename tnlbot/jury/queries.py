@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Iterable
 
 from sqlalchemy import Connection, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from ..core.flow import JSON
 from ..store import jury_tables as J
@@ -83,17 +83,26 @@ def candidature_campaign(conn: Connection, candidature_id: int) -> int | None:
 # ---------------------------------------------------------------- members
 
 def jury_campaigns(conn: Connection, transport: str, chat_id: str, user_id: str) -> list[Campaign]:
-    """Campaigns whose jury this person is on, newest first: registered as a user, or writing
-    from a jury room (registered, or named in the campaign's settings as where the jury's
-    closing notice goes)."""
+    """Campaigns whose jury this person is on, newest first. A juror is a listed account
+    (`tnlbot jury add`): being in a jury room, or in a chat that receives the closing
+    notice, gives no access (`chat_id` is not used)."""
     j = J.jury_members
-    ids = conn.execute(select(j.c.campaign_id).where(j.c.transport == transport, (
-        ((j.c.kind == "user") & (j.c.external_id == user_id))
-        | ((j.c.kind == "room") & (j.c.external_id == chat_id))))).scalars().all()
-    wanted = set(ids)
-    return sorted((c for c in list_campaigns(conn)
-                   if c.id in wanted or (transport, chat_id) in notice_rooms(c)),
+    wanted = set(conn.execute(select(j.c.campaign_id).where(
+        j.c.transport == transport, j.c.kind == "user", j.c.external_id == user_id)).scalars().all())
+    if not wanted:
+        return []
+    return sorted((c for c in list_campaigns(conn) if c.id in wanted),
                   key=lambda c: c.opens_at, reverse=True)
+
+
+def is_jury_room(conn: Connection, transport: str, chat_id: str) -> bool:
+    """Whether this chat is a jury room (registered as one, or a jury destination of a campaign):
+    a place for the jury's commands, never for a questionnaire."""
+    j = J.jury_members
+    if conn.execute(select(j.c.id).where(j.c.transport == transport, j.c.kind == "room",
+                                         j.c.external_id == chat_id).limit(1)).first() is not None:
+        return True
+    return any((transport, chat_id) in notice_rooms(c) for c in list_campaigns(conn))
 
 
 def notice_rooms(campaign: Campaign) -> set[tuple[str, str]]:
@@ -201,7 +210,7 @@ def save_assessment(conn: Connection, candidature_id: int, volet: str, assessor:
     a = J.assessments
     values = dict(assessor_name=name[:200], grade=grade, mention=mention, comment=comment,
                   version=version, updated_at=now)
-    dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+    dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else _pg_insert()
     stmt = dialect_insert(a).values(candidature_id=candidature_id, volet=volet, assessor=assessor, **values)
     conn.execute(stmt.on_conflict_do_update(
         index_elements=[a.c.candidature_id, a.c.volet, a.c.assessor], set_=values))
@@ -216,3 +225,7 @@ def assessments(conn: Connection, campaign_id: int, candidature_id: int | None =
     return [Assessment(r.candidature_id, r.volet, r.assessor, r.assessor_name, r.grade, r.mention,
                        r.comment, r.version, r.updated_at) for r in conn.execute(query)]
 
+
+def _pg_insert():  # noqa: ANN202 - PostgreSQL's dialect (and its drivers) only when used
+    from sqlalchemy.dialects.postgresql import insert
+    return insert

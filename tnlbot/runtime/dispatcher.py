@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Mapping, Protocol
+from typing import Callable, Mapping, Protocol
 from weakref import WeakValueDictionary
 
 from sqlalchemy import Connection
@@ -66,6 +67,8 @@ class Dispatcher:
     clock: Clock
     campaign_slug: str = ""
     hooks: list[Hook] = field(default_factory=list)
+    # called after each commit with (inbound, handled, seconds spent): metrics, logs
+    observers: list[Callable[[Inbound, Handled, float], None]] = field(default_factory=list)
     _locks: "WeakValueDictionary[tuple[str, str, str], asyncio.Lock]" = field(
         default_factory=WeakValueDictionary)
 
@@ -75,9 +78,14 @@ class Dispatcher:
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
         async with lock:
+            started = time.perf_counter()
             if self.store.is_sqlite:
-                return self.handle(inbound)
-            return await asyncio.to_thread(self.handle, inbound)
+                handled = self.handle(inbound)
+            else:
+                handled = await asyncio.to_thread(self.handle, inbound)
+            for observe in self.observers:
+                observe(inbound, handled, time.perf_counter() - started)
+            return handled
 
     def handle(self, inbound: Inbound) -> Handled:
         inbound = _bounded(inbound)
@@ -93,7 +101,8 @@ class Dispatcher:
                 early = hook.before(conn, inbound, conv, now)
                 if early is not None:
                     return Handled(outbox_ids=tuple(self.store.enqueue(conn, early, now)),
-                                   messages=tuple(early))
+                                   messages=tuple(early), conversation=conv.id if conv else 0,
+                                   candidature=conv.candidature_id if conv else 0)
             if conv is None:
                 campaign = (campaign_by_slug(conn, self.campaign_slug) if self.campaign_slug
                             else current_campaign(conn, now))
@@ -119,7 +128,8 @@ class Dispatcher:
             addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
                          for item in outcome.messages]
             ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow)
-        return Handled(outbox_ids=tuple(ids), messages=tuple(addressed))
+        return Handled(outbox_ids=tuple(ids), messages=tuple(addressed), conversation=conv.id,
+                       candidature=conv.candidature_id, answers=len(outcome.changes))
 
     def dossier(self, conv: ConversationRow, now) -> Dossier:  # noqa: ANN001
         locale = conv.state.locale

@@ -33,6 +33,7 @@ class RateLimiter:
     chat_burst: float = 3.0
     _chats: dict[str, Bucket] = field(default_factory=dict)
     _all: Bucket | None = None
+    waiting: int = 0       # sends waiting for a token
 
     def _buckets(self, chat: str) -> list[Bucket]:
         buckets = []
@@ -46,11 +47,27 @@ class RateLimiter:
 
     async def acquire(self, chat: str) -> None:
         buckets = self._buckets(chat)
-        while True:
-            now = self.clock.now().timestamp()
-            wait = max((b.wait_time(now) for b in buckets), default=0.0)
-            if wait <= 0:
-                for bucket in buckets:
-                    bucket.take()
-                return
-            await self.clock.sleep(wait)
+        self.waiting += 1
+        try:
+            while True:
+                now = self.clock.now().timestamp()
+                wait = max((b.wait_time(now) for b in buckets), default=0.0)
+                if wait <= 0:
+                    for bucket in buckets:
+                        bucket.take()
+                    return
+                await self.clock.sleep(wait)
+        finally:
+            self.waiting -= 1
+
+    def try_acquire(self, chat: str) -> bool:
+        """Take a token now if one is free and no send is waiting for one."""
+        if self.waiting:
+            return False
+        buckets = self._buckets(chat)
+        now = self.clock.now().timestamp()
+        if max((b.wait_time(now) for b in buckets), default=0.0) > 0:
+            return False
+        for bucket in buckets:
+            bucket.take()
+        return True

@@ -19,9 +19,11 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Callable
 
 from sqlalchemy import update
 
+from ..core.events import OutKind
 from ..store import OutboxRow, Store
 from ..store import tables as T
 from .clock import Clock
@@ -30,6 +32,12 @@ from .transport import SendResult, SendStatus, Transport
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+PARALLEL = 8          # chats served at once by one flush
+
+
+def _cosmetic(row: OutboxRow) -> bool:
+    """An edit settling an answered question: nobody waits for it."""
+    return row.item.kind is OutKind.SETTLED
 
 
 @dataclass
@@ -39,6 +47,8 @@ class Relay:
     clock: Clock
     limiters: dict[str, RateLimiter] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # called with each send's row and result (metrics, logs)
+    observers: list[Callable[[OutboxRow, SendResult], None]] = field(default_factory=list)
 
     def add(self, transport: Transport) -> None:
         """Send through `transport` from now on, at the pace it declares (`rate_limit`:
@@ -56,28 +66,62 @@ class Relay:
                 status="uncertain", error="interrupted while sending")).rowcount
 
     async def flush(self, name: str) -> int:
-        """Send every due row of one transport; returns how many were sent."""
+        """Send every due row of one transport; returns how many were sent.
+
+        Chats are served side by side (at most PARALLEL at once), each in order, what a
+        person waits for (questions, notices) before the edits that settle an answered
+        question. An edit that would have to wait for the rate limiter, or take a token
+        a question is waiting for, is deferred (status `deferred`) until the relay has
+        nothing else to send."""
         transport = self.transports[name]
-        sent = 0
+        limiter = self.limiters.get(name)
+        queues = self._queues(self.store.due_messages(name, self.clock.now()))
+        urgent = any(not _cosmetic(row) for rows in queues.values() for row in rows)
+        if not urgent and (limiter is None or not limiter.waiting) and self.store.undefer_messages(name):
+            queues = self._queues(self.store.due_messages(name, self.clock.now()))
+        gate = asyncio.Semaphore(PARALLEL)
+        done = await asyncio.gather(*(self._flush_chat(transport, rows, limiter, gate)
+                                      for rows in queues.values()))
+        deferred = [row_id for _, later in done for row_id in later]
+        if deferred:
+            self.store.defer_messages(deferred)
+        return sum(sent for sent, _ in done)
+
+    def _queues(self, rows: list[OutboxRow]) -> dict[str, list[OutboxRow]]:
+        """Due rows per chat, in order, up to a row that must wait; settling edits last."""
+        queues: dict[str, list[OutboxRow]] = {}
         held: set[str] = set()
-        for row in self.store.due_messages(name, self.clock.now()):
+        now = self.clock.now()
+        for row in rows:
             if row.chat_id in held:
                 continue
-            if row.not_before is not None and row.not_before > self.clock.now():
+            if row.not_before is not None and row.not_before > now:
                 held.add(row.chat_id)        # order per chat: later rows wait for this one
                 continue
-            limiter = self.limiters.get(name)
-            if limiter is not None:
-                await limiter.acquire(row.chat_id)
-            if not self.store.claim_message(row.id, self.clock.now()):
-                continue
-            result = await self._send(transport, row)
-            if result.status is not SendStatus.SENT:
-                held.add(row.chat_id)
-            else:
+            queues.setdefault(row.chat_id, []).append(row)
+        for chat, queue in queues.items():
+            queues[chat] = sorted(queue, key=_cosmetic)    # stable: order kept within each kind
+        return queues
+
+    async def _flush_chat(self, transport: Transport, rows: list[OutboxRow],
+                          limiter: RateLimiter | None, gate: asyncio.Semaphore) -> tuple[int, list[int]]:
+        sent, deferred = 0, []
+        async with gate:
+            for row in rows:
+                if _cosmetic(row) and limiter is not None:
+                    if deferred or not limiter.try_acquire(row.chat_id):
+                        deferred.append(row.id)
+                        continue
+                elif limiter is not None:
+                    await limiter.acquire(row.chat_id)
+                if not self.store.claim_message(row.id, self.clock.now()):
+                    continue
+                result = await self._send(transport, row)
+                self._settle(row, result)
+                if result.status is not SendStatus.SENT:
+                    break                    # later rows of this chat wait
                 sent += 1
-            self._settle(row, result)
-        return sent
+        return sent, deferred
 
     async def _send(self, transport: Transport, row: OutboxRow) -> SendResult:
         try:
@@ -87,6 +131,8 @@ class Relay:
             return SendResult(SendStatus.RETRY, retry_after=5, error=repr(exc))
 
     def _settle(self, row: OutboxRow, result: SendResult) -> None:
+        for observe in self.observers:
+            observe(row, result)
         now = self.clock.now()
         status = result.status
         if status is SendStatus.SENT:
@@ -113,9 +159,9 @@ class Relay:
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
         """Flush every transport until `stop` is set; `wake` cuts the wait short."""
         while not stop.is_set():
+            self.wake.clear()         # before the flush: a wake during it means flush again
             for name in self.transports:
                 await self.flush(name)
-            self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=idle)
             except asyncio.TimeoutError:

@@ -41,6 +41,9 @@ class Handled:
     # what was queued, in order (the committed outbox rows hold the same): a transport
     # may render these at once instead of reading its rows back
     messages: tuple[Addressed, ...] = ()
+    conversation: int = 0        # ids for logs and metrics (0: none, e.g. a duplicate)
+    candidature: int = 0
+    answers: int = 0             # answers stored (or cleared) by this event
 
 
 # Called by a transport for each inbound event; returns once it is committed.

@@ -17,13 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, create_engine, event, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, create_engine, event, insert, make_url, select, update
+from sqlalchemy.dialects import sqlite
 
 from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed, Outgoing
 from ..core.flow import JSON, Flow
 from . import hotpath as H
+from .files import private_sqlite
 from .jsontext import dumps, loads
 from . import tables as T
 
@@ -61,10 +62,17 @@ class OutboxRow:
     txn_id: str
     status: str
     not_before: datetime | None = None
+    dedup_key: str = ""           # set on scheduled sends (reminders, notices): nobody asked
 
 
 def _iso(instant: datetime | None) -> str:
     return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if instant else ""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None in memory)."""
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
 
 
 class Store:
@@ -72,11 +80,15 @@ class Store:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+            path = sqlite_path(url)
+            if path is not None:
+                private_sqlite(path)      # 0600 before SQLite creates it with the umask's mode
+            self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
+                                        hide_parameters=True)  # errors never carry answers
             self._sqlite_setup()
         else:
-            self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
-        self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
+            self.engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+        self._insert = sqlite.insert if self.is_sqlite else _pg_insert()
         self.hot = H.Hot(self.is_sqlite)
         self._local = threading.local()
         self._held: list[Connection] = []
@@ -362,7 +374,7 @@ class Store:
             rows = conn.execute(query).all()
         return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
                           Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status,
-                          r.not_before)
+                          r.not_before, r.dedup_key or "")
                 for r in rows]
 
     def claim_message(self, outbox_id: int, now: datetime) -> bool:
@@ -385,6 +397,20 @@ class Store:
             values["not_before"] = retry_at
         with self.begin() as conn:
             conn.execute(update(o).where(o.c.id == outbox_id).values(**values))
+
+    def defer_messages(self, ids: list[int]) -> None:
+        """Edits nobody waits for, put aside while the relay has other things to send."""
+        o = T.outbox
+        with self.begin() as conn:
+            conn.execute(update(o).where(o.c.id.in_(ids), o.c.status == "pending")
+                         .values(status="deferred"))
+
+    def undefer_messages(self, transport: str) -> int:
+        """The relay is free: deferred edits are due again."""
+        o = T.outbox
+        with self.begin() as conn:
+            return conn.execute(update(o).where(o.c.transport == transport, o.c.status == "deferred")
+                                .values(status="pending")).rowcount
 
     def sent_ref(self, transport: str, chat_id: str, prompt_ref: str) -> str:
         """The platform id of the last prompt sent with this ref in this chat."""
@@ -411,16 +437,19 @@ class Store:
                                                 set_={"value": stmt.excluded.value}))
 
     # ------------------------------------------------------------ sent prompts, resends
-    def sent_prompt(self, transport: str, chat_id: str, user_id: str,
-                    prompt_ref: str) -> tuple[str, Outgoing] | None:
-        """The platform id and latest rendering of the prompt `prompt_ref` sent to one person."""
+    def sent_prompt(self, transport: str, chat_id: str, user_id: str, prompt_ref: str,
+                    before: int | None = None) -> tuple[str, Outgoing] | None:
+        """The platform id and latest rendering of the prompt `prompt_ref` sent to one person
+        (queued before the outbox row `before`, when given: the prompt an edit settles)."""
         o = T.outbox
         marker = '"ref":' + json.dumps(prompt_ref, ensure_ascii=False)
+        query = select(o.c.payload, o.c.sent_ref).where(
+            o.c.transport == transport, o.c.chat_id == chat_id, o.c.user_id == user_id,
+            o.c.status == "sent", o.c.sent_ref != "", o.c.payload.contains(marker, autoescape=True))
+        if before is not None:
+            query = query.where(o.c.id < before)
         with self.begin() as conn:
-            rows = conn.execute(select(o.c.payload, o.c.sent_ref).where(
-                o.c.transport == transport, o.c.chat_id == chat_id, o.c.user_id == user_id,
-                o.c.status == "sent", o.c.sent_ref != "", o.c.payload.contains(marker, autoescape=True))
-                .order_by(o.c.id.desc()).limit(20)).all()
+            rows = conn.execute(query.order_by(o.c.id.desc()).limit(20)).all()
         for payload, ref in rows:
             item = Outgoing.from_json(json.loads(payload))
             if item.kind.value == "prompt" and item.ref == prompt_ref:
@@ -439,6 +468,20 @@ class Store:
             if item.kind.value == "prompt":
                 return str(user_id), item
         return None
+
+    def latest_prompt_sent(self, transport: str, chat_id: str, user_id: str) -> str:
+        """The platform id of the last question sent to one person in a chat ("" if none)."""
+        o = T.outbox
+        with self.begin() as conn:
+            rows = conn.execute(select(o.c.payload, o.c.sent_ref).where(
+                o.c.transport == transport, o.c.chat_id == chat_id, o.c.user_id == user_id,
+                o.c.status == "sent", o.c.sent_ref != "",
+                o.c.payload.contains('"kind":"prompt"', autoescape=True))
+                .order_by(o.c.id.desc()).limit(5)).all()
+        for payload, ref in rows:
+            if Outgoing.from_json(json.loads(payload)).kind.value == "prompt":
+                return str(ref)
+        return ""
 
     def conversation_locale(self, transport: str, chat_id: str, user_id: str) -> str:
         """The language one person speaks with the bot in a chat ("fr" before any message)."""
@@ -467,7 +510,7 @@ class Store:
             rows = conn.execute(select(o).where(o.c.id.in_(list(ids))).order_by(o.c.id)).all()
         return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
                           Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status,
-                          r.not_before) for r in rows]
+                          r.not_before, r.dedup_key or "") for r in rows]
 
     def person_name(self, transport: str, user_id: str) -> str:
         """The display name of the person behind a platform account ("" if unknown)."""
@@ -491,7 +534,8 @@ class Store:
             conn.execute(update(a).where(a.c.transport == transport, a.c.chat_id == old_chat)
                          .values(chat_id=new_chat))
             conn.execute(update(o).where(o.c.transport == transport, o.c.chat_id == old_chat,
-                                         o.c.status == "pending").values(chat_id=new_chat))
+                                         o.c.status.in_(("pending", "deferred")))
+                         .values(chat_id=new_chat))
         return int(moved)
 
     def last_prompt_message(self, transport: str, chat_id: str, user_id: str) -> str:
@@ -519,3 +563,8 @@ class Store:
             stmt = self._insert(T.outbox).on_conflict_do_nothing().returning(T.outbox.c.id, T.outbox.c.dedup_key)
             out.update({key: int(row_id) for row_id, key in conn.execute(stmt, rows).all()})
         return out
+
+
+def _pg_insert():  # noqa: ANN202 - PostgreSQL's dialect (and its drivers) only when used
+    from sqlalchemy.dialects.postgresql import insert
+    return insert

@@ -156,7 +156,7 @@ outbox = Table(
     Column("chat_id", String(255), nullable=False),
     Column("user_id", String(255), nullable=False, default=""),
     Column("payload", Text, nullable=False),            # Outgoing as JSON
-    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|uncertain|failed
+    Column("status", String(16), nullable=False, default="pending"),  # pending|deferred|sent|uncertain|failed
     Column("attempts", Integer, nullable=False, default=0),
     Column("not_before", UTC, nullable=False),
     Column("txn_id", String(64), nullable=False),       # idempotency key for the platform
@@ -189,4 +189,11 @@ submissions = Table(
     Column("submitted_by", ForeignKey("people.id")),
     Column("submitted_at", UTC, nullable=False),
     UniqueConstraint("candidature_id", "version", name="uq_submissions_candidature_version"),
+)
+
+leases = Table(
+    "leases", metadata,                      # one holder at a time (e.g. the Telegram poller)
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", UTC, nullable=False),
 )

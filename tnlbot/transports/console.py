@@ -2,10 +2,15 @@
 
 Each line typed (or piped, one line per message) is one inbound message;
 `/fichier PATH` (or `/file PATH`) sends a file. Bot messages are printed as
-they leave the outbox: the runner sends a line's replies before the next
-line is read (`inline_send`). The bot greets first (a /start of its own);
-the end of the input ends the run. Lines are read by a daemon thread, so a
-signal stops the bot even while it waits for a line.
+they leave the outbox: the runner sends a line's replies before the next one
+is read (`inline_send`). The bot greets first (a /start of its own); the end
+of the input ends the chat.
+
+Input is read as bytes and decoded here: a line that is not UTF-8 (a Latin-1
+terminal) keeps its odd bytes as lone surrogates, which the engine refuses
+politely instead of the process dying on a decoding error. In a terminal,
+bracketed paste is switched on, so a pasted block of several lines arrives as
+one message (sent with Enter), not as one answer per line.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Iterator, TextIO
 
 from ..core.events import FileRef, Inbound, InboundKind, Outgoing, OutKind
 from ..runtime.transport import SendResult, SendStatus, Sink
@@ -40,11 +45,72 @@ def parse_line(line: str, chat_id: str, user_id: str, external_id: str = "") -> 
 
 
 def _file(path_text: str) -> FileRef | None:
-    path = Path(path_text).expanduser()
-    if not path_text or not path.is_file():
-        return FileRef(name=path.name or "?", mime="", size=0, ref="")
+    try:
+        path = Path(path_text).expanduser()
+        if not path_text or not path.is_file():
+            return FileRef(name=path.name or "?", mime="", size=0, ref="")
+        size = path.stat().st_size
+        resolved = str(path.resolve())
+    except (OSError, RuntimeError, ValueError):   # a name too long, a loop of links, a NUL
+        return FileRef(name="?", mime="", size=0, ref="")
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileRef(name=path.name, mime=mime, size=path.stat().st_size, ref=str(path.resolve()))
+    return FileRef(name=path.name, mime=mime, size=size, ref=resolved)
+
+
+PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
+PASTE_ON, PASTE_OFF = "\x1b[?2004h", "\x1b[?2004l"   # ask the terminal to mark pastes
+
+
+def decode(raw: bytes) -> str:
+    """Bytes typed or piped -> text; bytes that are not UTF-8 become lone surrogates
+    (refused by the engine with a message), never an exception."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def messages(lines: Iterator[str]) -> Iterator[str]:
+    """Lines -> messages (pure). A bracketed paste (between ESC[200~ and ESC[201~, as a
+    terminal sends it once asked) is one message, whatever its number of lines."""
+    for line in lines:
+        if PASTE_START not in line:
+            yield line.rstrip("\r\n")
+            continue
+        block = [line.replace(PASTE_START, "", 1)]
+        while PASTE_END not in block[-1]:
+            following = next(lines, None)
+            if following is None:
+                break
+            block.append(following)
+        text = "".join(block).replace(PASTE_END, "")
+        yield text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+
+
+class LineReader:
+    """Reads messages from a byte stream in a daemon thread, so that Ctrl-C (or the end
+    of the chat) never waits for a line that is not coming."""
+
+    def __init__(self, stream: IO):
+        self.stream = stream
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
+        threading.Thread(target=self._run, name="console-input", daemon=True).start()
+
+    def _run(self) -> None:
+        def lines() -> Iterator[str]:
+            while True:
+                raw = self.stream.readline()
+                if not raw:
+                    return
+                yield raw if isinstance(raw, str) else decode(raw)
+        try:
+            for message in messages(lines()):
+                self.loop.call_soon_threadsafe(self.queue.put_nowait, message)
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, None)
+        except (OSError, ValueError, RuntimeError):   # the terminal or the loop went away
+            return
+
+    async def next(self) -> str | None:
+        """The next message, or None at the end of the input."""
+        return await self.queue.get()
 
 
 def render(item: Outgoing) -> str:
@@ -74,28 +140,33 @@ class Console:
         self.out = out or sys.stdout
         self.stream = stream or sys.stdin
         self.user = user
+        self.chat_id = f"terminal:{user}"
         self.task: asyncio.Task[None] | None = None
 
     async def start(self, sink: Sink) -> None:
-        """Greet (a /start of the bot's own), then read lines until the input ends."""
-        chat_id = f"terminal:{self.user}"
-        await sink(Inbound("console", os.urandom(8).hex(), chat_id, self.user,
+        """Greet (a /start of the bot's own), then read messages until the input ends."""
+        await sink(Inbound("console", os.urandom(8).hex(), self.chat_id, self.user,
                            InboundKind.COMMAND, command="start", display_name=self.user))
-        self.task = asyncio.create_task(self._read(sink, chat_id))
+        self.task = asyncio.create_task(self._read(sink))
 
-    async def _read(self, sink: Sink, chat_id: str) -> None:
+    async def _read(self, sink: Sink) -> None:
         interactive = self.stream.isatty()
-        lines = _lines(self.stream)
-        while True:
+        reader = LineReader(getattr(self.stream, "buffer", self.stream))
+        if interactive:
+            self.out.write(PASTE_ON)   # a pasted block of lines arrives as one message
+        try:
+            while True:
+                if interactive:
+                    self.out.write("› ")
+                    self.out.flush()
+                line = await reader.next()
+                if line is None:
+                    return
+                await sink(parse_line(line, self.chat_id, self.user))
+        finally:
             if interactive:
-                self.out.write("› ")
+                self.out.write(PASTE_OFF)
                 self.out.flush()
-            line = await lines.get()
-            if not line:
-                return
-            if not line.strip() and not interactive:
-                continue
-            await sink(parse_line(line, chat_id, self.user))
 
     async def send(self, row: OutboxRow) -> SendResult:
         text = render(row.item)
@@ -108,20 +179,3 @@ class Console:
         if self.task is not None and not self.task.done():
             self.task.cancel()   # waiting for a line: nothing of it is committed yet
             await asyncio.gather(self.task, return_exceptions=True)
-            if self.stream.isatty():
-                self.out.write("\n")
-
-
-def _lines(stream: TextIO) -> "asyncio.Queue[str]":
-    """Lines of `stream` read by a daemon thread ("" at the end of the input)."""
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-
-    def read() -> None:
-        while True:
-            line = stream.readline()
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-            if not line:
-                return
-    threading.Thread(target=read, name="console-input", daemon=True).start()
-    return queue

@@ -1,4 +1,4 @@
-"""The Matrix transport (matrix-nio): direct and group rooms, answers in m.notice.
+"""The Matrix transport (matrix-nio): direct and group rooms, encrypted or not.
 
 How this file works:
 - `connect` logs in once with the password and keeps the access token and
@@ -10,10 +10,15 @@ How this file works:
   RETRY with retry_after (no sleeping in nio: the outbox reschedules);
   M_FORBIDDEN -> UNREACHABLE. The event id is the row's ref: replies,
   reactions and edits find their question by it.
-- A question with choices gets its reactions right after it (transaction
-  ids derived from the row's). SETTLED edits the question (m.replace) to
-  show the answer; a PROMPT with update=True re-renders it in place and
-  keeps the original event id as its ref.
+- One event per question: its choices are a numbered list, answered by
+  number, label, reply or a keycap reaction (no reactions are pre-set: they
+  would cost one call each, and stay tappable under old questions).
+  SETTLED edits the question (m.replace) to show the answer; a PROMPT with
+  update=True re-renders it in place and keeps the original event id as
+  its ref.
+- Encrypted rooms (Tchap): nio encrypts every event sent there (see
+  matrix_crypto); whether a room is encrypted is checked before its first
+  send, and a send that cannot be encrypted is retried, never sent clear.
 - Receiving is matrix_sync.Receiver; the pure mapping is matrix_render.
 """
 from __future__ import annotations
@@ -26,9 +31,13 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from aiohttp import ClientError
+from nio.exceptions import (EncryptionError, GroupEncryptionError, LocalProtocolError, OlmTrustError,
+                            SendRetryError)
 from nio import (AsyncClient, AsyncClientConfig, ContentRepositoryConfigResponse, LoginError,
                  RoomSendResponse, UploadResponse, WhoamiResponse)
 
@@ -36,16 +45,16 @@ from ..core.events import OutKind
 from ..i18n import Catalog
 from ..runtime.clock import Clock
 from ..store import OutboxRow, Store
+from . import matrix_crypto as crypto
 from ..runtime.transport import Refused, SendResult, SendStatus, Sink, Unreachable
 from .matrix_render import (NAME, Allow, SentPrompt, bang, command_names, document_mime, file_content,
-                            for_matrix, hint_key, reaction, reaction_keys, render, render_settled,
-                            render_update)
+                            for_matrix, hint_key, render, render_settled,
+                            render_update, Addressee, Look)
 from .matrix_sync import Members, Receiver
 
 log = logging.getLogger(__name__)
 LOGIN = "matrix.login"
 MAX_UPLOAD = 50 * 1024 * 1024
-SHORTCUT_WAIT = 10.0      # seconds a question's reactions may wait for the homeserver's 429s
 DEVICE_NAME = "tnlbot"
 
 
@@ -53,32 +62,36 @@ class LoginFailed(Exception):
     pass
 
 
-def client_config() -> AsyncClientConfig:
-    """No sleeping inside nio on 429 or timeouts: the outbox and the sync loop retry."""
-    return AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0, request_timeout=60)
-
-
 def _same_user(configured: str, user_id: str) -> bool:
     return configured == user_id or (not configured.startswith("@")
                                      and user_id[1:].split(":", 1)[0] == configured)
 
 
-async def connect(homeserver: str, user: str, password: str, store: Store,
+async def connect(homeserver: str, user: str, password: str, store: Store, store_path: Path,
                   config: AsyncClientConfig | None = None) -> AsyncClient:
-    """A logged-in client: the stored login when it still works, else a password login."""
+    """A logged-in client with its crypto store loaded: the stored login while it still
+    works and its device's crypto store is there, else a password login (a new device)."""
     homeserver = homeserver.rstrip("/")
-    client = AsyncClient(homeserver, user, config=config or client_config())
+    crypto.prepare(store_path)
+    client = AsyncClient(homeserver, user, store_path=str(store_path),
+                         config=config or crypto.client_config())
     raw = store.checkpoint(LOGIN)
     saved = json.loads(raw) if raw else {}
     if saved.get("homeserver") == homeserver and _same_user(user, saved.get("user_id", "")):
-        client.restore_login(saved["user_id"], saved["device_id"], saved["access_token"])
-        who = await client.whoami()
-        if isinstance(who, WhoamiResponse):
-            return client
-        if who.status_code not in ("M_UNKNOWN_TOKEN", "M_FORBIDDEN"):
-            await client.close()
-            raise ConnectionError(f"homeserver not ready: {who}")
-        log.warning("the stored Matrix login was refused (%s): logging in again", who.status_code)
+        if crypto.store_file(store_path, saved["user_id"], saved["device_id"]).exists():
+            client.restore_login(saved["user_id"], saved["device_id"], saved["access_token"])
+            who = await client.whoami()
+            if isinstance(who, WhoamiResponse):
+                return await _ready(client, store_path)
+            if who.status_code not in ("M_UNKNOWN_TOKEN", "M_FORBIDDEN"):
+                await client.close()
+                raise ConnectionError(f"homeserver not ready: {who}")
+            log.warning("the stored Matrix login was refused (%s): logging in again", who.status_code)
+        else:
+            log.warning("no crypto store for device %s: logging in as a new device", saved["device_id"])
+            await _retire(homeserver, saved)
+        client = AsyncClient(homeserver, user, store_path=str(store_path),
+                             config=config or crypto.client_config())
     if not password:
         await client.close()
         raise LoginFailed("no Matrix password and no valid stored login")
@@ -90,7 +103,26 @@ async def connect(homeserver: str, user: str, password: str, store: Store,
         store.set_checkpoint(conn, LOGIN, json.dumps({
             "homeserver": homeserver, "user_id": answer.user_id, "device_id": answer.device_id,
             "access_token": answer.access_token}))
+    return await _ready(client, store_path)
+
+
+async def _ready(client: AsyncClient, store_path: Path) -> AsyncClient:
+    crypto.secure(store_path)
+    await crypto.maintain(client)         # publishes the device's keys on a first login
     return client
+
+
+async def _retire(homeserver: str, saved: dict) -> None:
+    """Log the device whose keys were lost out: agents stop encrypting for it."""
+    old = AsyncClient(homeserver, saved["user_id"], config=AsyncClientConfig(
+        max_limit_exceeded=0, max_timeouts=0, request_timeout=30, encryption_enabled=False))
+    old.user_id, old.device_id, old.access_token = saved["user_id"], saved["device_id"], saved["access_token"]
+    try:
+        await old.logout()
+    except (ClientError, asyncio.TimeoutError, OSError) as exc:
+        log.warning("the previous device could not be logged out: %r", exc)
+    finally:
+        await old.close()
 
 
 def _failure(answer: Any) -> SendResult:
@@ -122,6 +154,7 @@ class Matrix:
         self.poll_ms = poll_ms
         self.max_upload = MAX_UPLOAD
         self.members = Members(client)
+        self.rooms = crypto.Rooms(client)
         self.commands = command_names(catalog(code, key) for code in catalog.locales
                                       for key in catalog.keys(code))
         self.wake = wake                  # wakes the outbox relay
@@ -147,13 +180,26 @@ class Matrix:
         self._task = asyncio.create_task(self.receiver.run())
 
     async def stop(self) -> None:
+        await self.stop_receiving()
+        await self.client.close()
+
+    async def stop_receiving(self) -> None:
+        """The batch in hand is committed and its token stored; sending still works."""
         if self.receiver is not None and self._task is not None:
             self.receiver.stopping.set()
             done, _ = await asyncio.wait({self._task}, timeout=30)
             if not done:
                 self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self.client.close()
+            self._task = None
+
+    @property
+    def received_at(self) -> datetime | None:
+        return self.receiver.received_at if self.receiver is not None else None
+
+    @property
+    def connected(self) -> bool:
+        return self.receiver is not None and self._task is not None and self.receiver.connected
 
     async def send(self, row: OutboxRow) -> SendResult:
         try:
@@ -174,43 +220,27 @@ class Matrix:
             return await self._settle(row)
         if item.kind is OutKind.DOCUMENT:
             return await self._document(row)
-        addressee = await self._addressee(row)
-        hint = bang(self._hint(row), self.commands)
+        look = Look(loud=item.kind is OutKind.PROMPT or bool(row.dedup_key),
+                    to=await self._addressee(row), hint=bang(self._hint(row), self.commands))
         if item.kind is OutKind.PROMPT and item.update:
             found = self.store.sent_prompt(NAME, row.chat_id, row.user_id, item.ref)
             if found is not None:
-                content = render_update(item, found[0], addressee=addressee, hint=hint)
+                content = render_update(item, found[0], look)
                 result = await self._put(row.chat_id, "m.room.message", content, row.txn_id)
                 if result.status is not SendStatus.SENT:
                     return result
                 self._remember(found[0], row)
                 return replace(result, ref=found[0])
         result = await self._put(row.chat_id, "m.room.message",
-                                 render(item, addressee=addressee, hint=hint), row.txn_id)
+                                 render(item, look), row.txn_id)
         if result.status is SendStatus.SENT and item.kind is OutKind.PROMPT:
             self._remember(result.ref, row)
-            await self._shortcuts(row, result.ref)
         return result
-
-    async def _shortcuts(self, row: OutboxRow, event_id: str) -> None:
-        """The reactions under a question: best effort, paced by the homeserver's 429s;
-        the question itself is delivered whatever happens to them."""
-        budget = SHORTCUT_WAIT
-        for index, key in enumerate(reaction_keys(row.item)):
-            while True:
-                done = await self._put(row.chat_id, "m.reaction", reaction(event_id, key),
-                                       f"{row.txn_id}.{index}")
-                if done.status is not SendStatus.RETRY or done.retry_after > budget:
-                    break
-                budget -= done.retry_after
-                await asyncio.sleep(done.retry_after)   # the homeserver's own pace, in real time
-            if done.status is not SendStatus.SENT:
-                log.warning("shortcuts under %s left out from %s: %s", event_id, key, done.error)
-                return
 
     def _remember(self, event_id: str, row: OutboxRow) -> None:
         """A question's event id, known before its row is settled: replies to it match at once."""
-        self.recent[event_id] = SentPrompt(event_id, row.user_id, row.item)
+        self.recent[event_id] = SentPrompt(event_id, row.user_id, row.item, row.chat_id)
+        self.recent.move_to_end(event_id)
         while len(self.recent) > 1000:
             self.recent.popitem(last=False)
 
@@ -220,7 +250,7 @@ class Matrix:
             return SendResult(SendStatus.SENT)     # the question never reached the room
         event_id, prompt = found
         content = render_settled(for_matrix(prompt, self.commands), row.item, event_id,
-                                 addressee=await self._addressee(row))
+                                 Look(loud=True, to=await self._addressee(row)))
         return await self._put(row.chat_id, "m.room.message", content, row.txn_id)
 
     async def _document(self, row: OutboxRow) -> SendResult:
@@ -249,7 +279,13 @@ class Matrix:
         self._inflight += 1
         self._idle.clear()
         try:
-            answer = await self.client.room_send(room_id, event_type, content, tx_id=txn_id)
+            if await self.rooms.encrypted(room_id) and self.client.olm is None:
+                return SendResult(SendStatus.FAILED, error="encrypted room and no crypto store")
+            answer = await self.client.room_send(room_id, event_type, content, tx_id=txn_id,
+                                                 ignore_unverified_devices=True)
+        except (crypto.RoomStateUnknown, LocalProtocolError, OlmTrustError, SendRetryError,
+                EncryptionError, GroupEncryptionError) as exc:
+            return SendResult(SendStatus.RETRY, retry_after=2, error=f"encryption: {exc!r}")
         finally:
             self._inflight -= 1
             if not self._inflight:
@@ -260,12 +296,14 @@ class Matrix:
             return SendResult(SendStatus.SENT)
         return _failure(answer)
 
-    async def _addressee(self, row: OutboxRow) -> str:
-        """In a group room each message names the person it is for (plain text, no mention)."""
+    async def _addressee(self, row: OutboxRow) -> Addressee:
+        """In a group room each message names the person it is for (a mention when loud)."""
         if not row.user_id:
-            return ""
+            return Addressee()
         members = await self.members.of(row.chat_id)
-        return members.get(row.user_id, row.user_id) if len(members) > 2 else ""
+        if len(members) <= 2:
+            return Addressee(row.user_id)
+        return Addressee(row.user_id, members.get(row.user_id, row.user_id))
 
     def _hint(self, row: OutboxRow) -> str:
         key = hint_key(row.item)
@@ -277,11 +315,11 @@ class Matrix:
 
 # ------------------------------------------------------------------ running
 
-async def open_matrix(homeserver: str, user: str, password: str, store: Store, catalog: Catalog,
-                      allow: Allow, clock: Clock, wake: Callable[[], None]) -> Matrix:
+async def open_matrix(homeserver: str, user: str, password: str, store: Store, store_path: Path,
+                      catalog: Catalog, allow: Allow, clock: Clock, wake: Callable[[], None]) -> Matrix:
     """A logged-in Matrix transport, for the runner (which retries while `Unreachable`)."""
     try:
-        client = await connect(homeserver, user, password, store)
+        client = await connect(homeserver, user, password, store, store_path)
     except (ConnectionError, ClientError, asyncio.TimeoutError, OSError) as exc:
         raise Unreachable(f"Matrix homeserver unreachable ({exc})") from exc
     except LoginFailed as exc:

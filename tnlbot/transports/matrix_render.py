@@ -38,6 +38,7 @@ class Skip(str, Enum):
     EDIT = "edit"            # m.replace: answers are never changed by an edit
     ENCRYPTED = "encrypted"  # end-to-end encrypted: unreadable here
     FOREIGN = "foreign"      # a reaction on a question meant for someone else
+    STALE = "stale"          # a reaction on a question that is no longer the current one
     OTHER = "other"          # state, receipts, unknown types, unknown reactions
 
 
@@ -47,6 +48,7 @@ class SentPrompt:
     event_id: str
     user_id: str
     item: Outgoing
+    room_id: str = ""
 
 
 class Lookups(Protocol):
@@ -55,6 +57,9 @@ class Lookups(Protocol):
 
     def toggle(self, event_id: str) -> Inbound | None:
         """The toggle a reaction made, to undo when the reaction is removed."""
+
+    def current(self, room_id: str, user_id: str) -> str:
+        """The event id of the question a person was asked last in a room."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,8 @@ def _reaction(room_id: str, content: dict, sender: str, lookups: Lookups, base: 
         return Skip.OTHER
     if prompt.user_id not in ("", sender):
         return Skip.FOREIGN
+    if prompt.event_id != lookups.current(room_id, sender):
+        return Skip.STALE       # a tap under an old question changes nothing
     item, key = prompt.item, _plain_key(str(relates.get("key", "")))
     options = item.options
     if item.multi:
@@ -179,16 +186,6 @@ def _keycap_index(key: str) -> int | None:
 
 def is_yes_no(options: tuple[Option, ...]) -> bool:
     return tuple(o.value for o in options) == ("yes", "no")
-
-
-def reaction_keys(item: Outgoing) -> tuple[str, ...]:
-    """The shortcuts pre-set under a question (none above ten options)."""
-    if item.kind is not OutKind.PROMPT or not item.options or len(item.options) > len(KEYCAPS):
-        return ()
-    if is_yes_no(item.options):
-        return (YES, NO)
-    keys = KEYCAPS[:len(item.options)]
-    return keys + (YES,) if item.multi else keys
 
 
 def hint_key(item: Outgoing) -> str:
@@ -289,14 +286,35 @@ def _lines(text: str) -> str:
     return "<br>".join(html.escape(line, quote=False) for line in text.split("\n"))
 
 
-def _parts(item: Outgoing, addressee: str, hint: str, settled: str = "") -> tuple[list[str], list[str]]:
+@dataclass(frozen=True, slots=True)
+class Addressee:
+    """Whom a message in a group room is for: named, and mentioned when it asks them to act."""
+    user_id: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """How a message is shown: `loud` ones notify (m.text), the others are quiet (m.notice)."""
+    loud: bool = False
+    to: Addressee = Addressee()
+    hint: str = ""
+
+
+def _pill(to: Addressee) -> str:
+    return f'<a href="https://matrix.to/#/{html.escape(to.user_id)}">{_lines(to.name or to.user_id)}</a>'
+
+
+def _parts(item: Outgoing, look: Look, settled: str = "") -> tuple[list[str], list[str]]:
     """The plain lines and the HTML blocks of one message."""
     plain: list[str] = []
     rich: list[str] = []
-    top = " · ".join(p for p in (addressee, item.header) if p)
+    name = look.to.name if look.to.user_id else ""
+    top = " · ".join(p for p in (name, item.header) if p)
     if top:
         plain.append(top)
-        rich.append(f"<p><b>{_lines(top)}</b></p>")
+        lead = _pill(look.to) if look.loud and name else _lines(name)
+        rich.append(f"<p><b>{' · '.join(p for p in (lead, _lines(item.header)) if p)}</b></p>")
     if item.text:
         plain.append(item.text)
         rich.append(f"<p>{_lines(item.text)}</p>")
@@ -309,9 +327,9 @@ def _parts(item: Outgoing, addressee: str, hint: str, settled: str = "") -> tupl
         plain.append(f"{SETTLED_MARK} {settled}")
         rich.append(f"<p><b>{SETTLED_MARK} {_lines(settled)}</b></p>")
         return plain, rich
-    if hint:
-        plain.append(hint)
-        rich.append(f"<p><em>{_lines(hint)}</em></p>")
+    if look.hint:
+        plain.append(look.hint)
+        rich.append(f"<p><em>{_lines(look.hint)}</em></p>")
     if item.actions:
         shown = " · ".join(f"{a.label} {a.value}" if a.value != a.label else a.value for a in item.actions)
         plain.append(shown)
@@ -319,14 +337,17 @@ def _parts(item: Outgoing, addressee: str, hint: str, settled: str = "") -> tupl
     return plain, rich
 
 
-def _content(plain: list[str], rich: list[str]) -> dict[str, Any]:
-    return {"msgtype": "m.notice", "body": "\n".join(plain), "format": "org.matrix.custom.html",
-            "formatted_body": "".join(rich), "m.mentions": {}}
+def _content(plain: list[str], rich: list[str], look: Look) -> dict[str, Any]:
+    """m.text notifies under default push rules; m.notice never does (.m.rule.suppress_notices).
+    Only a loud message in a group room mentions anyone: the person it asks to act."""
+    mentions = {"user_ids": [look.to.user_id]} if look.loud and look.to.user_id and look.to.name else {}
+    return {"msgtype": "m.text" if look.loud else "m.notice", "body": "\n".join(plain),
+            "format": "org.matrix.custom.html", "formatted_body": "".join(rich), "m.mentions": mentions}
 
 
-def render(item: Outgoing, *, addressee: str = "", hint: str = "") -> dict[str, Any]:
+def render(item: Outgoing, look: Look = Look()) -> dict[str, Any]:
     """A prompt or a notice -> m.room.message content (DOCUMENT: its caption)."""
-    return _content(*_parts(item, addressee, hint))
+    return _content(*_parts(item, look), look)
 
 
 def edit(target: str, new: dict[str, Any]) -> dict[str, Any]:
@@ -336,18 +357,15 @@ def edit(target: str, new: dict[str, Any]) -> dict[str, Any]:
             "m.relates_to": {"rel_type": "m.replace", "event_id": target}, "m.mentions": {}}
 
 
-def render_settled(prompt: Outgoing, settled: Outgoing, target: str, *, addressee: str = "") -> dict[str, Any]:
-    """The question edited to show the answer it received."""
-    return edit(target, _content(*_parts(prompt, addressee, "", settled=settled.text or "…")))
+def render_settled(prompt: Outgoing, settled: Outgoing, target: str, look: Look = Look()) -> dict[str, Any]:
+    """The question edited to show the answer it received (an edit never notifies:
+    .m.rule.suppress_edits; its m.mentions is empty, nobody is pinged again)."""
+    return edit(target, _content(*_parts(prompt, look, settled=settled.text or "…"), look))
 
 
-def render_update(item: Outgoing, target: str, *, addressee: str = "", hint: str = "") -> dict[str, Any]:
+def render_update(item: Outgoing, target: str, look: Look = Look()) -> dict[str, Any]:
     """A question re-rendered in place (multiple choice toggled)."""
-    return edit(target, render(item, addressee=addressee, hint=hint))
-
-
-def reaction(target: str, key: str) -> dict[str, Any]:
-    return {"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}}
+    return edit(target, render(item, look))
 
 
 def file_content(item: Outgoing, url: str, size: int, mime: str) -> dict[str, Any]:

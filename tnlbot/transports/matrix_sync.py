@@ -20,18 +20,23 @@ How this file works:
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+import hashlib
 import logging
+import mimetypes
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any, Awaitable, Callable, Mapping
 
 from aiohttp import ClientError
 from nio import AsyncClient, JoinedMembersResponse, RoomMessagesError, SyncError, SyncResponse
 from sqlalchemy.exc import DBAPIError
 
-from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
+from ..core.events import Addressed, FileRef, Inbound, InboundKind, Outgoing, OutKind
 from ..i18n import Catalog
 from ..runtime.clock import Clock
 from ..store import Store
+from . import matrix_crypto as crypto
 from .base import Sink
 from .matrix_render import NAME, Allow, SentPrompt, Skip, inbound_from_event
 
@@ -65,10 +70,17 @@ class StoreLookups:
         if event_id in self.recent:
             return self.recent[event_id]
         found = self.store.prompt_sent_as(NAME, room_id, event_id) if event_id else None
-        return SentPrompt(event_id, found[0], found[1]) if found else None
+        return SentPrompt(event_id, found[0], found[1], room_id) if found else None
 
     def toggle(self, event_id: str) -> Inbound | None:
         return self.toggles.pop(event_id, None)
+
+    def current(self, room_id: str, user_id: str) -> str:
+        """Questions sent by this process are newer than any in the store."""
+        for sent in reversed(list(self.recent.values())):
+            if sent.room_id == room_id and sent.user_id == user_id:
+                return sent.event_id
+        return self.store.latest_prompt_sent(NAME, room_id, user_id)
 
     def remember(self, inbound: Inbound) -> None:
         if inbound.kind is InboundKind.TOGGLE:
@@ -116,6 +128,9 @@ class Receiver:
         self.authors: OrderedDict[str, str] = OrderedDict()   # event id -> sender, for edits
         self.stopping = asyncio.Event()
         self.batches = 0
+        self.received_at: datetime | None = None     # the last /sync that answered (health)
+        self.connected = False
+        self.max_download = 50 * 1024 * 1024
 
     @property
     def me(self) -> str:
@@ -131,8 +146,10 @@ class Receiver:
                 response = await self._poll(token)
                 if response is None:
                     return
+                self.connected = not isinstance(response, SyncError)
                 if isinstance(response, SyncError):
                     raise BatchFailed(str(response))
+                self.received_at = self.clock.now()
                 await self.handle(response, token)
                 pause = 1.0
                 continue
@@ -170,6 +187,7 @@ class Receiver:
     # ------------------------------------------------------------ one batch
     async def handle(self, response: SyncResponse, since: str | None) -> None:
         """Hand every event of one batch to the sink, then store the new token."""
+        await crypto.maintain(self.client)   # new devices known before anything is answered
         await self.quiet()   # replies and reactions may point at the message being sent
         for room_id, info in response.rooms.invite.items():
             await self._invited(room_id, info.invite_state)
@@ -246,19 +264,51 @@ class Receiver:
         sender = event.get("sender", "")
         if sender != self.me and not self.allow(sender):
             return
-        name = (await self.members.of(room_id)).get(sender, sender) if sender != self.me else sender
+        joined = await self.members.of(room_id) if sender != self.me else {}
+        name = joined.get(sender, sender) if sender != self.me else sender
         result = inbound_from_event(room_id, event, self.me, self.lookups, name)
+        if isinstance(result, Inbound) and len(joined) > 2:
+            result = replace(result, group=True)      # personal data never answered in this room
         event_id = str(event.get("event_id", ""))
         if result is Skip.EDIT:
             return self._edited(room_id, event, event_id)
         if result is Skip.ENCRYPTED:
-            return self.notify(room_id, "", "matrix.encrypted", f"matrix:encrypted:{room_id}")
+            return await self._undecryptable(room_id, event)
+        if result is Skip.STALE:
+            return self.notify(room_id, sender, "matrix.reaction_old", f"matrix:stale:{event_id}")
         if not isinstance(result, Inbound) or not event_id:
             return
+        if result.kind is InboundKind.FILE:
+            result = await self._checked_file(result, event.get("content") or {})
         if result.kind in (InboundKind.TEXT, InboundKind.COMMAND, InboundKind.CHOICE):
             self._remember_author(event_id, sender)
         self.lookups.remember(result)
         await self._submit(result)
+
+    async def _undecryptable(self, room_id: str, event: dict) -> None:
+        """Told once per sender and session, with what to do; the keys are requested."""
+        found = await crypto.request_keys(self.client, room_id, event)
+        if found is None or found.sender == self.me or not self.allow(found.sender):
+            return
+        digest = hashlib.sha256(f"{room_id} {found.sender} {found.session_id}".encode()).hexdigest()
+        self.notify(room_id, found.sender, "matrix.undecryptable", f"matrix:undecryptable:{digest}")
+
+    async def _checked_file(self, inbound: Inbound, content: dict) -> Inbound:
+        """An encrypted attachment: downloaded, decrypted, its real size and type kept."""
+        found = crypto.encrypted_file(content)
+        if found is None or inbound.file is None:
+            return inbound
+        plain = None
+        answer = await self.client.download(found["url"])
+        body = getattr(answer, "body", None)
+        if isinstance(body, bytes) and len(body) <= self.max_download:
+            plain = crypto.decrypt_file(found, body)
+        if plain is None:
+            log.warning("encrypted attachment %s could not be read: %s", inbound.external_id, answer)
+            return replace(inbound, file=replace(inbound.file, size=0, ref=""))
+        mime = crypto.sniff(plain) or inbound.file.mime
+        return replace(inbound, file=FileRef(real_name(inbound.file.name, mime), mime, len(plain),
+                                             crypto.file_handle(found)))
 
     def _remember_author(self, event_id: str, sender: str) -> None:
         self.authors[event_id] = sender
@@ -297,6 +347,17 @@ class Receiver:
             self.store.enqueue(conn, [Addressed(NAME, room_id, item, user_id, dedup_key[:255])],
                                self.clock.now())
         self.wake()
+
+
+def real_name(name: str, mime: str) -> str:
+    """A file name whose extension says what the bytes are (a PNG sent as "x.pdf" is "x.png")."""
+    claimed = mimetypes.guess_type(name)[0]
+    if not mime or claimed == mime:
+        return name
+    extension = mimetypes.guess_extension(mime)
+    if not extension or mime == "application/zip":    # docx, xlsx... are zips too: kept
+        return name
+    return (name.rsplit(".", 1)[0] if "." in name else name) + extension
 
 
 def _unique(events: list[dict]) -> list[dict]:

@@ -16,7 +16,7 @@ How this file works:
   member's button in a group, Retour/Passer under an old question) is
   answered politely and changes nothing.
 - Stopping waits for the batch in hand to be committed; only a getUpdates
-  still waiting for news is cancelled.
+  waiting for news (or a pause before a retry) is cancelled.
 - Sending (called by the outbox relay): render, then map the Bot API's
   answer to a SendResult: 429 -> RETRY after retry_after, 403 -> UNREACHABLE,
   a timeout after the request left -> UNCERTAIN (never sent twice), a group
@@ -28,10 +28,11 @@ import asyncio
 import hashlib
 import logging
 import re
+from datetime import datetime
 from typing import Any
 
 from telegram import Bot
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import Conflict, InvalidToken, NetworkError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
@@ -88,14 +89,16 @@ def callback_secret(token: str) -> bytes:
 
 class Telegram:
     name = TRANSPORT
-    rate_limit = (1.0, 30.0)     # messages per second: per chat, overall (the relay paces them)
 
     def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
-                 secret: bytes, poll_timeout: int = 25, webhook: Any = None):
+                 secret: bytes, poll_timeout: int = 25, webhook: Any = None, lease: Any = None,
+                 rate_limit: tuple[float, float] = (1.0, 30.0)):
         self.bot, self.store, self.catalog, self.clock = bot, store, catalog, clock
+        self.rate_limit = rate_limit        # messages per second: per chat, overall (0: no limit)
         self.secret = secret
         self.poll_timeout = poll_timeout
         self.webhook = webhook
+        self.lease = lease                  # runtime.lease.Lease: one poller among several processes
         self.username = ""
         self.offset: int | None = None
         self.task: asyncio.Task | None = None
@@ -103,13 +106,19 @@ class Telegram:
         self._failures: dict[int, int] = {}
         self._stopping = False
         self._fetching = False
+        self._standing_by = False
+        self._processing = False
+        self.received_at: datetime | None = None   # last getUpdates that answered (health)
+        self.connected = False
 
     # ------------------------------------------------------------ lifecycle
     async def connect(self) -> "Telegram":
-        """getMe, the command menu, and (polling) no webhook left: ready to start."""
+        """getMe, the command menu, no webhook left when polling: ready to start. The runner
+        calls it again later while it raises Unreachable."""
         try:
             await self.bot.initialize()
             self.username = self.bot.username or ""
+            self.received_at, self.connected = self.clock.now(), True   # getMe answered
             await self.register_commands()
             if self.webhook is None:
                 await self.call("deleteWebhook", {"drop_pending_updates": False})
@@ -117,8 +126,6 @@ class Telegram:
             raise Refused("Telegram refused the bot token") from exc
         except NetworkError as exc:
             raise Unreachable(f"Telegram cannot be reached ({exc})") from exc
-        log.info("Telegram bot @%s connected (%s)", self.username,
-                 "webhook" if self.webhook else "polling")
         return self
 
     async def start(self, sink: Sink) -> None:
@@ -129,16 +136,26 @@ class Telegram:
         self.task = asyncio.create_task(self._poll_forever(sink))
 
     async def stop(self) -> None:
+        await self.stop_receiving()
+        await self.bot.shutdown()
+
+    async def stop_receiving(self) -> None:
+        """The batch in hand is committed; no update is fetched after it (sending still works)."""
         self._stopping = True
+        self.connected = False
         if self.task is not None:
-            if self._fetching or self.task.done():
+            if not self._processing:     # waiting for news or for a retry: nothing in hand
                 self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
             self.task = None
         if self._server is not None:
             await self._server.cleanup()
             self._server = None
-        await self.bot.shutdown()
+        if self.lease is not None and self.lease.held:
+            try:
+                self.lease.release()        # another process takes over at once
+            except Exception:  # noqa: BLE001 - it expires by itself
+                log.warning("could not release the poller lease; it expires in %.0f s", self.lease.ttl)
 
     async def call(self, method: str, params: dict | None = None, **timeouts: Any) -> Any:
         return await self.bot.do_api_request(method, api_kwargs=params or {}, **timeouts)
@@ -160,21 +177,52 @@ class Telegram:
 
     # ------------------------------------------------------------ polling
     async def _poll_forever(self, sink: Sink) -> None:
-        """The one place that polls: getUpdates, handle, confirm; back off on failures."""
+        """The one place that polls: while this process holds the poller lease (if any),
+        getUpdates, handle, confirm; stand by otherwise; back off on failures."""
         backoff = Backoff()
         while not self._stopping:
+            if self.lease is not None and not await self._hold_lease():
+                await self.clock.sleep(self.lease.renew_every)
+                continue
             try:
-                await self.poll_once(sink, self.poll_timeout)
+                await self.poll_once(sink, self._poll_timeout())
                 backoff.reset()
             except asyncio.CancelledError:
                 raise
             except InvalidToken:
                 log.critical("Telegram refused the bot token")
                 raise
-            except Exception:  # noqa: BLE001 - network, conflict, database: wait and retry
+            except Conflict:
+                delay = backoff.pause()
+                log.warning("another process is receiving this bot's updates (Telegram answered 409 "
+                            "Conflict); trying again in %.0f s", delay)
+                await self.clock.sleep(delay)
+            except Exception:  # noqa: BLE001 - network, database: wait and retry
                 delay = backoff.pause()
                 log.warning("polling failed; retrying in %.0f s", delay, exc_info=True)
                 await self.clock.sleep(delay)
+
+    def _poll_timeout(self) -> float:
+        """A long poll shorter than the lease's renewal period, so the holder keeps it."""
+        if self.lease is None:
+            return self.poll_timeout
+        return min(self.poll_timeout, max(1, int(self.lease.renew_every)))
+
+    async def _hold_lease(self) -> bool:
+        was = self.lease.held
+        held = await self.lease.hold()
+        if held and not was:
+            log.info("this process (%s) now receives from Telegram", self.lease.holder)
+        elif was and not held:
+            log.warning("another process took over receiving from Telegram; this one keeps relaying "
+                        "and running the scheduler")
+        elif not held and not self._standing_by:
+            log.info("another process receives from Telegram; this one (%s) relays, runs the "
+                     "scheduler and takes over if it stops", self.lease.holder)
+        self._standing_by = not held
+        if not held and not self.lease.failed:     # standing by, healthy: another one receives
+            self.received_at, self.connected = self.clock.now(), True
+        return held
 
     async def poll_once(self, sink: Sink, timeout: float = 0) -> int:
         """One getUpdates; handle the batch; confirm it on the next call if all committed."""
@@ -182,11 +230,20 @@ class Telegram:
         self._fetching = True
         try:
             updates = await self.call("getUpdates", params, read_timeout=timeout + 10)
+        except Exception:
+            self.connected = False
+            raise
         finally:
             self._fetching = False
+        self.received_at, self.connected = self.clock.now(), True
         if not updates:
             return 0
-        if await self.process_batch(updates, sink):
+        self._processing = True
+        try:
+            committed = await self.process_batch(updates, sink)
+        finally:
+            self._processing = False
+        if committed:
             self.offset = max(int(u["update_id"]) for u in updates) + 1
         else:
             raise RuntimeError("an update could not be committed; the batch will come again")
@@ -302,7 +359,8 @@ class Telegram:
         item = row.item
         message_id = ""
         if item.kind is OutKind.SETTLED or (item.kind is OutKind.PROMPT and item.update):
-            found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, item.ref)
+            found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, item.ref,
+                                           before=row.id if item.kind is OutKind.SETTLED else None)
             message_id = found[0] if found else ""
             if not message_id and item.kind is OutKind.SETTLED:
                 return SendResult(SendStatus.SENT)

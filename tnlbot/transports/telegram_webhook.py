@@ -68,6 +68,7 @@ def handler(telegram: Receiving, sink: Sink, expected: str):
         except Exception:  # noqa: BLE001 - Telegram will deliver it again
             log.exception("webhook update %s failed", raw.get("update_id"))
             return web.Response(status=500)
+        telegram.received_at = telegram.clock.now()
         return web.Response(status=200)
     return on_update
 
@@ -81,4 +82,5 @@ async def start_webhook(telegram: Receiving, sink: Sink, config: WebhookConfig) 
     await telegram.call("setWebhook", {
         "url": config.url, "secret_token": config.secret, "drop_pending_updates": False,
         "allowed_updates": ["message", "callback_query"]})
+    telegram.connected = True
     return runner

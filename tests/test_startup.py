@@ -1,0 +1,91 @@
+"""Start-up problems through the real `tnlbot` command: one clear line each, exit code 2, no traceback."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tnlbot.flows import BUNDLED
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tnlbot(tmp_path: Path, *args: str, lang: str = "fr_FR.UTF-8", **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TNLBOT_", "LC_"))}
+    environ.update(LANG=lang, TNLBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}", **env)
+    return subprocess.run([sys.executable, "-m", "tnlbot", *args], input="", capture_output=True, text=True,
+                          timeout=60, env=environ, cwd=ROOT, check=False)
+
+
+def flows_copy(tmp_path: Path, *flow_ids: str) -> Path:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    for path in BUNDLED.glob("*.yaml"):
+        if path.name.split(".")[0] in flow_ids:
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
+def cannot_start(run: subprocess.CompletedProcess[str]) -> list[str]:
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+    return run.stderr.splitlines()
+
+
+def test_a_broken_flow_is_named_with_its_place_and_how_to_check_it(tmp_path: Path) -> None:
+    folder = flows_copy(tmp_path, "tnl-2022", "tnl-2025-badge")
+    badge = folder / "tnl-2025-badge.yaml"
+    badge.write_text(badge.read_text().replace("max_length: 3\n", "max_length: abc\n")
+                     .replace("kind: email\n", "kind: courriel\n"), encoding="utf-8")
+    lines = cannot_start(tnlbot(tmp_path, "chat", TNLBOT_FLOWS_DIR=str(folder)))
+    assert lines == [
+        (f"Questionnaire invalide : tnl-2025-badge.yaml volets[0](identification).questions[3](departement)"
+        f".max_length : « abc » n'est pas un nombre entier positif. Corrigez-le dans {folder}, puis vérifiez "
+        f"avec « tnlbot check-flows {folder} »."),
+        (f"Questionnaire invalide : tnl-2025-badge.yaml volets[0](identification).questions[4](email_contact)"
+        f".kind : type de question « courriel » inconnu (yes_no, single_choice, multiple_choice, short_text, "
+        f"long_text, integer, decimal, percentage, date, email, url, phone, siren, siret, file, repeat, notice)."
+        f" Corrigez-le dans {folder}, puis vérifiez avec « tnlbot check-flows {folder} »."),
+    ]
+
+
+def test_a_flow_missing_its_english_texts_is_one_line(tmp_path: Path) -> None:
+    folder = flows_copy(tmp_path, "tnl-2022")
+    (folder / "tnl-2022.en.yaml").unlink()
+    lines = cannot_start(tnlbot(tmp_path, "chat", lang="en_GB.UTF-8", TNLBOT_FLOWS_DIR=str(folder)))
+    assert lines == [(f"Invalid flow: tnl-2022.en.yaml: the file is missing: every flow needs a text file per "
+                     f"language. Fix it in {folder}, then check with “tnlbot check-flows {folder}”.")]
+
+
+def test_a_missing_default_flow_is_said_and_a_campaign_on_another_flow_still_starts(tmp_path: Path) -> None:
+    folder = flows_copy(tmp_path, "tnl-2025-badge")
+    lines = cannot_start(tnlbot(tmp_path, "chat", TNLBOT_FLOWS_DIR=str(folder)))
+    assert lines == [(f"Le questionnaire par défaut « tnl-2022 » n'est pas dans {folder} (questionnaires : "
+                     "tnl-2025-badge) : choisissez-en un avec default_flow (ou TNLBOT_DEFAULT_FLOW), ou créez "
+                     "une campagne avec « tnlbot campaign create ».")]
+    created = tnlbot(tmp_path, "campaign", "create", "badge-2025", "--flow", "tnl-2025-badge", "--opens",
+                     "2020-01-01", "--closes", "2099-12-31", "--open", TNLBOT_FLOWS_DIR=str(folder))
+    assert created.returncode == 0, created.stderr
+    chat = tnlbot(tmp_path, "chat", TNLBOT_FLOWS_DIR=str(folder))
+    assert chat.returncode == 0, chat.stderr
+    assert "Badge Territoire Numérique Libre 2025" in chat.stdout
+
+
+def test_an_unknown_campaign_is_said_with_the_known_ones(tmp_path: Path) -> None:
+    lines = cannot_start(tnlbot(tmp_path, "run", lang="en_GB.UTF-8", TNLBOT_CAMPAIGN="tnl-2031"))
+    assert lines == [("The campaign “tnl-2031” (setting campaign or TNLBOT_CAMPAIGN) does not exist (campaigns: "
+                     "none): create it with “tnlbot campaign create tnl-2031 --flow ...” or correct the setting.")]
+
+
+def test_missing_message_files_and_an_unreadable_configuration(tmp_path: Path) -> None:
+    empty = tmp_path / "locales"
+    empty.mkdir()
+    lines = cannot_start(tnlbot(tmp_path, "chat", TNLBOT_LOCALES_DIR=str(empty)))
+    assert lines == [(f"Fichiers de messages invalides : {empty}: the source locale fr.yaml is missing. "
+                     f"Corrigez-les dans {empty} (ou indiquez le bon dossier avec locales_dir ou TNLBOT_LOCALES_DIR).")]
+    config = tmp_path / "bot.toml"
+    config.write_text("database_url = \n", encoding="utf-8")
+    lines = cannot_start(tnlbot(tmp_path, "--config", str(config), "chat", lang="en_GB.UTF-8"))
+    assert len(lines) == 1 and lines[0].startswith(f"The configuration file {config} cannot be read (")

@@ -1,0 +1,52 @@
+"""Does a stored answer still fit a question, after the question changed?
+
+`same_shape`: the value has the shape the question's kind stores (a yes/no is
+a boolean, an integer an int, a file a mapping, a multiple choice a list...),
+so it may be carried over and shown. `still_valid`: the question as it is now
+would accept the value (choices, lengths, bounds, formats), checked by the
+same parsers as a typed answer.
+"""
+from __future__ import annotations
+
+from .answers import Problem, check_file, check_selection, parse
+from .events import FileRef
+from .flow import JSON, Kind, Question
+
+_SHAPES: dict[Kind, type | tuple[type, ...]] = {
+    Kind.YES_NO: bool, Kind.INTEGER: int, Kind.REPEAT: int, Kind.FILE: dict, Kind.MULTI: list,
+}
+
+
+def shape_of(kind: Kind) -> type | tuple[type, ...] | None:
+    """The Python type a kind's answers are stored as (None: nothing is stored)."""
+    return None if kind is Kind.NOTICE else _SHAPES.get(kind, str)
+
+
+def same_shape(q: Question, value: JSON) -> bool:
+    if q.kind is Kind.NOTICE or value is None:
+        return False
+    wanted = _SHAPES.get(q.kind, str)
+    if wanted is int and isinstance(value, bool):
+        return False
+    return isinstance(value, wanted)
+
+
+def still_valid(q: Question, value: JSON) -> bool:
+    """Would the question, as it is now, accept this stored answer?"""
+    if not same_shape(q, value):
+        return False
+    if q.kind is Kind.YES_NO or q.kind is Kind.REPEAT:
+        return True
+    if q.kind is Kind.SINGLE:
+        return value in q.choices
+    if q.kind is Kind.MULTI:
+        assert isinstance(value, list)
+        return not isinstance(check_selection([str(v) for v in value], q), Problem)
+    if q.kind is Kind.FILE:
+        assert isinstance(value, dict)
+        try:
+            ref = FileRef(str(value["name"]), str(value["mime"]), int(value["size"]), str(value["ref"]))
+        except (KeyError, TypeError, ValueError):
+            return False
+        return not isinstance(check_file(ref, q), Problem)
+    return not isinstance(parse(str(value), q, {}), Problem)

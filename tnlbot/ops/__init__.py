@@ -1,0 +1,1 @@
+"""Running tnlbot as a service: logs, health and metrics, backups."""
