@@ -29,7 +29,7 @@ VALUES: dict[Kind, str] = {
     Kind.SHORT_TEXT: "Commune de Saint-Exemple", Kind.LONG_TEXT: "Une réponse de quelques mots.",
     Kind.INTEGER: "1200", Kind.DECIMAL: "4,5", Kind.PERCENT: "40", Kind.DATE: "12/03/2022",
     Kind.EMAIL: "mairie@example.org", Kind.URL: "https://example.org", Kind.PHONE: "01 23 45 67 89",
-    Kind.SIREN: "213300635", Kind.SIRET: "21330063500017",
+    Kind.SIREN: "213300635", Kind.SIRET: "21330063500017", Kind.DEPARTEMENT: "33",
 }
 SHORT_CODES = {"departement": "33"}  # short texts with a tighter length rule
 

@@ -18,6 +18,7 @@ BY_KIND = {
     Kind.PHONE: "01 23 45 67 89",
     Kind.SIREN: SIREN,
     Kind.SIRET: SIRET,
+    Kind.DEPARTEMENT: "34",
     Kind.YES_NO: "oui",
     Kind.SINGLE: "1",
     Kind.MULTI: "1, 2",

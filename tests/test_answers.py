@@ -107,3 +107,23 @@ def test_every_error_key_has_a_message_in_every_language(catalog):
     for locale in catalog.locales:
         for key in keys:
             assert catalog(locale, key, max="3", min="1", token="x", formats="pdf") != key
+
+
+def test_long_multiple_choice_answers_are_read_in_one_pass(monkeypatch):
+    """Thousands of characters (spaces, words, numbers) cost one fold per token and per choice:
+    the splitter no longer backtracks over runs of spaces."""
+    from tnlbot.core import answers as A
+    from tnlbot.core.flow import Kind, Question
+    q = Question(id="q", kind=Kind.MULTI, volet="v", choices=("velo", "train", "bus"))
+    calls = []
+    real = A.fold
+    monkeypatch.setattr(A, "fold", lambda text: calls.append(len(text)) or real(text))
+    assert A.parse_multi(" " * 8_000 + "1, 3", q, {}) == ["velo", "bus"]
+    assert len(calls) <= 2 * 6 + 2
+    calls.clear()
+    assert isinstance(A.parse_multi("Vélo " * 8_000, q, {"velo": "Vélo"}), A.Problem)  # one long token
+    assert len(calls) <= 6 + 1 and sum(calls) <= 40_000 + 50
+    calls.clear()
+    assert A.parse_multi("1 2 " * 5_000, q, {}) == ["velo", "train"]
+    assert len(calls) <= 6 + 10_000
+    assert A.choice_tokens("Vélo 2 roues; train\n3") == ["Vélo", "2 roues", "train", "3"]

@@ -37,16 +37,16 @@ def cannot_start(run: subprocess.CompletedProcess[str]) -> list[str]:
 def test_a_broken_flow_is_named_with_its_place_and_how_to_check_it(tmp_path: Path) -> None:
     folder = flows_copy(tmp_path, "tnl-2022", "tnl-2025-badge")
     badge = folder / "tnl-2025-badge.yaml"
-    badge.write_text(badge.read_text().replace("max_length: 3\n", "max_length: abc\n")
+    badge.write_text(badge.read_text().replace("max_length: 200\n", "max_length: abc\n")
                      .replace("kind: email\n", "kind: courriel\n"), encoding="utf-8")
     lines = cannot_start(tnlbot(tmp_path, "chat", TNLBOT_FLOWS_DIR=str(folder)))
     assert lines == [
-        (f"Questionnaire invalide : tnl-2025-badge.yaml volets[0](identification).questions[3](departement)"
+        (f"Questionnaire invalide : tnl-2025-badge.yaml volets[0](identification).questions[0](nom_collectivite)"
         f".max_length : « abc » n'est pas un nombre entier positif. Corrigez-le dans {folder}, puis vérifiez "
         f"avec « tnlbot check-flows {folder} »."),
         (f"Questionnaire invalide : tnl-2025-badge.yaml volets[0](identification).questions[4](email_contact)"
         f".kind : type de question « courriel » inconnu (yes_no, single_choice, multiple_choice, short_text, "
-        f"long_text, integer, decimal, percentage, date, email, url, phone, siren, siret, file, repeat, notice)."
+        f"long_text, integer, decimal, percentage, date, email, url, phone, siren, siret, departement, file, repeat, notice)."
         f" Corrigez-le dans {folder}, puis vérifiez avec « tnlbot check-flows {folder} »."),
     ]
 

@@ -18,21 +18,25 @@ from pathlib import Path
 from typing import Awaitable, Callable, TextIO
 
 from .campaigns.hook import CampaignHook
+from .campaigns.retention import EMPTY_DAYS, KEEP_DAYS
 from .campaigns.scheduler import Scheduler
+from .core.events import FileRef
 from .core.flow import Flow
 from .flowbook.drafts import migrate_drafts
+from .flowbook.hook import AsideHook
 from .flows import load_all
 from .i18n import Catalog, load_catalog
 from .jury.hook import JuryHook
-from .ops.backup import hold_store
+from .ops.backup import StoreBusy, hold_store
 from .ops.service import Operations, configure_logging
+from .runtime.attachments import HeldFiles
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
 from .runtime.runner import Runner
 from .runtime.transport import Transport
 from .settings import DEFAULT_FLOW, Settings
-from .startup import check_campaigns
+from .startup import Reason, StartupError, check_campaigns
 from .store import Store
 from .store.campaigns import create_campaign, current_campaign
 from .transports.console import Console
@@ -50,17 +54,26 @@ class App:
         self.catalog: Catalog = catalog or load_catalog(Path(settings.locales_dir))
         self.flows: dict[str, Flow] = flows or load_all(Path(settings.flows_dir), self.catalog.locales)
         # a running bot's store: `tnlbot restore` refuses to replace it (SQLite)
-        self._lock = hold_store(settings.store_url()) if store is None else None
+        try:
+            self._lock = hold_store(settings.store_url()) if store is None else None
+        except StoreBusy as exc:
+            raise StartupError([Reason("store_restoring", (("path", exc.path),))]) from None
         self.store = store or Store(settings.store_url())
+        self.held_files = HeldFiles()   # files read by the terminal until their answer is saved
         hooks = [CampaignHook(self.store, self.flows, self.catalog, settings.campaign),
-                 JuryHook(self.flows, self.catalog), FileSizeHook(self.catalog)]
+                 JuryHook(self.flows, self.catalog),
+                 AsideHook(self.catalog),         # answers a flow change set aside, in /recap
+                 FileSizeHook(self.catalog),
+                 self.held_files]                 # last: it sees the final outcome
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
                                      settings.campaign, hooks=list(hooks))
         self.transports: dict[str, Transport] = {}
         self.relay = Relay(self.store, self.transports, self.clock)
         self.scheduler = Scheduler(self.store, self.flows, self.catalog, self.clock,
                                    float(settings.extra.get("scheduler_interval", 60)),
-                                   on_work=self.relay.wake.set)
+                                   on_work=self.relay.wake.set,
+                                   keep_days=int(settings.extra.get("delivery_retention_days", KEEP_DAYS)),
+                                   empty_days=int(settings.extra.get("empty_candidature_days", EMPTY_DAYS)))
         self.runner = Runner(self.dispatcher, self.relay, self.clock, self.scheduler)
 
     def plug(self, transport: Transport) -> None:
@@ -87,8 +100,12 @@ class App:
     async def chat(self, stream: TextIO, out: TextIO, user: str = "") -> int:
         """The terminal chat: one line, one message; greets first; ends with the input."""
         self.ensure_campaign()
-        self.console = Console(out, stream, user or getpass.getuser())
+        self.console = Console(out, stream, user or getpass.getuser(), keep=self.keep_file)
         return await self.runner.serve(self.console, asyncio.Event())
+
+    def keep_file(self, data: bytes, name: str) -> FileRef:
+        """An attached file's content, held until the answer taking it is saved with it."""
+        return self.held_files.hold(data, name)
 
     def stopped_text(self) -> str:
         """What the terminal says when Ctrl-C stops the chat, in the person's language."""

@@ -5,10 +5,11 @@ import argparse
 import importlib
 import sys
 import tomllib
+from datetime import date
 from pathlib import Path
 
 from .app import run_chat, run_transport
-from .flows import FlowError, flow_files, load_flow
+from .flows import FlowError, dated_warnings, flow_files, load_flow
 from .i18n import LocaleError, load_catalog
 from .settings import Settings
 from .startup import StartupError, explain
@@ -35,6 +36,8 @@ def _check_flows(settings: Settings, args: argparse.Namespace) -> int:
             continue
         counts = ", ".join(f"{v.id} {len(v.questions)}" for v in flow.volets)
         print(f"{path.name}: ok ({len(flow.questions)} questions: {counts})")
+        for warning in dated_warnings(flow, date.today()):
+            print(f"{path.name}: warning: {warning}")
     return 1 if failed else 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
@@ -17,9 +18,10 @@ import yaml
 from .core.flow import (CHOICE_KINDS, All, Answered, AnyOf, Compare, Condition, Equals,
                         Flow, FlowTexts, Kind, Not, OneOf, Question, QuestionText, Volet,
                         VoletText)
+from .bundled import bundled
 from .i18n import SAFE_LOADER
 
-BUNDLED = Path(__file__).resolve().parent.parent / "flows"
+BUNDLED = bundled("flows")
 _ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _QUESTION_KEYS = {"id", "kind", "required", "when", "choices", "other", "min_length",
                   "max_length", "min", "max", "min_choices", "max_choices", "formats",
@@ -192,6 +194,11 @@ class _Builder:
             subs = tuple(s for s in built if s is not None)
             for sub in subs:
                 self.seen[sub.id] = sub
+        if kind is Kind.DATE:
+            for key in ("min", "max"):
+                if key in raw and not _date_bound(raw[key]):
+                    self.check.fail(f"{path}.{key}", f"not a date (YYYY-MM-DD) nor {' or '.join(CAMPAIGN_BOUNDS)}: "
+                                    f"{raw[key]!r}")
         default_max = 4000 if kind is Kind.LONG_TEXT else 200
         return Question(
             id=qid, kind=kind, volet=volet, required=bool(raw.get("required", False)), when=when,
@@ -207,6 +214,35 @@ class _Builder:
             max_size=int(Decimal(str(raw.get("max_size_mb", 10))) * 1_000_000) if kind is Kind.FILE else 0,
             unit=bool(raw.get("unit", False)), min_items=_int(self.check, path, raw, "min_items", 0),
             max_items=_int(self.check, path, raw, "max_items", 50), questions=subs, parent=parent)
+
+
+CAMPAIGN_BOUNDS = ("campaign.opens", "campaign.closes")
+
+
+def _date_bound(raw: Any) -> bool:
+    """A date bound is an ISO date, or the day the campaign opens or closes."""
+    if str(raw) in CAMPAIGN_BOUNDS or isinstance(raw, date):
+        return True
+    try:
+        date.fromisoformat(str(raw))
+    except ValueError:
+        return False
+    return True
+
+
+def dated_warnings(flow: Flow, today: date) -> list[str]:
+    """Bounds that were right for a past edition: a fixed latest date already past (write
+    `max: campaign.closes`), year choices that stop before last year."""
+    found = []
+    for q in flow.questions.values():
+        if q.kind is Kind.DATE and q.max_date and q.max_date not in CAMPAIGN_BOUNDS \
+                and q.max_date < today.isoformat():
+            found.append(f"{q.id}.max: {q.max_date} has passed: answers after it are refused "
+                         "(write campaign.closes for the day the campaign closes)")
+        years = [int(c) for c in q.choices if c.isascii() and c.isdigit() and len(c) == 4]
+        if years and len(years) == len(q.choices) and max(years) < today.year - 1:
+            found.append(f"{q.id}.choices: the years stop at {max(years)}")
+    return found
 
 
 def _structure(path: Path, raw: Any, check: _Checker) -> tuple[dict, list[Volet], dict[str, Question]]:

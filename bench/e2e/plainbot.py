@@ -134,7 +134,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     builder = (Application.builder().token(args.token).base_url(f"{args.base_url}/bot")
-               .concurrent_updates(True))   # one update at a time per person: safe here
+               .concurrent_updates(False))   # PTB's default; concurrent updates break
+    #                                            ConversationHandler (a reply can arrive before
+    #                                            the handler has returned its next state)
     if args.limits:
         builder = builder.rate_limiter(Limits())
     application = builder.build()

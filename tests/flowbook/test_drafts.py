@@ -12,14 +12,17 @@ import json
 import threading
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from sqlalchemy import func, select
 
 from tnlbot.app import App, Settings
-from tnlbot.flowbook.drafts import migrate_drafts
+from tnlbot.core.jury import Entry, Meta, Snapshot, canonical
+from tnlbot.flowbook.drafts import migrate_drafts, record_versions
 from tnlbot.flowbook.yamlout import structure_yaml, texts_yaml
 from tnlbot.flows import BUNDLED, load_all
+from tnlbot.jury.documents import SCHEMA_PATH, dossier
 from tnlbot.store import Store
 from tnlbot.store import flow_tables as F
 from tnlbot.store import tables as T
@@ -107,8 +110,8 @@ def test_a_draft_survives_a_new_version_of_its_flow(any_store, folder, clock, ca
         "• Nouvelle question obligatoire : « Quelle est l'adresse électronique du référent ? »",
         ("• Question déplacée dans le volet « Questionnaire du Badge » : « Quel est le numéro SIREN de votre "
         "structure ? »"),
-        ("Vos autres réponses sont conservées. Les réponses mises de côté restent consultables par l'équipe du "
-        "label et, après le dépôt, par le jury.")]
+        ("Vos autres réponses sont conservées. Les réponses mises de côté restent visibles dans le "
+         "récapitulatif (/recap) et, après le dépôt, par le jury.")]
     assert told[1].ref == "nom_collectivite"
     assert alice.answers() == {"siren": SIREN}
 
@@ -118,8 +121,14 @@ def test_a_draft_survives_a_new_version_of_its_flow(any_store, folder, clock, ca
     assert alice.say("dsi@testbourg.fr").ref == "strategie_libre"           # siren: answered, moved, kept
     assert alice.answers() == {"nom_collectivite": "Testbourg", "type_collectivite": "epci", "siren": SIREN,
                                "courriel_referent": "dsi@testbourg.fr"}
-    recap = alice.say("/recap").text
-    assert "Commune" not in recap and "→ 34" not in recap and "Testbourg" in recap
+    recap = alice.say("/recap").messages
+    assert "Commune" not in recap[0].text and "→ 34" not in recap[0].text and "Testbourg" in recap[0].text
+    assert recap[-1].kind.value == "prompt" and recap[-2].text.splitlines() == [
+        "Réponses mises de côté lors d'une mise à jour du questionnaire (le jury les verra aussi) :",
+        "• Question retirée le 15 juin 2024 : « Dans quel département se trouve votre structure ? » → 34",
+        ("• Ne convenait plus le 15 juin 2024 : « Quel est le nom de votre collectivité ou de votre structure ? » "
+        "→ Mairie de Testbourg"),
+        "• Choix retiré le 15 juin 2024 : « De quel type de structure s'agit-il ? » → Commune"]
     with restarted.store.begin() as conn:
         aside = conn.execute(select(F.answers_aside.c.key, F.answers_aside.c.value, F.answers_aside.c.reason,
                                     F.answers_aside.c.shown).order_by(F.answers_aside.c.key)).all()
@@ -137,6 +146,32 @@ def test_a_draft_survives_a_new_version_of_its_flow(any_store, folder, clock, ca
     clock.advance(hours=1)
     again = _app(Store(any_store.url), folder, clock, catalog)               # a third start changes nothing
     assert _pending(again) == []
+    _the_jury_reads_the_answers_set_aside(again, catalog)
+
+
+def _the_jury_reads_the_answers_set_aside(app: App, catalog) -> None:
+    """A version submitted after the change keeps its flow version and the answers set aside."""
+    k = T.candidatures
+    with app.store.begin() as conn:
+        cand, person = conn.execute(select(k.c.id, k.c.responsible_id)).one()
+        app.store.record_submission(conn, cand, 1, BADGE, 2, app.store.answers(conn, cand), person,
+                                    app.clock.now(), locale="fr")
+        stored = conn.execute(select(T.submissions.c.snapshot, T.submissions.c.sha256,
+                                     T.submissions.c.flow_version)).one()
+    snapshot = json.loads(stored.snapshot)
+    assert stored.flow_version == snapshot["flow_version"] == 2
+    assert snapshot["aside"][0] == {"key": "departement", "reason": "withdrawn", "on": "2024-06-15",
+                                    "shown": "« Dans quel département se trouve votre structure ? » → 34"}
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.validate(snapshot, {"$defs": schema["$defs"], "$ref": "#/$defs/snapshot"})
+    entry = Entry(cand, "submitted", stored.sha256, True, Snapshot.from_json(snapshot))
+    assert canonical(entry.snapshot) == stored.snapshot.encode("utf-8")        # read back as stored
+    model = dossier(app.flows[BADGE], entry, Meta("badge", 2025, "2024-06-15T09:00:00Z"), catalog)
+    assert ("Questionnaire (version)", "tnl-2025-badge v2") in [(f.label, f.value) for f in model.facts]
+    aside = model.sections[-1]
+    assert aside.title == "Réponses mises de côté par une mise à jour du questionnaire"
+    assert (aside.lines[0].label, aside.lines[0].value) == (
+        "Réponse à une question retirée le 2024-06-15", "« Dans quel département se trouve votre structure ? » → 34")
 
 
 def _pending(app: App) -> list:
@@ -152,8 +187,9 @@ def test_two_workers_starting_on_the_new_version_migrate_each_draft_once(any_sto
                                                                          catalog) -> None:
     open_campaign(any_store, BADGE)
     app = _app(any_store, folder, clock, catalog)
-    for name in ("alice", "bruno", "chloe", "driss", "elise", "fanny"):
+    for name in ("alice", "bruno", "chloe", "driss", "elise"):
         _draft(Chat(app, name))
+    _draft(Chat(app, "fiona", language="en"))
     clock.advance(days=1)
     version_two(folder)
     flows = load_all(folder, catalog.locales)
@@ -177,3 +213,17 @@ def test_two_workers_starting_on_the_new_version_migrate_each_draft_once(any_sto
         notices = conn.execute(select(T.outbox.c.dedup_key).where(
             T.outbox.c.dedup_key.like("flowchange:%"))).scalars().all()
     assert len(notices) == len(set(notices)) == 6
+    told = [m.text for m in _pending(app) if m.kind.value == "notice"]
+    assert sum(t.startswith("ℹ️ Le questionnaire") for t in told) == 5
+    assert sum(t.startswith("ℹ️ The questionnaire “Territoire Numérique Libre Badge 2025” was updated on "
+                            "13 June 2024, 10:00") for t in told) == 1     # each in their language
+
+
+def test_a_flow_changed_without_a_new_version_is_said_in_the_log(sqlite_store, folder, clock, catalog,
+                                                                  caplog) -> None:
+    record_versions(sqlite_store, load_all(folder, catalog.locales), folder, clock.now())
+    badge = folder / f"{BADGE}.yaml"
+    badge.write_text(badge.read_text(encoding="utf-8").replace("max_length: 200", "max_length: 150"), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="tnlbot.flowbook.drafts"):
+        record_versions(sqlite_store, load_all(folder, catalog.locales), folder, clock.now())
+    assert "flow tnl-2025-badge: version 1 changed since it was first used" in caplog.text

@@ -46,7 +46,8 @@ def test_an_independent_reader_sees_the_sheets_an_operator_expects(tmp_path: Pat
     assert header[:6] == ["id", "kind", "repeat", "required", "limits", "condition"]
     rows = {row[0]: dict(zip(header, row)) for row in data["questions"][1:]}
     assert rows["identification"]["kind"] == "volet"
-    assert rows["departement"]["limits"] == "min_length: 2, max_length: 3"
+    assert rows["departement"]["kind"] == "departement"
+    assert rows["nom_collectivite"]["limits"] == "max_length: 200"
     assert rows["type_collectivite"]["limits"] == "other: autre"
     assert rows["siren"]["text::fr"] == "Quel est le numéro SIREN de votre structure ?"
     choices = [row for row in data["choices"][1:] if row[0] == "strategie_libre"]
@@ -104,7 +105,7 @@ def _ten_mistakes(tmp_path: Path) -> Path:
 FRENCH_REPORT = [
     "settings 3 B (value) : « deux » n'est pas un nombre entier positif",
     ("questions 3 B (kind) : type de question « texte_court » inconnu (yes_no, single_choice, multiple_choice, "
-     "short_text, long_text, integer, decimal, percentage, date, email, url, phone, siren, siret, file, repeat, notice)"),
+     "short_text, long_text, integer, decimal, percentage, date, email, url, phone, siren, siret, departement, file, repeat, notice)"),
     "questions 5 D (required) : « peut-être » n'est ni oui ni non (laissez vide pour une question facultative)",
     "questions 6 E (limits) : « deux » n'est pas un nombre entier positif",
     "questions 7 A (id) : l'identifiant « siren » est déjà pris par une autre question",

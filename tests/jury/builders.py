@@ -20,7 +20,7 @@ BY_KIND = {
     Kind.SHORT_TEXT: "Texte court", Kind.LONG_TEXT: "Nous utilisons LibreOffice et Firefox.",
     Kind.INTEGER: "12", Kind.DECIMAL: "5,5", Kind.PERCENT: "40 %", Kind.DATE: "15/03/2022",
     Kind.EMAIL: "referent@testbourg.fr", Kind.URL: "https://www.testbourg.fr",
-    Kind.PHONE: "01 23 45 67 89", Kind.SIREN: SIREN, Kind.SIRET: "73282932000074",
+    Kind.PHONE: "01 23 45 67 89", Kind.SIREN: SIREN, Kind.SIRET: "73282932000074", Kind.DEPARTEMENT: "34",
     Kind.YES_NO: "oui", Kind.SINGLE: "1", Kind.MULTI: "1, 2",
 }
 

@@ -93,9 +93,13 @@ def test_csv_opens_right_in_french_spreadsheets_and_the_plain_dialect_is_an_opti
     assert csv.Sniffer().sniff(data.decode("utf-8-sig")[:2000]).delimiter == ";"
     [plain] = files(sample, "csv", dialect=CsvDialect.RFC4180).values()
     assert plain.startswith(b"candidature,status,version,")
-    rows = csv_rows(sample, dialect=CsvDialect.RFC4180)
-    assert rows == csv_rows(sample) and len(rows) == 3
-    assert rows[0]["candidature"] == str(sample.ids["syndicat"])
+    rows, french = csv_rows(sample, dialect=CsvDialect.RFC4180), csv_rows(sample)
+    assert len(rows) == 3 and rows[0]["candidature"] == str(sample.ids["syndicat"])
+    lez = "Communauté de communes du Lez"
+    assert by_name(french)[lez]["duree_vie_equipements"] == "5,5"      # a number to French Excel
+    assert by_name(rows)[lez]["duree_vie_equipements"] == "5.5"
+    assert [{k: v for k, v in r.items() if k != "duree_vie_equipements"} for r in rows] \
+        == [{k: v for k, v in r.items() if k != "duree_vie_equipements"} for r in french]
 
 
 # ---------------------------------------------------------------- ODS
@@ -120,10 +124,11 @@ def test_ods_has_a_summary_sheet_and_one_sheet_per_volet(sample, tmp_path):
                                "Communication et écosystème", "Gestion des données"]
     summary = found["Synthèse"]
     assert len(summary) == 4
-    commune = next(r for r in summary if r[6][1] == "Commune de Testbourg")
+    commune = next(r for r in summary if r[7][1] == "Commune de Testbourg")
     assert commune[0] == ("float", sample.ids["commune"]) and commune[2] == ("float", 1)
     assert commune[3] == ("date", "2024-06-12T08:10:00")                 # a date cell, in UTC
-    assert [v for _, v in commune[7:13]].count("non concerné") == 4
+    assert commune[6] == ("string", "tnl-2022 v1")                     # the flow version it was submitted on
+    assert [v for _, v in commune[8:14]].count("non concerné") == 4
     strategie = found["Stratégie et mutualisation"]
     assert strategie[0][2][1].startswith("Concernée par le volet")
     keys = [v for _, v in strategie[1]]

@@ -84,13 +84,16 @@ def test_erasure_removes_the_identity_and_keeps_the_jurys_copy_usable(badge):
     [before] = rows(badge.store, T.submissions, candidature_id=number)
     assert "Ville d'Alice" in alice.say("/recap")                  # delivered messages about her
     reply = alice.say("/oublier confirmer")
-    assert "votre identité a été effacée" in reply
+    assert "vos identifiants de messagerie, vos conversations avec le bot et les messages échangés sont effacés" \
+        in reply
+    assert "1 version(s) déposée(s) d'une candidature à laquelle vous avez participé" in reply
     [person] = rows(badge.store, T.people, id=before.submitted_by)
     assert person.display_name == "" and person.erased_at == badge.clock.now()
     assert not rows(badge.store, T.accounts, external_id="alice")
     assert not rows(badge.store, T.conversations, user_id="alice")
     [goodbye] = rows(badge.store, T.outbox, user_id="alice")       # the messages she got are gone
-    assert "effacée" in goodbye.payload and "Ville d'Alice" not in goodbye.payload
+    assert "sont effacés" in goodbye.payload and "Ville d'Alice" not in goodbye.payload
+    assert goodbye.dedup_key.startswith("forget:")                  # the relay deletes it once sent
     assert rows(badge.store, T.submissions, candidature_id=number) == [before]
     with badge.store.begin() as conn:
         files = {n: d for n, _, d in exports(conn, badge.campaign_id, ("json", "dossiers", "csv"),
@@ -110,8 +113,9 @@ def test_her_team_sees_an_erased_person_by_number(badge):
     carol = Chat(badge.app, "carol")
     carol.say(f"/rejoindre {code}")
     [person] = rows(badge.store, T.people, display_name="alice")
-    alice.say("/oublier confirmer")
-    assert f"personne effacée n°{person.id}" in carol.say("/equipe")
+    assert "La responsabilité de votre candidature d'équipe passe" in alice.say("/oublier confirmer")
+    team = carol.say("/equipe")
+    assert "1. carol · responsable" in team and "effacée" not in team.text     # she left the team
     who = carol.say("/qui")
     assert f"personne effacée n°{person.id}" in who and "?" not in who.text.replace(" ?", "")
     assert f"personne effacée n°{person.id}" in carol.say("/qui 1")
@@ -131,7 +135,7 @@ def test_a_juror_erasing_themselves_leaves_anonymous_assessments(badge):
     juge = Chat(badge.app, "juge")
     juge.say(f"/jury noter {badge.ids['bob']} 2 bronze")
     assert my_data(juge.say("/mes_donnees"))["jury"]["assessments_you_wrote"][0]["grade"] == "bronze"
-    assert "effacée" in juge.say("/oublier confirmer")
+    assert "sont effacés" in juge.say("/oublier confirmer")
     assert "réservées aux membres du jury" in juge.say("/jury liste")
     [kept] = rows(badge.store, T.candidatures, id=badge.ids["bob"])
     with badge.store.begin() as conn:

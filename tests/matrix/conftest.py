@@ -54,7 +54,7 @@ def register(synapse):
 class Bot:
     """The bot, in this process, on a real store, logged in with its password."""
 
-    def __init__(self, url: str, user: User, app, crypto: Path, allow: str = ""):
+    def __init__(self, url: str, user: User, app, crypto: Path, allow: str = "localhost"):
         self.url = url
         self.crypto = crypto
         self.user = user

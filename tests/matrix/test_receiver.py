@@ -70,3 +70,39 @@ async def test_a_bug_on_one_event_does_not_stop_the_others(sqlite_store, catalog
     assert handed.count(RECORDED["text"]["event_id"]) == 3  # tried, then left out
     assert handed[-1] == RECORDED["emote"]["event_id"]
     assert sqlite_store.checkpoint(TOKEN) == "s2"
+
+
+class Inviting(Offline):
+    """A client that records whether the bot joins or leaves a room it is invited to."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str]] = []
+
+    async def join(self, room_id: str) -> object:
+        self.calls.append(("join", room_id))
+        return object()
+
+    async def room_leave(self, room_id: str) -> object:
+        self.calls.append(("leave", room_id))
+        return object()
+
+
+def invite_from(sender: str) -> list:
+    from nio.events import InviteMemberEvent
+    return [InviteMemberEvent.from_dict({"type": "m.room.member", "sender": sender,
+                                         "state_key": RECORDED["bot"], "content": {"membership": "invite"}})]
+
+
+async def test_an_empty_allow_list_refuses_every_invitation_and_says_how_to_allow(
+        sqlite_store, catalog, clock, caplog):
+    async def quiet() -> None:
+        return None
+
+    for allow, expected in ((Allow(), "leave"), (Allow.parse("mairie.fr"), "join")):
+        client = Inviting()
+        loop = Receiver(client, sqlite_store, catalog, allow, None, lambda: None, clock,  # type: ignore[arg-type]
+                        Members(client), quiet)
+        with caplog.at_level("WARNING"):
+            await loop._invited("!salle:mairie.fr", invite_from("@agent:mairie.fr"))
+        assert client.calls == [(expected, "!salle:mairie.fr")]
+    assert "the allow-list is empty. Set matrix_allow (TNLBOT_MATRIX_ALLOW)" in caplog.text

@@ -11,6 +11,7 @@ over a store a bot holds open, or over an existing database without
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import sqlite3
@@ -24,7 +25,7 @@ from pathlib import Path
 from tnlbot.app import App, Settings
 from tnlbot.cli import main
 from tnlbot.core.events import OutKind
-from tnlbot.ops.backup import hold
+from tnlbot.ops.backup import hold, lock_path
 from tnlbot.store import Store
 
 from ..harness import Chat
@@ -122,7 +123,7 @@ def test_backup_under_load_restored_elsewhere_resumes(tmp_path):
     assert said_after > said_before, "the agents went on answering during the backup"
     with tarfile.open(archive) as tar:
         assert sorted(m.name for m in tar.getmembers() if "/" not in m.name) == \
-            ["manifest.json", "matrix-store", "tnlbot.db"]
+            ["manifest.json", "matrix-crypto", "tnlbot.db"]
 
     new = tmp_path / "elsewhere" / "tnlbot.db"
     done = tnlbot(new, "restore", str(archive))
@@ -189,6 +190,10 @@ def test_restore_refuses_a_running_store_and_an_existing_one(tmp_path, monkeypat
     assert tnlbot(db, "restore", "--force", str(archive)).returncode == 0
     with hold(db):                                             # the bot may start again
         pass
+    with open(lock_path(db), "ab") as lock:                    # a restore in progress
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        refused = tnlbot(db, "chat")                           # a bot does not start on it
+    assert refused.returncode == 2 and "tnlbot restore" in refused.stderr and str(db) in refused.stderr
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not a backup")
     refused = tnlbot(db, "restore", "--force", str(broken))

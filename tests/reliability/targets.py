@@ -14,6 +14,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
+
 from tnlbot.core.answers import luhn
 from tnlbot.core.flow import Flow
 
@@ -32,7 +34,7 @@ class Target:
     kind: str     # what the slot asks: a question kind, or other / adder / concerned
 
 
-TARGETS = [Target("nom_collectivite", "short_text"), Target("departement", "short_text"),
+TARGETS = [Target("nom_collectivite", "short_text"), Target("departement", "departement"),
            Target("type_collectivite.other", "other"), Target("dernier_niveau", "single_choice"),
            Target("annees_label", "multiple_choice"), Target("siren", "siren"),
            Target("nombre_postes", "integer"), Target("elu_email", "email"),
@@ -65,12 +67,22 @@ def stored_problem(flow: Flow, target: Target, text: str, value: Any) -> str | N
               "percentage": lambda: _decimal_ok(value, q, Decimal(0), Decimal(100)),
               "decimal": lambda: _decimal_ok(value, q, q.minimum, q.maximum),
               "date": lambda: _date_ok(value, q),
-              "email": lambda: value == text.strip() and value.isascii(),
-              "url": lambda: value in (text.strip(), "https://" + text.strip())
+              "email": lambda: _email_ok(value),
+              "url": lambda: value.casefold() in (text.strip().casefold(), ("https://" + text.strip()).casefold())
               and value.startswith(("http://", "https://")) and not unsafe_characters(value),
+              "departement": lambda: re.fullmatch(r"0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6]", value)
+              is not None,
               "phone": lambda: re.fullmatch(r"\+[1-9][0-9]{7,14}", value) is not None,
               "siren": lambda: re.fullmatch(r"[0-9]{9}", value) is not None and luhn(value)}
     return None if checks[target.kind]() else f"{value!r} is not a valid {target.kind}"
+
+
+def _email_ok(value: Any) -> bool:
+    """An address as email-validator normalises it (international domains included)."""
+    try:
+        return validate_email(value, check_deliverability=False).normalized == value
+    except EmailNotValidError:
+        return False
 
 
 def _text_problem(text: str, value: Any) -> str | None:

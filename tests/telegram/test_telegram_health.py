@@ -122,6 +122,13 @@ async def test_each_metric_moves_when_its_thing_happens(monitored, fake):
     assert await operator.moved(before, "tnlbot_sends_total", transport="telegram", result="sent") == 0
 
     before = await operator.metrics()
+    for _ in range(30):                              # a flood, faster than replies can leave
+        fake.push({"message": fake.user_message(701, alice.user, "/statut", None)})
+    await session.telegram.poll_once(session.sink, 0)
+    assert await operator.moved(before, "tnlbot_inbound_held_back_total", transport="telegram") >= 5
+    await session.flush()
+
+    before = await operator.metrics()
     app.clock.set(START + timedelta(days=120 - 14, hours=1))     # 14 days before the closing
     await app.scheduler.tick_once()
     assert await operator.moved(before, "tnlbot_reminders_sent_total") == 2   # Alice and Bob

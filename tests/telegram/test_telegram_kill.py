@@ -157,3 +157,65 @@ def _sent_all(db: Path) -> bool:
     finally:
         engine.dispose()
     return bool(statuses) and not statuses & {"pending", "sending"}
+
+
+# Loaded at the bot's start (a sitecustomize module): the process kills itself -9 right
+# after the N-th event of its life left its savepoint, inside the batch's transaction.
+KILL_AT_SAVEPOINT = '''
+import os, signal
+from contextlib import contextmanager
+if os.environ.get("KILL_AT_SAVEPOINT"):
+    from tnlbot.store import store as module
+    limit, done, plain = int(os.environ["KILL_AT_SAVEPOINT"]), [0], module.Store.savepoint
+
+    @contextmanager
+    def savepoint(self, conn):
+        with plain(self, conn):
+            yield
+        done[0] += 1
+        if done[0] == limit:
+            os.kill(os.getpid(), signal.SIGKILL)
+    module.Store.savepoint = savepoint
+'''
+
+
+async def test_kill_9_inside_a_batch_between_savepoints_and_before_its_commit(fake, tmp_path):
+    """Group commit: a kill -9 between two events of a batch, or after its last event but
+    before the commit, leaves nothing of the batch; it comes again and is handled once."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(KILL_AT_SAVEPOINT, encoding="utf-8")
+    db = tmp_path / "x.db"
+    bot = Bot(fake, db, tmp_path / "bot.log")
+    bot.env["PYTHONPATH"] = os.pathsep.join((str(hooks), str(ROOT)))
+    pushed = []
+    for user in PEOPLE:
+        sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
+        pushed += [fake.push({"message": fake.user_message(user, sender, text)})
+                   for text in script(user)[:3]]
+    bot.wave = pushed
+    for kill_at in (5, len(pushed)):                   # between savepoints; before the commit
+        bot.env["KILL_AT_SAVEPOINT"] = str(kill_at)
+        await bot.start()
+        assert await asyncio.wait_for(bot.proc.wait(), 60) == -signal.SIGKILL
+        assert bot.committed() == 0 and not fake.confirmed
+    del bot.env["KILL_AT_SAVEPOINT"]
+    await bot.start()
+    for user in PEOPLE:
+        sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
+        pushed += [fake.push({"message": fake.user_message(user, sender, text)})
+                   for text in script(user)[3:]]
+    await until(lambda: set(pushed) <= set(fake.confirmed) and not fake.queue, bot)
+    await until(lambda: _sent_all(db), bot, timeout=90)
+    bot.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(bot.proc.wait(), 30) == 0
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        seen = Counter(int(r[0].split(":")[0]) for r in conn.execute(select(T.inbound_seen.c.external_id)))
+        history = Counter((r.candidature_id, r.key) for r in conn.execute(select(T.answer_history)))
+        prompts = Counter((r.chat_id, json.loads(r.payload).get("ref")) for r in conn.execute(
+            select(T.outbox)) if json.loads(r.payload)["kind"] == "prompt")
+    engine.dispose()
+    assert set(seen) == set(pushed) and set(seen.values()) == {1}, "every update stored once"
+    assert len(history) == len(PEOPLE) * len(KEYS) and set(history.values()) == {1}
+    assert set(prompts.values()) == {1}, "no question asked twice"

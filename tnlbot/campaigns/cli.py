@@ -27,7 +27,7 @@ from ..store import Store
 from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, create_campaign, list_campaigns
-from . import cli_changes
+from . import cli_changes, cli_report
 from .changes import history
 from .cli_common import _destination, _find, _store, parse_instant
 from .closing import Closer
@@ -73,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing = sub.add_parser("list", help="list the campaigns")
     listing.set_defaults(func=_list)
     cli_changes.register(sub)
+    cli_report.register(sub)
 
 
 # ------------------------------------------------------------------ helpers

@@ -24,7 +24,8 @@ from ..store import tables as T
 from ..store import campaign_tables as C
 from .config import Settings
 from .context import Ctx, person_name
-from .teams import body_name, create_invitation, deep_link, responsible_only, role_of, show_code
+from .teams import (body_name, create_invitation, deep_link, responsible_only, role_of, show_code,
+                    too_many_codes)
 
 ELU_NAME, ELU_MANDATE = "elu_nom", "elu_mandat"
 PROMPT_REF = "elu_confirm"
@@ -103,7 +104,7 @@ def confirm_by_operator(conn: Connection, candidature_id: int, now: datetime) ->
 
 
 def invite(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
-    refused = responsible_only(ctx)
+    refused = responsible_only(ctx) or too_many_codes(ctx)
     if refused:
         return refused
     name, _ = _names(answers)

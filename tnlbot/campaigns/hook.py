@@ -35,7 +35,7 @@ from ..store import ConversationRow, Store
 from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, current_campaign
-from . import claims, elu, identity, lastyear, prefs, teams
+from . import claims, codes, elu, identity, lastyear, prefs, teams
 from .config import lenient
 from .context import Ctx, load_campaign
 from .wording import time_left
@@ -58,6 +58,7 @@ COMMANDS: Mapping[str, Handler] = {
     "copy": lambda ctx: lastyear.copy(ctx, ctx.answers()),
     "verifier": lambda ctx: lastyear.check(ctx, ctx.answers()),
     "check": lambda ctx: lastyear.check(ctx, ctx.answers()),
+    "codes": codes.listing, "revoquer": codes.revoke, "revoke": codes.revoke,
     "rappel": prefs.command, "rappels": prefs.command, "remind": prefs.command,
     "reminders": prefs.command,
 }

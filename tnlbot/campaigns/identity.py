@@ -15,9 +15,9 @@ from typing import Mapping
 
 from sqlalchemy import select
 
-from ..core.answers import ascii_number
 from ..core.engine import Dossier
 from ..core.events import Addressed
+from ..core import numbers
 from ..core.flow import JSON
 from ..core.prompts import show_value, slot_label
 from ..core.turn import State, Turn
@@ -126,20 +126,21 @@ def who(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
     turn = reading(ctx, ctx.locale, answers)
     all_slots = turn.slots()
     arg = ctx.args.strip()
-    if arg:
-        if not ascii_number(arg) or not 1 <= int(arg) <= len(all_slots):
-            return ctx.say("teams.who.usage", max=str(len(all_slots)))
-        return _history(ctx, turn, all_slots[int(arg) - 1])
+    if arg:      # the number the answer carries in /recap
+        found = numbers.find(turn.flow, all_slots, arg)
+        if found is None:
+            return ctx.say("teams.who.usage", max=str(numbers.highest(turn.flow)))
+        return _history(ctx, turn, all_slots[found])
     a, p = T.answers, T.people
     rows = {r.key: r for r in ctx.conn.execute(
         select(a.c.key, a.c.answered_at, a.c.answered_by, p.c.display_name).join(p, p.c.id == a.c.answered_by, isouter=True)
         .where(a.c.candidature_id == ctx.conv.candidature_id)).all()}
     lines = [ctx.t("teams.who.title")]
-    for number, slot in enumerate(all_slots, 1):
+    for slot in all_slots:
         row = rows.get(slot.key)
         if row is None or slot.part == "adder" or (slot.question and slot.question.kind.value == "notice"):
             continue
-        lines.append(ctx.t("teams.who.line", n=str(number), label=slot_label(turn, slot),
+        lines.append(ctx.t("teams.who.line", n=numbers.label(turn.flow, slot), label=slot_label(turn, slot),
                            value=show_value(turn, slot, answers[slot.key]),
                            name=ctx.name_of(row.answered_by, row.display_name),
                            when=ctx.when(row.answered_at)))

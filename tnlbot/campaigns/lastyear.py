@@ -20,6 +20,7 @@ from ..core.events import Addressed, Option
 from ..core.flow import JSON, Flow, Kind
 from ..core.refit import same_shape
 from ..core.prompts import show_value, slot_label
+from ..core.numbers import label
 from ..core.walk import slots
 from ..store import tables as T
 from ..store import campaign_tables as C
@@ -159,7 +160,7 @@ def check(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
     if not keys:
         return ctx.say("lastyear.check.none")
     turn = reading(ctx, ctx.locale, answers)
-    numbered = [(n, s) for n, s in enumerate(turn.slots(), 1) if s.key in keys and s.key in answers]
+    numbered = [(label(turn.flow, s), s) for s in turn.slots() if s.key in keys and s.key in answers]
     if not numbered:
         clear(ctx)       # only answers that no longer apply were left
         return ctx.say("lastyear.check.none")
@@ -167,8 +168,8 @@ def check(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
     if arg in ("ok", "oui", "yes", "tout", "all"):
         clear(ctx)
         return ctx.say("lastyear.check.all_done", n=str(len(numbered)))
-    if ascii_number(arg):
-        hit = [s.key for n, s in numbered if n == int(arg)]
+    if ascii_number(arg) or any(n == arg for n, _ in numbered):
+        hit = [s.key for n, s in numbered if n == arg]
         if not hit:
             return ctx.say("lastyear.check.not_marked", n=arg)
         clear(ctx, hit)

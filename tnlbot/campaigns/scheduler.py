@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Mapping
 
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from ..store import tables as T
 from ..store.campaigns import Campaign
 from .closing import Closer, ClosingReport
 from .reminders import Wave, WaveReport
+from .retention import EMPTY_DAYS, KEEP_DAYS, Pruned, prune
 
 log = logging.getLogger(__name__)
 _LIVE = select(T.campaigns).where(T.campaigns.c.state != "closed").order_by(T.campaigns.c.id)
@@ -32,6 +33,7 @@ class TickReport:
     opened: list[int] = field(default_factory=list)
     closed: list[ClosingReport] = field(default_factory=list)
     reminders: dict[int, WaveReport] = field(default_factory=dict)
+    pruned: Pruned | None = None        # retention, at most once an hour
 
     @property
     def sent(self) -> int:
@@ -48,6 +50,9 @@ class Scheduler:
     use_locks: bool = True
     on_work: Callable[[], None] | None = None      # e.g. wake the outbox relay
     observers: list[Callable[[TickReport], None]] = field(default_factory=list)  # metrics, health
+    keep_days: int = KEEP_DAYS          # delivery ids and handled messages
+    empty_days: int = EMPTY_DAYS        # candidatures with no answer at all
+    _pruned_at: datetime | None = None
 
     def tick(self, now: datetime | None = None) -> TickReport:
         now = now or self.clock.now()
@@ -64,6 +69,9 @@ class Scheduler:
         for campaign in campaigns:
             if campaign.accepting(now) and campaign.flow_id in self.flows:
                 report.reminders[campaign.id] = wave.run(campaign, now)
+        if self._pruned_at is None or now - self._pruned_at >= timedelta(hours=1):
+            report.pruned = prune(self.store, now, self.keep_days, self.empty_days)
+            self._pruned_at = now
         return report
 
     def _live_campaigns(self) -> list[Campaign]:

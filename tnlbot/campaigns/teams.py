@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from datetime import timedelta
 from typing import Callable
 
@@ -24,26 +23,13 @@ from ..core.turn import State
 from ..store import tables as T
 from ..store import campaign_tables as C
 from ..store.store import dumps
+from . import codes
+from .codes import clean_code, new_code, show_code
 from .claims import release_all
-from .context import Ctx, Member, insert_or_skip, load_campaign, members, organisation, person_name
+from .context import (Ctx, Member, insert_or_skip, load_campaign, members, organisation,
+                      person_name, responsible_only)
 
-ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I: read aloud safely
-CODE_LENGTH = 8
 ALL_WORDS = ("tous", "toutes", "all", "tout")
-
-
-def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def show_code(code: str) -> str:
-    return f"{code[:4]}-{code[4:]}"
-
-
-def clean_code(text: str) -> str:
-    """What a person typed -> the stored form ("abcd-efgh " -> "ABCDEFGH"), or ""."""
-    code = re.sub(r"[\s\-.]", "", text).upper()
-    return code if re.fullmatch(f"[{ALPHABET}]{{{CODE_LENGTH}}}", code) else ""
 
 
 def body_name(ctx: Ctx, candidature_id: int) -> str:
@@ -61,22 +47,6 @@ def role_of(ctx: Ctx, candidature_id: int, person_id: int) -> str:
     m = T.members
     return ctx.conn.execute(select(m.c.role).where(m.c.candidature_id == candidature_id,
                                                    m.c.person_id == person_id)).scalar() or ""
-
-
-def responsible_only(ctx: Ctx) -> list[Addressed] | None:
-    """A refusal when the sender is not the responsible (or the campaign is closed)."""
-    assert ctx.conv is not None
-    if not ctx.conv.is_responsible:
-        return ctx.say("teams.responsible_only", name=person_name(ctx.conn, _responsible(ctx)))
-    if not ctx.campaign.accepting(ctx.now):
-        return ctx.say("teams.campaign_closed")
-    return None
-
-
-def _responsible(ctx: Ctx) -> int | None:
-    assert ctx.conv is not None
-    return ctx.conn.execute(select(T.candidatures.c.responsible_id).where(
-        T.candidatures.c.id == ctx.conv.candidature_id)).scalar()
 
 
 # ------------------------------------------------------------------ invitations
@@ -104,7 +74,7 @@ def deep_link(ctx: Ctx, code: str) -> str:
 
 
 def invite(ctx: Ctx) -> list[Addressed]:
-    refused = responsible_only(ctx)
+    refused = responsible_only(ctx) or too_many_codes(ctx)
     if refused:
         return refused
     code, until = create_invitation(ctx, "member")
@@ -114,6 +84,13 @@ def invite(ctx: Ctx) -> list[Addressed]:
     return [ctx.reply(text + (("\n" + link) if link else ""))]
 
 
+def too_many_codes(ctx: Ctx) -> list[Addressed] | None:
+    assert ctx.conv is not None
+    if codes.live_count(ctx, ctx.conv.candidature_id) >= codes.MAX_LIVE:
+        return ctx.say("codes.too_many", max=str(codes.MAX_LIVE))
+    return None
+
+
 def _invitation_problem(ctx: Ctx, row, person_id: int | None) -> str:  # noqa: ANN001
     if row is None:
         return "teams.join.unknown"
@@ -121,7 +98,7 @@ def _invitation_problem(ctx: Ctx, row, person_id: int | None) -> str:  # noqa: A
         return "teams.join.already" if row.used_by == person_id else "teams.join.used"
     if row.expires_at <= ctx.now:
         return "teams.join.expired"
-    return ""
+    return codes.dead_reason(ctx, row)
 
 
 def join(ctx: Ctx, text: str, ask_elu: Callable[[Ctx, int], list[Addressed]]) -> list[Addressed]:
@@ -129,12 +106,18 @@ def join(ctx: Ctx, text: str, ask_elu: Callable[[Ctx, int], list[Addressed]]) ->
     code = clean_code(text)
     if not code:
         return ctx.say("teams.join.usage")
+    waiting = codes.held(ctx)
+    if waiting:
+        return waiting
     inv = C.invitations
     row = ctx.conn.execute(select(inv).where(inv.c.code == code)).first()
     me = ctx.conv.person_id if ctx.conv is not None else None
     problem = _invitation_problem(ctx, row, me)
     if problem:
+        if problem != "teams.join.already":
+            codes.failed(ctx)
         return ctx.say(problem, code=show_code(code))
+    codes.succeeded(ctx)
     target = row.candidature_id
     if not load_campaign(ctx.conn, _campaign_of(ctx, target)).accepting(ctx.now):
         return ctx.say("teams.campaign_closed")

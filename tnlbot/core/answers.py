@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Mapping, Union
-from urllib.parse import urlsplit
 
+from .contacts import (luhn, parse_departement, parse_email, parse_phone, parse_siren,
+                       parse_siret, parse_url)
 from .events import FileRef
 from .flow import JSON, Kind, Question
+from .problem import Problem
 
 MAX_TEXT = 4000
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    key: str
-    params: Mapping[str, str] = field(default_factory=dict)
 
 
 Result = Union[Problem, JSON]
@@ -68,12 +63,24 @@ _YES = {"oui", "o", "yes", "y", "1", "vrai", "true", "ok"}
 _NO = {"non", "n", "no", "2", "faux", "false"}
 
 
+_SENTENCE_YES = {"oui", "yes", "vrai", "true"}
+_SENTENCE_NO = {"non", "no", "faux", "false"}
+
+
 def parse_yes_no(text: str, q: Question, labels: Mapping[str, str]) -> Result:
-    word = fold(text).rstrip(".!")
+    """Oui or non, alone or opening a sentence ("Non, pas encore…")."""
+    folded = fold(text)
+    word = folded.rstrip(".!…")
     if word in _YES:
         return True
     if word in _NO:
         return False
+    first = re.match(r"\w+", folded)
+    if first and first.end() < len(folded) and folded[first.end()] in " ,;:.!…":
+        if first[0] in _SENTENCE_YES:
+            return True
+        if first[0] in _SENTENCE_NO:
+            return False
     return Problem("error.yes_no")
 
 
@@ -92,6 +99,14 @@ def _choice(token: str, q: Question, labels: Mapping[str, str]) -> str | None:
     return None
 
 
+def _choice_number(token: str, q: Question) -> str | None:
+    if token.isdecimal() and len(token) < 6:
+        index = int(token)
+        if 1 <= index <= len(q.choices):
+            return q.choices[index - 1]
+    return None
+
+
 def parse_single(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     choice = _choice(text, q, labels)
     if choice is None:
@@ -99,11 +114,30 @@ def parse_single(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     return choice
 
 
+def choice_tokens(text: str) -> list[str]:
+    """ "1, 3", "1 3", "Vélo; Train" -> tokens: split at , ; and line breaks, and before a
+    word that starts with a digit. One pass over the text (no backtracking regex)."""
+    tokens: list[str] = []
+    for part in re.split(r"[,;\n]+", text):
+        words = part.split()
+        start = len(tokens)
+        for word in words:
+            if len(tokens) == start or "0" <= word[0] <= "9":
+                tokens.append(word)
+            else:
+                tokens[-1] += " " + word
+    return tokens
+
+
 def parse_multi(text: str, q: Question, labels: Mapping[str, str]) -> Result:
-    tokens = [t for t in re.split(r"[,;\n]+|\s+(?=[0-9])", text) if t.strip()]
+    tokens = choice_tokens(text)
+    by_name: dict[str, str] = {}
+    for choice in reversed(q.choices):      # the first choice wins a tie, as _choice does
+        by_name[fold(choice)] = choice
+        by_name[fold(labels.get(choice, choice))] = choice
     chosen: list[str] = []
     for token in tokens:
-        choice = _choice(token, q, labels)
+        choice = by_name.get(fold(token)) or _choice_number(token, q)
         if choice is None:
             return Problem("error.choices", {"token": token.strip()[:40], "max": str(len(q.choices))})
         if choice not in chosen:
@@ -122,6 +156,8 @@ def check_selection(chosen: list[str], q: Question) -> Result:
 
 
 def parse_text(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    if not any(c.isalnum() for c in text):     # "/", "...", "-": no answer at all
+        return Problem("error.no_words")
     if len(text) < q.min_length:
         return Problem("error.too_short", {"min": str(q.min_length)})
     if len(text) > q.max_length:
@@ -133,16 +169,17 @@ _GROUPING = re.compile(r"(?<=[0-9])[ \u00a0\u202f'](?=[0-9]{3}\b)")
 
 
 def _decimal(text: str) -> Decimal | None:
-    compact = _GROUPING.sub("", text.strip())
+    compact = _GROUPING.sub("", text.strip().replace("\u2212", "-"))
     if compact.count(",") + compact.count(".") > 1:
         return None
     compact = compact.replace(",", ".")
     if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", compact):
         return None
     try:
-        return Decimal(compact)
+        number = Decimal(compact)
     except InvalidOperation:
         return None
+    return number if number else Decimal(0)    # "-0" is zero
 
 
 def _bounded(number: Decimal, q: Question, low: Decimal | None, high: Decimal | None) -> Problem | None:
@@ -188,6 +225,8 @@ _DATE_FORMS = (
 
 
 def parse_date(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+    """A date; bounds are ISO dates here (those relative to the campaign are resolved by
+    the dialog before), shown to the person as dates of their language."""
     for pattern, (y, m, d) in _DATE_FORMS:
         match = pattern.fullmatch(text.strip())
         if match:
@@ -203,78 +242,22 @@ def parse_date(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     return Problem("error.date")
 
 
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
-
-
-def parse_email(text: str, q: Question, labels: Mapping[str, str]) -> Result:
-    if len(text) > 254 or not _EMAIL.fullmatch(text) or ".." in text:
-        return Problem("error.email")
-    return text
-
-
-def parse_url(text: str, q: Question, labels: Mapping[str, str]) -> Result:
-    candidate = text if "://" in text else "https://" + text
-    try:
-        parts = urlsplit(candidate)
-    except ValueError:
-        return Problem("error.url")
-    host = parts.hostname or ""
-    if (parts.scheme not in ("http", "https") or " " in candidate or len(candidate) > 2000
-            or "." not in host or host.startswith(".") or host.endswith(".")):
-        return Problem("error.url")
-    return candidate
-
-
-def parse_phone(text: str, q: Question, labels: Mapping[str, str]) -> Result:
-    compact = re.sub(r"[ .\-()\u00a0]", "", text)
-    if re.fullmatch(r"0[1-9][0-9]{8}", compact):
-        return "+33" + compact[1:]
-    if re.fullmatch(r"\+[1-9][0-9]{7,14}", compact):
-        return compact
-    if re.fullmatch(r"00[1-9][0-9]{7,14}", compact):
-        return "+" + compact[2:]
-    return Problem("error.phone")
-
-
 def ascii_number(text: str) -> bool:
     """Digits 0-9 only and at most 9 of them ('²' and '٣' are digits to str.isdigit())."""
     return text.isascii() and text.isdigit() and len(text) <= 9
-
-
-def luhn(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
-def parse_siren(text: str, q: Question, labels: Mapping[str, str]) -> Result:
-    compact = re.sub(r"[ .\u00a0]", "", text)
-    if not re.fullmatch(r"[0-9]{9}", compact) or not luhn(compact):
-        return Problem("error.siren")
-    return compact
-
-
-def parse_siret(text: str, q: Question, labels: Mapping[str, str]) -> Result:
-    compact = re.sub(r"[ .\u00a0]", "", text)
-    if not re.fullmatch(r"[0-9]{14}", compact):
-        return Problem("error.siret")
-    la_poste = compact.startswith("356000000") and sum(map(int, compact)) % 5 == 0
-    if not (luhn(compact) or la_poste) or not luhn(compact[:9]):
-        return Problem("error.siret")
-    return compact
 
 
 def parse_file_text(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     return Problem("error.file_expected", {"formats": ", ".join(q.formats)})
 
 
+STORED = "sha256:"
+_SAME_KIND = {"jpeg": "jpg", "tif": "tiff", "csv": "txt", "md": "txt", "text": "txt"}
+
+
 def check_file(file: FileRef, q: Question) -> Result:
+    if file.refused:
+        return Problem(f"error.file_{file.refused}")
     for text in (file.name, file.mime):
         if text and isinstance(clean_text(text), Problem):
             return Problem("error.bad_characters")
@@ -285,7 +268,16 @@ def check_file(file: FileRef, q: Question) -> Result:
         return Problem("error.file_size", {"max": str(q.max_size // 1_000_000)})
     if file.size <= 0:
         return Problem("error.file_empty")
+    if file.ref.startswith(STORED) and q.formats and not _content_is(file.sniffed, extension):
+        return Problem("error.file_content", {"formats": ", ".join(q.formats)})
     return {"name": file.name, "mime": file.mime, "size": file.size, "ref": file.ref}
+
+
+def _content_is(sniffed: str, extension: str) -> bool:
+    """Whether a stored file's content is what its name says (a text file named .odt is not)."""
+    if not sniffed:
+        return False
+    return _SAME_KIND.get(sniffed, sniffed) == _SAME_KIND.get(extension, extension)
 
 
 Parser = Callable[[str, Question, Mapping[str, str]], Result]
@@ -305,12 +297,18 @@ PARSERS: Mapping[Kind, Parser] = {
     Kind.PHONE: parse_phone,
     Kind.SIREN: parse_siren,
     Kind.SIRET: parse_siret,
+    Kind.DEPARTEMENT: parse_departement,
     Kind.FILE: parse_file_text,
 }
 
 
-def parse(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+_ENGLISH_GROUPING = re.compile(r"(?<=[0-9]),(?=[0-9]{3}(?![0-9]))")
+
+
+def parse(text: str, q: Question, labels: Mapping[str, str], locale: str = "fr") -> Result:
     cleaned = clean_text(text, multiline=q.kind is Kind.LONG_TEXT)
     if isinstance(cleaned, Problem):
         return cleaned
+    if locale == "en" and q.kind in (Kind.INTEGER, Kind.DECIMAL, Kind.PERCENT):
+        cleaned = _ENGLISH_GROUPING.sub("", cleaned)   # "1,250" is a thousand and more in English
     return PARSERS[q.kind](cleaned, q, labels)

@@ -5,6 +5,7 @@ from dataclasses import replace
 from typing import Callable, Mapping
 
 from . import answers as parsing
+from . import numbers
 from .answers import Problem
 from .dialog import (advance, ask, idle, on_choice, on_file, on_text, on_toggle,
                      reprompt, status_text, values_for)
@@ -103,10 +104,11 @@ def _skip(turn: Turn, args: str) -> None:
 
 
 def _find(turn: Turn, arg: str, all_slots: list[Slot]) -> int | None:
+    """A slot by its number in the recap (`12`, `14.2`, `3a`) or by its key."""
     arg = arg.strip()
-    if _is_number(arg):
-        number = int(arg)
-        return number - 1 if 1 <= number <= len(all_slots) else None
+    found = numbers.find(turn.flow, all_slots, arg)
+    if found is not None:
+        return found
     return next((i for i, s in enumerate(all_slots) if s.key == arg), None)
 
 
@@ -114,7 +116,7 @@ def _edit(turn: Turn, args: str) -> None:
     all_slots = turn.slots()
     index = _find(turn, args, all_slots) if args else None
     if index is None or _is_notice(all_slots[index]):
-        return turn.say("edit.usage", max=str(len(all_slots)))
+        return turn.say("edit.usage", max=str(numbers.highest(turn.flow)))
     ask(turn, all_slots[index], all_slots)
 
 
@@ -150,16 +152,29 @@ def _recap(turn: Turn, args: str) -> None:
             return turn.say("recap.usage", max=str(len(volets)))
     all_slots = turn.slots()
     turn.out.append(Outgoing(OutKind.NOTICE, turn.tr("recap.title") + "\n" + recap(turn, all_slots, volet_id)))
+    _pending_again(turn)
+
+
+def _pending_again(turn: Turn) -> None:
+    """After reading (/recap, /manquant, /statut), the question still waiting is asked again."""
+    if turn.state.mode == "asking" and turn.current() is not None:
+        reprompt(turn)
 
 
 def _missing(turn: Turn, args: str) -> None:
+    _list_missing(turn)
+    _pending_again(turn)
+
+
+def _list_missing(turn: Turn) -> None:
     lacking = missing(turn.flow, turn.answers)
     if not lacking:
         return turn.say("missing.none")
     from .prompts import slot_label
     lines = [turn.tr("missing.title", n=str(len(lacking)))]
-    lines += [f"{n}. {slot_label(turn, s)}" for n, s in lacking[:30]]
-    actions = tuple(Option(f"/modifier {n}", str(n)) for n, _ in lacking[:10])
+    shown = [(numbers.label(turn.flow, s), s) for _, s in lacking]
+    lines += [f"{n}. {slot_label(turn, s)}" for n, s in shown[:30]]
+    actions = tuple(Option(f"/modifier {n}", n) for n, _ in shown[:10])
     turn.out.append(Outgoing(OutKind.NOTICE, "\n".join(lines), actions=actions))
 
 
@@ -182,6 +197,7 @@ def _start(turn: Turn, args: str) -> None:
 
 def _status(turn: Turn, args: str) -> None:
     turn.say_text(status_text(turn) + "\n" + volet_summary(turn, turn.slots()))
+    _pending_again(turn)
 
 
 def _cancel(turn: Turn, args: str) -> None:
@@ -198,7 +214,7 @@ def _submit(turn: Turn, args: str) -> None:
         return turn.say("submit.not_responsible")
     lacking = missing(turn.flow, turn.answers)
     if lacking:
-        return _missing(turn, "")
+        return _list_missing(turn)
     if turn.dossier.to_check:   # answers copied from last year (campaigns feature)
         text = turn.tr("teams.submit.to_check", n=str(turn.dossier.to_check))
         return turn.out.append(Outgoing(OutKind.NOTICE, text, actions=(Option("/verifier", "/verifier"),)))

@@ -8,6 +8,7 @@ from .answers import Problem
 from .events import Inbound, Outgoing, OutKind
 from .flow import JSON, Kind
 from .prompts import prompt, qtext, show_value
+from .shown import show_date, show_number
 from .turn import State, Turn
 from .walk import Slot, is_answered, item_count, missing
 
@@ -89,12 +90,22 @@ def store(turn: Turn, index: int, slot: Slot, value: JSON) -> None:
             return turn.say("error.min_items", min=str(q.min_items))
         turn.set(q.id + ".done", True)
     else:
+        confirm(turn, slot, turn.answers.get(slot.key), value)
         turn.set(slot.key, value)
     if slot.key in turn.state.skipped:
         turn.state = replace(turn.state, skipped=tuple(k for k in turn.state.skipped if k != slot.key))
     settle(turn, slot, value)
     position = turn.position(slot.key)
     advance(turn, index if position is None else position)
+
+
+def confirm(turn: Turn, slot: Slot, previous: JSON, value: JSON) -> None:
+    """Say that a file was kept, or that an answer given before was changed."""
+    q = slot.question
+    if q is not None and q.kind is Kind.FILE and not slot.part and isinstance(value, dict):
+        turn.say("file.saved", name=str(value.get("name", "")), size=str(max(1, int(value.get("size", 0)) // 1000)))
+    elif previous is not None and previous != value:
+        turn.say("edit.changed", old=show_value(turn, slot, previous), value=show_value(turn, slot, value))
 
 
 def settle(turn: Turn, slot: Slot, value: JSON) -> None:
@@ -107,15 +118,39 @@ def parse_for(turn: Turn, slot: Slot, text: str) -> JSON | Problem:
         cleaned = parsing.clean_text(text)
         return cleaned if isinstance(cleaned, Problem) else parsing.parse_yes_no(cleaned, q, {})  # type: ignore[arg-type]
     assert q is not None
+    if q.kind is Kind.DATE and (q.min_date.startswith(CAMPAIGN) or q.max_date.startswith(CAMPAIGN)):
+        q = replace(q, min_date=campaign_day(turn, q.min_date), max_date=campaign_day(turn, q.max_date))
     if slot.part == "other":
         cleaned = parsing.clean_text(text)
         if isinstance(cleaned, Problem):
             return cleaned
         return cleaned if len(cleaned) <= 200 else Problem("error.too_long", {"max": "200"})
-    result = parsing.parse(text, q, qtext(turn, q.id).choices)
+    result = parsing.parse(text, q, qtext(turn, q.id).choices, turn.state.locale)
     if isinstance(result, Problem) and result.key == "error.file_expected" and turn.transport == "console":
         return Problem("error.file_expected_terminal", result.params)
     return result
+
+
+CAMPAIGN = "campaign."
+
+
+def campaign_day(turn: Turn, bound: str) -> str:
+    """A date bound of the flow: an ISO date, or `campaign.opens` / `campaign.closes` (the
+    day the candidature's campaign opens or closes)."""
+    opens, closes = turn.dossier.campaign_dates
+    return {"campaign.opens": opens, "campaign.closes": closes}.get(bound, bound)
+
+
+def shown_problem(turn: Turn, problem: Problem) -> dict[str, str]:
+    """A problem's values (dates, bounds) written the way the person reads them."""
+    params = dict(problem.params)
+    locale = turn.state.locale
+    for name in ("min", "max"):
+        if name in params and problem.key in ("error.date_before", "error.date_after"):
+            params[name] = show_date(params[name], locale)
+        elif name in params and problem.key in ("error.below", "error.above"):
+            params[name] = show_number(params[name], locale)
+    return params
 
 
 def values_for(turn: Turn, slot: Slot, values: tuple[str, ...]) -> JSON | Problem:
@@ -135,7 +170,7 @@ def values_for(turn: Turn, slot: Slot, values: tuple[str, ...]) -> JSON | Proble
 
 def answer(turn: Turn, result: JSON | Problem, index: int, slot: Slot) -> None:
     if isinstance(result, Problem):
-        return turn.say(result.key, **result.params)
+        return turn.say(result.key, **shown_problem(turn, result))
     if not turn.dossier.accepting:
         return turn.say_text(turn.dossier.closed_text)
     if not may_answer(turn, slot):

@@ -24,7 +24,9 @@ class FileRef:
     name: str
     mime: str
     size: int
-    ref: str  # transport-specific handle to fetch the bytes later
+    ref: str  # transport-specific handle to fetch the bytes later, or "sha256:..." once stored
+    sniffed: str = ""   # stored files: what the content is, as its usual extension ("pdf", "txt")
+    refused: str = ""   # why the transport could not take the file (see error.file_<refused>)
 
 
 @dataclass(frozen=True, slots=True)

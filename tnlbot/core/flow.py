@@ -28,6 +28,7 @@ class Kind(str, Enum):
     PHONE = "phone"
     SIREN = "siren"
     SIRET = "siret"
+    DEPARTEMENT = "departement"
     FILE = "file"
     REPEAT = "repeat"
     NOTICE = "notice"

@@ -60,6 +60,8 @@ class Snapshot:
     last_change_at: str = ""
     submitted_at: str = ""
     confirmed_at: str = ""
+    # answers a change of the flow set aside before this submission: {key, reason, shown, on}
+    aside: tuple[Mapping[str, str], ...] = ()
 
     def to_json(self) -> dict:
         questions = {qid: _text_json(text) for qid, text in self.questions.items()}
@@ -70,7 +72,7 @@ class Snapshot:
                 "submitted_by": self.submitted_by, "confirmed_by": self.confirmed_by,
                 "contributors": list(self.contributors), "started_at": self.started_at,
                 "last_change_at": self.last_change_at, "submitted_at": self.submitted_at,
-                "confirmed_at": self.confirmed_at}
+                "confirmed_at": self.confirmed_at, **({"aside": [dict(a) for a in self.aside]} if self.aside else {})}
 
     @staticmethod
     def from_json(raw: Mapping) -> "Snapshot":
@@ -86,7 +88,7 @@ class Snapshot:
                         raw.get("submitted_by"), raw.get("confirmed_by"),
                         tuple(raw.get("contributors") or ()), str(raw.get("started_at", "")),
                         str(raw.get("last_change_at", "")), str(raw.get("submitted_at", "")),
-                        str(raw.get("confirmed_at", "")))
+                        str(raw.get("confirmed_at", "")), tuple(raw.get("aside") or ()))
 
 
 def _text_json(text: QuestionText) -> dict:
@@ -295,7 +297,7 @@ class Column:
 
 
 Cell = str | int | float
-META_KEYS = ("candidature", "status", "version", "submitted_at", "submitted_by", "sha256")
+META_KEYS = ("candidature", "status", "version", "submitted_at", "submitted_by", "sha256", "flow")
 
 
 def columns(flow: Flow, entries: Iterable[Entry], t: Labels, locale: str) -> tuple[Column, ...]:
@@ -362,7 +364,7 @@ def meta_cells(entry: Entry, t: Labels, locale: str, *, plain: bool = False) -> 
     s = entry.snapshot
     person = entry.person(s.submitted_by, t, locale)
     return [entry.candidature, t(locale, f"jury.status.{entry.status}"), s.version, s.submitted_at,
-            person if plain else neutralise(person), entry.sha256]
+            person if plain else neutralise(person), entry.sha256, f"{s.flow} v{s.flow_version}"]
 
 
 def meta_labels(t: Labels, locale: str) -> list[str]:
@@ -386,9 +388,10 @@ def to_csv(flow: Flow, entries: Iterable[Entry], meta: Meta, t: Labels, *,
     bom = dialect is CsvDialect.SPREADSHEET
     writer = csv.writer(buffer, delimiter=";" if bom else ",", lineterminator="\r\n")
     writer.writerow([*META_KEYS, *(c.key for c in cols)])
-    for entry in entries:
+    comma = (lambda v: str(v).replace(".", ",") if isinstance(v, float) else v) if bom else (lambda v: v)
+    for entry in entries:           # a French spreadsheet reads 6,5 as a number, 6.5 as text
         writer.writerow([*meta_cells(entry, t, meta.locale),
-                         *(cell(flow, entry, c.key, t, meta.locale) for c in cols)])
+                         *(comma(cell(flow, entry, c.key, t, meta.locale)) for c in cols)])
     return (("\ufeff" if bom else "") + buffer.getvalue()).encode("utf-8")
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from .events import Option, Outgoing, OutKind
-from .flow import JSON, Kind, QuestionText
+from .flow import JSON, Kind, QuestionText, Volet
+from .numbers import label
+from .shown import show_kind
 from .turn import Turn
 from .walk import Slot, is_answered, is_required, item_count, remember
 
@@ -10,6 +12,7 @@ _HINTS = {
     Kind.DATE: "hint.date", Kind.INTEGER: "hint.integer", Kind.DECIMAL: "hint.decimal",
     Kind.PERCENT: "hint.percent", Kind.EMAIL: "hint.email", Kind.URL: "hint.url",
     Kind.PHONE: "hint.phone", Kind.SIREN: "hint.siren", Kind.SIRET: "hint.siret",
+    Kind.DEPARTEMENT: "hint.departement",
     Kind.MULTI: "hint.multi", Kind.LONG_TEXT: "hint.long_text",
 }
 
@@ -51,8 +54,9 @@ def show_value(turn: Turn, slot: Slot, value: JSON) -> str:
                        size=str(max(1, int(value.get("size", 0)) // 1000)))
     if q.kind is Kind.NOTICE:
         return turn.tr("value.notice")
+    shown = show_kind(q.kind, value, turn.state.locale)
     unit = qtext(turn, q.id).unit if q.unit else ""
-    return f"{value} {unit}".strip()
+    return f"{value if shown is None else shown} {unit}".strip()
 
 
 def slot_label(turn: Turn, slot: Slot) -> str:
@@ -80,9 +84,16 @@ def progress(turn: Turn, slot: Slot, all_slots: list[Slot]) -> str:
         index = next(i for i, v in enumerate(turn.flow.volets, 1) if v.id == volet.id)
         place = (index, position, len(in_volet))
     v, n, nt = place
+    key = "progress" if _fixed_total(slot.volet) else "progress_about"
     return remember(turn.flow, ("progress", turn.t, turn.state.locale, slot.volet.id, place),
-                    lambda: turn.tr("progress", volet=volet_title(turn, slot.volet.id), v=str(v),
+                    lambda: turn.tr(key, volet=volet_title(turn, slot.volet.id), v=str(v),
                                     vt=str(len(turn.flow.volets)), n=str(n), nt=str(nt)))
+
+
+def _fixed_total(volet: Volet) -> bool:
+    """Whether a volet always asks the same number of questions (no condition, no repeat
+    block, no "other" text): its counter then says "4/10", else "4 · environ 10"."""
+    return not any(q.when is not None or q.kind is Kind.REPEAT or q.other for q in volet.questions)
 
 
 def _prompt_text(turn: Turn, slot: Slot) -> str:
@@ -151,7 +162,7 @@ def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
 def recap(turn: Turn, all_slots: list[Slot], volet_id: str = "") -> str:
     lines: list[str] = []
     current = ""
-    for number, slot in enumerate(all_slots, 1):
+    for slot in all_slots:
         if volet_id and slot.volet.id != volet_id:
             continue
         if slot.volet.id != current:
@@ -162,7 +173,7 @@ def recap(turn: Turn, all_slots: list[Slot], volet_id: str = "") -> str:
             continue
         value = turn.answers.get(slot.key)
         shown = show_value(turn, slot, value) if value is not None else turn.tr("value.none")
-        lines.append(f"{number}. {slot_label(turn, slot)} → {shown}")
+        lines.append(f"{label(turn.flow, slot)}. {slot_label(turn, slot)} → {shown}")
     return "\n".join(lines).strip()
 
 

@@ -49,6 +49,7 @@ class Dossier:
     allowed_volets: tuple[str, ...] = ()  # volets assigned to this member; empty: all
     elu_confirmed: bool = True     # the élu référent confirmed (checked at submission)
     to_check: int = 0              # answers copied from last year, not yet checked
+    campaign_dates: tuple[str, str] = ("", "")   # the campaign's opening and closing days (ISO)
     claim_verified: bool = True    # the body's claim is verified (checked at submission)
 
 

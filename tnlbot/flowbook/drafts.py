@@ -20,6 +20,7 @@ How this file works:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,7 @@ from .diff import compare
 from .notice import conversations_told, shown_values
 
 ACTIVE = ("draft", "submitted")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +56,11 @@ class Migrated:
 
 def _insert_ignore(conn: Connection, table: Any, **values: Any) -> bool:
     """Insert a row unless its key is taken (then nothing); True when this call inserted it."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
     key = next(iter(table.primary_key.columns))   # RETURNING: rowcount is not reliable on every driver
-    return conn.execute(insert(table).values(**values).on_conflict_do_nothing().returning(key)).first() is not None
+    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return conn.execute(stmt).first() is not None
 
 
 def _definition(folder: Path | None, flow: Flow) -> str:
@@ -77,12 +78,23 @@ def _definition(folder: Path | None, flow: Flow) -> str:
 
 
 def record_versions(store: Store, flows: Mapping[str, Flow], folder: Path | None, now: datetime) -> None:
+    """Note each flow's version once; warn when a version seen before now has other questions."""
+    v = F.flow_versions
     with store.begin() as conn:
-        seen = {(r[0], r[1]) for r in conn.execute(select(F.flow_versions.c.flow_id, F.flow_versions.c.version))}
+        seen = {(r[0], r[1]): r[2] for r in conn.execute(select(v.c.flow_id, v.c.version, v.c.definition))}
         for flow in flows.values():
-            if (flow.id, flow.version) not in seen:
-                _insert_ignore(conn, F.flow_versions, flow_id=flow.id, version=flow.version,
-                               definition=_definition(folder, flow), seen_at=now)
+            definition = _definition(folder, flow)
+            before = seen.get((flow.id, flow.version))
+            if before is None:
+                _insert_ignore(conn, v, flow_id=flow.id, version=flow.version, definition=definition,
+                               seen_at=now)
+            elif before != "{}" and definition != "{}" and _changed(before, definition):
+                log.warning("flow %s: version %d changed since it was first used; raise its version "
+                            "so that the drafts are carried over to the change", flow.id, flow.version)
+
+
+def _changed(before: str, now: str) -> bool:
+    return json.loads(before).get("structure") != json.loads(now).get("structure")
 
 
 def _old_flow(conn: Connection, flow_id: str, version: int) -> Flow | None:

@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 
+from ..core.flow import Kind
 from ..i18n import Catalog
 from .importer import Cell, Imported
 from .ods import Sheet
@@ -44,6 +45,7 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p + "$"), k
     (r"missing text", "missing_text"),
     (r"text for a question the flow does not have", "orphan_text"),
     (r"missing: every flow needs a text file per language", "missing_language_file"),
+    (rf"not a date \(YYYY-MM-DD\) nor (?P<bounds>.+?): {_V}", "not_a_date"),
     (rf"cannot be read: {_V}", "unreadable_file"),
 ))
 _SHEETS = (SETTINGS, QUESTIONS, CHOICES)
@@ -71,7 +73,8 @@ def reason(catalog: Catalog, locale: str, text: str) -> str:
         found = pattern.match(text)
         if found:
             params = {k: _unquote(v) for k, v in found.groupdict().items()}
-            return catalog(locale, f"flowbook.reason.{key}", **params)
+            kinds = ", ".join(k.value for k in Kind)
+            return catalog(locale, f"flowbook.reason.{key}", kinds=kinds, **params)
     return text
 
 

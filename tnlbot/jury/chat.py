@@ -214,6 +214,19 @@ def export_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
     return [document(name, mime, data, caption if i == 0 else "") for i, (name, mime, data) in enumerate(files)]
 
 
+def report_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
+    """/jury rapport [campaign]: where every body stands, as a picture and a page."""
+    from ..campaigns.report import for_campaign
+    from ..campaigns.report_page import files
+    campaign = _campaign(ask, tokens)
+    if isinstance(campaign, list):
+        return campaign
+    report = for_campaign(ask.conn, campaign, ask.flows[campaign.flow_id], ask.now, ask.locale)
+    caption = ask.tr("report.sent_caption", slug=campaign.slug)
+    return [document(name, mime, data, caption if i == 0 else "")
+            for i, (name, mime, data) in enumerate(files(report, ask.tr, ask.locale))]
+
+
 def versions_(ask: Ask, tokens: list[str], rest: str) -> list[Outgoing]:
     found = _lookup(ask, tokens)
     if isinstance(found, list):

@@ -2,7 +2,7 @@
 
     tnlbot jury add --campaign SLUG --telegram 123456789 --name "Camille"
     tnlbot jury add --campaign SLUG --matrix @camille:example.org
-    tnlbot jury add --campaign SLUG --matrix '!room:example.org'      (a jury room)
+    tnlbot jury add --campaign SLUG --matrix '!room:example.org'      (a jury room: no access by itself)
     tnlbot jury remove --campaign SLUG --telegram 123456789
     tnlbot jury list [--campaign SLUG]
     tnlbot jury export --campaign SLUG --format csv|ods|json|dossiers|all [--out DIR] [--csv spreadsheet|rfc4180]
@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         who.add_argument("--telegram", help="Telegram user id (a negative id is a group chat)")
         who.add_argument("--matrix", help="Matrix user id (@user:server) or room id (!room:server)")
         who.add_argument("--console", help="terminal user name")
-        parser.add_argument("--room", action="store_true", help="the id is a chat or room: everyone in it is on the jury")
+        parser.add_argument("--room", action="store_true",
+                            help="the id is a chat or room: a jury room (no questionnaire there); "
+                                 "being in it gives no access, jurors are listed one by one")
         parser.add_argument("--name", default="", help="display name")
         parser.set_defaults(func=func)
     listing = sub.add_parser("list", help="list jury members")

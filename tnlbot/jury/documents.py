@@ -80,6 +80,7 @@ def dossier(flow: Flow, entry: Entry, meta: Meta, t: Labels) -> Dossier:
     facts = [Line(t(loc, "jury.dossier.campaign"), meta.campaign),
              Line(t(loc, "jury.dossier.candidature"), str(entry.candidature)),
              Line(t(loc, "jury.dossier.version"), str(s.version)),
+             Line(t(loc, "jury.dossier.flow"), f"{s.flow} v{s.flow_version}"),
              Line(t(loc, "jury.dossier.submitted_at"), entry.submitted_local or s.submitted_at),
              Line(t(loc, "jury.dossier.submitted_by"), entry.person(s.submitted_by, t, loc)),
              Line(t(loc, "jury.dossier.confirmed_by"), entry.person(s.confirmed_by, t, loc)),
@@ -96,6 +97,10 @@ def dossier(flow: Flow, entry: Entry, meta: Meta, t: Labels) -> Dossier:
         lines = tuple(Line(key_label(flow, s, k, t, loc, True), show(flow, s, k, s.answers[k], t, loc, True))
                       for k in keys if _shown(flow, k))
         sections.append(Section(title, lines, "" if lines else t(loc, "jury.dossier.empty")))
+    if s.aside:   # answers a change of the flow set aside, as they were shown then
+        sections.append(Section(t(loc, "jury.dossier.aside_title"), tuple(
+            Line(t(loc, f"jury.dossier.aside.{a.get('reason', 'withdrawn')}", on=str(a.get("on", ""))),
+                 str(a.get("shown", ""))) for a in s.aside)))
     files = tuple(Line(key_label(flow, s, k, t, loc, True),
                        t(loc, "jury.dossier.attachment", name=a["name"], mime=a["mime"] or "?",
                          size=str(max(1, a["size"] // 1000))))

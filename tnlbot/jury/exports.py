@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from ..core.flow import Flow
 from ..core.jury import CsvDialect, Entry, Labels, Meta, Snapshot, Version, intact, slug, to_csv
 from ..i18n import local_time
+from ..store.attachments import PREFIX, content
 from ..store.campaigns import Campaign
 from . import queries as Q
 from .documents import SCHEMA_PATH, dossier, dossier_html, to_json
@@ -69,7 +70,8 @@ def entries(conn: Connection, campaign: Campaign, locale: str) -> list[Entry]:
 
 
 def render(flow: Flow, found: list[Entry], meta: Meta, t: Labels, fmt: str, *,
-           dialect: CsvDialect = CsvDialect.SPREADSHEET) -> list[File]:
+           dialect: CsvDialect = CsvDialect.SPREADSHEET,
+           stored: Mapping[str, bytes] | None = None) -> list[File]:
     """Files of one format (pure once the entries are read)."""
     base = f"candidatures-{slug(meta.campaign, 60)}"
     if fmt == "csv":
@@ -81,7 +83,8 @@ def render(flow: Flow, found: list[Entry], meta: Meta, t: Labels, fmt: str, *,
         return [(base + ".json", MIME["json"], to_json(flow, found, meta, t)),
                 (SCHEMA_PATH.name, "application/schema+json", SCHEMA_PATH.read_bytes())]
     if fmt == "dossiers":
-        return [(f"dossiers-{slug(meta.campaign, 60)}.zip", MIME["zip"], dossiers_zip(flow, found, meta, t))]
+        return [(f"dossiers-{slug(meta.campaign, 60)}.zip", MIME["zip"],
+                 dossiers_zip(flow, found, meta, t, stored or {}))]
     raise ValueError(f"unknown export format {fmt!r}")
 
 
@@ -93,14 +96,31 @@ def dossier_files(flow: Flow, entry: Entry, meta: Meta, t: Labels) -> list[File]
             (name + ".odt", MIME["odt"], to_odt(model, meta, t))]
 
 
-def dossiers_zip(flow: Flow, found: list[Entry], meta: Meta, t: Labels) -> bytes:
+def dossiers_zip(flow: Flow, found: list[Entry], meta: Meta, t: Labels,
+                 stored: Mapping[str, bytes] | None = None) -> bytes:
+    """The dossiers, each with the attached files themselves (those stored by reference
+    `sha256:...`) in a folder of its own."""
     buffer = io.BytesIO()
     stamp = _zip_time(meta.generated_at)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for entry in found:
             for name, _, data in dossier_files(flow, entry, meta, t):
                 archive.writestr(zipfile.ZipInfo(name, stamp), data, zipfile.ZIP_DEFLATED)
+            for name, data in attached_files(entry, stored or {}):
+                archive.writestr(zipfile.ZipInfo(name, stamp), data, zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
+
+
+def attached_files(entry: Entry, stored: Mapping[str, bytes]) -> list[tuple[str, bytes]]:
+    """(path in the zip, bytes) of a candidature's stored attachments."""
+    folder = f"dossier-{entry.candidature:03d}-{slug(entry.name)}-pieces"
+    found = []
+    for key, value in sorted(entry.snapshot.answers.items()):
+        if isinstance(value, dict) and str(value.get("ref", "")) in stored:
+            name = slug(str(value.get("name", "")).rsplit(".", 1)[0], 60)
+            extension = slug(str(value.get("name", "")).rsplit(".", 1)[-1], 8) if "." in str(value.get("name")) else "bin"
+            found.append((f"{folder}/{slug(key, 40)}-{name}.{extension}", stored[str(value["ref"])]))
+    return found
 
 
 def _zip_time(iso: str) -> tuple[int, int, int, int, int, int]:
@@ -121,10 +141,17 @@ def exports(conn: Connection, campaign_id: int, formats: tuple[str, ...], flows:
     found = entries(conn, campaign, locale)
     generated = now or getattr(campaign, "closed_at", None) or datetime.now(timezone.utc)
     meta = Meta(campaign.slug, campaign.year, _iso(generated), locale)
+    stored = _stored_files(conn, found) if "dossiers" in formats else {}
     files: list[File] = []
     for fmt in formats:
-        files.extend(render(flow, found, meta, catalog, fmt, dialect=dialect))
+        files.extend(render(flow, found, meta, catalog, fmt, dialect=dialect, stored=stored))
     return files
+
+
+def _stored_files(conn: Connection, found: list[Entry]) -> dict[str, bytes]:
+    refs = {str(v.get("ref", "")) for e in found for v in e.snapshot.answers.values() if isinstance(v, dict)}
+    kept = {ref: content(conn, ref) for ref in sorted(refs) if ref.startswith(PREFIX)}
+    return {ref: data for ref, data in kept.items() if data is not None}
 
 
 def closing_attachments(conn: Connection, campaign_id: int, flows: Mapping[str, Flow],

@@ -10,20 +10,24 @@ identity (the body's submitted answers stay for the jury).
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
+from functools import partial
 from typing import Mapping
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from ..core.answers import Problem, clean_text, fold
-from ..core.engine import Outcome
 from ..core.events import Addressed, Inbound, InboundKind, Option, Outgoing, OutKind
 from ..core.flow import Flow
 from ..i18n import Catalog
 from ..store import ConversationRow
+from ..store import tables as T
+from ..store.jsontext import loads
 from . import assess, chat
 from . import queries as Q
-from .privacy import erase, personal_data
+from .erasure import erase
+from .privacy import personal_data
 
 SUBCOMMANDS: Mapping[str, chat.Handler] = {
     "aide": chat.help_, "help": chat.help_,
@@ -34,6 +38,7 @@ SUBCOMMANDS: Mapping[str, chat.Handler] = {
     "noter": assess.assess_, "assess": assess.assess_, "evaluer": assess.assess_,
     "notes": assess.grades_, "grades": assess.grades_, "evaluations": assess.grades_,
     "versions": chat.versions_,
+    "rapport": chat.report_, "report": chat.report_,
     "diff": chat.diff_, "differences": chat.diff_, "ecarts": chat.diff_,
 }
 JURY = {"jury"}
@@ -67,7 +72,7 @@ class JuryHook:
         if isinstance(args, Problem):
             items = [Outgoing(OutKind.NOTICE, self.catalog(locale, args.key, **args.params))]
         elif name in FORGET:
-            items = self._forget(conn, inbound, now, locale, args)
+            return self._forget(conn, inbound, now, locale, args)
         elif name in JURY and not Q.jury_campaigns(conn, inbound.transport, inbound.chat_id, inbound.user_id):
             items = self._say(locale, "jury.refused")
         elif not private_chat(conn, inbound):
@@ -127,10 +132,33 @@ class JuryHook:
         return out + [chat.document("mes-donnees.json", "application/json", payload, caption)]
 
     def _forget(self, conn: Connection, inbound: Inbound, now: datetime, locale: str,
-                args: str) -> list[Outgoing]:
+                args: str) -> list[Addressed]:
+        here = partial(Addressed, inbound.transport, inbound.chat_id, user_id=inbound.user_id)
         if fold(args) not in CONFIRM:
             action = Option(self.catalog(locale, "jury.forget.command"), self.catalog(locale, "jury.forget.action"))
-            return [Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.forget.explain"), actions=(action,))]
-        if not erase(conn, inbound.transport, inbound.user_id, now):
-            return self._say(locale, "jury.forget.nothing")
-        return self._say(locale, "jury.forget.done")
+            return [here(Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.forget.explain"), actions=(action,)))]
+        done = erase(conn, inbound.transport, inbound.user_id, now)
+        if not done.known:
+            return [here(Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.forget.nothing")))]
+        lines = [self.catalog(locale, "jury.forget.done")]
+        if done.in_team:
+            lines.append(self.catalog(locale, "jury.forget.kept_team"))
+        if done.kept_submitted:
+            lines.append(self.catalog(locale, "jury.forget.kept_submitted", n=str(done.kept_submitted)))
+        if done.handed_over:
+            lines.append(self.catalog(locale, "jury.forget.handed_over"))
+        # the reply names the chat: the relay deletes it once sent (its key starts with "forget:")
+        reply = here(Outgoing(OutKind.NOTICE, "\n".join(lines)), dedup_key="forget:" + os.urandom(8).hex())
+        told = [self._told(conn, heir) for heir in done.handed_over]
+        return [reply] + [t for t in told if t is not None]
+
+    def _told(self, conn: Connection, person: int) -> Addressed | None:
+        """The new responsible is told where they last wrote, in their language."""
+        c = T.conversations
+        row = conn.execute(select(c.c.transport, c.c.chat_id, c.c.user_id, c.c.state)
+                           .where(c.c.person_id == person).order_by(c.c.updated_at.desc()).limit(1)).first()
+        if row is None:
+            return None
+        locale = str(loads(row.state or "{}").get("locale", "fr"))
+        text = self.catalog(locale if locale in self.catalog.locales else "fr", "jury.forget.told_heir")
+        return Addressed(row.transport, row.chat_id, Outgoing(OutKind.NOTICE, text), row.user_id)

@@ -5,10 +5,7 @@ Rules kept here:
   their identity, accounts, conversations, and for each candidature they take
   part in, the answers and changes *they* made and the versions they
   confirmed. Never another body's answers, never the jury's assessments.
-- `erase` removes a person's identity (name, platform ids, conversations,
-  delivered messages) and marks them erased. The body's answers and the
-  frozen submissions stay for the jury: snapshots refer to people by id only,
-  so their hashes stay valid and exports show "erased person".
+- erasure (/oublier) lives in erasure.py.
 - `purge_drafts` deletes the working answers and their history of a campaign
   once it is over and its retention period has passed; the submissions stay.
 """
@@ -18,10 +15,9 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, select
 
 from ..core.answers import ascii_number
-from ..core.jury import digest
 from ..store import jury_tables as J
 from ..store import tables as T
 from ..store.campaigns import Campaign
@@ -101,28 +97,6 @@ def _jury_data(conn: Connection, transport: str, user_id: str) -> dict[str, Any]
 
 def _load(text: str | None) -> Any:
     return json.loads(text) if text is not None else None
-
-
-def erase(conn: Connection, transport: str, user_id: str, now: datetime) -> bool:
-    """Remove this person's identity; the body's answers and snapshots stay. False if nothing known."""
-    person_id = person_of(conn, transport, user_id)
-    a, c, o, p = T.accounts, T.conversations, T.outbox, T.people
-    assessor = f"{transport}:{user_id}"
-    changed = conn.execute(update(J.assessments).where(J.assessments.c.assessor == assessor).values(
-        assessor="erased:" + digest(assessor)[:16], assessor_name="")).rowcount
-    changed += conn.execute(delete(J.jury_members).where(
-        J.jury_members.c.transport == transport, J.jury_members.c.kind == "user",
-        J.jury_members.c.external_id == user_id)).rowcount
-    if person_id is None:
-        return changed > 0
-    addresses = conn.execute(select(a.c.transport, a.c.external_id).where(a.c.person_id == person_id)).all()
-    for account in addresses:
-        conn.execute(delete(o).where(o.c.transport == account.transport, o.c.user_id == account.external_id,
-                                     o.c.status != "pending"))
-    conn.execute(delete(c).where(c.c.person_id == person_id))
-    conn.execute(delete(a).where(a.c.person_id == person_id))
-    conn.execute(update(p).where(p.c.id == person_id).values(display_name="", erased_at=now))
-    return True
 
 
 def retention_days(campaign: Campaign, default: int = DEFAULT_RETENTION_DAYS) -> int:

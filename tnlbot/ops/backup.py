@@ -6,7 +6,7 @@ How this file works:
   step inside one read transaction, so the copy is the database as of one
   commit, while answers keep being written (WAL readers never block writers).
 - The archive is a .tar.gz: `tnlbot.db`, the Matrix crypto store folder as
-  `matrix-store/` when there is one (its SQLite files through the backup API
+  `matrix-crypto/` when there is one (its SQLite files through the backup API
   too, other files copied), and `manifest.json` (format, time, schema
   revision, SHA-256 and row counts of the copy). The copy is checked with
   `PRAGMA integrity_check` before it is archived.
@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 
 FORMAT = "tnlbot.backup/1"
 DB_NAME = "tnlbot.db"
-CRYPTO_NAME = "matrix-store"
+CRYPTO_NAME = "matrix-crypto"
 COUNTED = ("campaigns", "candidatures", "answers", "answer_history", "conversations", "outbox")
 
 
@@ -48,6 +48,10 @@ class BackupError(Exception):
 
 class StoreBusy(BackupError):
     """The store is being restored: a bot must not open it now."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"{path} is being restored: start the bot again afterwards")
+        self.path = str(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +87,7 @@ def hold(db: Path) -> IO[bytes]:
         fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise StoreBusy(f"{db.name} is being restored: start the bot again afterwards") from None
+        raise StoreBusy(db) from None
     return handle
 
 
@@ -157,9 +161,10 @@ def backup(db: Path, crypto: Path | None, archive: Path) -> Manifest:
     with tempfile.TemporaryDirectory(prefix=".tnlbot-backup-", dir=archive.parent) as work:
         staged = Path(work)
         copy_database(db, staged / DB_NAME)
-        has_crypto = crypto is not None and crypto.is_dir()
-        if has_crypto:
+        has_crypto = False
+        if crypto is not None and crypto.is_dir():
             _copy_folder(crypto, staged / CRYPTO_NAME)
+            has_crypto = True
         revision, counts = _facts(staged / DB_NAME)
         manifest = Manifest(datetime.now(UTC).isoformat(timespec="seconds"), revision,
                             _sha256(staged / DB_NAME), counts, has_crypto)

@@ -73,6 +73,8 @@ class Metrics:
                                ["transport", "kind"], registry=registry)
         self.duplicates = Counter("tnlbot_inbound_duplicates", "Redelivered events dropped",
                                   ["transport"], registry=registry)
+        self.held_back = Counter("tnlbot_inbound_held_back", "Events dropped unstored: too many "
+                                 "replies still waiting for that chat", ["transport"], registry=registry)
         self.answers = Counter("tnlbot_answers_stored", "Answers stored or changed", registry=registry)
         self.latency = Histogram("tnlbot_dispatch_seconds", "Time to handle and commit one event",
                                  ["transport"], buckets=LATENCY_BUCKETS, registry=registry)
@@ -162,6 +164,11 @@ class Monitor:
     def on_inbound(self, inbound: Inbound, handled: Handled, seconds: float) -> None:
         m = self.metrics
         m.inbound.labels(inbound.transport, inbound.kind.value).inc()
+        if handled.refused == "flood":       # dropped unstored: replies to them still wait
+            m.held_back.labels(inbound.transport).inc()
+            event(log, "held-back", logging.WARNING, transport=inbound.transport,
+                  kind=inbound.kind.value, queued=len(handled.outbox_ids))
+            return
         m.latency.labels(inbound.transport).observe(seconds)
         if handled.duplicate:
             m.duplicates.labels(inbound.transport).inc()
@@ -174,7 +181,9 @@ class Monitor:
 
     def on_send(self, row: OutboxRow, result: SendResult) -> None:
         self.metrics.sends.labels(row.transport, result.status.value).inc()
-        level = logging.INFO if result.status is SendStatus.SENT else logging.WARNING
+        # a send that went through is counted, and logged at DEBUG (an answer's line says
+        # what it queued); one that did not is a WARNING
+        level = logging.DEBUG if result.status is SendStatus.SENT else logging.WARNING
         event(log, "send", level, transport=row.transport, outbox=row.id, kind=row.item.kind.value,
               result=result.status.value, attempt=row.attempts + 1)
 

@@ -1,4 +1,4 @@
-"""The dispatcher: one inbound event, one transaction.
+"""The dispatcher: one inbound event, or one delivered batch, one transaction.
 
 How this file works:
 - `handle(inbound)` opens ONE transaction: it records the inbound id (a
@@ -7,7 +7,13 @@ How this file works:
   conversation state, the candidature and the outgoing messages (outbox),
   then commits. Only after the commit may a transport acknowledge the
   platform (advance an offset, store a sync token, answer a webhook).
-- `submit(inbound)` is the async entry: a per-conversation lock keeps events
+- `submit_batch(inbounds)` does the same for what a platform delivered
+  together (a getUpdates response): ONE transaction, each event in its own
+  savepoint, in delivery order (group commit: one commit for the batch). An
+  event that fails is rolled back alone; its exception is its result, and
+  the transport fetches it again or sets it aside. Nothing of the batch may
+  be acknowledged before `submit_batch` returns.
+- `submit(inbound)` is the async entry for one event: a per-conversation lock keeps events
   of one conversation in order; on PostgreSQL the transaction runs in a
   worker thread so the event loop keeps serving other conversations.
 - Input a database would reject (NUL, lone surrogates) is refused by the
@@ -22,13 +28,15 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Callable, Mapping, Protocol
+from contextlib import AsyncExitStack
+from typing import Callable, Mapping, Protocol, Sequence
 from weakref import WeakValueDictionary
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from ..core.engine import Dossier, Outcome, handle
-from ..core.events import Addressed, Inbound, InboundKind
+from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
 from ..core.flow import JSON, Flow
 from ..i18n import Catalog, local_time
 from ..store import ConversationRow, Store
@@ -71,8 +79,39 @@ class Dispatcher:
     observers: list[Callable[[Inbound, Handled, float], None]] = field(default_factory=list)
     _locks: "WeakValueDictionary[tuple[str, str, str], asyncio.Lock]" = field(
         default_factory=WeakValueDictionary)
+    # inbound limit per person: with this many replies still waiting to leave for their chat,
+    # what they send is dropped unstored (told once); 0: no limit
+    backlog_limit: int = 20
+    _told: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def _flooding(self, inbound: Inbound, pending: int | None = None) -> bool:
+        key = (inbound.transport, inbound.chat_id, inbound.user_id)
+        if pending is None:
+            pending = self.store.pending_for(inbound.transport, inbound.chat_id, self.backlog_limit)
+        if pending <= self.backlog_limit // 4:
+            self._told.discard(key)            # caught up: a later flood is told again
+        return pending >= self.backlog_limit
+
+    def _held_back(self, inbound: Inbound) -> Handled:
+        """Dropped without being stored; the first time, a polite word (it jumps no queue)."""
+        key = (inbound.transport, inbound.chat_id, inbound.user_id)
+        if key in self._told:
+            return Handled(refused="flood")
+        self._told.add(key)
+        locale = self.store.conversation_locale(inbound.transport, inbound.chat_id, inbound.user_id)
+        item = Outgoing(OutKind.NOTICE, self.catalog(locale, "error.flood"))
+        with self.store.begin() as conn:
+            ids = self.store.enqueue(conn, [Addressed(inbound.transport, inbound.chat_id, item,
+                                                      inbound.user_id)], self.clock.now())
+        return Handled(outbox_ids=tuple(ids), refused="flood")
 
     async def submit(self, inbound: Inbound) -> Handled:
+        """One event from a transport; a person whose replies pile up unsent is held back."""
+        if self.backlog_limit and self._flooding(inbound):
+            held = self._held_back(inbound)
+            for observe in self.observers:
+                observe(inbound, held, 0.0)
+            return held
         key = (inbound.transport, inbound.chat_id, inbound.user_id)
         lock = self._locks.get(key)
         if lock is None:
@@ -87,47 +126,103 @@ class Dispatcher:
                 observe(inbound, handled, time.perf_counter() - started)
             return handled
 
+    async def submit_batch(self, inbounds: Sequence[Inbound]) -> list[Handled | Exception]:
+        """What a platform delivered together, in one transaction (group commit): each
+        event in its own savepoint, in delivery order; an event that fails rolls back
+        alone and its exception takes its place in the result. Committed when returned."""
+        results: list[Handled | Exception | None] = [None] * len(inbounds)
+        batch: list[int] = []
+        pending = self._pending(inbounds) if self.backlog_limit else {}
+        for index, inbound in enumerate(inbounds):
+            if self.backlog_limit and self._flooding(
+                    inbound, pending.get((inbound.transport, inbound.chat_id), 0)):
+                results[index] = self._held_back(inbound)
+            else:
+                batch.append(index)
+        keys = sorted({(i.transport, i.chat_id, i.user_id) for i in inbounds})
+        locks = [self._locks.get(key) or self._locks.setdefault(key, asyncio.Lock()) for key in keys]
+        async with AsyncExitStack() as held:
+            for lock in locks:
+                await held.enter_async_context(lock)
+            started = time.perf_counter()
+            chosen = [inbounds[i] for i in batch]
+            done = (self.handle_batch(chosen) if self.store.is_sqlite
+                    else await asyncio.to_thread(self.handle_batch, chosen))
+            seconds = (time.perf_counter() - started) / max(1, len(chosen))
+        for index, result in zip(batch, done):
+            results[index] = result
+        for inbound, result in zip(inbounds, results):
+            if isinstance(result, Handled):
+                for observe in self.observers:
+                    observe(inbound, result, seconds)
+        return [r for r in results if r is not None]
+
+    def _pending(self, inbounds: Sequence[Inbound]) -> dict[tuple[str, str], int]:
+        chats: dict[str, set[str]] = {}
+        for inbound in inbounds:
+            chats.setdefault(inbound.transport, set()).add(inbound.chat_id)
+        return {(transport, chat): n for transport, ids in chats.items()
+                for chat, n in self.store.pending_counts(transport, sorted(ids)).items()}
+
+    def handle_batch(self, inbounds: Sequence[Inbound]) -> list[Handled | Exception]:
+        """Events in one transaction, one savepoint each (see `submit_batch`)."""
+        now = self.clock.now()
+        results: list[Handled | Exception] = []
+        with self.store.begin() as conn:
+            for inbound in inbounds:
+                try:
+                    with self.store.savepoint(conn):
+                        results.append(self._handle(conn, _bounded(inbound), now))
+                except Exception as exc:  # noqa: BLE001 - this event alone is rolled back
+                    log.warning("inbound %s failed in its batch", inbound.external_id, exc_info=True)
+                    results.append(exc)
+        return results
+
     def handle(self, inbound: Inbound) -> Handled:
         inbound = _bounded(inbound)
         now = self.clock.now()
         with self.store.begin() as conn:
-            if not self.store.mark_seen(conn, inbound.transport, inbound.external_id, now):
-                return Handled(duplicate=True)
-            # an answer (not a command) is never handled by a hook's `before` in a way that
-            # changes the answers: read them with the conversation, in the same statement
-            conv = self.store.conversation(conn, inbound.transport, inbound.chat_id, inbound.user_id,
-                                           with_answers=inbound.kind is not InboundKind.COMMAND)
-            for hook in self.hooks:
-                early = hook.before(conn, inbound, conv, now)
-                if early is not None:
-                    return Handled(outbox_ids=tuple(self.store.enqueue(conn, early, now)),
-                                   messages=tuple(early), conversation=conv.id if conv else 0,
-                                   candidature=conv.candidature_id if conv else 0)
-            if conv is None:
-                campaign = (campaign_by_slug(conn, self.campaign_slug) if self.campaign_slug
-                            else current_campaign(conn, now))
-                if campaign is None:
-                    raise LookupError(f"no campaign {self.campaign_slug!r} in the store")
-                campaign_id = campaign.id
-                conv = self.store.start_conversation(conn, inbound.transport, inbound.chat_id,
-                                                     inbound.user_id, inbound.display_name,
-                                                     campaign_id, now)
-            flow = self.flows[conv.flow_id]
-            answers = (conv.answers if conv.answers is not None
-                       else self.store.answers(conn, conv.candidature_id))
-            dossier = self.dossier(conv, now)
-            for hook in self.hooks:
-                shape = getattr(hook, "dossier", None)
-                if shape is not None:
-                    dossier = shape(conn, inbound, conv, answers, dossier, now)
-            outcome = handle(flow, self.catalog, conv.state, dossier, answers, inbound)
-            for hook in self.hooks:
-                after = getattr(hook, "after", None)
-                if after is not None:
-                    outcome = after(conn, inbound, conv, outcome, now, answers)
-            addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
-                         for item in outcome.messages]
-            ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow)
+            return self._handle(conn, inbound, now)
+
+    def _handle(self, conn: Connection, inbound: Inbound, now: datetime) -> Handled:
+        """One event inside the caller's transaction."""
+        if not self.store.mark_seen(conn, inbound.transport, inbound.external_id, now):
+            return Handled(duplicate=True)
+        # an answer (not a command) is never handled by a hook's `before` in a way that
+        # changes the answers: read them with the conversation, in the same statement
+        conv = self.store.conversation(conn, inbound.transport, inbound.chat_id, inbound.user_id,
+                                       with_answers=inbound.kind is not InboundKind.COMMAND)
+        for hook in self.hooks:
+            early = hook.before(conn, inbound, conv, now)
+            if early is not None:
+                return Handled(outbox_ids=tuple(self.store.enqueue(conn, early, now)),
+                               messages=tuple(early), conversation=conv.id if conv else 0,
+                               candidature=conv.candidature_id if conv else 0)
+        if conv is None:
+            campaign = (campaign_by_slug(conn, self.campaign_slug) if self.campaign_slug
+                        else current_campaign(conn, now))
+            if campaign is None:
+                raise LookupError(f"no campaign {self.campaign_slug!r} in the store")
+            campaign_id = campaign.id
+            conv = self.store.start_conversation(conn, inbound.transport, inbound.chat_id,
+                                                 inbound.user_id, inbound.display_name,
+                                                 campaign_id, now)
+        flow = self.flows[conv.flow_id]
+        answers = (conv.answers if conv.answers is not None
+                   else self.store.answers(conn, conv.candidature_id))
+        dossier = self.dossier(conv, now)
+        for hook in self.hooks:
+            shape = getattr(hook, "dossier", None)
+            if shape is not None:
+                dossier = shape(conn, inbound, conv, answers, dossier, now)
+        outcome = handle(flow, self.catalog, conv.state, dossier, answers, inbound)
+        for hook in self.hooks:
+            after = getattr(hook, "after", None)
+            if after is not None:
+                outcome = after(conn, inbound, conv, outcome, now, answers)
+        addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
+                     for item in outcome.messages]
+        ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow)
         return Handled(outbox_ids=tuple(ids), messages=tuple(addressed), conversation=conv.id,
                        candidature=conv.candidature_id, answers=len(outcome.changes))
 
@@ -147,9 +242,15 @@ class Dispatcher:
         return Dossier(status=conv.status, version=conv.version, submitted_at=submitted,
                        amended=conv.amended, accepting=accepting, closed_text=closed_text,
                        is_responsible=conv.is_responsible,
+                       campaign_dates=(_day(conv.opens_at, conv.timezone), _day(conv.closes_at, conv.timezone)),
                        # only a confirmation submits, and the receipt shows this instant
                        now_local=(local_time(now, locale, conv.timezone)
                                   if conv.state.mode == "confirming" else ""))
+
+
+def _day(instant: datetime, zone: str) -> str:
+    """The calendar day of an instant in the campaign's zone, as an ISO date."""
+    return instant.astimezone(ZoneInfo(zone or "Europe/Paris")).date().isoformat()
 
 
 _LIMITS = {"external_id": 255, "chat_id": 255, "user_id": 255, "display_name": 200, "command": 64}

@@ -60,6 +60,7 @@ class Lease:
     holder: str = field(default_factory=holder_name)
     held: bool = False
     failed: bool = False                   # the last attempt could not reach the database
+    standing_by: bool = False
 
     @property
     def renew_every(self) -> float:
@@ -84,9 +85,9 @@ class Lease:
                         .values(holder=self.holder, expires_at=until)).rowcount
             if not renewed and current is None:          # the first holder ever
                 dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                renewed = conn.execute(dialect.insert(leases).values(
+                renewed = int(conn.execute(dialect.insert(leases).values(
                     name=self.name, holder=self.holder, expires_at=until)
-                    .on_conflict_do_nothing()).rowcount
+                    .on_conflict_do_nothing().returning(leases.c.name)).first() is not None)
         self.held = renewed == 1
         return self.held
 
@@ -107,4 +108,20 @@ class Lease:
             self.held, self.failed = False, True
             return False
         self.failed = False
+        return held
+
+    async def take_turn(self, role: str) -> bool:
+        """`hold`, logging one line when this process takes the role, loses it, or first
+        stands by (`role`: what the holder does, e.g. "receives from Telegram")."""
+        was = self.held
+        held = await self.hold()
+        if held and not was:
+            log.info("this process (%s) now %s", self.holder, role)
+        elif was and not held:
+            log.warning("another process took over: it now %s; this one keeps relaying and running "
+                        "the scheduler", role)
+        elif not held and not self.standing_by:
+            log.info("another process %s; this one (%s) relays, runs the scheduler and takes over "
+                     "if it stops", role, self.holder)
+        self.standing_by = not held
         return held

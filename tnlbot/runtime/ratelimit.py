@@ -60,6 +60,16 @@ class RateLimiter:
         finally:
             self.waiting -= 1
 
+    def take_if_free(self, chat: str) -> bool:
+        """Take a token now if this chat (and the transport) has one; never wait."""
+        buckets = self._buckets(chat)
+        now = self.clock.now().timestamp()
+        if max((b.wait_time(now) for b in buckets), default=0.0) > 0:
+            return False
+        for bucket in buckets:
+            bucket.take()
+        return True
+
     def try_acquire(self, chat: str) -> bool:
         """Take a token now if one is free and no send is waiting for one."""
         if self.waiting:

@@ -32,6 +32,7 @@ from .transport import SendResult, SendStatus, Transport
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+FORGET_PREFIX = "forget:"      # see jury/erasure.py
 PARALLEL = 8          # chats served at once by one flush
 
 
@@ -112,6 +113,9 @@ class Relay:
                     if deferred or not limiter.try_acquire(row.chat_id):
                         deferred.append(row.id)
                         continue
+                elif limiter is not None and (sent or deferred):
+                    if not limiter.take_if_free(row.chat_id):
+                        break                # no waiting for a second token: other chats go first
                 elif limiter is not None:
                     await limiter.acquire(row.chat_id)
                 if not self.store.claim_message(row.id, self.clock.now()):
@@ -133,6 +137,12 @@ class Relay:
     def _settle(self, row: OutboxRow, result: SendResult) -> None:
         for observe in self.observers:
             observe(row, result)
+        self._record(row, result)
+        if row.dedup_key.startswith(FORGET_PREFIX) and not (
+                result.status is SendStatus.RETRY and row.attempts + 1 < MAX_ATTEMPTS):
+            self.store.drop_message(row.id)    # the reply to /oublier names the chat: kept no longer
+
+    def _record(self, row: OutboxRow, result: SendResult) -> None:
         now = self.clock.now()
         status = result.status
         if status is SendStatus.SENT:

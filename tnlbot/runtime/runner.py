@@ -15,9 +15,11 @@ How this file works:
   transport that has a `task` (its receiving loop) ends the run when that
   task ends; status 1 if it failed.
 - The sink: `dispatcher.submit` (one transaction; committed when it
-  returns), then wake the relay. A transport with `inline_send = True` (the
-  terminal) has its replies sent before the sink returns, so they come
-  before the next input.
+  returns), then wake the relay; `sink.batch(inbounds)` takes what the
+  platform delivered together in one transaction (`submit_batch`: a
+  savepoint per event), then wakes the relay once. A transport with
+  `inline_send = True` (the terminal) has its replies sent before the sink
+  returns, so they come before the next input.
 - Stopping, in this order: receiving stops (`stop_receiving`: the batch in
   hand is committed), the relay and the scheduler end their round, the
   service drains what is still due (bounded), the transport closes.
@@ -35,13 +37,13 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol
+from typing import Awaitable, Callable, Protocol, Sequence
 
 from ..core.events import Inbound
 from .clock import Clock
 from .dispatcher import Dispatcher
 from .relay import Relay
-from .transport import Handled, Refused, Sink, Transport, Unreachable
+from .transport import Handled, Refused, Transport, Unreachable
 
 log = logging.getLogger(__name__)
 FIRST_PAUSE = 1.0
@@ -161,8 +163,8 @@ class Runner:
             self.relay.store.resume_interrupted(transport.name)
         self.relay.recover()
         await self.relay.flush(transport.name)
-        await transport.start(self._inline(transport.name) if getattr(transport, "inline_send", False)
-                              else self.sink)
+        inline = transport.name if getattr(transport, "inline_send", False) else ""
+        await transport.start(RunnerSink(self.dispatcher, self.relay, inline))
         if service is not None:
             await service.started(transport)
         tasks = [asyncio.create_task(self.relay.run(stop))]
@@ -187,15 +189,32 @@ class Runner:
             await service.drain()
         await transport.stop()
 
-    async def sink(self, inbound: Inbound) -> Handled:
-        """Commit one inbound event, then wake the relay."""
+    @property
+    def sink(self) -> RunnerSink:
+        """The sink a transport started by hand is given (tests)."""
+        return RunnerSink(self.dispatcher, self.relay)
+
+
+@dataclass(frozen=True)
+class RunnerSink:
+    """Commit, then get the replies sent: wake the relay, or (`inline`: the name of the
+    transport) send them before returning."""
+    dispatcher: Dispatcher
+    relay: Relay
+    inline: str = ""
+
+    async def __call__(self, inbound: Inbound) -> Handled:
         handled = await self.dispatcher.submit(inbound)
-        self.relay.wake.set()
+        await self._sent()
         return handled
 
-    def _inline(self, name: str) -> Sink:
-        async def sink_and_send(inbound: Inbound) -> Handled:
-            handled = await self.dispatcher.submit(inbound)
-            await self.relay.flush(name)
-            return handled
-        return sink_and_send
+    async def batch(self, inbounds: Sequence[Inbound]) -> list[Handled | Exception]:
+        handled = await self.dispatcher.submit_batch(inbounds)
+        await self._sent()
+        return handled
+
+    async def _sent(self) -> None:
+        if self.inline:
+            await self.relay.flush(self.inline)
+        else:
+            self.relay.wake.set()

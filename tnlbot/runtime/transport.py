@@ -38,6 +38,7 @@ class Handled:
     """What the dispatcher did with one inbound event (committed when returned)."""
     duplicate: bool = False
     outbox_ids: tuple[int, ...] = ()
+    refused: str = ""            # why nothing was done (e.g. "flood": too many events held back)
     # what was queued, in order (the committed outbox rows hold the same): a transport
     # may render these at once instead of reading its rows back
     messages: tuple[Addressed, ...] = ()
@@ -46,7 +47,9 @@ class Handled:
     answers: int = 0             # answers stored (or cleared) by this event
 
 
-# Called by a transport for each inbound event; returns once it is committed.
+# Called by a transport for each inbound event; returns once it is committed. The
+# runner's sink also has `batch(inbounds) -> list[Handled | Exception]`: what the platform
+# delivered together, committed in one transaction (an event that failed: its exception).
 Sink = Callable[[Inbound], Awaitable[Handled]]
 
 

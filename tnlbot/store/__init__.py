@@ -3,5 +3,6 @@ from .store import ConversationRow, OutboxRow, Store
 from . import campaign_tables  # noqa: F401  (campaigns feature tables on the shared metadata)
 from . import jury_tables  # noqa: F401  (jury feature tables on the shared metadata)
 from . import flow_tables  # noqa: F401  (flow versions and drafts carried across them)
+from . import attachments  # noqa: F401  (attached files, content-addressed)
 
 __all__ = ["ConversationRow", "OutboxRow", "Store"]

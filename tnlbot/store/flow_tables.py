@@ -14,7 +14,19 @@
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
+import json
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    select,
+)
 
 from .tables import UTC, Id, metadata
 
@@ -50,3 +62,16 @@ answers_aside = Table(
     Column("set_aside_at", UTC, nullable=False),
     Index("ix_answers_aside_candidature", "candidature_id"),
 )
+
+
+def aside_answers(conn: Connection, candidature_id: int, locale: str) -> tuple[dict[str, str], ...]:
+    """The answers set aside from a candidature, as a submission's snapshot keeps them."""
+    a = answers_aside
+    rows = conn.execute(select(a.c.key, a.c.reason, a.c.shown, a.c.set_aside_at).where(
+        a.c.candidature_id == candidature_id).order_by(a.c.id)).all()
+    out = []
+    for row in rows:
+        shown = json.loads(row.shown or "{}")
+        out.append({"key": row.key, "reason": row.reason, "on": row.set_aside_at.date().isoformat(),
+                    "shown": str(shown.get(locale) or next(iter(shown.values()), row.key))})
+    return tuple(out)

@@ -12,18 +12,19 @@ import os
 import threading
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, create_engine, event, insert, make_url, select, update
+from sqlalchemy import Connection, create_engine, event, func, insert, make_url, select, update
 from sqlalchemy.dialects import sqlite
 
 from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed, Outgoing
 from ..core.flow import JSON, Flow
 from . import hotpath as H
+from .flow_tables import aside_answers
 from .files import private_sqlite
 from .jsontext import dumps, loads
 from . import tables as T
@@ -147,6 +148,23 @@ class Store:
             conn.commit()
         else:
             raw.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self, conn: Connection) -> Iterator[None]:
+        """Inside `begin()`: what runs here is undone alone if it raises (group commit)."""
+        if not self.is_sqlite:
+            with conn.begin_nested():
+                yield
+            return
+        raw = self._local.raw
+        raw.execute("SAVEPOINT inbound")
+        try:
+            yield
+        except BaseException:
+            raw.execute("ROLLBACK TO inbound")
+            raw.execute("RELEASE inbound")
+            raise
+        raw.execute("RELEASE inbound")
 
     def close(self) -> None:
         for conn in self._held:
@@ -317,6 +335,9 @@ class Store:
             facts["contributors"] = tuple(sorted(set(facts["contributors"])))
             snapshot = Snapshot(flow=flow_id, flow_version=flow_version, answers=dict(answers),
                                 confirmed_at=facts["submitted_at"], **facts)
+        aside = aside_answers(conn, candidature_id, snapshot.locale)
+        if aside:   # answers a change of the flow set aside: the jury reads them too
+            snapshot = replace(snapshot, aside=aside)
         data = canonical(snapshot)
         conn.execute(insert(T.submissions).values(
             candidature_id=candidature_id, version=version, flow_id=flow_id, flow_version=flow_version,
@@ -365,11 +386,15 @@ class Store:
         values.clear()
         return found
 
-    def due_messages(self, transport: str, now: datetime, limit: int = 100) -> list[OutboxRow]:
-        """Pending rows, oldest first (the relay holds a chat whose first row is not due)."""
+    def due_messages(self, transport: str, now: datetime, limit: int = 100,
+                     per_chat: int = 10) -> list[OutboxRow]:
+        """Pending rows, oldest first, at most `per_chat` of each chat: a chat with hundreds
+        queued does not hide the others (the relay holds a chat whose first row is not due)."""
         o = T.outbox
-        query = (select(o).where(o.c.transport == transport, o.c.status == "pending")
-                 .order_by(o.c.id).limit(limit))
+        rank = func.row_number().over(partition_by=o.c.chat_id, order_by=o.c.id).label("rank")
+        ranked = select(o, rank).where(o.c.transport == transport, o.c.status == "pending").subquery()
+        query = (select(*(ranked.c[c.name] for c in o.columns)).where(ranked.c.rank <= per_chat)
+                 .order_by(ranked.c.id).limit(limit))
         with self.begin() as conn:
             rows = conn.execute(query).all()
         return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
@@ -397,6 +422,28 @@ class Store:
             values["not_before"] = retry_at
         with self.begin() as conn:
             conn.execute(update(o).where(o.c.id == outbox_id).values(**values))
+
+    def pending_for(self, transport: str, chat_id: str, cap: int) -> int:
+        """How many messages wait to leave for this chat (counted up to `cap`)."""
+        o = T.outbox
+        found = (select(o.c.id).where(o.c.status == "pending", o.c.transport == transport,
+                                      o.c.chat_id == chat_id).limit(cap).subquery())
+        with self.begin() as conn:
+            return int(conn.execute(select(func.count()).select_from(found)).scalar() or 0)
+
+    def pending_counts(self, transport: str, chat_ids: list[str]) -> dict[str, int]:
+        """`pending_for` of several chats in one read (a delivered batch)."""
+        o = T.outbox
+        with self.begin() as conn:
+            rows = conn.execute(select(o.c.chat_id, func.count()).where(
+                o.c.status == "pending", o.c.transport == transport, o.c.chat_id.in_(chat_ids))
+                .group_by(o.c.chat_id)).all()
+        return {str(chat): int(n) for chat, n in rows}
+
+    def drop_message(self, outbox_id: int) -> None:
+        """Forget a message once handled (the reply to an erasure)."""
+        with self.begin() as conn:
+            conn.execute(T.outbox.delete().where(T.outbox.c.id == outbox_id))
 
     def defer_messages(self, ids: list[int]) -> None:
         """Edits nobody waits for, put aside while the relay has other things to send."""

@@ -15,13 +15,14 @@ one message (sent with Enter), not as one answer per line.
 from __future__ import annotations
 
 import asyncio
-import mimetypes
+import errno
 import os
+import stat
 import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import IO, Iterator, TextIO
+from typing import IO, Callable, Iterator, TextIO
 
 from ..core.events import FileRef, Inbound, InboundKind, Outgoing, OutKind
 from ..runtime.transport import SendResult, SendStatus, Sink
@@ -30,8 +31,9 @@ from ..store import OutboxRow
 FILE_COMMANDS = ("fichier", "file")
 
 
-def parse_line(line: str, chat_id: str, user_id: str, external_id: str = "") -> Inbound:
-    """One typed line -> Inbound (pure)."""
+def parse_line(line: str, chat_id: str, user_id: str, external_id: str = "",
+               keep: Keep | None = None) -> Inbound:
+    """One typed line -> Inbound; `/fichier PATH` reads the file and stores it with `keep`."""
     external_id = external_id or uuid.uuid4().hex
     text = line.rstrip("\r\n")
     base = dict(transport="console", external_id=external_id, chat_id=chat_id,
@@ -39,22 +41,50 @@ def parse_line(line: str, chat_id: str, user_id: str, external_id: str = "") -> 
     if text.startswith("/") and len(text) > 1 and not text[1].isspace():
         name, _, args = text[1:].partition(" ")
         if name.lower() in FILE_COMMANDS:
-            return Inbound(kind=InboundKind.FILE, file=_file(args.strip()), **base)
+            return Inbound(kind=InboundKind.FILE, file=read_file(args.strip(), keep), **base)
         return Inbound(kind=InboundKind.COMMAND, command=name.lower(), text=args.strip(), **base)
     return Inbound(kind=InboundKind.TEXT, text=text, **base)
 
 
-def _file(path_text: str) -> FileRef | None:
+Keep = Callable[[bytes, str], FileRef]   # stores a content, returns its reference
+MAX_READ = 50_000_000                     # bytes read at most; larger files are refused unread
+
+
+def read_file(path_text: str, keep: Keep | None) -> FileRef:
+    """The file at a typed path, read and stored (`keep`), or refused with a reason: not
+    found, a symbolic link, not a regular file (a folder, a FIFO, a device), unreadable,
+    or a path the system cannot take."""
+    name = path_text.replace("\\", "/").rsplit("/", 1)[-1][:255] or "?"
     try:
         path = Path(path_text).expanduser()
-        if not path_text or not path.is_file():
-            return FileRef(name=path.name or "?", mime="", size=0, ref="")
-        size = path.stat().st_size
-        resolved = str(path.resolve())
-    except (OSError, RuntimeError, ValueError):   # a name too long, a loop of links, a NUL
-        return FileRef(name="?", mime="", size=0, ref="")
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileRef(name=path.name, mime=mime, size=size, ref=resolved)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return _refused(name, "missing")
+    except OSError as exc:
+        reason = {errno.ELOOP: "symlink", errno.EACCES: "unreadable", errno.EPERM: "unreadable",
+                  errno.ENOTDIR: "missing"}.get(exc.errno or 0, "path")
+        return _refused(name, reason)
+    except (RuntimeError, ValueError):          # no home folder for '~', a NUL in the path
+        return _refused(name, "path")
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return _refused(name, "special")
+        if info.st_size > MAX_READ:
+            return FileRef(name=name, mime="", size=info.st_size, ref="")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_READ + 1)
+    except OSError:
+        return _refused(name, "unreadable")
+    finally:
+        os.close(fd)
+    if not data or keep is None:
+        return FileRef(name=name, mime="", size=len(data), ref="")
+    return keep(data, name)
+
+
+def _refused(name: str, reason: str) -> FileRef:
+    return FileRef(name=name, mime="", size=0, ref="", refused=reason)
 
 
 PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
@@ -136,10 +166,12 @@ class Console:
     name = "console"
     inline_send = True
 
-    def __init__(self, out: TextIO | None = None, stream: TextIO | None = None, user: str = ""):
+    def __init__(self, out: TextIO | None = None, stream: TextIO | None = None, user: str = "",
+                 keep: Keep | None = None):
         self.out = out or sys.stdout
         self.stream = stream or sys.stdin
         self.user = user
+        self.keep = keep           # stores an attached file's content (`/fichier PATH`)
         self.chat_id = f"terminal:{user}"
         self.task: asyncio.Task[None] | None = None
 
@@ -162,7 +194,7 @@ class Console:
                 line = await reader.next()
                 if line is None:
                     return
-                await sink(parse_line(line, self.chat_id, self.user))
+                await sink(parse_line(line, self.chat_id, self.user, keep=self.keep))
         finally:
             if interactive:
                 self.out.write(PASTE_OFF)

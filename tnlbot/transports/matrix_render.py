@@ -64,7 +64,8 @@ class Lookups(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Allow:
-    """Who may talk to the bot: homeservers and user ids (empty: everyone)."""
+    """Who may talk to the bot: homeservers and user ids. Empty: no invitation is accepted
+    (rooms joined before keep working)."""
     servers: frozenset[str] = frozenset()
     users: frozenset[str] = frozenset()
 
@@ -74,8 +75,12 @@ class Allow:
         return Allow(frozenset(i.lower() for i in items if not i.startswith("@")),
                      frozenset(i for i in items if i.startswith("@")))
 
+    @property
+    def empty(self) -> bool:
+        return not self.servers and not self.users
+
     def __call__(self, user_id: str) -> bool:
-        if not self.servers and not self.users:
+        if self.empty:
             return True
         return user_id in self.users or server_of(user_id).lower() in self.servers
 

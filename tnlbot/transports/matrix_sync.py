@@ -239,7 +239,12 @@ class Receiver:
         inviter = next((e.source.get("sender", "") for e in invite_state
                         if e.source.get("type") == "m.room.member"
                         and e.source.get("state_key") == self.me), "")
-        if self.allow(inviter):
+        if self.allow.empty:
+            log.warning("invitation to %s from %s refused: the allow-list is empty. Set matrix_allow "
+                        "(TNLBOT_MATRIX_ALLOW) to the homeservers or user ids allowed to use the bot, "
+                        "e.g. agent.tchap.gouv.fr,@marie:exemple.org", room_id, inviter)
+            answer = await self.client.room_leave(room_id)
+        elif self.allow(inviter):
             answer = await self.client.join(room_id)
         else:
             log.info("invitation to %s from %s refused (not in the allow-list)", room_id, inviter)

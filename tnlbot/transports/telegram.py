@@ -33,7 +33,6 @@ from typing import Any
 
 from telegram import Bot
 from telegram.error import Conflict, InvalidToken, NetworkError
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from ..core.events import Inbound, InboundKind, OutKind
@@ -74,10 +73,9 @@ def make_bot(token: str, base_url: str = "", *, read_timeout: float = 10.0,
              connect_timeout: float = 5.0) -> Bot:
     """A PTB Bot on `base_url` (the API root, e.g. https://api.telegram.org)."""
     root = re.sub(r"/bot/?$", "", (base_url or "https://api.telegram.org").rstrip("/"))
-    request = HTTPXRequest(connection_pool_size=16, read_timeout=read_timeout,
-                           connect_timeout=connect_timeout, pool_timeout=30.0)
-    updates = HTTPXRequest(connection_pool_size=2, read_timeout=read_timeout,
-                           connect_timeout=connect_timeout, pool_timeout=30.0)
+    from .telegram_http import AiohttpRequest
+    request = AiohttpRequest(16, read_timeout=read_timeout, connect_timeout=connect_timeout)
+    updates = AiohttpRequest(2, read_timeout=read_timeout, connect_timeout=connect_timeout)
     return ApiBot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot",
                request=request, get_updates_request=updates)
 
@@ -106,7 +104,6 @@ class Telegram:
         self._failures: dict[int, int] = {}
         self._stopping = False
         self._fetching = False
-        self._standing_by = False
         self._processing = False
         self.received_at: datetime | None = None   # last getUpdates that answered (health)
         self.connected = False
@@ -209,17 +206,7 @@ class Telegram:
         return min(self.poll_timeout, max(1, int(self.lease.renew_every)))
 
     async def _hold_lease(self) -> bool:
-        was = self.lease.held
-        held = await self.lease.hold()
-        if held and not was:
-            log.info("this process (%s) now receives from Telegram", self.lease.holder)
-        elif was and not held:
-            log.warning("another process took over receiving from Telegram; this one keeps relaying "
-                        "and running the scheduler")
-        elif not held and not self._standing_by:
-            log.info("another process receives from Telegram; this one (%s) relays, runs the "
-                     "scheduler and takes over if it stops", self.lease.holder)
-        self._standing_by = not held
+        held = await self.lease.take_turn("receives from Telegram")
         if not held and not self.lease.failed:     # standing by, healthy: another one receives
             self.received_at, self.connected = self.clock.now(), True
         return held
@@ -250,7 +237,11 @@ class Telegram:
         return len(updates)
 
     async def process_batch(self, updates: list[dict], sink: Sink) -> bool:
-        """Updates of one person in order; different people side by side."""
+        """The batch in one commit when the sink takes batches (`sink.batch`); else updates
+        of one person in order, different people side by side, one commit each."""
+        together = getattr(sink, "batch", None)
+        if together is not None:
+            return await self._process_together(updates, together)
         groups: dict[tuple[str, str], list[dict]] = {}
         for raw in updates:
             groups.setdefault(_sender(raw), []).append(raw)
@@ -271,8 +262,51 @@ class Telegram:
                 log.error("update %s skipped after %d failures", update_id, failures)
         return True
 
+    async def _process_together(self, updates: list[dict], batch: Any) -> bool:
+        """Group commit: every update's event in one transaction (a savepoint each), then
+        the presses answered. False while a failed update is to be fetched again."""
+        prepared: list[tuple[dict, Inbound, dict | None]] = []
+        ok = True
+        for raw in updates:
+            try:
+                inbound, query = await self._prepare(raw)
+            except Exception as exc:  # noqa: BLE001
+                ok = self._failed(raw, exc) and ok
+                continue
+            if inbound is not None:
+                prepared.append((raw, inbound, query))
+        results = await batch([inbound for _, inbound, _ in prepared]) if prepared else []
+        for (raw, inbound, query), result in zip(prepared, results):
+            if isinstance(result, Exception):
+                ok = self._failed(raw, result) and ok
+                continue
+            self._failures.pop(int(raw.get("update_id", 0)), None)
+            if query:
+                await self._after_press(query, inbound, result)
+        return ok
+
+    def _failed(self, raw: dict, exc: BaseException) -> bool:
+        """Count a failure; True once the update is set aside (it is confirmed anyway)."""
+        update_id = int(raw.get("update_id", 0))
+        failures = self._failures[update_id] = self._failures.get(update_id, 0) + 1
+        log.error("update %s failed (%d time(s))", update_id, failures, exc_info=exc)
+        if failures < MAX_FAILURES:
+            return False
+        log.error("update %s skipped after %d failures", update_id, failures)
+        return True
+
     async def process(self, raw: dict, sink: Sink) -> None:
         """One update: to the sink (commit), then answer a press."""
+        inbound, query = await self._prepare(raw)
+        if inbound is None:
+            return
+        handled = await sink(inbound)
+        if query:
+            await self._after_press(query, inbound, handled)
+
+    async def _prepare(self, raw: dict) -> tuple[Inbound | None, dict | None]:
+        """The update's event (None when there is nothing to store); a press that cannot
+        act is answered here."""
         self._follow_migration(raw)
         inbound = inbound_from_update(raw, self.username, self.secret)
         query = raw.get("callback_query")
@@ -283,15 +317,11 @@ class Telegram:
             inbound = resolve_press(inbound, found[1] if found else None, self.secret)
         if query and (inbound is None or inbound.kind is InboundKind.UNRECOGNISED):
             await self.answer_press(query, self._refusal(query, foreign=True))
-            return
+            return None, None
         if query and not self._still_live(query, inbound):
             await self.answer_press(query, self._refusal(query, foreign=False))
-            return
-        if inbound is None:
-            return
-        handled = await sink(inbound)
-        if query:
-            await self._after_press(query, inbound, handled)
+            return None, None
+        return inbound, query
 
     def _follow_migration(self, raw: dict) -> None:
         message = raw.get("message") or {}

@@ -1,0 +1,43 @@
+"""Files read by a transport wait here until the answer that holds them is saved.
+
+A transport that has a file's bytes calls `hold` and sends the reference it gets
+in its `Inbound`. As the dispatcher's last hook, `after` stores the content in
+the same transaction as the answer that took it (store/attachments.keep); a
+file the engine refused is dropped unstored.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Mapping
+
+from sqlalchemy import Connection
+
+from ..core.engine import Outcome
+from ..core.events import Addressed, FileRef, Inbound
+from ..core.flow import JSON
+from ..store import ConversationRow
+from ..store.attachments import describe, keep
+
+
+class HeldFiles:
+    def __init__(self) -> None:
+        self._held: dict[str, bytes] = {}
+
+    def hold(self, data: bytes, name: str) -> FileRef:
+        file = describe(data, name)
+        self._held[file.ref] = data
+        return file
+
+    def before(self, conn: Connection, inbound: Inbound, conv: ConversationRow | None,
+               now: datetime) -> list[Addressed] | None:
+        return None
+
+    def after(self, conn: Connection, inbound: Inbound, conv: ConversationRow,
+              outcome: Outcome, now: datetime, answers: Mapping[str, JSON]) -> Outcome:
+        if inbound.file is None or inbound.file.ref not in self._held:
+            return outcome
+        data = self._held.pop(inbound.file.ref)
+        if any(isinstance(value, dict) and value.get("ref") == inbound.file.ref
+               for _, value in outcome.changes):
+            keep(conn, data, now)
+        return outcome
