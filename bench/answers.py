@@ -46,18 +46,28 @@ def check_stored(found: dict[str, int], expected: dict[str, int]) -> int:
     return sum(found.values())
 
 
-def tnlbot_sqlite(script: Script, conversations: int, budget: float | None = None) -> Run:
+def tnlbot_sqlite(script: Script, conversations: int, budget: float | None = None,
+                  batch: int = 1) -> Run:
+    """One transaction per update (batch 1), or per `batch` updates as getUpdates delivers
+    them (group commit, a savepoint each)."""
     work = updates(script, conversations)
     with tempfile.TemporaryDirectory() as tmp:
         bot = TnlBot.sqlite(Path(tmp) / "tnlbot.db")
         try:
-            starts, _ = feed(bot.handle_raw, work.starts)
-            seconds, processed = feed(bot.handle_raw, work.answers, budget)
+            handle = bot.handle_raw if batch == 1 else bot.handle_batch
+            starts, _ = feed(handle, _batches(work.starts, batch))
+            seconds, fed = feed(handle, _batches(work.answers, batch), budget)
+            processed = min(len(work.answers), fed * batch)
             stored = check_stored(bot.answers_per_conversation(), expected_answers(work, processed))
         finally:
             bot.close()
-    return Run("tnlbot, SQLite WAL", seconds, processed, stored, starts,
-               partial(processed, len(work.answers), budget))
+    name = "tnlbot, SQLite WAL" + (f", batches of {batch} (group commit)" if batch > 1 else
+                                   ", one transaction per update")
+    return Run(name, seconds, processed, stored, starts, partial(processed, len(work.answers), budget))
+
+
+def _batches(raws: list[str], size: int) -> list:  # noqa: ANN401
+    return raws if size == 1 else [raws[i:i + size] for i in range(0, len(raws), size)]
 
 
 def floor_sqlite_run(script: Script, conversations: int, budget: float | None = None) -> Run:

@@ -27,11 +27,13 @@ class Sizes:
     sweep_members: int = 3
     runs: int = 2                     # start-up repetitions (flow load: at least 3)
     rounds: int = 3                   # interleaved rounds of tnlbot, Peer A and the floor (best kept)
+    e2e_people: tuple[int, ...] = (50, 200)   # end to end: people answering at once
+    e2e_budget: float = 40.0          # seconds per end-to-end contest at most (half with limits)
 
 
 QUICK = Sizes(conversations=40, budget=20.0, peer_a_budget=5.0, peer_b_budget=3.0,
               pg_conversations=10, pg_budget=10.0, memory_created=100, memory_large=2_000,
-              sweep_candidatures=1_000, runs=1, rounds=1)
+              sweep_candidatures=1_000, runs=1, rounds=1, e2e_people=(10,), e2e_budget=20.0)
 
 
 @dataclass(frozen=True)
@@ -70,20 +72,23 @@ def best(runs: list[A.Run]) -> A.Run:
 def answers_rows(sizes: Sizes, log: Log) -> tuple[list[Row], Contest]:
     script = A.learn_script(sizes.answers)
     n = sizes.conversations
-    tnl_runs, a_runs, floor_runs = [], [], []
+    tnl_runs, a_runs, floor_runs, batched_runs = [], [], [], []
     for round_ in range(1, sizes.rounds + 1):   # ABC ABC: a passing load hits every contestant
         log(f"round {round_}: tnlbot on SQLite, {n} conversations x {sizes.answers} answers")
         tnl_runs.append(A.tnlbot_sqlite(script, n, sizes.budget))
+        log(f"round {round_}: tnlbot on SQLite, batches of 100 updates")
+        batched_runs.append(A.tnlbot_sqlite(script, n, sizes.budget, batch=100))
         log(f"round {round_}: Peer A (PTB, in memory)")
         a_runs.append(A.ptb_memory(script, n, sizes.peer_a_budget))
         log(f"round {round_}: floor (raw sqlite3)")
         floor_runs.append(A.floor_sqlite_run(script, n, sizes.budget))
-    tnl, peer_a, floor = best(tnl_runs), best(a_runs), best(floor_runs)
+    tnl, peer_a, floor, batched = best(tnl_runs), best(a_runs), best(floor_runs), best(batched_runs)
     log(f"Peer B (PTB + PicklePersistence, {sizes.peer_b_budget:.0f} s of answers at most)")
     peer_b = A.ptb_pickle(script, n, sizes.peer_b_budget)
     section = f"1. answers, SQLite ({n} x {sizes.answers})"
-    rows = [run_row(section, r) for r in (tnl, peer_a, peer_b, floor)]
+    rows = [run_row(section, r) for r in (tnl, batched, peer_a, peer_b, floor)]
     rows += [
+        ratio_row(section, "tnlbot, batches of 100 / Peer A", batched.rate / peer_a.rate, at_least=1.5),
         ratio_row(section, "tnlbot / Peer A", tnl.rate / peer_a.rate, at_least=1.0),
         ratio_row(section, "tnlbot / Peer B", tnl.rate / peer_b.rate, at_least=10.0),
         ratio_row(section, "floor / tnlbot", floor.rate / tnl.rate, at_most=2.0),
@@ -174,8 +179,48 @@ def startup_rows(sizes: Sizes, log: Log) -> list[Row]:
         Row(section, f"`{new.detail}` to first prompt, new database", ms(new.seconds)),
         Row(section, f"`{again.detail}` to first prompt, restart", ms(again.seconds)),
         Row(section, "`python -c pass`", ms(peer.seconds)),
-        ratio_row(section, "start-up (restart) / python -c pass", again.seconds / peer.seconds),
+        ratio_row(section, "start-up (restart) / python -c pass", again.seconds / peer.seconds, at_most=5.0),
     ]
+
+
+def e2e_rows(sizes: Sizes, log: Log) -> list[Row]:
+    """Whole processes over HTTP: tnlbot's Telegram runner against a plain PTB bot."""
+    import asyncio
+
+    from .e2e.run import PLAIN, TNLBOT, contests, play_all
+    results = asyncio.run(play_all(contests(sizes.e2e_people, sizes.e2e_budget, sizes.e2e_budget * 0.75),
+                                   log=log))
+    rows: list[Row] = []
+    for result in results:
+        c = result.contest
+        section = (f"0. end to end, {c.people} people, "
+                   + ("kill -9 once" if c.kill else "Telegram's limits" if c.limits else "no send limits"))
+        if c.kill:
+            rows.append(Row(section, f"{c.bot}: answers lost / questions asked twice / people stuck",
+                            f"{result.lost} / {result.duplicates} / {result.stalled}"))
+            continue
+        rows.append(Row(section, f"{c.bot}: {result.answers:,} of {result.expected:,} answers; latency "
+                        f"p50 / p95 / p99 {result.p50 * 1000:,.0f} / {result.p95 * 1000:,.0f} / "
+                        f"{result.p99 * 1000:,.0f} ms (own p95 {result.own_p95 * 1000:,.1f} ms); "
+                        f"CPU {result.cpu_per_answer * 1000:.2f} ms and {result.calls_per_answer:.2f} "
+                        f"API calls per answer; RSS {result.rss / 1_048_576:,.0f} MB", rate(result.rate)))
+    for key in {(r.contest.people, r.contest.limits) for r in results if not r.contest.kill}:
+        pair = {r.contest.bot: r for r in results if not r.contest.kill
+                and (r.contest.people, r.contest.limits) == key}
+        if len(pair) < 2:
+            continue
+        tnl, plain = pair[TNLBOT], pair[PLAIN]
+        section = f"0. end to end, {key[0]} people, " + ("Telegram's limits" if key[1] else "no send limits")
+        rows += [ratio_row(section, "answers/s, tnlbot / plain PTB bot", tnl.rate / plain.rate, at_least=1.0),
+                 ratio_row(section, "CPU per answer, tnlbot / plain PTB bot",
+                           tnl.cpu_per_answer / plain.cpu_per_answer, at_most=1.0),
+                 ratio_row(section, "p95 latency, tnlbot / plain PTB bot", tnl.p95 / plain.p95, at_most=1.0)]
+        if key[1]:
+            rows.append(ratio_row(section, "tnlbot: API calls per answer", tnl.calls_per_answer,
+                                  at_most=1.2))
+        rows.append(Row(section, "tnlbot's own time, answer fetched to next question sent, p95",
+                        ms(tnl.own_p95), target="<= 5 ms", met="yes" if tnl.own_p95 <= 0.005 else "no"))
+    return sorted(rows, key=lambda r: r.section)
 
 
 def soak() -> int:
@@ -195,7 +240,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--conversations", type=int, help="SQLite conversations (default 1000)")
     parser.add_argument("--pg-conversations", type=int, help="PostgreSQL conversations (default 100)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds on SQLite (default 3)")
-    parser.add_argument("--skip", default="", help="comma-separated: postgres,memory,sweep,startup")
+    parser.add_argument("--skip", default="", help="comma-separated: e2e,postgres,memory,sweep,startup")
     parser.add_argument("--profile", action="store_true",
                         help="only profile tnlbot's answers on SQLite (where the time goes)")
     parser.add_argument("--soak", action="store_true",
@@ -220,7 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes = replace(sizes, rounds=args.rounds)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     log, load_before = Log(), load()
-    rows, contest = answers_rows(sizes, log)
+    rows = e2e_rows(sizes, log) if "e2e" not in skip else []
+    more, contest = answers_rows(sizes, log)
+    rows += more
     if "postgres" not in skip:
         rows += postgres_rows(sizes, log, contest)
     if "memory" not in skip:

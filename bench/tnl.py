@@ -115,6 +115,15 @@ class TnlBot:
                 prompt = item
         return prompt
 
+    def handle_batch(self, raws: list[str]) -> None:
+        """Updates delivered together: one transaction, a savepoint each (group commit)."""
+        inbounds = [self.parse(json.loads(raw)) for raw in raws]
+        for result in self.app.dispatcher.handle_batch(inbounds):
+            if isinstance(result, Exception):
+                raise result
+            for addressed in result.messages:
+                self.render(addressed.item, addressed.chat_id, addressed.user_id)
+
     def answer_count(self) -> int:
         with self.app.store.begin() as conn:
             return int(conn.execute(select(func.count()).select_from(T.answers)).scalar() or 0)

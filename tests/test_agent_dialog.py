@@ -63,6 +63,10 @@ def test_goto_a_number_is_a_volet_never_a_recap_item(agent):
     assert "« Bonnes pratiques numériques »" in agent.say("/aller 3")
     refused = agent.say("/aller 17")
     assert "entre 1 et 6" in refused and "/modifier" in refused
+    for copied_from_the_recap in ("3.", "14.2", "3a"):      # /modifier's numbers, not volets
+        refused = agent.say(f"/aller {copied_from_the_recap}")
+        assert "entre 1 et 6" in refused and "/modifier" in refused
+    assert agent.say("/modifier 3.").ref == "siren"          # as the recap shows it: "3. …"
     assert agent.say("/aller siren").ref == "siren"
 
 
@@ -71,3 +75,24 @@ def test_the_concerned_question_is_not_called_optional_since_it_must_be_answered
     concerned = agent.say("non")    # deja_labellise: the identification is done
     assert concerned.ref == "volet:strategie"
     assert "facultatif" not in concerned.text
+
+
+def test_help_ends_with_the_question_still_waiting(agent):
+    agent.say("/start")
+    reply = agent.say("/aide")
+    assert reply.messages[-1].ref == "nom_collectivite"
+    assert "Travailler en équipe" in reply.text.split("Quel est le nom")[0]
+
+
+def test_the_readme_and_the_terminal_help_name_the_same_commands(agent):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("`/aide` (or `/help`) lists the commands:")[1].split("\n\n")[1]
+    documented = set(re.findall(r"^\| `(/[a-zé_]+)", table, flags=re.M))
+    agent.say("/start")
+    shown = agent.say("/aide").text
+    listed = set(re.findall(r"^(/[a-zé_]+)", shown, flags=re.M))
+    assert documented - listed == set()                        # every command of the table is in /aide
+    assert {c for c in listed if f"`{c}" not in readme} == set()   # every /aide command is in the README

@@ -51,6 +51,11 @@ def test_tnlbot_stores_every_answer_once(script):
     assert run.answers == run.stored == CONVERSATIONS * ANSWERS
 
 
+def test_tnlbot_in_batches_stores_every_answer_once(script):
+    run = A.tnlbot_sqlite(script, CONVERSATIONS, batch=4)
+    assert run.answers == run.stored == CONVERSATIONS * ANSWERS
+
+
 def test_floor_writes_the_same_answers(script):
     run = A.floor_sqlite_run(script, CONVERSATIONS)
     assert run.answers == run.stored == CONVERSATIONS * ANSWERS

@@ -38,6 +38,7 @@ class BotApi:
         self._texts: dict[tuple[int, int], str] = {}
         self._runner: web.AppRunner | None = None
         self.polled = asyncio.Event()      # the bot is receiving
+        self.delivered: dict[int, float] = {}   # update id -> first handed to the bot
 
     async def start(self) -> str:
         app = web.Application()
@@ -58,6 +59,7 @@ class BotApi:
         """A new contest: no update waiting, nothing counted."""
         self.queue.clear()
         self.calls.clear()
+        self.delivered.clear()
         self.polled.clear()
 
     def bot_calls(self) -> int:
@@ -65,10 +67,11 @@ class BotApi:
         return sum(n for method, n in self.calls.items() if method not in SETUP)
 
     # ------------------------------------------------------------ people
-    def push(self, update: dict) -> None:
+    def push(self, update: dict) -> int:
         update["update_id"] = next(self._update_ids)
         self.queue.append(update)
         self._arrived.set()
+        return update["update_id"]
 
     # ------------------------------------------------------------ the Bot API
     async def _on_method(self, request: web.Request) -> web.Response:
@@ -112,7 +115,11 @@ class BotApi:
                 await asyncio.wait_for(self._arrived.wait(), timeout=int(p["timeout"]))
             except TimeoutError:
                 pass
-        return self.queue[: int(p.get("limit") or 100)]
+        batch = self.queue[: int(p.get("limit") or 100)]
+        now = time.perf_counter()
+        for update in batch:
+            self.delivered.setdefault(update["update_id"], now)
+        return batch
 
     def _message(self, chat_id: int, text: str, markup: dict | None, message_id: int = 0) -> dict:
         message = {"message_id": message_id or next(self._message_ids), "date": int(time.time()),

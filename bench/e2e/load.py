@@ -4,7 +4,8 @@ Every person sends /start, then answers each question the moment it is
 asked (the update is pushed to the Bot API server when the question's
 sendMessage reaches it). The latency of an answer is the time from its
 update being available to the bot to the next question reaching the
-server; the last answer's reply is whatever message follows it.
+server (the bot's own share: from the getUpdates response that handed the
+answer to the bot); the last answer's reply is whatever message follows it.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class Person:
     replied: int = 0          # answers followed by the next question: the bot has them
     done: bool = False
     message_id: int = 0
+    update_id: int = 0
 
 
 @dataclass
@@ -35,8 +37,10 @@ class Driver:
     questions: tuple[str, ...]          # what each question's message contains, in order
     people: dict[int, Person] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    own: list[float] = field(default_factory=list)    # from the bot fetching the answer
     asked: Counter = field(default_factory=Counter)   # (user, question) -> messages asking it
     started: float = 0.0
+    steady: tuple[int, int] | None = None   # (API calls, answers) once everybody was greeted
     last_reply: float = 0.0
     last_message: float = 0.0
 
@@ -62,8 +66,14 @@ class Driver:
         wanted = person.step + 1
         if person.done or (wanted < len(self.questions) and seen != wanted):
             return
+        if person.step < 0 and self.steady is None and all(
+                p.step >= 0 or p is person for p in self.people.values()):
+            self.steady = (self.api.bot_calls(), self.answered())
         if person.step >= 0:
             self.latencies.append(at - person.pushed_at)
+            fetched = self.api.delivered.get(person.update_id)
+            if fetched is not None:
+                self.own.append(at - fetched)
             person.replied += 1
             self.last_reply = at
         if wanted == len(person.answers):
@@ -84,7 +94,7 @@ class Driver:
                          "from": user}
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text)}]
-        self.api.push({"message": message})
+        person.update_id = self.api.push({"message": message})
 
     # ------------------------------------------------------------ results
     def answered(self) -> int:

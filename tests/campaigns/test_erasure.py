@@ -86,6 +86,8 @@ NO_PERSON = {
     ("campaign_changes", "command"), ("answers_aside", "flow_id"), ("answers_aside", "key"),
     ("answers_aside", "reason"), ("draft_migrations", "flow_id"), ("flow_versions", "definition"),
     ("flow_versions", "flow_id"), ("leases", "holder"), ("leases", "name"),
+    # a stored file's hash and the type read from its content; the content is the body's document
+    ("attachments", "sha256"), ("attachments", "mime"), ("attachments", "kind"),
 }
 
 

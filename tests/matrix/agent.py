@@ -55,6 +55,7 @@ class Agent:
         self.client.restore_login(user.user_id, user.device_id, user.access_token)
         self.events: dict[str, list[dict]] = {}
         self.wire: dict[str, str] = {}             # event id -> its type on the wire
+        self.sessions: dict[str, str] = {}         # event id -> the Megolm session it used
         self.highlights: dict[str, int] = {}
         self.notifications: dict[str, int] = {}    # the unread counts Synapse reports
         self.changed = asyncio.Event()
@@ -95,6 +96,8 @@ class Agent:
         source = dict(event.source)
         encrypted = getattr(event, "decrypted", False) or isinstance(event, MegolmEvent)
         self.wire[source.get("event_id", "")] = "m.room.encrypted" if encrypted else source.get("type", "")
+        if encrypted:
+            self.sessions[source.get("event_id", "")] = getattr(event, "session_id", "")
         self.events.setdefault(room_id, []).append(source)
 
     async def close(self) -> None:

@@ -1,10 +1,12 @@
-"""kill -9 of the bot process in the middle of a batch of answers: nothing lost, nothing twice."""
+"""kill -9 of the bot process in the middle of a batch of answers, in an end-to-end encrypted
+room: nothing lost, nothing twice, and every later message still decrypted by the same device."""
 from __future__ import annotations
 
 import json
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -60,7 +62,7 @@ async def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_repeats_nothing
     process = start_bot(synapse, user, database, log)
     try:
         agent = await agents("agent")
-        room = Room(agent, user.user_id, await agent.direct_room(user.user_id))
+        room = Room(agent, user.user_id, await agent.direct_room(user.user_id, encrypted=True))
         await room.read(2)                                 # greeting and first question
         login = query(database, "SELECT value FROM checkpoints WHERE name = 'matrix.login'")
         assert json.loads(login[0][0])["device_id"]
@@ -82,6 +84,11 @@ async def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_repeats_nothing
         assert len(asked) == 1 + len(ANSWERS) and len(set(asked)) == len(asked)
         assert login == query(database, "SELECT value FROM checkpoints WHERE name = 'matrix.login'")
         assert devices(synapse, user) == 2                 # registration + one login, reused
+        assert {agent.wire[e["event_id"]] for e in agent.from_bot(room.id, user.user_id)
+                if e["type"] != "m.room.member"} == {"m.room.encrypted"}
+        crypto = tmp_path / "matrix-crypto"                # beside the database, owner only
+        assert stat.S_IMODE(crypto.stat().st_mode) == 0o700
+        assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in crypto.iterdir())
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0

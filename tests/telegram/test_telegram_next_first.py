@@ -1,6 +1,7 @@
 """The next question first: after an answer, what the person waits for is sent before
 the edit that settles the question they answered, and that edit never spends the
-chat's send budget a question needs (it waits until the budget refills)."""
+chat's send budget a question needs (it waits until the budget has room for it and
+for the next question of a person who answers at once)."""
 from __future__ import annotations
 
 from .conftest import labels
@@ -34,6 +35,8 @@ async def test_an_edit_waits_for_the_budget_while_questions_do_not(bot_session):
     assert session.deferred() == 1
     assert await session.app.relay.flush("telegram") == 0                  # still no token
     clock.advance(1)
-    assert await session.app.relay.flush("telegram") == 1                  # refilled: the edit
+    assert await session.app.relay.flush("telegram") == 0    # one token: kept for a question
+    clock.advance(1)
+    assert await session.app.relay.flush("telegram") == 1    # two: the edit leaves one
     assert [kind for kind, _, _ in fake.seen_by(122, mark)] == ["message", "keyboard"]
     assert session.deferred() == 0

@@ -28,7 +28,7 @@ def poller(fake, app, lease: Lease | None, timeout: int = 1) -> Telegram:
 async def start(app, telegram: Telegram) -> None:
     app.plug(telegram)
     await telegram.connect()
-    await telegram.start(app.runner.sink)
+    await telegram.start(app.runner.sink(telegram.name))
 
 
 async def until(condition, seconds: float = 15.0) -> None:

@@ -167,7 +167,11 @@ class CampaignHook:
         if not changes and outcome.submission is None:
             if inbound.kind is InboundKind.COMMAND and fold(inbound.command) in HELP:
                 text = self.catalog(outcome.state.locale, "teams.help")
-                return replace(outcome, messages=outcome.messages + (Outgoing(OutKind.NOTICE, text),))
+                messages = list(outcome.messages)    # before the question still waiting, if any
+                at = next((i for i in range(len(messages) - 1, -1, -1)
+                           if messages[i].kind is OutKind.PROMPT), len(messages))
+                messages.insert(at, Outgoing(OutKind.NOTICE, text))
+                return replace(outcome, messages=tuple(messages))
             return outcome
         # conv was read in this transaction under the candidature's lock: the commit decides
         if not (conv.campaign_state != "closed" and conv.opens_at <= now < conv.closes_at

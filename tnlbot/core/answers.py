@@ -135,13 +135,23 @@ def parse_multi(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     for choice in reversed(q.choices):      # the first choice wins a tie, as _choice does
         by_name[fold(choice)] = choice
         by_name[fold(labels.get(choice, choice))] = choice
+    # labels that hold a comma or a semicolon are split like the answer: matched piece by piece
+    split_labels = [(tuple(fold(t) for t in choice_tokens(labels.get(c, c))), c) for c in q.choices
+                    if len(choice_tokens(labels.get(c, c))) > 1]
     chosen: list[str] = []
-    for token in tokens:
-        choice = by_name.get(fold(token)) or _choice_number(token, q)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        step, choice = 1, by_name.get(fold(token)) or _choice_number(token, q)
+        for pieces, candidate in split_labels:
+            if tuple(fold(t) for t in tokens[index:index + len(pieces)]) == pieces:
+                step, choice = len(pieces), candidate
+                break
         if choice is None:
             return Problem("error.choices", {"token": token.strip()[:40], "max": str(len(q.choices))})
         if choice not in chosen:
             chosen.append(choice)
+        index += step
     return check_selection(chosen, q)
 
 

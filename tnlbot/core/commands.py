@@ -129,8 +129,8 @@ def _goto(turn: Turn, args: str) -> None:
         volet_id = volets[int(target) - 1].id
     elif any(v.id == target for v in volets):
         volet_id = target
-    if not volet_id:   # a number is a volet's, never a recap item's (that is /modifier N)
-        if not _is_number(target) and _find(turn, target, all_slots) is not None:
+    if not volet_id:   # a number is a volet's, never a recap item's (`12.`, `14.2`: /modifier N)
+        if any(s.key == target for s in all_slots):   # a question's key
             return _edit(turn, target)
         return turn.say("goto.usage", max=str(len(volets)))
     own = [i for i, s in enumerate(all_slots) if s.volet.id == volet_id]

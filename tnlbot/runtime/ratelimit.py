@@ -71,12 +71,15 @@ class RateLimiter:
         return True
 
     def try_acquire(self, chat: str) -> bool:
-        """Take a token now if one is free and no send is waiting for one."""
+        """For what nobody waits for: take a token now only if no send waits for one and
+        one more is left after it (the next question of a person answering at once)."""
         if self.waiting:
             return False
         buckets = self._buckets(chat)
         now = self.clock.now().timestamp()
-        if max((b.wait_time(now) for b in buckets), default=0.0) > 0:
+        for bucket in buckets:
+            bucket.wait_time(now)            # refill to now
+        if any(bucket.tokens < 2 for bucket in buckets):
             return False
         for bucket in buckets:
             bucket.take()

@@ -17,7 +17,8 @@ How this file works:
 - The sink: `dispatcher.submit` (one transaction; committed when it
   returns), then wake the relay; `sink.batch(inbounds)` takes what the
   platform delivered together in one transaction (`submit_batch`: a
-  savepoint per event), then wakes the relay once. A transport with
+  savepoint per event), and `sink.committed(chats)` sends those chats'
+  replies at once, beside the relay's loop. A transport with
   `inline_send = True` (the terminal) has its replies sent before the sink
   returns, so they come before the next input.
 - Stopping, in this order: receiving stops (`stop_receiving`: the batch in
@@ -48,6 +49,7 @@ from .transport import Handled, Refused, Transport, Unreachable
 log = logging.getLogger(__name__)
 FIRST_PAUSE = 1.0
 LONGEST_PAUSE = 60.0
+SETTLE_SECONDS = 10.0    # at most, for a batch's replies already on their way at a stop
 Opener = Callable[[], Awaitable[Transport]]
 
 
@@ -163,8 +165,9 @@ class Runner:
             self.relay.store.resume_interrupted(transport.name)
         self.relay.recover()
         await self.relay.flush(transport.name)
-        inline = transport.name if getattr(transport, "inline_send", False) else ""
-        await transport.start(RunnerSink(self.dispatcher, self.relay, inline))
+        sink = RunnerSink(self.dispatcher, self.relay, transport.name,
+                          inline=getattr(transport, "inline_send", False))
+        await transport.start(sink)
         if service is not None:
             await service.started(transport)
         tasks = [asyncio.create_task(self.relay.run(stop))]
@@ -176,45 +179,52 @@ class Runner:
                                      return_when=asyncio.FIRST_COMPLETED)
         failed = receiving in done and not receiving.cancelled() and receiving.exception() is not None
         stop.set()
-        await self._stop(transport, [stopped, *tasks], service)
+        await self._stop(transport, sink, [stopped, *tasks], service)
         return 1 if failed else 0
 
-    async def _stop(self, transport: Transport, tasks: list[asyncio.Task],
+    async def _stop(self, transport: Transport, sink: RunnerSink, tasks: list[asyncio.Task],
                     service: Service | None) -> None:
         stop_receiving = getattr(transport, "stop_receiving", None)
         if stop_receiving is not None:
             await stop_receiving()        # the batch in hand is committed; sending still works
         await asyncio.gather(*tasks, return_exceptions=True)
+        await sink.settled(SETTLE_SECONDS)   # a batch's replies on their way land first
         if service is not None:
             await service.drain()
         await transport.stop()
 
-    @property
-    def sink(self) -> RunnerSink:
-        """The sink a transport started by hand is given (tests)."""
-        return RunnerSink(self.dispatcher, self.relay)
+    def sink(self, name: str) -> RunnerSink:
+        """The sink for a transport started by hand (tests)."""
+        return RunnerSink(self.dispatcher, self.relay, name)
 
 
-@dataclass(frozen=True)
 class RunnerSink:
-    """Commit, then get the replies sent: wake the relay, or (`inline`: the name of the
-    transport) send them before returning."""
-    dispatcher: Dispatcher
-    relay: Relay
-    inline: str = ""
+    """Commit, then get the replies sent: wake the relay, or (`inline`) send them before
+    returning. `batch` commits what the platform delivered together; `committed(chats)`
+    then sends those chats' replies at once, beside the relay's loop."""
+
+    def __init__(self, dispatcher: Dispatcher, relay: Relay, name: str = "", inline: bool = False):
+        self.dispatcher, self.relay, self.name, self.inline = dispatcher, relay, name, inline
+        self.sending: set[asyncio.Task[int]] = set()
 
     async def __call__(self, inbound: Inbound) -> Handled:
         handled = await self.dispatcher.submit(inbound)
-        await self._sent()
+        if self.inline:
+            await self.relay.flush(self.name)
+        else:
+            self.relay.wake.set()
         return handled
 
     async def batch(self, inbounds: Sequence[Inbound]) -> list[Handled | Exception]:
-        handled = await self.dispatcher.submit_batch(inbounds)
-        await self._sent()
-        return handled
+        return await self.dispatcher.submit_batch(inbounds)
 
-    async def _sent(self) -> None:
-        if self.inline:
-            await self.relay.flush(self.inline)
-        else:
-            self.relay.wake.set()
+    def committed(self, chats: set[str]) -> None:
+        if chats:
+            task = asyncio.create_task(self.relay.flush(self.name, chats))
+            self.sending.add(task)
+            task.add_done_callback(self.sending.discard)
+
+    async def settled(self, seconds: float) -> None:
+        """Wait (at most `seconds`) for replies on their way."""
+        if self.sending:
+            await asyncio.wait(set(self.sending), timeout=seconds)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Collection, Iterator
 
 from sqlalchemy import Connection, create_engine, event, func, insert, make_url, select, update
 from sqlalchemy.dialects import sqlite
@@ -387,12 +387,16 @@ class Store:
         return found
 
     def due_messages(self, transport: str, now: datetime, limit: int = 100,
-                     per_chat: int = 10) -> list[OutboxRow]:
+                     per_chat: int = 10, chats: Collection[str] = ()) -> list[OutboxRow]:
         """Pending rows, oldest first, at most `per_chat` of each chat: a chat with hundreds
-        queued does not hide the others (the relay holds a chat whose first row is not due)."""
+        queued does not hide the others (the relay holds a chat whose first row is not due).
+        With `chats`, of those chats only."""
         o = T.outbox
         rank = func.row_number().over(partition_by=o.c.chat_id, order_by=o.c.id).label("rank")
-        ranked = select(o, rank).where(o.c.transport == transport, o.c.status == "pending").subquery()
+        where = [o.c.transport == transport, o.c.status == "pending"]
+        if chats:
+            where.append(o.c.chat_id.in_(sorted(chats)))
+        ranked = select(o, rank).where(*where).subquery()
         query = (select(*(ranked.c[c.name] for c in o.columns)).where(ranked.c.rank <= per_chat)
                  .order_by(ranked.c.id).limit(limit))
         with self.begin() as conn:
@@ -515,6 +519,13 @@ class Store:
             if item.kind.value == "prompt":
                 return str(user_id), item
         return None
+
+    def was_handled(self, transport: str, external_id: str) -> bool:
+        """Whether an inbound event was handed to the dispatcher (its id was recorded)."""
+        s = T.inbound_seen
+        with self.begin() as conn:
+            return conn.execute(select(s.c.external_id).where(
+                s.c.transport == transport, s.c.external_id == external_id)).first() is not None
 
     def latest_prompt_sent(self, transport: str, chat_id: str, user_id: str) -> str:
         """The platform id of the last question sent to one person in a chat ("" if none)."""

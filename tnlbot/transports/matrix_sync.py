@@ -45,6 +45,7 @@ TOKEN = "matrix.sync_token"
 QUIET = {"types": []}
 MAX_PAGES = 50
 EVENT_ATTEMPTS = 3
+BACKLOG = 8             # replies queued for a room before its next event waits for them
 
 
 def sync_filter(timeline_limit: int) -> dict[str, Any]:
@@ -321,13 +322,26 @@ class Receiver:
             self.authors.popitem(last=False)
 
     def _edited(self, room_id: str, event: dict, event_id: str) -> None:
-        """An edit never changes an answer; its author is told so, anyone else is ignored."""
+        """An edit never changes an answer; its author is told so, anyone else is ignored.
+        After a restart the edited message is found among the events handled (SQL)."""
         target = ((event.get("content") or {}).get("m.relates_to") or {}).get("event_id", "")
         sender = event.get("sender", "")
-        if target and self.authors.get(target) == sender:
+        author = self.authors.get(target) if target else None
+        if author == sender or (target and author is None and self.store.was_handled(NAME, target)):
             self.notify(room_id, sender, "matrix.edit_ignored", f"matrix:edit:{event_id}")
 
+    async def _caught_up(self, room_id: str) -> None:
+        """Back-pressure: the room's history is kept by the homeserver, so a long batch (a
+        back-fill after downtime) waits for the replies already queued for a room to leave
+        instead of outrunning them (the dispatcher would drop what comes too fast)."""
+        while self.store.pending_for(NAME, room_id, BACKLOG) >= BACKLOG:
+            if self.stopping.is_set():
+                raise BatchFailed("stopping: the rest of the batch is fetched again")
+            self.wake()
+            await self._sleep(0.05)
+
     async def _submit(self, inbound: Inbound) -> None:
+        await self._caught_up(inbound.chat_id)
         for attempt in range(1, EVENT_ATTEMPTS + 1):
             try:
                 handled = await self.sink(inbound)
