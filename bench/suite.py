@@ -188,7 +188,7 @@ def e2e_rows(sizes: Sizes, log: Log) -> list[Row]:
     import asyncio
 
     from .e2e.run import PLAIN, TNLBOT, contests, play_all
-    results = asyncio.run(play_all(contests(sizes.e2e_people, sizes.e2e_budget, sizes.e2e_budget / 2),
+    results = asyncio.run(play_all(contests(sizes.e2e_people, sizes.e2e_budget, sizes.e2e_budget * 0.75),
                                    log=log))
     rows: list[Row] = []
     for result in results:

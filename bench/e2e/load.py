@@ -40,6 +40,7 @@ class Driver:
     own: list[float] = field(default_factory=list)    # from the bot fetching the answer
     asked: Counter = field(default_factory=Counter)   # (user, question) -> messages asking it
     started: float = 0.0
+    steady: tuple[int, int] | None = None   # (API calls, answers) once everybody was greeted
     last_reply: float = 0.0
     last_message: float = 0.0
 
@@ -65,6 +66,9 @@ class Driver:
         wanted = person.step + 1
         if person.done or (wanted < len(self.questions) and seen != wanted):
             return
+        if person.step < 0 and self.steady is None and all(
+                p.step >= 0 or p is person for p in self.people.values()):
+            self.steady = (self.api.bot_calls(), self.answered())
         if person.step >= 0:
             self.latencies.append(at - person.pushed_at)
             fetched = self.api.delivered.get(person.update_id)

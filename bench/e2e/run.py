@@ -7,7 +7,8 @@ Each contest starts a fresh bot process (tnlbot on a new SQLite file),
 waits until it polls, then lets the people answer. CPU and resident memory
 are the bot process's own (psutil), counted from its first getUpdates, so
 start-up is left out; API calls per answer count every call but polling
-and start-up ones.
+and start-up ones, from the moment everybody has had a first question (the
+greetings are not answers).
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class Result:
     p95: float
     p99: float
     cpu: float            # seconds of CPU of the bot process under load
-    calls: int            # API calls besides polling and start-up
+    calls: int            # API calls besides polling and start-up, once everybody was greeted
     rss: int              # peak resident memory, bytes
     lost: int = 0         # kill -9: answers replied to before the kill that the bot no longer holds
     duplicates: int = 0   # questions asked twice
@@ -70,9 +71,11 @@ class Result:
     def cpu_per_answer(self) -> float:
         return self.cpu / self.answers if self.answers else float("nan")
 
+    steady_answers: int = 0   # answers counted with `calls` (after the greetings)
+
     @property
     def calls_per_answer(self) -> float:
-        return self.calls / self.answers if self.answers else float("nan")
+        return self.calls / self.steady_answers if self.steady_answers else float("nan")
 
 
 def scripts(people: int) -> list[tuple[str, ...]]:
@@ -207,6 +210,7 @@ async def play(api: BotApi, contest: Contest, folder: Path, idle: float = 5.0) -
         await bot.stop()
     end = driver.last_reply if driver.finished.is_set() else min(
         time.perf_counter(), driver.started + contest.budget)
+    calls0, answers0 = driver.steady or (api.bot_calls(), driver.answered())
     lost = 0
     if contest.kill:
         held = bot.held()
@@ -215,8 +219,9 @@ async def play(api: BotApi, contest: Contest, folder: Path, idle: float = 5.0) -
     lat = driver.latencies
     return Result(contest, driver.answered(), expected, max(end - driver.started, 1e-9),
                   percentile(lat, 0.5), percentile(lat, 0.95), percentile(lat, 0.99), cpu,
-                  api.bot_calls(), peak[0], lost, driver.duplicates(), stalled,
-                  percentile(driver.own, 0.5), percentile(driver.own, 0.95))
+                  api.bot_calls() - calls0, peak[0], lost, driver.duplicates(), stalled,
+                  percentile(driver.own, 0.5), percentile(driver.own, 0.95),
+                  driver.answered() - answers0)
 
 
 async def play_all(contests: list[Contest], log=print) -> list[Result]:
@@ -272,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="'tnlbot', 'plain', 'free', 'limits' or 'kill'")
     args = parser.parse_args(argv)
     sizes = tuple(args.people or ((10,) if args.quick else (50, 200)))
-    chosen = [c for c in contests(sizes, 20.0 if args.quick else 40.0, 10.0 if args.quick else 20.0)
+    chosen = [c for c in contests(sizes, 20.0 if args.quick else 40.0, 10.0 if args.quick else 30.0)
               if _chosen(c, args.only)]
     results = asyncio.run(play_all(chosen))
     for result in results:

@@ -25,7 +25,7 @@ CLOSES = datetime(2024, 10, 29, 12, 0, tzinfo=PARIS).astimezone(UTC)
 
 @pytest.fixture
 def crowd(pg_url):
-    """A PostgreSQL store with one open campaign and N draft candidatures, one agent each."""
+    """A PostgreSQL store with one open campaign and N draft candidatures, one agent and one answer each."""
     store = _pg_store(pg_url)
     cid = make_campaign(store, opens=OPENS, closes=CLOSES)
     now = OPENS
@@ -39,6 +39,9 @@ def crowd(pg_url):
                                               for i in range(1, N + 1)])
         conn.execute(insert(T.members), [dict(candidature_id=i, person_id=i, role="responsible",
                                               volets="[]", joined_at=now) for i in range(1, N + 1)])
+        # drafts begun, not only /start: the scheduler's retention would prune empty ones
+        conn.execute(insert(T.answers), [dict(candidature_id=i, key="nom_collectivite", value=f'"Mairie {i}"',
+                                              answered_by=i, answered_at=now) for i in range(1, N + 1)])
         conn.execute(insert(T.conversations), [dict(transport="telegram", chat_id=str(i), user_id=str(i),
                                                     person_id=i, candidature_id=i, state='{"mode": "idle"}',
                                                     updated_at=now) for i in range(1, N + 1)])

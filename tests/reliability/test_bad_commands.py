@@ -74,6 +74,9 @@ def one_command(app, flows, catalog, handler: str, name: str) -> Tally:  # noqa:
     """Every corpus input as the argument of one command, by one person of its own."""
     probe = prepare(app, "fr", f"cmd-{name}")
     keys = {s.key for s in _slots(flows, probe)} | {v.id for v in flows["tnl-2022"].volets}
+    if handler == "edit":       # /modifier takes a recap number as the recap shows it: "12." too
+        shown = _numbers(flows, probe)
+        keys |= shown | {n + "." for n in shown}
     tally = Tally()
     for _, text in CORPUS:
         if command_bug(handler, text):
@@ -105,6 +108,11 @@ def test_hostile_arguments_to_every_command(any_store, make_app, flows, catalog)
 def _slots(flows, probe):  # noqa: ANN001, ANN202
     from tnlbot.core.walk import slots
     return slots(flows["tnl-2022"], probe.last.answers)
+
+
+def _numbers(flows, probe) -> set[str]:  # noqa: ANN001
+    from tnlbot.core.numbers import label
+    return {label(flows["tnl-2022"], s) for s in _slots(flows, probe)} - {""}
 
 
 def test_hostile_command_names(any_store, make_app, catalog):

@@ -19,7 +19,8 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
+from weakref import WeakValueDictionary
 
 from sqlalchemy import update
 
@@ -49,6 +50,8 @@ class Relay:
     limiters: Mapping[str, RateLimiter] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     _deferred: dict[str, bool] = field(default_factory=dict)   # may hold deferred rows
+    _chat_locks: "WeakValueDictionary[tuple[str, str], asyncio.Lock]" = field(
+        default_factory=WeakValueDictionary)
     # called with each send's row and result (metrics, logs)
     observers: list[Callable[[OutboxRow, SendResult], None]] = field(default_factory=list)
 
@@ -59,19 +62,22 @@ class Relay:
             return conn.execute(update(o).where(o.c.status == "sending").values(
                 status="uncertain", error="interrupted while sending")).rowcount
 
-    async def flush(self, name: str) -> int:
+    async def flush(self, name: str, chats: Collection[str] = ()) -> int:
         """Send every due row of one transport; returns how many were sent.
 
         Chats are served side by side (at most PARALLEL at once), each in order, what a
         person waits for (questions, notices) before the edits that settle an answered
         question. An edit that would have to wait for the rate limiter, or take a token
         a question is waiting for, is deferred (status `deferred`) until the relay has
-        nothing else to send."""
+        nothing else to send. With `chats`, only those (what a batch just committed:
+        sent at once, without waiting for the loop); a chat is served by one flush at a
+        time."""
         transport = self.transports[name]
         limiter = self.limiters.get(name)
-        queues = self._queues(self.store.due_messages(name, self.clock.now()))
+        queues = self._queues(self.store.due_messages(name, self.clock.now(), chats=chats))
         urgent = any(not _cosmetic(row) for rows in queues.values() for row in rows)
-        if not urgent and self._deferred.get(name, True) and (limiter is None or not limiter.waiting):
+        if (not urgent and not chats and self._deferred.get(name, True)
+                and (limiter is None or not limiter.waiting)):
             self._deferred[name] = False         # (unknown at start-up: looked for once)
             if self.store.undefer_messages(name):
                 queues = self._queues(self.store.due_messages(name, self.clock.now()))
@@ -103,7 +109,9 @@ class Relay:
     async def _flush_chat(self, transport: Transport, rows: list[OutboxRow],
                           limiter: RateLimiter | None, gate: asyncio.Semaphore) -> tuple[int, list[int]]:
         sent, deferred = 0, []
-        async with gate:
+        key = (rows[0].transport, rows[0].chat_id)
+        lock = self._chat_locks.get(key) or self._chat_locks.setdefault(key, asyncio.Lock())
+        async with gate, lock:
             for row in rows:
                 if _cosmetic(row) and limiter is not None:
                     if deferred or not limiter.try_acquire(row.chat_id):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Collection, Iterator, Mapping
 
 from sqlalchemy import Connection, create_engine, event, func, insert, make_url, select, update
 from sqlalchemy.dialects import sqlite
@@ -388,12 +388,16 @@ class Store:
         return found
 
     def due_messages(self, transport: str, now: datetime, limit: int = 100,
-                     per_chat: int = 10) -> list[OutboxRow]:
+                     per_chat: int = 10, chats: Collection[str] = ()) -> list[OutboxRow]:
         """Pending rows, oldest first, at most `per_chat` of each chat: a chat with hundreds
-        queued does not hide the others (the relay holds a chat whose first row is not due)."""
+        queued does not hide the others (the relay holds a chat whose first row is not due).
+        With `chats`, of those chats only."""
         o = T.outbox
         rank = func.row_number().over(partition_by=o.c.chat_id, order_by=o.c.id).label("rank")
-        ranked = select(o, rank).where(o.c.transport == transport, o.c.status == "pending").subquery()
+        where = [o.c.transport == transport, o.c.status == "pending"]
+        if chats:
+            where.append(o.c.chat_id.in_(sorted(chats)))
+        ranked = select(o, rank).where(*where).subquery()
         query = (select(*(ranked.c[c.name] for c in o.columns)).where(ranked.c.rank <= per_chat)
                  .order_by(ranked.c.id).limit(limit))
         with self.begin() as conn:

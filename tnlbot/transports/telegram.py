@@ -234,7 +234,7 @@ class Telegram:
         of one person in order, different people side by side, one commit each."""
         together = getattr(sink, "batch", None)
         if together is not None:
-            return await self._process_together(updates, together)
+            return await self._process_together(updates, together, getattr(sink, "committed", None))
         groups: dict[tuple[str, str], list[dict]] = {}
         for raw in updates:
             groups.setdefault(_sender(raw), []).append(raw)
@@ -255,9 +255,10 @@ class Telegram:
                 log.error("update %s skipped after %d failures", update_id, failures)
         return True
 
-    async def _process_together(self, updates: list[dict], batch: Any) -> bool:
+    async def _process_together(self, updates: list[dict], batch: Any, committed: Any = None) -> bool:
         """Group commit: every update's event in one transaction (a savepoint each), then
-        the presses answered. False while a failed update is to be fetched again."""
+        the presses answered, then `committed(chats)` (the replies may leave). False while
+        a failed update is to be fetched again."""
         prepared: list[tuple[dict, Inbound, dict | None]] = []
         ok = True
         for raw in updates:
@@ -276,6 +277,9 @@ class Telegram:
             self._failures.pop(int(raw.get("update_id", 0)), None)
             if query:
                 await self._after_press(query, inbound, result)
+        if committed is not None:
+            committed({inbound.chat_id for (_, inbound, _), result in zip(prepared, results)
+                       if not isinstance(result, Exception) and result.outbox_ids})
         return ok
 
     def _failed(self, raw: dict, exc: BaseException) -> bool:
@@ -387,8 +391,11 @@ class Telegram:
             message_id = found[0] if found else ""
             if not message_id and item.kind is OutKind.SETTLED:
                 return SendResult(SendStatus.SENT)
-        words = self.words(self.store.conversation_locale(self.name, row.chat_id, row.user_id))
-        name = self.store.person_name(self.name, row.user_id) if row.chat_id.startswith("-") else ""
+        group = row.chat_id.startswith("-")
+        # the translated button words serve a multiple choice's "validate" and a group's mention
+        words = (self.words(self.store.conversation_locale(self.name, row.chat_id, row.user_id))
+                 if group or (item.multi and item.ref) else None)
+        name = self.store.person_name(self.name, row.user_id) if group else ""
 
         def calls(chat_id: str, edit: str) -> list[dict]:
             return render(item, chat_id, user_id=row.user_id, secret=self.secret,

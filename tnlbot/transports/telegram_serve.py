@@ -60,17 +60,28 @@ async def _serve(app: App, telegram: Telegram, life: Lifecycle, settings: Any) -
         return handled
 
     async def batch(inbounds: list[Inbound]) -> list:
-        """A getUpdates batch in one commit (group commit), then the relay wakes."""
-        handled = await app.dispatcher.submit_batch(inbounds)
-        app.relay.wake.set()
-        return handled
+        """A getUpdates batch in one commit (group commit)."""
+        return await app.dispatcher.submit_batch(inbounds)
+
+    sending: set[asyncio.Task] = set()
+
+    def committed(chats: set[str]) -> None:
+        """The batch's replies leave at once, chat by chat (the relay's loop is not waited
+        for: it catches what is left, retries and deferred edits)."""
+        if chats:
+            task = asyncio.create_task(app.relay.flush(telegram.name, chats))
+            sending.add(task)
+            task.add_done_callback(sending.discard)
     sink.batch = batch  # type: ignore[attr-defined]
+    sink.committed = committed  # type: ignore[attr-defined]
 
     try:
         if not await _start(telegram, sink, stop):
             return 1 if not stop.is_set() else 0
         event(log, "started", transport="telegram", mode="webhook" if telegram.webhook else "polling")
         failed = await _run(app, telegram, stop)
+        if sending:                      # a batch's replies on their way: let them land first
+            await asyncio.wait(set(sending), timeout=life.drain_seconds)
         await life.drain(app)
         event(log, "stopped", transport="telegram", failed=failed)
         return 1 if failed else 0
