@@ -97,6 +97,13 @@ class Catalog:
                 return table[choice]
         return key
 
+    def forms(self, locale: str, key: str) -> list[str]:
+        """Every template of a message: the one text, or each of its plural forms."""
+        table = self._messages.get(locale) or self._messages[SOURCE]
+        if key in table:
+            return [table[key]]
+        return [text for name, text in table.items() if name.startswith(key + PLURAL)]
+
     def keys(self, locale: str = SOURCE) -> set[str]:
         return {_base(k) for k in self._messages[locale]}
 

@@ -101,7 +101,7 @@ def test_the_closing_freezes_drafts_tells_everyone_once_and_notifies_each_jury_r
     assert "La campagne « Label Territoire Numérique Libre 2022 » (tnl-2024) est close depuis le 9 novembre 2024" \
         in notice
     assert "Candidatures déposées : 1\nBrouillons non déposés : 1" in notice
-    assert "• Commune : 1 déposée(s), 1 brouillon(s)" in notice
+    assert "• Commune : déposées 1, brouillons 1" in notice
     assert telegram[0].item.text.startswith("The campaign \"Territoire Numérique Libre label 2022\" (tnl-2024)"
                                             " closed on 9 November 2024, 00:00.\nApplications submitted: 1")
     assert "candidatures-tnl-2024.ods (" in telegram[0].item.text and " KB)" in telegram[0].item.text

@@ -21,7 +21,7 @@ def test_the_responsible_lists_and_revokes_codes_and_a_revoked_code_opens_nothin
     assert f"le code {first} ne vaut plus" in alice.say(f"/revoquer {first}")
     assert "ne vaut plus : il a été annulé" in bob.say(f"/rejoindre {first}")
     assert first not in alice.say("/codes").text
-    assert "1 code(s) ne valent plus" in alice.say("/revoquer tous")
+    assert "1 code ne vaut plus" in alice.say("/revoquer tous")
     assert "Aucun code d'invitation n'est valable" in alice.say("/codes")
     assert "n'est pas un code valable" in alice.say(f"/revoquer {second}")
 

@@ -117,15 +117,15 @@ def test_start_from_last_year_copies_matching_answers_marked_to_check(build, sql
     assert answers["population"] == 5000                           # this year's answer is kept
     assert answers["strategie_existe"] is True
     reply = alice.say("/deposer")
-    assert f"{copied} réponse(s) reprise(s) de l'an dernier restent à vérifier" in reply
+    assert f"{copied} réponses reprises de l'an dernier restent à vérifier" in reply
     reply = alice.say("/verifier")
-    assert f"{copied} réponse(s) reprise(s) de l'an dernier à vérifier" in reply
+    assert f"{copied} réponses reprises de l'an dernier à vérifier" in reply
     first = re.search(r"^(\d+)\. .* → Nous avons migré", reply.text, re.M).group(1)
     alice.say(f"/modifier {first}")
     alice.say("Nous avons tout migré en 2024.")                    # changing it means checked
-    assert f"{copied - 1} réponse(s)" in alice.say("/verifier")
+    assert f"{copied - 1} réponses" in alice.say("/verifier")
     assert "/verifier ok" in [a.value for a in alice.say("/verifier").items[-1].actions]
-    assert f"les {copied - 1} réponse(s) reprise(s) sont vérifiées" in alice.say("/verifier ok")
+    assert f"les {copied - 1} réponses reprises sont vérifiées" in alice.say("/verifier ok")
     assert "l'élu(e) référent(e) doit confirmer" in alice.say("/deposer")  # a new year, a new confirmation
     with app.store.begin() as conn:
         k = T.candidatures

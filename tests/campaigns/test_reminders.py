@@ -71,7 +71,7 @@ def test_reminders_over_a_whole_campaign(season, clock, flows):
     fr, en = replace(fr, text=fr.text.replace("\xa0", " ")), replace(en, text=en.text.replace("\xa0", " "))
     assert fr.text.startswith("⏰ Rappel pour Testbourg : il reste 2 semaines pour déposer la candidature.")
     assert "La campagne se termine le 29 octobre 2024, 12:00 (heure de Paris)." in fr.text
-    assert "Ce qu'il reste à remplir :\n• Stratégie et mutualisation : 2 réponse(s) obligatoire(s)\n• Bonnes" in fr.text
+    assert "Ce qu'il reste à remplir :\n• Stratégie et mutualisation : 2 réponses obligatoires\n• Bonnes" in fr.text
     assert "c'est vous qui la déposez" in fr.text
     assert [a.value for a in fr.actions] == ["/reprendre", "/rappel demain", "/rappel stop"]
     assert [a.label for a in fr.actions] == ["Reprendre", "Me le rappeler demain", "Ne plus me relancer"]

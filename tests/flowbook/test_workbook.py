@@ -135,7 +135,7 @@ def test_the_import_command_writes_nothing_when_the_workbook_has_problems(tmp_pa
                          capture_output=True, text=True, timeout=60, check=False,
                          env={**os.environ, "LANG": "fr_FR.UTF-8", "LC_ALL": ""})
     assert run.returncode == 1
-    assert run.stderr.splitlines() == [f"10 problème(s) dans {broken} ; rien n'a été écrit :", *FRENCH_REPORT]
+    assert run.stderr.splitlines() == [f"10 problèmes dans {broken} ; rien n'a été écrit :", *FRENCH_REPORT]
     assert not out.exists()
 
 

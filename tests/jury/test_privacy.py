@@ -86,7 +86,7 @@ def test_erasure_removes_the_identity_and_keeps_the_jurys_copy_usable(badge):
     reply = alice.say("/oublier confirmer")
     assert "vos identifiants de messagerie, vos conversations avec le bot et les messages échangés sont effacés" \
         in reply
-    assert "1 version(s) déposée(s) d'une candidature à laquelle vous avez participé" in reply
+    assert "1 version déposée d'une candidature à laquelle vous avez participé" in reply
     [person] = rows(badge.store, T.people, id=before.submitted_by)
     assert person.display_name == "" and person.erased_at == badge.clock.now()
     assert not rows(badge.store, T.accounts, external_id="alice")

@@ -20,7 +20,8 @@ from .agent import Agent, Said
 from .synapse import Synapse, User, sweep_stale
 
 _names = itertools.count(1)
-QUESTION = re.compile(r"(volet|part) \d+/\d+ · question \d+/\d+")
+# a question's counter: "question 4/10", or "question 4 · environ 16" where answers decide
+QUESTION = re.compile(r"(volet|part) \d+/\d+ · question \d+(/\d+| · (environ|about) \d+)")
 
 
 @pytest.fixture(scope="session")

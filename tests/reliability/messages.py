@@ -21,7 +21,7 @@ def pattern(template: str) -> re.Pattern[str]:
 @lru_cache(maxsize=None)
 def _patterns(catalog: Catalog, locale: str, prefixes: tuple[str, ...]) -> list[tuple[str, re.Pattern]]:
     keys = sorted(k for k in catalog.keys(locale) if k.startswith(prefixes))
-    return [(k, pattern(catalog(locale, k))) for k in keys]
+    return [(k, pattern(form)) for k in keys for form in catalog.forms(locale, k)]
 
 
 def message_key(catalog: Catalog, locale: str, text: str, prefixes: tuple[str, ...]) -> str | None:

@@ -91,12 +91,12 @@ async def test_multiple_choice_toggles(bot_session):
     await alice.says("/start")
     await walk(alice, IDENTIFICATION + [("presses", "Pas de démarche pour l'instant")])
     prompt = alice.last_keyboard()
-    assert "☐ CSV" in labels(prompt) and "✅ Valider (0 choisi(s))" in labels(prompt)
+    assert "☐ CSV" in labels(prompt) and "✅ Valider (cochés : 0)" in labels(prompt)
 
     bot = await alice.presses("CSV")
     assert not bot.messages, "a toggle edits the question in place"
     assert [m["message_id"] for m in bot.edits] == [prompt["message_id"]]
-    assert "☑ CSV" in labels(bot.edits[0]) and "✅ Valider (1 choisi(s))" in labels(bot.edits[0])
+    assert "☑ CSV" in labels(bot.edits[0]) and "✅ Valider (cochés : 1)" in labels(bot.edits[0])
     await alice.presses("HTML")
     bot = await alice.presses("CSV")                 # a second press unticks
     assert "☐ CSV" in labels(bot.edits[0]) and "☑ HTML" in labels(bot.edits[0])

@@ -86,8 +86,8 @@ def parse_phone(text: str, q: Question, labels: Mapping[str, str]) -> JSON | Pro
         number = phonenumbers.parse(text, "FR")
     except phonenumbers.NumberParseException:
         return _problem("error.phone")
-    french = number.country_code == 33    # abroad, a number of the right length is taken
-    if not (phonenumbers.is_valid_number(number) if french else phonenumbers.is_possible_number(number)):
+    # a number of the right length for its country (number ranges change: not checked)
+    if not phonenumbers.is_possible_number(number):
         return _problem("error.phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -45,7 +45,7 @@ def label(flow: Flow, slot: Slot) -> str:
 
 def find(flow: Flow, all_slots: list[Slot], typed: str) -> int | None:
     """The position of the slot whose number is `typed` (as shown in the recap)."""
-    wanted = typed.strip().lower().rstrip(".")
+    wanted = typed.strip().lower().removesuffix(".")   # "12." as the recap shows it
     if not wanted or len(wanted) > 16:
         return None
     return next((i for i, s in enumerate(all_slots) if label(flow, s) == wanted), None)

@@ -84,6 +84,8 @@ async def _serve(app: App, telegram: Telegram, life: Lifecycle, settings: Any) -
             return 1 if not stop.is_set() else 0
         event(log, "started", transport="telegram", mode="webhook" if telegram.webhook else "polling")
         failed = await _run(app, telegram, stop)
+        if sending:                      # a batch's replies on their way: let them land first
+            await asyncio.wait(set(sending), timeout=life.drain_seconds)
         await life.drain(app)
         event(log, "stopped", transport="telegram", failed=failed)
         return 1 if failed else 0
