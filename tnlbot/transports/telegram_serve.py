@@ -66,9 +66,13 @@ async def _serve(app: App, telegram: Telegram, life: Lifecycle, settings: Any) -
     sending: set[asyncio.Task] = set()
 
     def committed(chats: set[str]) -> None:
-        """The batch's replies leave at once, chat by chat (the relay's loop is not waited
-        for: it catches what is left, retries and deferred edits)."""
-        if chats:
+        """Without send limits, the batch's replies leave at once, chat by chat (the relay's
+        loop catches what is left, retries and deferred edits); with limits, the loop sends
+        them oldest first (flushes side by side would race for the tokens, unfairly)."""
+        limiter = app.relay.limiters.get(telegram.name)
+        if limiter is not None and (limiter.per_chat or limiter.overall):
+            app.relay.wake.set()
+        elif chats:
             task = asyncio.create_task(app.relay.flush(telegram.name, chats))
             sending.add(task)
             task.add_done_callback(sending.discard)
