@@ -106,3 +106,16 @@ async def test_an_empty_allow_list_refuses_every_invitation_and_says_how_to_allo
             await loop._invited("!salle:mairie.fr", invite_from("@agent:mairie.fr"))
         assert client.calls == [(expected, "!salle:mairie.fr")]
     assert "the allow-list is empty. Set matrix_allow (TNLBOT_MATRIX_ALLOW)" in caplog.text
+
+
+async def test_an_event_from_a_room_with_more_people_is_marked_as_from_a_group(sqlite_store, catalog, clock):
+    handed: list = []
+
+    async def sink(inbound):  # noqa: ANN001, ANN202
+        handed.append(inbound)
+
+    for people, group in ((("@agent:localhost",), False), (("@agent:localhost", "@autre:localhost"), True)):
+        loop = receiver(sqlite_store, catalog, clock, sink)
+        loop.members.rooms[ROOM] = {RECORDED["bot"]: "bot", **{p: p for p in people}}
+        await loop.handle(batch("command"), None)
+        assert handed[-1].group is group        # /mes_donnees and /jury answer only outside groups

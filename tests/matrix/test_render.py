@@ -219,7 +219,9 @@ def test_hints_follow_the_kind_of_question():
     many = tuple(Option(str(n), str(n)) for n in range(11))
     assert [hint_key(question(options=o, multi=m)) for o, m in
             ((YES_NO, False), (KINDS, False), (KINDS, True), (many, False), (many, True))] == [
-        "matrix.hint_yes_no", "matrix.hint_single", "matrix.hint_multi", "matrix.hint_typed", ""]
+        "matrix.hint_yes_no", "matrix.hint_single", "matrix.hint_multi", "matrix.hint_single",
+        "matrix.hint_multi"]
+    assert hint_key(Outgoing(OutKind.NOTICE, "x", options=KINDS)) == ""
 
 
 def test_a_document_is_an_m_file():

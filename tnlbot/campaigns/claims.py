@@ -150,7 +150,7 @@ def listing(conn: Connection, campaign_id: int | None = None, every: bool = Fals
     for r in rows:
         if r.status in ACTIVE:
             active[(r.campaign_id, r.organisation_id)] = active.get((r.campaign_id, r.organisation_id), 0) + 1
-    return [Claim(r.id, r.slug, r.candidature_id, r.siren, r.name, r.status, r.display_name or "?",
+    return [Claim(r.id, r.slug, r.candidature_id, r.siren, r.name, r.status, r.display_name or "(erased)",
                   r.created_at, max(0, active.get((r.campaign_id, r.organisation_id), 0) - 1)
                   if r.status in ACTIVE else 0) for r in rows]
 

@@ -219,7 +219,13 @@ class RunnerSink:
         return await self.dispatcher.submit_batch(inbounds)
 
     def committed(self, chats: set[str]) -> None:
-        if chats:
+        """Without send limits, those chats' replies leave at once (the relay's loop catches
+        what is left, retries and deferred edits); with limits, the loop sends them oldest
+        first (flushes side by side would race for the tokens, unfairly)."""
+        limiter = self.relay.limiters.get(self.name)
+        if limiter is not None and (limiter.per_chat or limiter.overall):
+            self.relay.wake.set()
+        elif chats:
             task = asyncio.create_task(self.relay.flush(self.name, chats))
             self.sending.add(task)
             task.add_done_callback(self.sending.discard)

@@ -114,6 +114,28 @@ def messages(lines: Iterator[str]) -> Iterator[str]:
         yield text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
 
 
+def _fd(stream: IO) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):   # an in-memory stream
+        return None
+
+
+def _raw_lines(fd: int) -> Iterator[bytes]:
+    """Lines read with os.read: nothing holds a lock while waiting for the next one."""
+    pending = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line + b"\n"
+    if pending:
+        yield pending
+
+
 class LineReader:
     """Reads messages from a byte stream in a daemon thread, so that Ctrl-C (or the end
     of the chat) never waits for a line that is not coming."""
@@ -126,6 +148,9 @@ class LineReader:
 
     def _run(self) -> None:
         def lines() -> Iterator[str]:
+            if _fd(self.stream) is not None:     # read below Python's buffered reader: a thread
+                yield from map(decode, _raw_lines(_fd(self.stream)))   # blocked in it would
+                return                           # abort the interpreter's exit on Ctrl-C
             while True:
                 raw = self.stream.readline()
                 if not raw:

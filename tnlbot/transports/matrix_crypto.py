@@ -33,8 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nio import (AsyncClient, AsyncClientConfig, Event, MegolmEvent, RoomGetStateEventError,
-                 RoomGetStateEventResponse)
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    Event,
+    MegolmEvent,
+    RoomGetStateEventError,
+    RoomGetStateEventResponse,
+)
 from nio.crypto import ENCRYPTION_ENABLED
 from nio.crypto.attachments import decrypt_attachment
 from nio.exceptions import EncryptionError, LocalProtocolError
@@ -197,6 +203,6 @@ def file_handle(found: dict) -> str:
     return json.dumps(keep, separators=(",", ":"), sort_keys=True)
 
 
-__all__ = ["CryptoUnavailable", "Rooms", "RoomStateUnknown", "Undecryptable", "client_config",
+__all__ = ["CryptoUnavailable", "RoomStateUnknown", "Rooms", "Undecryptable", "client_config",
            "decrypt_file", "encrypted_file", "file_handle", "maintain", "prepare", "request_keys",
            "secure", "sniff", "store_dir", "store_file"]
