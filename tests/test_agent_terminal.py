@@ -105,3 +105,35 @@ def test_ctrl_c_at_the_prompt_stops_at_once_saying_everything_is_kept(tmp_path):
 def test_pasted_lines_are_joined_and_typed_lines_stay_apart():
     typed = iter(["oui\n", "\x1b[200~Ligne un\r\n", "Ligne deux\x1b[201~\n", "non\n"])
     assert list(messages(typed)) == ["oui", "Ligne un\nLigne deux", "non"]
+
+
+def test_in_a_real_terminal_odd_bytes_a_paste_and_ctrl_c_behave(tmp_path, french_locale):
+    import pty
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:        # the child: tnlbot with the pseudo-terminal as its controlling terminal
+        os.execve(sys.executable, [sys.executable, "-m", "tnlbot"], _env(tmp_path, french_locale))
+    seen = b""
+
+    def until(token: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while token not in seen:
+            assert time.monotonic() < deadline, seen.decode("utf-8", "replace")
+            if select.select([fd], [], [], 1)[0]:
+                seen += os.read(fd, 65536)
+
+    try:
+        until("› ".encode())
+        os.write(fd, "Mairie de T\xe9st\r".encode("latin-1"))
+        until("n'envoie pas de l'UTF-8".encode())
+        os.write(fd, b"\x1b[200~Mairie de\rTestbourg\x1b[201~\r")
+        until("une seule ligne".encode())
+        os.write(fd, b"\x03")                          # Ctrl-C, as typed
+        until("Relancez tnlbot".encode())
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert "\x1b[?2004h" in seen.decode("utf-8", "replace")     # bracketed paste was asked for

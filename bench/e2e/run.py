@@ -246,8 +246,8 @@ def contests(sizes: tuple[int, ...], budget: float, limited_budget: float) -> li
         for people in sizes:
             for bot in (TNLBOT, PLAIN):
                 found.append(Contest(bot, people, limits, limited_budget if limits else budget))
-    for bot in (TNLBOT, PLAIN):
-        found.append(Contest(bot, max(sizes), False, budget, kill=True))
+    for bot in (TNLBOT, PLAIN):   # until everybody is done or nothing moves for 5 s
+        found.append(Contest(bot, max(sizes), False, budget * 3, kill=True))
     return found
 
 

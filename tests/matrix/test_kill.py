@@ -36,7 +36,8 @@ ANSWERS = [
 def start_bot(synapse, user, database: Path, log: Path) -> subprocess.Popen:
     env = {**os.environ, "TNLBOT_DATABASE_URL": f"sqlite:///{database}",
            "TNLBOT_MATRIX_HOMESERVER": synapse.url, "TNLBOT_MATRIX_USER": user.localpart,
-           "TNLBOT_MATRIX_PASSWORD": user.password, "PYTHONPATH": str(ROOT)}
+           "TNLBOT_MATRIX_PASSWORD": user.password, "TNLBOT_MATRIX_ALLOW": "localhost",
+           "PYTHONPATH": str(ROOT)}
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", "tnlbot", "run", "--transport", "matrix"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,

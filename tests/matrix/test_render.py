@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from nio import RoomSendError
 
 from tnlbot.core.events import Inbound, InboundKind, Option, Outgoing, OutKind
-from tnlbot.transports.base import SendStatus
+from tnlbot.runtime.transport import SendStatus
 from tnlbot.transports.matrix import _failure
 from tnlbot.transports.matrix_render import (Addressee, Allow, Look, SentPrompt, Skip, bang,
                                              clean_name, command_names, file_content, for_matrix,
@@ -219,7 +219,9 @@ def test_hints_follow_the_kind_of_question():
     many = tuple(Option(str(n), str(n)) for n in range(11))
     assert [hint_key(question(options=o, multi=m)) for o, m in
             ((YES_NO, False), (KINDS, False), (KINDS, True), (many, False), (many, True))] == [
-        "matrix.hint_yes_no", "matrix.hint_single", "matrix.hint_multi", "matrix.hint_typed", ""]
+        "matrix.hint_yes_no", "matrix.hint_single", "matrix.hint_multi", "matrix.hint_single",
+        "matrix.hint_multi"]
+    assert hint_key(Outgoing(OutKind.NOTICE, "x", options=KINDS)) == ""
 
 
 def test_a_document_is_an_m_file():

@@ -2,7 +2,9 @@
 
 Each line typed (or piped, one line per message) is one inbound message;
 `/fichier PATH` (or `/file PATH`) sends a file. Bot messages are printed as
-they leave the outbox.
+they leave the outbox: the runner sends a line's replies before the next one
+is read (`inline_send`). The bot greets first (a /start of its own); the end
+of the input ends the chat.
 
 Input is read as bytes and decoded here: a line that is not UTF-8 (a Latin-1
 terminal) keeps its odd bytes as lone surrogates, which the engine refuses
@@ -23,8 +25,8 @@ from pathlib import Path
 from typing import IO, Callable, Iterator, TextIO
 
 from ..core.events import FileRef, Inbound, InboundKind, Outgoing, OutKind
+from ..runtime.transport import SendResult, SendStatus, Sink
 from ..store import OutboxRow
-from .base import SendResult, SendStatus, Sink
 
 FILE_COMMANDS = ("fichier", "file")
 
@@ -112,6 +114,28 @@ def messages(lines: Iterator[str]) -> Iterator[str]:
         yield text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
 
 
+def _fd(stream: IO) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):   # an in-memory stream
+        return None
+
+
+def _raw_lines(fd: int) -> Iterator[bytes]:
+    """Lines read with os.read: nothing holds a lock while waiting for the next one."""
+    pending = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line + b"\n"
+    if pending:
+        yield pending
+
+
 class LineReader:
     """Reads messages from a byte stream in a daemon thread, so that Ctrl-C (or the end
     of the chat) never waits for a line that is not coming."""
@@ -124,6 +148,9 @@ class LineReader:
 
     def _run(self) -> None:
         def lines() -> Iterator[str]:
+            if _fd(self.stream) is not None:     # read below Python's buffered reader: a thread
+                yield from map(decode, _raw_lines(_fd(self.stream)))   # blocked in it would
+                return                           # abort the interpreter's exit on Ctrl-C
             while True:
                 raw = self.stream.readline()
                 if not raw:
@@ -162,12 +189,41 @@ def render(item: Outgoing) -> str:
 
 class Console:
     name = "console"
+    inline_send = True
 
-    def __init__(self, out: TextIO | None = None):
+    def __init__(self, out: TextIO | None = None, stream: TextIO | None = None, user: str = "",
+                 keep: Keep | None = None):
         self.out = out or sys.stdout
+        self.stream = stream or sys.stdin
+        self.user = user
+        self.keep = keep           # stores an attached file's content (`/fichier PATH`)
+        self.chat_id = f"terminal:{user}"
+        self.task: asyncio.Task[None] | None = None
 
-    async def start(self, sink: Sink) -> None:  # the console is driven by App.chat
-        return None
+    async def start(self, sink: Sink) -> None:
+        """Greet (a /start of the bot's own), then read messages until the input ends."""
+        await sink(Inbound("console", os.urandom(8).hex(), self.chat_id, self.user,
+                           InboundKind.COMMAND, command="start", display_name=self.user))
+        self.task = asyncio.create_task(self._read(sink))
+
+    async def _read(self, sink: Sink) -> None:
+        interactive = self.stream.isatty()
+        reader = LineReader(getattr(self.stream, "buffer", self.stream))
+        if interactive:
+            self.out.write(PASTE_ON)   # a pasted block of lines arrives as one message
+        try:
+            while True:
+                if interactive:
+                    self.out.write("› ")
+                    self.out.flush()
+                line = await reader.next()
+                if line is None:
+                    return
+                await sink(parse_line(line, self.chat_id, self.user, keep=self.keep))
+        finally:
+            if interactive:
+                self.out.write(PASTE_OFF)
+                self.out.flush()
 
     async def send(self, row: OutboxRow) -> SendResult:
         text = render(row.item)
@@ -177,4 +233,6 @@ class Console:
         return SendResult(SendStatus.SENT, ref=str(row.id))
 
     async def stop(self) -> None:
-        return None
+        if self.task is not None and not self.task.done():
+            self.task.cancel()   # waiting for a line: nothing of it is committed yet
+            await asyncio.gather(self.task, return_exceptions=True)

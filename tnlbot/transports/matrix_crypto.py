@@ -33,34 +33,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nio import (AsyncClient, AsyncClientConfig, Event, MegolmEvent, RoomGetStateEventError,
-                 RoomGetStateEventResponse)
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    Event,
+    MegolmEvent,
+    RoomGetStateEventError,
+    RoomGetStateEventResponse,
+)
 from nio.crypto import ENCRYPTION_ENABLED
 from nio.crypto.attachments import decrypt_attachment
 from nio.exceptions import EncryptionError, LocalProtocolError
 from nio.rooms import MatrixRoom
-from sqlalchemy.engine import make_url
+
+from ..settings import crypto_store_dir as store_dir
 
 log = logging.getLogger(__name__)
-STORE_FOLDER = "matrix-crypto"
 ENCRYPTION = "m.room.encryption"
 
 
 class CryptoUnavailable(Exception):
     """matrix-nio was installed without its `e2e` extra."""
-
-
-def store_dir(database_url: str, configured: str = "") -> Path:
-    """Where the crypto store lives: `configured`, else beside a SQLite database,
-    else in the user's data folder (PostgreSQL)."""
-    if configured:
-        return Path(configured).expanduser()
-    url = make_url(database_url) if database_url else None
-    if url is not None and url.get_backend_name() == "sqlite" and url.database \
-            and url.database != ":memory:":
-        return Path(url.database).expanduser().resolve().parent / STORE_FOLDER
-    from platformdirs import user_data_dir
-    return Path(user_data_dir("tnlbot", appauthor=False)) / STORE_FOLDER
 
 
 def prepare(path: Path) -> Path:
@@ -210,6 +203,6 @@ def file_handle(found: dict) -> str:
     return json.dumps(keep, separators=(",", ":"), sort_keys=True)
 
 
-__all__ = ["CryptoUnavailable", "Rooms", "RoomStateUnknown", "Undecryptable", "client_config",
+__all__ = ["CryptoUnavailable", "RoomStateUnknown", "Rooms", "Undecryptable", "client_config",
            "decrypt_file", "encrypted_file", "file_handle", "maintain", "prepare", "request_keys",
            "secure", "sniff", "store_dir", "store_file"]

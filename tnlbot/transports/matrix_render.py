@@ -197,8 +197,6 @@ def hint_key(item: Outgoing) -> str:
     """The locale key of the Matrix hint under a question with choices."""
     if item.kind is not OutKind.PROMPT or not item.options:
         return ""
-    if len(item.options) > len(KEYCAPS):
-        return "" if item.multi else "matrix.hint_typed"
     if item.multi:
         return "matrix.hint_multi"
     return "matrix.hint_yes_no" if is_yes_no(item.options) else "matrix.hint_single"
