@@ -12,8 +12,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Mapping, Union
 
-from .contacts import (luhn, parse_departement, parse_email, parse_phone, parse_siren,
-                       parse_siret, parse_url)
+from .contacts import luhn  # noqa: F401  (kept here for its callers)
+from .contacts import (parse_departement, parse_email, parse_phone, parse_siren, parse_siret,
+                       parse_url)
 from .events import FileRef
 from .flow import JSON, Kind, Question
 from .problem import Problem
