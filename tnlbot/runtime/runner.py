@@ -38,7 +38,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 from ..core.events import Inbound
 from .clock import Clock
@@ -177,12 +177,13 @@ class Runner:
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({stopped, *tasks, *([receiving] if receiving else [])},
                                      return_when=asyncio.FIRST_COMPLETED)
-        failed = receiving in done and not receiving.cancelled() and receiving.exception() is not None
+        failed = (receiving is not None and receiving in done and not receiving.cancelled()
+                  and receiving.exception() is not None)
         stop.set()
         await self._stop(transport, sink, [stopped, *tasks], service)
         return 1 if failed else 0
 
-    async def _stop(self, transport: Transport, sink: RunnerSink, tasks: list[asyncio.Task],
+    async def _stop(self, transport: Transport, sink: RunnerSink, tasks: list[asyncio.Task[Any]],
                     service: Service | None) -> None:
         stop_receiving = getattr(transport, "stop_receiving", None)
         if stop_receiving is not None:

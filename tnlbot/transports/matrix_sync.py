@@ -176,7 +176,7 @@ class Receiver:
             return None
         try:
             return poll.result()
-        except Exception as exc:  # network, or an answer nio could not read
+        except Exception as exc:  # noqa: BLE001 - network, or an answer nio could not read
             return SyncError(f"sync failed: {exc!r}")
 
     async def _sleep(self, seconds: float) -> None:
