@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from tnlbot.core.events import Addressed, Outgoing, OutKind
 from tnlbot.runtime.relay import Relay
 from tnlbot.store import tables as T
-from tnlbot.transports.base import SendResult, SendStatus
+from tnlbot.runtime.transport import SendResult, SendStatus
 
 from .conftest import START
 from .harness import Chat

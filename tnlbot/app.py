@@ -1,93 +1,48 @@
-"""Composition root: the one place that wires concrete classes together."""
+"""Composition root: the one place that wires concrete classes together.
+
+`App(settings)` builds every long-lived object complete (store, flows,
+catalog, the dispatcher with its hooks, relay, scheduler, runner); nothing
+is patched after construction. `run_chat` and `run_transport` are the
+processes of the `tnlbot` command: they build a transport and hand it to the
+runner (runtime/runner.py), with the operations service (ops/service.py)
+around network transports.
+"""
 from __future__ import annotations
 
 import asyncio
 import getpass
-import os
 import sys
-import tomllib
-from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Awaitable, Callable, TextIO
 
-from platformdirs import user_data_dir
-
-from .core.events import FileRef, Inbound, InboundKind
-from .core.flow import Flow
-from .flows import BUNDLED as BUNDLED_FLOWS
-from .flows import load_all
-from .i18n import BUNDLED as BUNDLED_LOCALES
-from .i18n import Catalog, load_catalog
-from .jury.hook import JuryHook
-from .ops.backup import StoreBusy, hold_store
-from .runtime.clock import Clock
-from .runtime.dispatcher import Dispatcher
-from .runtime.relay import Relay
-from .startup import Reason, StartupError, check_campaigns
-from .flowbook.drafts import migrate_drafts
-from .flowbook.hook import AsideHook
-from .store import Store
-from .runtime.attachments import HeldFiles
-from .store.files import private_folder
-from .store.campaigns import create_campaign, current_campaign
-from .transports.console import PASTE_OFF, PASTE_ON, Console, LineReader, parse_line
 from .campaigns.hook import CampaignHook
 from .campaigns.retention import EMPTY_DAYS, KEEP_DAYS
 from .campaigns.scheduler import Scheduler
+from .core.events import FileRef
+from .core.flow import Flow
+from .flowbook.drafts import migrate_drafts
+from .flowbook.hook import AsideHook
+from .flows import load_all
+from .i18n import Catalog, load_catalog
+from .jury.hook import JuryHook
+from .ops.backup import StoreBusy, hold_store
+from .ops.service import Operations, configure_logging
+from .runtime.attachments import HeldFiles
+from .runtime.clock import Clock
+from .runtime.dispatcher import Dispatcher
+from .runtime.relay import Relay
+from .runtime.runner import Runner
+from .runtime.transport import Transport
+from .settings import DEFAULT_FLOW, Settings
+from .startup import Reason, StartupError, check_campaigns
+from .store import Store
+from .store.campaigns import create_campaign, current_campaign
+from .transports.console import Console
+from .transports.telegram_hook import FileSizeHook
 
-DEFAULT_FLOW = "tnl-2022"
-
-
-@dataclass
-class Settings:
-    """Configuration: a TOML file (`--config`), then TNLBOT_* environment variables."""
-    database_url: str = ""
-    flows_dir: str = str(BUNDLED_FLOWS)
-    locales_dir: str = str(BUNDLED_LOCALES)
-    campaign: str = ""
-    default_flow: str = DEFAULT_FLOW
-    telegram_token: str = ""
-    telegram_base_url: str = ""
-    telegram_rate_per_chat: float = 1.0    # messages per second to one chat (0: no limit)
-    telegram_rate_overall: float = 30.0    # messages per second to all chats (0: no limit)
-    webhook_url: str = ""
-    webhook_secret: str = ""
-    webhook_listen: str = "127.0.0.1:8443"
-    matrix_homeserver: str = ""
-    matrix_user: str = ""
-    matrix_password: str = ""
-    matrix_allow: str = ""           # comma-separated homeservers or user ids
-    matrix_store_dir: str = ""       # the E2E crypto store (default: beside the database)
-    log_level: str = "INFO"          # DEBUG, INFO, WARNING, ERROR
-    health_listen: str = ""          # e.g. 127.0.0.1:9464: /healthz and /metrics (empty: off)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, path: str | None = None, env: dict[str, str] | None = None) -> "Settings":
-        env = dict(os.environ if env is None else env)
-        values: dict[str, Any] = {}
-        if path:
-            with open(path, "rb") as handle:
-                values.update(tomllib.load(handle))
-        for f in fields(cls):
-            key = "TNLBOT_" + f.name.upper()
-            if key in env and f.name != "extra":
-                values[f.name] = env[key]
-        known = {f.name for f in fields(cls)}
-        extra = {k: v for k, v in values.items() if k not in known}
-        return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
-
-    def matrix_store_path(self) -> Path:
-        """The Matrix crypto store: the device's keys (back it up with the database)."""
-        from .transports.matrix_crypto import store_dir
-        return store_dir(self.store_url(), self.matrix_store_dir)
-
-    def store_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        folder = private_folder(Path(user_data_dir("tnlbot", appauthor=False)))
-        return Store.sqlite_url(folder / "tnlbot.db")
+__all__ = ["App", "DEFAULT_FLOW", "Settings", "run_chat", "run_transport"]
 
 
 class App:
@@ -104,20 +59,26 @@ class App:
         except StoreBusy as exc:
             raise StartupError([Reason("store_restoring", (("path", exc.path),))]) from None
         self.store = store or Store(settings.store_url())
+        self.held_files = HeldFiles()   # files read by the terminal until their answer is saved
+        hooks = [CampaignHook(self.store, self.flows, self.catalog, settings.campaign),
+                 JuryHook(self.flows, self.catalog),
+                 AsideHook(self.catalog),         # answers a flow change set aside, in /recap
+                 FileSizeHook(self.catalog),
+                 self.held_files]                 # last: it sees the final outcome
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
-                                     settings.campaign)
-        self.held_files = HeldFiles()
-        self.transports: dict[str, Any] = {}
+                                     settings.campaign, hooks=list(hooks))
+        self.transports: dict[str, Transport] = {}
         self.relay = Relay(self.store, self.transports, self.clock)
-        self.dispatcher.hooks.append(CampaignHook(self.store, self.flows, self.catalog, settings.campaign))
         self.scheduler = Scheduler(self.store, self.flows, self.catalog, self.clock,
                                    float(settings.extra.get("scheduler_interval", 60)),
                                    on_work=self.relay.wake.set,
                                    keep_days=int(settings.extra.get("delivery_retention_days", KEEP_DAYS)),
                                    empty_days=int(settings.extra.get("empty_candidature_days", EMPTY_DAYS)))
-        self.store.flows = self.flows  # submissions freeze the question texts as asked
-        self.dispatcher.hooks.append(JuryHook(self.flows, self.catalog))
-        self.dispatcher.hooks.append(AsideHook(self.catalog))   # answers a flow change set aside, in /recap
+        self.runner = Runner(self.dispatcher, self.relay, self.clock, self.scheduler)
+
+    def plug(self, transport: Transport) -> None:
+        """Send through `transport` (tests that drive receiving by hand)."""
+        self.relay.add(transport)
 
     def ensure_campaign(self) -> None:
         """With no campaign at all, open one on the default flow (embedded use); then carry the
@@ -136,56 +97,22 @@ class App:
                                 closes_at=now + timedelta(days=365), state="open")
         migrate_drafts(self.store, self.flows, self.catalog, Path(self.settings.flows_dir), now)
 
-    async def chat(self, stream: TextIO, out: TextIO, user: str = "") -> None:
-        """The terminal chat: one line, one message; greets first."""
-        console = Console(out)
-        self.transports["console"] = console
+    async def chat(self, stream: TextIO, out: TextIO, user: str = "") -> int:
+        """The terminal chat: one line, one message; greets first; ends with the input."""
         self.ensure_campaign()
-        self.relay.recover()
-        self._ticker = self.start_scheduler(asyncio.Event())
-        user = user or getpass.getuser()
-        chat_id = self.console_chat = f"terminal:{user}"
-        await self.relay.flush("console")
-        await self._say(Inbound("console", os.urandom(8).hex(), chat_id, user,
-                                InboundKind.COMMAND, command="start", display_name=user))
-        interactive = stream.isatty()
-        reader = LineReader(getattr(stream, "buffer", stream))
-        if interactive:
-            out.write(PASTE_ON)   # a pasted block of lines arrives as one message
-        try:
-            while True:
-                if interactive:
-                    out.write("› ")
-                    out.flush()
-                line = await reader.next()
-                if line is None:
-                    break
-                await self._say(parse_line(line, chat_id, user, keep=self.keep_file))
-        finally:
-            if interactive:
-                out.write(PASTE_OFF)
-                out.flush()
+        self.console = Console(out, stream, user or getpass.getuser(), keep=self.keep_file)
+        return await self.runner.serve(self.console, asyncio.Event())
 
     def keep_file(self, data: bytes, name: str) -> FileRef:
         """An attached file's content, held until the answer taking it is saved with it."""
-        if self.held_files not in self.dispatcher.hooks:
-            self.dispatcher.hooks.append(self.held_files)    # last: it sees the final outcome
         return self.held_files.hold(data, name)
 
     def stopped_text(self) -> str:
         """What the terminal says when Ctrl-C stops the chat, in the person's language."""
-        chat_id = getattr(self, "console_chat", "")
-        locale = (self.store.conversation_locale("console", chat_id, chat_id.partition(":")[2])
-                  if chat_id else "fr")
+        console = getattr(self, "console", None)
+        locale = (self.store.conversation_locale("console", console.chat_id, console.user)
+                  if console is not None else "fr")
         return self.catalog(locale, "terminal.stopped")
-
-    async def _say(self, inbound: Inbound) -> None:
-        await self.dispatcher.submit(inbound)
-        await self.relay.flush("console")
-
-    def start_scheduler(self, stop: asyncio.Event) -> "asyncio.Task[None]":
-        """Openings, reminders and closings, ticking until `stop` is set (where the bot runs)."""
-        return asyncio.create_task(self.scheduler.run(stop))
 
     def close(self) -> None:
         self.store.close()
@@ -203,3 +130,64 @@ def run_chat(settings: Settings) -> int:
     finally:
         app.close()
     return 0
+
+
+def run_transport(settings: Settings, name: str, webhook: bool = False) -> int:
+    """`tnlbot run --transport NAME`: the bot as a long-running process."""
+    if name == "console":
+        return run_chat(settings)
+    if name == "telegram":
+        return _run_telegram(settings, webhook)
+    if name == "matrix":
+        return _run_matrix(settings)
+    raise SystemExit(f"unknown transport {name!r}")
+
+
+def _run_telegram(settings: Settings, webhook: bool) -> int:
+    from .runtime.lease import Lease
+    from .transports.telegram import Telegram, callback_secret, make_bot
+    from .transports.telegram_webhook import WebhookConfig
+    if not settings.telegram_token:
+        print("The Telegram bot token is missing: set TNLBOT_TELEGRAM_TOKEN or telegram_token "
+              "in the configuration file.", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    app = App(settings)
+    try:
+        app.ensure_campaign()
+        config = WebhookConfig.from_settings(settings) if webhook else None
+        # several processes may run: one receives (long polling) at a time, all relay and tick
+        lease = None if webhook else Lease(app.store, "telegram-poller", app.clock,
+                                           ttl=float(settings.extra.get("telegram_poller_lease", 15)))
+        telegram = Telegram(make_bot(settings.telegram_token, settings.telegram_base_url),
+                            app.store, app.catalog, app.clock,
+                            secret=callback_secret(settings.telegram_token), webhook=config, lease=lease,
+                            rate_limit=(float(settings.telegram_rate_per_chat),
+                                        float(settings.telegram_rate_overall)))
+        # webhook: Telegram calls us when there is news; polling: getUpdates answers every 25 s
+        bound = None if webhook else telegram.poll_timeout + 95.0
+        return asyncio.run(app.runner.run(telegram.connect, service=Operations(app, settings, bound)))
+    finally:
+        app.close()
+
+
+def _run_matrix(settings: Settings) -> int:
+    """TNLBOT_MATRIX_HOMESERVER, _USER, _PASSWORD (first login), _ALLOW."""
+    from .transports.matrix import open_matrix
+    from .transports.matrix_render import Allow
+    configure_logging(settings)
+    if not settings.matrix_homeserver or not settings.matrix_user:
+        print("Matrix: set TNLBOT_MATRIX_HOMESERVER and TNLBOT_MATRIX_USER "
+              "(and TNLBOT_MATRIX_PASSWORD for the first login).", file=sys.stderr)
+        return 2
+    app = App(settings)
+    try:
+        app.ensure_campaign()
+        opener: Callable[[], Awaitable[Transport]] = partial(
+            open_matrix, settings.matrix_homeserver, settings.matrix_user, settings.matrix_password,
+            app.store, settings.matrix_store_path(), app.catalog, Allow.parse(settings.matrix_allow),
+            app.clock, app.relay.wake.set)
+        service = Operations(app, settings, receive_bound=30_000 / 1000 + 90)   # Matrix.poll_ms
+        return asyncio.run(app.runner.run(opener, service=service))
+    finally:
+        app.close()

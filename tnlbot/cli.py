@@ -8,9 +8,10 @@ import tomllib
 from datetime import date
 from pathlib import Path
 
-from .app import Settings, run_chat
+from .app import run_chat, run_transport
 from .flows import FlowError, dated_warnings, flow_files, load_flow
 from .i18n import LocaleError, load_catalog
+from .settings import Settings
 from .startup import StartupError, explain
 
 
@@ -84,10 +85,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return _check_flows(settings, args)
     if getattr(args, "func", None) is not None:
         return int(args.func(settings, args) or 0)
-    if args.command in (None, "chat") or (args.command == "run" and args.transport == "console"):
+    if args.command in (None, "chat"):
         return run_chat(settings)
-    from .transports.launch import launch  # transports with network clients load lazily
-    return launch(settings, args)
+    return run_transport(settings, args.transport, webhook=args.webhook)
 
 
 if __name__ == "__main__":

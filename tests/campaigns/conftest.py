@@ -13,7 +13,7 @@ from tnlbot.app import App, Settings
 from tnlbot.core.events import Outgoing
 from tnlbot.store import tables as T
 from tnlbot.store.campaigns import create_campaign
-from tnlbot.transports.base import SendResult, SendStatus
+from tnlbot.runtime.transport import SendResult, SendStatus
 
 from ..harness import Chat, Reply
 

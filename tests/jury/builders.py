@@ -132,5 +132,5 @@ def quick(app, user: str, campaign_id: int, flow: Flow, answers: dict[str, JSON]
         kept = applicable_answers(flow, answers)
         dossier = Dossier(status="submitted", version=1) if submit else Dossier()
         outcome = Outcome(State(mode="idle"), dossier, tuple(answers.items()), (), kept if submit else None)
-        app.store.apply(conn, conv, {}, outcome, [], now, flow.id, flow.version)
+        app.store.apply(conn, conv, {}, outcome, [], now, flow)
     return chat

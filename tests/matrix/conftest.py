@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tnlbot.transports.matrix import Matrix, connect, serve
+from tnlbot.transports.matrix import Matrix, connect
 from tnlbot.transports.matrix_render import Allow
 
 from .agent import Agent, Said
@@ -73,9 +73,11 @@ class Bot:
         client = await connect(self.url, self.user.user_id, self.user.password, self.app.store,
                                self.crypto)
         self.matrix = Matrix(client, self.app.store, self.app.catalog, Allow.parse(self.allow),
-                             self.app.clock, poll_ms=5000, **options)
+                             self.app.clock, poll_ms=5000, wake=self.app.relay.wake.set,
+                             **options)
         self.stop_event = asyncio.Event()
-        self.task = asyncio.create_task(serve(self.app, self.matrix, self.stop_event))
+        self.task = asyncio.create_task(self.app.runner.serve(self.matrix, self.stop_event,
+                                                                  schedule=False))
         await asyncio.wait_for(self._first_sync(), 120)
         return self
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from nio import RoomSendError
 
 from tnlbot.core.events import Inbound, InboundKind, Option, Outgoing, OutKind
-from tnlbot.transports.base import SendStatus
+from tnlbot.runtime.transport import SendStatus
 from tnlbot.transports.matrix import _failure
 from tnlbot.transports.matrix_render import (Addressee, Allow, Look, SentPrompt, Skip, bang,
                                              clean_name, command_names, file_content, for_matrix,

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tnlbot.store import tables as T
-from tnlbot.transports.telegram import Telegram, attach, callback_secret, make_bot
+from tnlbot.transports.telegram import Telegram, callback_secret, make_bot
 
 from .fake_api import FakeBotApi
 
@@ -180,7 +180,7 @@ async def bot_session(fake, make_app, sqlite_store):
         bot = make_bot(fake.token, fake.base_url, read_timeout=read_timeout)
         telegram = Telegram(bot, app.store, app.catalog, app.clock,
                             secret=callback_secret(fake.token), poll_timeout=0)
-        attach(app, telegram)
+        app.plug(telegram)
         await bot.initialize()
         telegram.username = bot.username
         await telegram.register_commands()

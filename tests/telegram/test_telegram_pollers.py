@@ -14,7 +14,7 @@ import logging
 
 from tnlbot.runtime.clock import Clock
 from tnlbot.runtime.lease import Lease
-from tnlbot.transports.telegram import Telegram, attach, callback_secret, make_bot
+from tnlbot.transports.telegram import Telegram, callback_secret, make_bot
 
 
 
@@ -26,12 +26,9 @@ def poller(fake, app, lease: Lease | None, timeout: int = 1) -> Telegram:
 
 
 async def start(app, telegram: Telegram) -> None:
-    async def sink(inbound):
-        handled = await app.dispatcher.submit(inbound)
-        app.relay.wake.set()
-        return handled
-    attach(app, telegram)
-    await telegram.start(sink)
+    app.plug(telegram)
+    await telegram.connect()
+    await telegram.start(app.runner.sink(telegram.name))
 
 
 async def until(condition, seconds: float = 15.0) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select, update
 
-from ..app import Settings
+from ..settings import Settings
 from ..i18n import load_catalog
 from ..store import Store
 from ..store import tables as T

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import tomllib
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from sqlalchemy import func, select
 
-from ..app import Settings
+from ..settings import Settings
 from ..flows import load_all
 from ..i18n import load_catalog, local_time
 from ..runtime.clock import Clock
@@ -27,7 +27,9 @@ from ..store import Store
 from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, create_campaign, list_campaigns
+from . import cli_changes, cli_report
 from .changes import history
+from .cli_common import _destination, _find, _store, parse_instant
 from .closing import Closer
 from ..core.flow import Flow
 from .config import Settings as CampaignSettings
@@ -70,7 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=func_)
     listing = sub.add_parser("list", help="list the campaigns")
     listing.set_defaults(func=_list)
-    from . import cli_changes, cli_report   # noqa: PLC0415  (they reuse this module's helpers)
     cli_changes.register(sub)
     cli_report.register(sub)
 
@@ -83,27 +84,6 @@ def read_file(path: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of options")
     return raw
-
-
-def parse_instant(text: str, zone: str, end_of_day: bool) -> datetime:
-    """Local date or date-time -> UTC instant."""
-    text = str(text).strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            local = datetime.combine(day + timedelta(days=1 if end_of_day else 0), time(0),
-                                     tzinfo=ZoneInfo(zone))
-        else:
-            local = datetime.fromisoformat(text.replace(" ", "T"))
-            local = local if local.tzinfo else local.replace(tzinfo=ZoneInfo(zone))
-    except ValueError:
-        raise ConfigError(f"not a date: {text!r} (expected 2024-11-08 or 2024-11-08 18:00)") from None
-    return local.astimezone(timezone.utc)
-
-
-def _destination(text: str) -> dict[str, str]:
-    transport, _, chat = text.partition(":")
-    return {"transport": transport, "chat_id": chat}
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -135,18 +115,6 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         config["verify_claims"] = False
     raw["config"] = config
     return raw
-
-
-def _store(settings: Settings) -> Store:
-    return Store(settings.store_url())
-
-
-def _find(store: Store, slug: str) -> Campaign | None:
-    with store.begin() as conn:
-        found = campaign_by_slug(conn, slug)
-    if found is None:
-        print(f"no campaign {slug!r}", file=sys.stderr)
-    return found
 
 
 # ------------------------------------------------------------------ commands

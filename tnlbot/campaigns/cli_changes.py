@@ -12,11 +12,11 @@ import getpass
 import sys
 from typing import Any, Callable
 
-from ..app import Settings
+from ..settings import Settings
 from ..runtime.clock import Clock
 from ..store.campaigns import Campaign
 from .changes import Plan, apply, plan_edit, plan_extend, plan_reopen
-from .cli import _destination, _find, _store, parse_instant
+from .cli_common import _destination, _find, _store, parse_instant
 from .config import ConfigError, destinations, offsets, settings as parse_settings
 
 

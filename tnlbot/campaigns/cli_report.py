@@ -5,11 +5,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..app import Settings
+from ..settings import Settings
 from ..flows import load_all
 from ..i18n import load_catalog
 from ..runtime.clock import Clock
-from .cli import _find, _store
+from .cli_common import _find, _store
 from .report import for_campaign
 from .report_page import files
 

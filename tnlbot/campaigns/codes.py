@@ -13,6 +13,7 @@ Rules kept here:
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -20,7 +21,25 @@ from sqlalchemy import func, select, update
 from ..core.events import Addressed
 from ..store import campaign_tables as C
 from ..store import tables as T
-from .context import Ctx, insert_or_skip
+from .context import Ctx, insert_or_skip, responsible_only
+
+ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I: read aloud safely
+CODE_LENGTH = 8
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def show_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}"
+
+
+def clean_code(text: str) -> str:
+    """What a person typed -> the stored form ("abcd-efgh " -> "ABCDEFGH"), or ""."""
+    code = re.sub(r"[\s\-.]", "", text).upper()
+    return code if re.fullmatch(f"[{ALPHABET}]{{{CODE_LENGTH}}}", code) else ""
+
 
 MAX_LIVE = 10
 SLOW_AFTER, SLOW_SECONDS = 3, 30
@@ -49,7 +68,6 @@ def dead_reason(ctx: Ctx, row) -> str:  # noqa: ANN001
 
 
 def listing(ctx: Ctx) -> list[Addressed]:
-    from .teams import responsible_only, show_code
     refused = responsible_only(ctx)
     if refused:
         return refused
@@ -66,7 +84,6 @@ def listing(ctx: Ctx) -> list[Addressed]:
 
 
 def revoke(ctx: Ctx) -> list[Addressed]:
-    from .teams import clean_code, responsible_only, show_code
     refused = responsible_only(ctx)
     if refused:
         return refused

@@ -183,3 +183,19 @@ class Ctx:
 def _pg_insert():  # noqa: ANN202 - PostgreSQL's dialect (and its drivers) only when used
     from sqlalchemy.dialects.postgresql import insert
     return insert
+
+
+def responsible_only(ctx: Ctx) -> list[Addressed] | None:
+    """A refusal when the sender is not the responsible (or the campaign is closed)."""
+    assert ctx.conv is not None
+    if not ctx.conv.is_responsible:
+        return ctx.say("teams.responsible_only", name=person_name(ctx.conn, _responsible(ctx)))
+    if not ctx.campaign.accepting(ctx.now):
+        return ctx.say("teams.campaign_closed")
+    return None
+
+
+def _responsible(ctx: Ctx) -> int | None:
+    assert ctx.conv is not None
+    return ctx.conn.execute(select(T.candidatures.c.responsible_id).where(
+        T.candidatures.c.id == ctx.conv.candidature_id)).scalar()

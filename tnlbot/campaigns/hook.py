@@ -45,7 +45,8 @@ Handler = Callable[[Ctx], "list[Addressed] | None"]
 
 COMMANDS: Mapping[str, Handler] = {
     "inviter": teams.invite, "invite": teams.invite,
-    "rejoindre": lambda ctx: teams.join(ctx, ctx.args), "join": lambda ctx: teams.join(ctx, ctx.args),
+    "rejoindre": lambda ctx: teams.join(ctx, ctx.args, elu.ask_elu),
+    "join": lambda ctx: teams.join(ctx, ctx.args, elu.ask_elu),
     "equipe": teams.team, "team": teams.team,
     "retirer": teams.remove, "remove": teams.remove,
     "responsable": teams.handover, "handover": teams.handover,
@@ -99,7 +100,7 @@ class CampaignHook:
         if inbound.kind is InboundKind.COMMAND:
             name = fold(inbound.command)
             if name in START and teams.clean_code(inbound.text):
-                return lambda ctx: teams.join(ctx, ctx.args)
+                return lambda ctx: teams.join(ctx, ctx.args, elu.ask_elu)
             return COMMANDS.get(name)
         if inbound.kind is InboundKind.CHOICE and inbound.ref == elu.PROMPT_REF:
             return _elu_pressed
@@ -120,7 +121,7 @@ class CampaignHook:
             return ctx.say("opening.jury_room")      # the jury's room never starts a questionnaire
         if inbound.kind is InboundKind.COMMAND:
             if name in ("rejoindre", "join") or (name in START and teams.clean_code(inbound.text)):
-                return teams.join(ctx, inbound.text)
+                return teams.join(ctx, inbound.text, elu.ask_elu)
         title = self.flows[campaign.flow_id].text(ctx.locale).title if campaign.flow_id in self.flows else ""
         if now < campaign.opens_at:
             return ctx.say("opening.not_yet", title=title, when=ctx.when(campaign.opens_at),

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from datetime import timedelta
+from typing import Callable
 
 from sqlalchemy import delete, insert, select, update
 
@@ -24,26 +24,12 @@ from ..store import tables as T
 from ..store import campaign_tables as C
 from ..store.store import dumps
 from . import codes
+from .codes import clean_code, new_code, show_code
 from .claims import release_all
-from .context import Ctx, Member, insert_or_skip, load_campaign, members, organisation, person_name
+from .context import (Ctx, Member, insert_or_skip, load_campaign, members, organisation,
+                      person_name, responsible_only)
 
-ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I: read aloud safely
-CODE_LENGTH = 8
 ALL_WORDS = ("tous", "toutes", "all", "tout")
-
-
-def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def show_code(code: str) -> str:
-    return f"{code[:4]}-{code[4:]}"
-
-
-def clean_code(text: str) -> str:
-    """What a person typed -> the stored form ("abcd-efgh " -> "ABCDEFGH"), or ""."""
-    code = re.sub(r"[\s\-.]", "", text).upper()
-    return code if re.fullmatch(f"[{ALPHABET}]{{{CODE_LENGTH}}}", code) else ""
 
 
 def body_name(ctx: Ctx, candidature_id: int) -> str:
@@ -61,22 +47,6 @@ def role_of(ctx: Ctx, candidature_id: int, person_id: int) -> str:
     m = T.members
     return ctx.conn.execute(select(m.c.role).where(m.c.candidature_id == candidature_id,
                                                    m.c.person_id == person_id)).scalar() or ""
-
-
-def responsible_only(ctx: Ctx) -> list[Addressed] | None:
-    """A refusal when the sender is not the responsible (or the campaign is closed)."""
-    assert ctx.conv is not None
-    if not ctx.conv.is_responsible:
-        return ctx.say("teams.responsible_only", name=person_name(ctx.conn, _responsible(ctx)))
-    if not ctx.campaign.accepting(ctx.now):
-        return ctx.say("teams.campaign_closed")
-    return None
-
-
-def _responsible(ctx: Ctx) -> int | None:
-    assert ctx.conv is not None
-    return ctx.conn.execute(select(T.candidatures.c.responsible_id).where(
-        T.candidatures.c.id == ctx.conv.candidature_id)).scalar()
 
 
 # ------------------------------------------------------------------ invitations
@@ -131,7 +101,8 @@ def _invitation_problem(ctx: Ctx, row, person_id: int | None) -> str:  # noqa: A
     return codes.dead_reason(ctx, row)
 
 
-def join(ctx: Ctx, text: str) -> list[Addressed]:
+def join(ctx: Ctx, text: str, ask_elu: Callable[[Ctx, int], list[Addressed]]) -> list[Addressed]:
+    """`/rejoindre CODE`; an élu who joins is asked to confirm (`ask_elu`, from elu.py)."""
     code = clean_code(text)
     if not code:
         return ctx.say("teams.join.usage")
@@ -163,7 +134,7 @@ def join(ctx: Ctx, text: str) -> list[Addressed]:
     if claimed is None:
         return ctx.say("teams.join.used", code=show_code(code))
     _enter(ctx, person, target, row.role)
-    return _welcome(ctx, person, target, row.role)
+    return _welcome(ctx, person, target, row.role, ask_elu)
 
 
 def _campaign_of(ctx: Ctx, candidature_id: int) -> int:
@@ -202,14 +173,14 @@ def _enter(ctx: Ctx, person: int, target: int, role: str) -> None:
                  .values(candidature_id=target, state=fresh, updated_at=ctx.now))
 
 
-def _welcome(ctx: Ctx, person: int, target: int, role: str) -> list[Addressed]:
+def _welcome(ctx: Ctx, person: int, target: int, role: str,
+             ask_elu: Callable[[Ctx, int], list[Addressed]]) -> list[Addressed]:
     responsible = ctx.conn.execute(select(T.candidatures.c.responsible_id).where(
         T.candidatures.c.id == target)).scalar()
     name = person_name(ctx.conn, person)
     notices = ctx.notify(responsible, target, "teams.join.told_responsible",
                          lambda loc: {"name": name, "role": ctx.catalog(loc, f"teams.role.{role}")})
     if role == "elu":
-        from .elu import ask_elu
         return ask_elu(ctx, target) + notices
     text = ctx.t("teams.join.done", body=body_name(ctx, target),
                  responsible=person_name(ctx.conn, responsible))

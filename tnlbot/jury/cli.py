@@ -15,7 +15,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..app import Settings
+from ..settings import Settings
 from ..flows import load_all
 from ..i18n import load_catalog
 from ..store import Store

@@ -29,11 +29,10 @@ from sqlalchemy import func, select, text
 
 from ..campaigns.scheduler import TickReport
 from ..core.events import Inbound
-from ..runtime.dispatcher import Handled
+from ..runtime.transport import Handled, SendResult, SendStatus
 from ..store import OutboxRow
 from ..store import campaign_tables as C
 from ..store import tables as T
-from ..transports.base import SendResult, SendStatus
 from .logs import event
 
 log = logging.getLogger("tnlbot.events")

@@ -96,3 +96,34 @@ async def start_endpoint(app: Any, settings: Any, receive_bound: float | None = 
     port = await endpoint.start(host, port)
     event(log, "endpoint", host=host, port=port)
     return monitor, endpoint
+
+
+class Operations:
+    """The runner's `Service` (runtime/runner.py) for a long-running bot: two-step signals,
+    /healthz and /metrics while it runs, `started`/`stopped` events, draining on the way out."""
+
+    def __init__(self, app: Any, settings: Any, receive_bound: float | None = 120.0):
+        self.app, self.settings, self.receive_bound = app, settings, receive_bound
+        self.life = Lifecycle(settings)
+        self.endpoint: Endpoint | None = None
+        self.transport = ""
+
+    def install(self, stop: asyncio.Event) -> None:
+        self.life.install(stop)
+
+    async def open(self) -> None:
+        _, self.endpoint = await start_endpoint(self.app, self.settings, self.receive_bound)
+
+    async def started(self, transport: Any) -> None:
+        self.transport = transport.name
+        event(log, "started", transport=transport.name, mode=getattr(transport, "mode", ""))
+
+    async def drain(self) -> None:
+        await self.life.drain(self.app)
+
+    async def close(self, status: int) -> None:
+        if self.transport:
+            event(log, "stopped", transport=self.transport, failed=bool(status))
+        if self.endpoint is not None:
+            await self.endpoint.stop()
+            self.endpoint = None

@@ -42,21 +42,9 @@ from ..i18n import Catalog, local_time
 from ..store import ConversationRow, Store
 from ..store.campaigns import campaign_by_slug, current_campaign
 from .clock import Clock
+from .transport import Handled
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Handled:
-    duplicate: bool = False
-    outbox_ids: tuple[int, ...] = ()
-    refused: str = ""
-    # what was queued, in order (the committed outbox rows hold the same): a transport
-    # may render these at once instead of reading its rows back
-    messages: tuple[Addressed, ...] = ()
-    conversation: int = 0        # ids for logs and metrics (0: none, e.g. a duplicate)
-    candidature: int = 0
-    answers: int = 0             # answers stored (or cleared) by this event
 
 
 class Hook(Protocol):
@@ -234,7 +222,7 @@ class Dispatcher:
                 outcome = after(conn, inbound, conv, outcome, now, answers)
         addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
                      for item in outcome.messages]
-        ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow.id, flow.version)
+        ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow)
         return Handled(outbox_ids=tuple(ids), messages=tuple(addressed), conversation=conv.id,
                        candidature=conv.candidature_id, answers=len(outcome.changes))
 

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable, Collection, Mapping
+from typing import Callable, Collection
 from weakref import WeakValueDictionary
 
 from sqlalchemy import update
@@ -27,9 +27,9 @@ from sqlalchemy import update
 from ..core.events import OutKind
 from ..store import OutboxRow, Store
 from ..store import tables as T
-from ..transports.base import SendResult, SendStatus, Transport
 from .clock import Clock
 from .ratelimit import RateLimiter
+from .transport import SendResult, SendStatus, Transport
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -45,15 +45,23 @@ def _cosmetic(row: OutboxRow) -> bool:
 @dataclass
 class Relay:
     store: Store
-    transports: Mapping[str, Transport]
+    transports: dict[str, Transport]
     clock: Clock
-    limiters: Mapping[str, RateLimiter] = field(default_factory=dict)
+    limiters: dict[str, RateLimiter] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     _deferred: dict[str, bool] = field(default_factory=dict)   # may hold deferred rows
     _chat_locks: "WeakValueDictionary[tuple[str, str], asyncio.Lock]" = field(
         default_factory=WeakValueDictionary)
     # called with each send's row and result (metrics, logs)
     observers: list[Callable[[OutboxRow, SendResult], None]] = field(default_factory=list)
+
+    def add(self, transport: Transport) -> None:
+        """Send through `transport` from now on, at the pace it declares (`rate_limit`:
+        messages per second per chat and overall)."""
+        self.transports[transport.name] = transport
+        pace = getattr(transport, "rate_limit", None)
+        if pace is not None and transport.name not in self.limiters:
+            self.limiters[transport.name] = RateLimiter(self.clock, per_chat=pace[0], overall=pace[1])
 
     def recover(self) -> int:
         """At start-up: rows left `sending` by a crash become `uncertain`."""

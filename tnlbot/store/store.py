@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Collection, Iterator, Mapping
+from typing import Any, Collection, Iterator
 
 from sqlalchemy import Connection, create_engine, event, func, insert, make_url, select, update
 from sqlalchemy.dialects import sqlite
@@ -93,7 +93,6 @@ class Store:
         self.hot = H.Hot(self.is_sqlite)
         self._local = threading.local()
         self._held: list[Connection] = []
-        self.flows: Mapping[str, Flow] = {}  # set by the App: snapshots keep the texts as asked
         if migrate:
             from .migrate import upgrade
             upgrade(self.engine)
@@ -265,27 +264,27 @@ class Store:
     # ------------------------------------------------------------ outcome
     def apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
               outcome: Outcome, addressed: list[Addressed], now: datetime,
-              flow_id: str, flow_version: int) -> list[int]:
+              flow: Flow) -> list[int]:
         """Save one event's outcome: answers + history, state, candidature, outbox.
 
         PostgreSQL: the writes of the usual event go in one pipeline (psycopg sends them
         without waiting for each reply: one round trip instead of five)."""
         if not self.is_sqlite and outcome.submission is None:
             with self.hot.driver(conn).pipeline():
-                return self._apply(conn, conv, before, outcome, addressed, now, flow_id, flow_version)
-        return self._apply(conn, conv, before, outcome, addressed, now, flow_id, flow_version)
+                return self._apply(conn, conv, before, outcome, addressed, now, flow)
+        return self._apply(conn, conv, before, outcome, addressed, now, flow)
 
     def _apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
                outcome: Outcome, addressed: list[Addressed], now: datetime,
-               flow_id: str, flow_version: int) -> list[int]:
+               flow: Flow) -> list[int]:
         for key, value in outcome.changes:
             self._save_answer(conn, conv, key, before.get(key), value, now)
         self.hot.run(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
         self._save_dossier(conn, conv, outcome.dossier, now, bool(outcome.changes))
         if outcome.submission is not None:
-            self.record_submission(conn, conv.candidature_id, outcome.dossier.version, flow_id,
-                                   flow_version, outcome.submission, conv.person_id, now,
-                                   locale=outcome.state.locale)
+            self.record_submission(conn, conv.candidature_id, outcome.dossier.version, flow.id,
+                                   flow.version, outcome.submission, conv.person_id, now,
+                                   locale=outcome.state.locale, flow=flow)
         return self.enqueue(conn, addressed, now)
 
     def _save_answer(self, conn: Connection, conv: ConversationRow, key: str, old: JSON,
@@ -314,8 +313,9 @@ class Store:
 
     def record_submission(self, conn: Connection, candidature_id: int, version: int, flow_id: str,
                           flow_version: int, answers: dict[str, JSON] | Any, by: int, now: datetime,
-                          *, locale: str = "fr") -> None:
-        """Freeze one submitted version (see core/jury.py); the row is never changed afterwards."""
+                          *, locale: str = "fr", flow: Flow | None = None) -> None:
+        """Freeze one submitted version (see core/jury.py); the row is never changed afterwards.
+        With its `flow`, the snapshot keeps the question texts as they were asked."""
         from ..core.jury import Snapshot, build_snapshot, canonical, digest
         k, a = T.candidatures, T.answers
         owner = conn.execute(select(k.c.responsible_id, k.c.created_at).where(
@@ -329,7 +329,6 @@ class Store:
                      started_at=_iso(owner.created_at if owner else None),
                      last_change_at=_iso(max((r.answered_at for r in kept), default=None)),
                      submitted_at=_iso(now))
-        flow = self.flows.get(flow_id)
         if flow is not None and flow.version == flow_version:
             snapshot = build_snapshot(flow, dict(answers), **facts)
         else:

@@ -2,7 +2,9 @@
 
 Each line typed (or piped, one line per message) is one inbound message;
 `/fichier PATH` (or `/file PATH`) sends a file. Bot messages are printed as
-they leave the outbox.
+they leave the outbox: the runner sends a line's replies before the next one
+is read (`inline_send`). The bot greets first (a /start of its own); the end
+of the input ends the chat.
 
 Input is read as bytes and decoded here: a line that is not UTF-8 (a Latin-1
 terminal) keeps its odd bytes as lone surrogates, which the engine refuses
@@ -23,8 +25,8 @@ from pathlib import Path
 from typing import IO, Callable, Iterator, TextIO
 
 from ..core.events import FileRef, Inbound, InboundKind, Outgoing, OutKind
+from ..runtime.transport import SendResult, SendStatus, Sink
 from ..store import OutboxRow
-from .base import SendResult, SendStatus, Sink
 
 FILE_COMMANDS = ("fichier", "file")
 
@@ -187,12 +189,41 @@ def render(item: Outgoing) -> str:
 
 class Console:
     name = "console"
+    inline_send = True
 
-    def __init__(self, out: TextIO | None = None):
+    def __init__(self, out: TextIO | None = None, stream: TextIO | None = None, user: str = "",
+                 keep: Keep | None = None):
         self.out = out or sys.stdout
+        self.stream = stream or sys.stdin
+        self.user = user
+        self.keep = keep           # stores an attached file's content (`/fichier PATH`)
+        self.chat_id = f"terminal:{user}"
+        self.task: asyncio.Task[None] | None = None
 
-    async def start(self, sink: Sink) -> None:  # the console is driven by App.chat
-        return None
+    async def start(self, sink: Sink) -> None:
+        """Greet (a /start of the bot's own), then read messages until the input ends."""
+        await sink(Inbound("console", os.urandom(8).hex(), self.chat_id, self.user,
+                           InboundKind.COMMAND, command="start", display_name=self.user))
+        self.task = asyncio.create_task(self._read(sink))
+
+    async def _read(self, sink: Sink) -> None:
+        interactive = self.stream.isatty()
+        reader = LineReader(getattr(self.stream, "buffer", self.stream))
+        if interactive:
+            self.out.write(PASTE_ON)   # a pasted block of lines arrives as one message
+        try:
+            while True:
+                if interactive:
+                    self.out.write("› ")
+                    self.out.flush()
+                line = await reader.next()
+                if line is None:
+                    return
+                await sink(parse_line(line, self.chat_id, self.user, keep=self.keep))
+        finally:
+            if interactive:
+                self.out.write(PASTE_OFF)
+                self.out.flush()
 
     async def send(self, row: OutboxRow) -> SendResult:
         text = render(row.item)
@@ -202,4 +233,6 @@ class Console:
         return SendResult(SendStatus.SENT, ref=str(row.id))
 
     async def stop(self) -> None:
-        return None
+        if self.task is not None and not self.task.done():
+            self.task.cancel()   # waiting for a line: nothing of it is committed yet
+            await asyncio.gather(self.task, return_exceptions=True)

@@ -29,12 +29,11 @@ import binascii
 import io
 import json
 import logging
-import sys
 from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import ClientError
 from nio.exceptions import (EncryptionError, GroupEncryptionError, LocalProtocolError, OlmTrustError,
@@ -46,9 +45,8 @@ from ..core.events import OutKind
 from ..i18n import Catalog
 from ..runtime.clock import Clock
 from ..store import OutboxRow, Store
-from ..ops.service import Lifecycle, configure_logging, start_endpoint
 from . import matrix_crypto as crypto
-from .base import SendResult, SendStatus, Sink
+from ..runtime.transport import Refused, SendResult, SendStatus, Sink, Unreachable
 from .matrix_render import (NAME, Allow, SentPrompt, bang, command_names, document_mime, file_content,
                             for_matrix, hint_key, render, render_settled,
                             render_update, Addressee, Look)
@@ -142,9 +140,11 @@ def _failure(answer: Any) -> SendResult:
 
 class Matrix:
     name = NAME
+    idempotent_resend = True   # a resend reuses the row's transaction id: never a second event
 
     def __init__(self, client: AsyncClient, store: Store, catalog: Catalog, allow: Allow = Allow(),
-                 clock: Clock | None = None, *, timeline_limit: int = 10, poll_ms: int = 30_000):
+                 clock: Clock | None = None, *, timeline_limit: int = 10, poll_ms: int = 30_000,
+                 wake: Callable[[], None] = lambda: None):
         self.client = client
         self.store = store
         self.catalog = catalog
@@ -157,7 +157,7 @@ class Matrix:
         self.rooms = crypto.Rooms(client)
         self.commands = command_names(catalog(code, key) for code in catalog.locales
                                       for key in catalog.keys(code))
-        self.wake = lambda: None          # set by serve(): wakes the outbox relay
+        self.wake = wake                  # wakes the outbox relay
         self.receiver: Receiver | None = None
         self._task: asyncio.Task | None = None
         self.recent: OrderedDict[str, SentPrompt] = OrderedDict()
@@ -315,83 +315,14 @@ class Matrix:
 
 # ------------------------------------------------------------------ running
 
-async def serve(app: Any, matrix: Matrix, stop: asyncio.Event, life: Any = None) -> None:
-    """Receive and send until `stop` is set: the sink commits, then wakes the relay.
-    With a Lifecycle, what the relay owes is sent (within its bound) before the client closes."""
-    app.transports[matrix.name] = matrix
-    app.store.resume_interrupted(matrix.name)
-    app.relay.recover()
-    matrix.wake = app.relay.wake.set
-
-    async def sink(inbound):  # noqa: ANN001, ANN202
-        handled = await app.dispatcher.submit(inbound)
-        app.relay.wake.set()
-        return handled
-
-    await app.relay.flush(matrix.name)   # resends first: replies to them can then be matched
-    await matrix.start(sink)
-    relay = asyncio.create_task(app.relay.run(stop))
+async def open_matrix(homeserver: str, user: str, password: str, store: Store, store_path: Path,
+                      catalog: Catalog, allow: Allow, clock: Clock, wake: Callable[[], None]) -> Matrix:
+    """A logged-in Matrix transport, for the runner (which retries while `Unreachable`)."""
     try:
-        await stop.wait()
-    finally:
-        stop.set()
-        await relay
-        await matrix.stop_receiving()
-        if life is not None:
-            await life.drain(app)
-        await matrix.stop()
-
-
-async def _connect_until(settings: Any, store: Store, stop: asyncio.Event) -> AsyncClient | None:
-    pause = 1.0
-    while not stop.is_set():
-        try:
-            return await connect(settings.matrix_homeserver, settings.matrix_user,
-                                 settings.matrix_password, store, settings.matrix_store_path())
-        except (ConnectionError, ClientError, asyncio.TimeoutError, OSError) as exc:
-            log.warning("Matrix homeserver unreachable (%s); again in %.0f s", exc, pause)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=pause)
-            except asyncio.TimeoutError:
-                pause = min(pause * 2, 60.0)
-    return None
-
-
-async def _main(settings: Any) -> int:
-    from ..app import App
-    app = App(settings)
-    try:
-        app.ensure_campaign()
-        stop = asyncio.Event()
-        life = Lifecycle(settings)
-        life.install(stop)
-        client = await _connect_until(settings, app.store, stop)
-        if client is None:
-            return 0
-        log.info("Matrix: logged in as %s (device %s)", client.user_id, client.device_id)
-        matrix = Matrix(client, app.store, app.catalog, Allow.parse(settings.matrix_allow), app.clock)
-        _, endpoint = await start_endpoint(app, settings, receive_bound=matrix.poll_ms / 1000 + 90)
-        ticker = app.start_scheduler(stop)    # openings, reminders, closings: sent through the outbox
-        try:
-            await serve(app, matrix, stop, life)
-            await asyncio.gather(ticker, return_exceptions=True)
-        finally:
-            if endpoint is not None:
-                await endpoint.stop()
-        return 0
-    finally:
-        app.close()
-
-
-def run(settings: Any) -> int:
-    """`tnlbot run --transport matrix`: TNLBOT_MATRIX_HOMESERVER, _USER, _PASSWORD, _ALLOW."""
-    configure_logging(settings)
-    if not settings.matrix_homeserver or not settings.matrix_user:
-        print("Matrix: set TNLBOT_MATRIX_HOMESERVER and TNLBOT_MATRIX_USER "
-              "(and TNLBOT_MATRIX_PASSWORD for the first login).", file=sys.stderr)
-        return 2
-    try:
-        return asyncio.run(_main(settings))
+        client = await connect(homeserver, user, password, store, store_path)
+    except (ConnectionError, ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise Unreachable(f"Matrix homeserver unreachable ({exc})") from exc
     except LoginFailed as exc:
-        print(f"Matrix: {exc}", file=sys.stderr)
-        return 1
+        raise Refused(f"Matrix: {exc}") from exc
+    log.info("Matrix: logged in as %s (device %s)", client.user_id, client.device_id)
+    return Matrix(client, store, catalog, allow, clock, wake=wake)

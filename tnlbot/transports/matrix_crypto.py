@@ -45,28 +45,15 @@ from nio.crypto import ENCRYPTION_ENABLED
 from nio.crypto.attachments import decrypt_attachment
 from nio.exceptions import EncryptionError, LocalProtocolError
 from nio.rooms import MatrixRoom
-from sqlalchemy.engine import make_url
+
+from ..settings import crypto_store_dir as store_dir
 
 log = logging.getLogger(__name__)
-STORE_FOLDER = "matrix-crypto"
 ENCRYPTION = "m.room.encryption"
 
 
 class CryptoUnavailable(Exception):
     """matrix-nio was installed without its `e2e` extra."""
-
-
-def store_dir(database_url: str, configured: str = "") -> Path:
-    """Where the crypto store lives: `configured`, else beside a SQLite database,
-    else in the user's data folder (PostgreSQL)."""
-    if configured:
-        return Path(configured).expanduser()
-    url = make_url(database_url) if database_url else None
-    if url is not None and url.get_backend_name() == "sqlite" and url.database \
-            and url.database != ":memory:":
-        return Path(url.database).expanduser().resolve().parent / STORE_FOLDER
-    from platformdirs import user_data_dir
-    return Path(user_data_dir("tnlbot", appauthor=False)) / STORE_FOLDER
 
 
 def prepare(path: Path) -> Path:

@@ -28,29 +28,28 @@ import asyncio
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
 from telegram import Bot
+from telegram.error import Conflict, InvalidToken, NetworkError
 from telegram.warnings import PTBUserWarning
 
-from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
+from ..core.events import Inbound, InboundKind, OutKind
 from ..i18n import Catalog
 from ..runtime.clock import Clock
-from ..runtime.ratelimit import RateLimiter
-from ..store import ConversationRow, OutboxRow, Store
-from .base import SendResult, SendStatus, Sink
+from ..runtime.runner import Backoff
+from ..runtime.transport import Handled, Refused, SendResult, SendStatus, Sink, Unreachable
+from ..store import OutboxRow, Store
 from .telegram_codec import ACTION, TRANSPORT, inbound_from_update, needs_resolving, resolve_press
+from .telegram_hook import MAX_DOWNLOAD, locale_of
 from .telegram_render import render, units
 from .telegram_send import deliver
 
-__all__ = ["Telegram", "inbound_from_update", "render", "run", "make_bot", "attach"]
+__all__ = ["Telegram", "inbound_from_update", "render", "make_bot", "callback_secret"]
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
-MAX_DOWNLOAD = 20 * 1000 * 1000       # Bot API: bots cannot download bigger files
 MAX_TOAST = 200
 MAX_FAILURES = 5
 # The commands shown in Telegram's menu, in the order of the menu: (French, English).
@@ -86,17 +85,14 @@ def callback_secret(token: str) -> bytes:
     return hashlib.sha256(b"tnlbot telegram buttons\x00" + token.encode()).digest()
 
 
-def locale_of(language: str, known: tuple[str, ...]) -> str:
-    code = language.split("-")[0].lower()
-    return code if code in known else known[0]
-
-
 class Telegram:
     name = TRANSPORT
 
     def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
-                 secret: bytes, poll_timeout: int = 25, webhook: Any = None, lease: Any = None):
+                 secret: bytes, poll_timeout: int = 25, webhook: Any = None, lease: Any = None,
+                 rate_limit: tuple[float, float] = (1.0, 30.0)):
         self.bot, self.store, self.catalog, self.clock = bot, store, catalog, clock
+        self.rate_limit = rate_limit        # messages per second: per chat, overall (0: no limit)
         self.secret = secret
         self.poll_timeout = poll_timeout
         self.webhook = webhook
@@ -113,16 +109,27 @@ class Telegram:
         self.connected = False
 
     # ------------------------------------------------------------ lifecycle
+    async def connect(self) -> "Telegram":
+        """getMe, the command menu, no webhook left when polling: ready to start. The runner
+        calls it again later while it raises Unreachable."""
+        try:
+            await self.bot.initialize()
+            self.username = self.bot.username or ""
+            self.received_at, self.connected = self.clock.now(), True   # getMe answered
+            await self.register_commands()
+            if self.webhook is None:
+                await self.call("deleteWebhook", {"drop_pending_updates": False})
+        except InvalidToken as exc:
+            raise Refused("Telegram refused the bot token") from exc
+        except NetworkError as exc:
+            raise Unreachable(f"Telegram cannot be reached ({exc})") from exc
+        return self
+
     async def start(self, sink: Sink) -> None:
-        await self.bot.initialize()
-        self.username = self.bot.username or ""
-        self.received_at, self.connected = self.clock.now(), True   # getMe answered
-        await self.register_commands()
         if self.webhook is not None:
             from .telegram_webhook import start_webhook
             self._server = await start_webhook(self, sink, self.webhook)
             return
-        await self.call("deleteWebhook", {"drop_pending_updates": False})
         self.task = asyncio.create_task(self._poll_forever(sink))
 
     async def stop(self) -> None:
@@ -167,30 +174,30 @@ class Telegram:
 
     # ------------------------------------------------------------ polling
     async def _poll_forever(self, sink: Sink) -> None:
-        """Receive while this process holds the poller lease (if any); stand by otherwise."""
-        from telegram.error import Conflict, InvalidToken
-        delay = 1.0
+        """The one place that polls: while this process holds the poller lease (if any),
+        getUpdates, handle, confirm; stand by otherwise; back off on failures."""
+        backoff = Backoff()
         while not self._stopping:
             if self.lease is not None and not await self._hold_lease():
                 await self.clock.sleep(self.lease.renew_every)
                 continue
             try:
                 await self.poll_once(sink, self._poll_timeout())
-                delay = 1.0
+                backoff.reset()
             except asyncio.CancelledError:
                 raise
             except InvalidToken:
                 log.critical("Telegram refused the bot token")
                 raise
             except Conflict:
+                delay = backoff.pause()
                 log.warning("another process is receiving this bot's updates (Telegram answered 409 "
                             "Conflict); trying again in %.0f s", delay)
                 await self.clock.sleep(delay)
-                delay = min(delay * 2, 60.0)
             except Exception:  # noqa: BLE001 - network, database: wait and retry
+                delay = backoff.pause()
                 log.warning("polling failed; retrying in %.0f s", delay, exc_info=True)
                 await self.clock.sleep(delay)
-                delay = min(delay * 2, 60.0)
 
     def _poll_timeout(self) -> float:
         """A long poll shorter than the lease's renewal period, so the holder keeps it."""
@@ -349,8 +356,8 @@ class Telegram:
         key = "telegram.button_not_yours" if foreign and chat.startswith("-") else "telegram.button_invalid"
         return self.catalog(locale, key)
 
-    async def _after_press(self, query: dict, inbound: Inbound, handled: object) -> None:
-        ids = tuple(getattr(handled, "outbox_ids", ()) or ())
+    async def _after_press(self, query: dict, inbound: Inbound, handled: Handled) -> None:
+        ids = handled.outbox_ids
         answer = inbound.kind in (InboundKind.CHOICE, InboundKind.TOGGLE)   # not a command's output
         toast = self._lone_notice(ids) if answer else None
         answered = await self.answer_press(query, toast.item.text if toast else "")
@@ -424,34 +431,3 @@ def _sender(raw: dict) -> tuple[str, str]:
         return str(message["chat"]["id"]), str((event.get("from") or {}).get("id", ""))
     except (KeyError, TypeError, AttributeError):
         return "", ""
-
-
-@dataclass
-class FileSizeHook:
-    """Documents over 20 MB: Telegram will not hand them to a bot; say so."""
-    catalog: Catalog
-
-    def before(self, conn: Connection, inbound: Inbound, conv: ConversationRow | None,
-               now: datetime) -> list[Addressed] | None:
-        file = inbound.file
-        if inbound.transport != TRANSPORT or file is None or file.size <= MAX_DOWNLOAD:
-            return None
-        locale = conv.state.locale if conv else locale_of(inbound.language, self.catalog.locales)
-        text = self.catalog(locale, "telegram.file_too_big")
-        return [Addressed(TRANSPORT, inbound.chat_id, Outgoing(OutKind.NOTICE, text), inbound.user_id)]
-
-
-def attach(app: Any, telegram: Telegram) -> None:
-    """Wire the transport into an App: relay, rate limits, file-size check."""
-    app.transports[telegram.name] = telegram
-    settings = app.settings
-    app.relay.limiters[telegram.name] = RateLimiter(
-        app.clock, per_chat=float(settings.telegram_rate_per_chat),
-        overall=float(settings.telegram_rate_overall))
-    app.dispatcher.hooks.append(FileSizeHook(app.catalog))
-
-
-def run(settings: Any, webhook: bool = False) -> int:
-    """`tnlbot run --transport telegram [--webhook]`."""
-    from .telegram_serve import serve
-    return serve(settings, webhook)

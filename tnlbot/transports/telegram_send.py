@@ -12,27 +12,32 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 from telegram import InputFile
 from telegram.error import (BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError,
                             RetryAfter, TimedOut)
 
-from .base import SendResult, SendStatus
-
-if TYPE_CHECKING:
-    from .telegram import Telegram
+from ..runtime.clock import Clock
+from ..runtime.transport import SendResult, SendStatus
 
 Calls = Callable[[str, str], list[dict]]   # (chat id, message id to edit) -> API calls
 PART_ATTEMPTS = 4
 NETWORK_WAIT = 5.0
 
 
+class Api(Protocol):
+    """The Bot API as the transport calls it (telegram.Telegram)."""
+    clock: Clock
+
+    async def call(self, method: str, params: dict | None = None, **timeouts: Any) -> Any: ...
+
+
 class _Gone(Exception):
     """The message to edit no longer exists (or can no longer be edited)."""
 
 
-async def deliver(tg: "Telegram", chat_id: str, calls_for: Calls, message_id: str) -> SendResult:
+async def deliver(tg: Api, chat_id: str, calls_for: Calls, message_id: str) -> SendResult:
     try:
         try:
             return await _deliver(tg, calls_for(chat_id, message_id), bool(message_id))
@@ -44,7 +49,7 @@ async def deliver(tg: "Telegram", chat_id: str, calls_for: Calls, message_id: st
         return SendResult(result.status, result.ref, result.retry_after, result.error, new_chat)
 
 
-async def _deliver(tg: "Telegram", calls: list[dict], editing: bool) -> SendResult:
+async def _deliver(tg: Api, calls: list[dict], editing: bool) -> SendResult:
     ref = ""
     for index, call in enumerate(calls):
         for _ in range(PART_ATTEMPTS):
@@ -61,7 +66,7 @@ async def _deliver(tg: "Telegram", calls: list[dict], editing: bool) -> SendResu
     return SendResult(SendStatus.SENT, ref=ref)
 
 
-async def _attempt(tg: "Telegram", call: dict, editing: bool) -> str | SendResult:
+async def _attempt(tg: Api, call: dict, editing: bool) -> str | SendResult:
     """One API call -> the message id it produced, or why not."""
     try:
         answer = await _post(tg, call)
@@ -93,7 +98,7 @@ def _bad_request(exc: BadRequest, call: dict, editing: bool) -> str | SendResult
     return SendResult(SendStatus.FAILED, error=str(exc))
 
 
-async def _post(tg: "Telegram", call: dict) -> Any:
+async def _post(tg: Api, call: dict) -> Any:
     params = dict(call["params"])
     file = call.get("file")
     if file is not None:

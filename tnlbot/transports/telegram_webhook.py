@@ -13,15 +13,12 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from .base import Sink
-
-if TYPE_CHECKING:
-    from .telegram import Telegram
+from ..runtime.transport import Sink
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -45,7 +42,15 @@ class WebhookConfig:
         return cls(settings.webhook_url, secret, host or "127.0.0.1", int(port or 8443), path)
 
 
-def handler(telegram: "Telegram", sink: Sink, expected: str):
+class Receiving(Protocol):
+    """What the webhook needs of the transport (telegram.Telegram)."""
+
+    async def process(self, raw: dict, sink: Sink) -> None: ...
+
+    async def call(self, method: str, params: dict | None = None, **timeouts: Any) -> Any: ...
+
+
+def handler(telegram: Receiving, sink: Sink, expected: str):
     token = expected.encode()
 
     async def on_update(request: web.Request) -> web.Response:
@@ -68,7 +73,7 @@ def handler(telegram: "Telegram", sink: Sink, expected: str):
     return on_update
 
 
-async def start_webhook(telegram: "Telegram", sink: Sink, config: WebhookConfig) -> web.AppRunner:
+async def start_webhook(telegram: Receiving, sink: Sink, config: WebhookConfig) -> web.AppRunner:
     app = web.Application(client_max_size=1 << 20)
     app.router.add_post(config.path, handler(telegram, sink, config.secret))
     runner = web.AppRunner(app, access_log=None)

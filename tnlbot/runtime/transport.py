@@ -1,0 +1,75 @@
+"""The transport contract: what every transport offers the runner, and what it gets back.
+
+A transport turns native updates into `Inbound` events and hands each one to
+the `Sink` the runner gives it at `start`; the sink returns once the event is
+committed (a `Handled`), and only then may the transport acknowledge the
+platform. The relay calls `send` with one committed outbox row and acts on
+the `SendResult`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Awaitable, Callable, Protocol
+
+from ..core.events import Addressed, Inbound
+from ..store import OutboxRow
+
+
+class SendStatus(str, Enum):
+    SENT = "sent"
+    RETRY = "retry"              # try again after `retry_after` seconds (429, network)
+    UNREACHABLE = "unreachable"  # blocked, kicked, forbidden: never again for this chat
+    UNCERTAIN = "uncertain"      # may or may not have arrived (timeout): never resent
+    FAILED = "failed"            # refused for good (bad request)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    status: SendStatus
+    ref: str = ""                # platform id of what was sent (message id, event id)
+    retry_after: float = 0.0
+    error: str = ""
+    moved_to: str = ""           # the chat moved (Telegram group -> supergroup)
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What the dispatcher did with one inbound event (committed when returned)."""
+    duplicate: bool = False
+    outbox_ids: tuple[int, ...] = ()
+    refused: str = ""            # why nothing was done (e.g. "flood": too many events held back)
+    # what was queued, in order (the committed outbox rows hold the same): a transport
+    # may render these at once instead of reading its rows back
+    messages: tuple[Addressed, ...] = ()
+    conversation: int = 0        # ids for logs and metrics (0: none, e.g. a duplicate)
+    candidature: int = 0
+    answers: int = 0             # answers stored (or cleared) by this event
+
+
+# Called by a transport for each inbound event; returns once it is committed. The
+# runner's sink also has `batch(inbounds) -> list[Handled | Exception]`: what the platform
+# delivered together, committed in one transaction (an event that failed: its exception).
+Sink = Callable[[Inbound], Awaitable[Handled]]
+
+
+class Unreachable(Exception):
+    """The platform cannot be reached now: the runner waits and connects again."""
+
+
+class Refused(Exception):
+    """The platform refuses the bot for good (bad token, bad login): the runner stops."""
+
+
+class Transport(Protocol):
+    """`start`, `send`, `stop`; see runtime/runner.py for the optional attributes."""
+    name: str
+
+    async def start(self, sink: Sink) -> None:
+        """Start receiving; hand each inbound to `sink`, acknowledge after it returns."""
+
+    async def send(self, row: OutboxRow) -> SendResult:
+        """Deliver one outbox row."""
+
+    async def stop(self) -> None:
+        """Stop receiving (finishing the batch in hand) and release connections."""
