@@ -35,7 +35,7 @@ from ..core.flow import Flow
 from .config import Settings as CampaignSettings
 from .elu import ELU_NAME
 from .config import ConfigError, Destination, clock_of, lenient, offsets, settings as parse_settings
-from ..core.schedule import ReminderPlan, timeline
+from .schedule import ReminderPlan, timeline
 
 OPTIONS = ("slug", "year", "track", "flow", "opens", "closes", "timezone")
 

@@ -34,7 +34,7 @@ from .transport import SendResult, SendStatus, Transport
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 FORGET_PREFIX = "forget:"      # see jury/erasure.py
-PARALLEL = 8          # chats served at once by one flush
+PARALLEL = 8          # chats served at once (by all flushes together)
 
 
 def _cosmetic(row: OutboxRow) -> bool:
@@ -52,6 +52,7 @@ class Relay:
     _deferred: dict[str, bool] = field(default_factory=dict)   # may hold deferred rows
     _chat_locks: "WeakValueDictionary[tuple[str, str], asyncio.Lock]" = field(
         default_factory=WeakValueDictionary)
+    _gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PARALLEL))
     # called with each send's row and result (metrics, logs)
     observers: list[Callable[[OutboxRow, SendResult], None]] = field(default_factory=list)
 
@@ -89,7 +90,7 @@ class Relay:
             self._deferred[name] = False         # (unknown at start-up: looked for once)
             if self.store.undefer_messages(name):
                 queues = self._queues(self.store.due_messages(name, self.clock.now()))
-        gate = asyncio.Semaphore(PARALLEL)
+        gate = self._gate      # shared by every flush: few sends claimed and not yet on the wire
         done = await asyncio.gather(*(self._flush_chat(transport, rows, limiter, gate)
                                       for rows in queues.values()))
         deferred = [row_id for _, later in done for row_id in later]
