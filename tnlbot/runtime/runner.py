@@ -125,6 +125,7 @@ class Runner:
     relay: Relay
     clock: Clock
     scheduler: Ticking | None = None
+    first_pause: float = FIRST_PAUSE       # of the connect back-off (tests: a few ms)
 
     async def run(self, open_transport: Opener, stop: asyncio.Event | None = None,
                   service: Service | None = None) -> int:
@@ -147,7 +148,7 @@ class Runner:
 
     async def connect(self, open_transport: Opener, stop: asyncio.Event) -> Transport | None:
         """`open_transport()` until it works (None if stopped first); `Refused` goes up."""
-        backoff = Backoff()
+        backoff = Backoff(first=self.first_pause)
         while not stop.is_set():
             try:
                 return await open_transport()
