@@ -103,7 +103,8 @@ def stages(path: Path) -> list[list[tuple[str, str]]]:
 
 def test_the_container_image_runs_unprivileged_with_its_data_in_a_volume():
     final = stages(DEPLOY / "Containerfile")[-1]
-    get = lambda word: [rest for w, rest in final if w == word]
+    def get(word: str) -> list:
+        return [rest for w, rest in final if w == word]
     user = get("USER")[-1]
     assert user.split(":")[0] not in ("", "0", "root")
     assert get("VOLUME") == ['["/data"]']

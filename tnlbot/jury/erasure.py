@@ -99,7 +99,7 @@ def _candidatures(conn: Connection, person: int, now: datetime) -> tuple[int, in
     Returns (submitted ones kept, team ones kept)."""
     m, k, a, h = T.members, T.candidatures, T.answers, T.answer_history
     kept = teams = 0
-    for cand, status in conn.execute(select(k.c.id, k.c.status).join(m, m.c.candidature_id == k.c.id)
+    for cand, _status in conn.execute(select(k.c.id, k.c.status).join(m, m.c.candidature_id == k.c.id)
                                      .where(m.c.person_id == person)).all():
         others = conn.execute(select(func.count()).select_from(m).where(
             m.c.candidature_id == cand, m.c.person_id != person)).scalar()
