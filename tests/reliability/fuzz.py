@@ -28,6 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from tnlbot.app import App, Settings
 from tnlbot.core.events import FileRef, Inbound, InboundKind
 from tnlbot.core.flow import Kind
+from tnlbot.core.numbers import label
 from tnlbot.core.walk import applicable_answers, missing, slots
 from tnlbot.flows import load_all
 from tnlbot.i18n import load_catalog
@@ -233,8 +234,11 @@ def _order(person: str, machine: Conversations):  # noqa: ANN202
 
 
 def check_recap(text: str, answers: dict, locale: str) -> None:
-    """The recap numbers exactly the slots that apply in the volets it shows, with their labels."""
+    """The recap lists exactly the slots that apply in the volets it shows, in flow order, each
+    under the number it keeps whatever opens before it (a question's own number, `14.2` in a
+    repeat block, `2a` for an "other" text), with their labels."""
     all_slots = slots(FLOW, answers)
+    by_number = {label(FLOW, s): s for s in all_slots}
     texts = FLOW.text(locale)
     titles = {texts.volets[v.id].title: v.id for v in FLOW.volets}
     shown, numbers = set(), []
@@ -243,16 +247,16 @@ def check_recap(text: str, answers: dict, locale: str) -> None:
         if header:
             shown.add(titles[header[1]])
             continue
-        match = re.match(r"(\d+)\. (.*?) → ", line)
+        match = re.match(r"(\d+(?:\.\d+)?a?)\. (.*?) → ", line)
         if not match:
             continue
-        number = int(match[1])
-        assert 1 <= number <= len(all_slots), f"recap line {number}, only {len(all_slots)} apply"
-        slot = all_slots[number - 1]
+        number = match[1]
+        assert number in by_number, f"recap line {number}: no such question applies"
+        slot = by_number[number]
         if slot.question is not None and not slot.part and slot.item < 0:
             assert match[2] == texts.questions[slot.question.id].text, f"line {number}: {match[2]!r}"
         numbers.append(number)
-    expected = [n for n, s in enumerate(all_slots, 1) if s.part != "adder" and s.volet.id in shown]
+    expected = [label(FLOW, s) for s in all_slots if s.part != "adder" and s.volet.id in shown]
     assert numbers == expected, f"recap numbers {numbers[:20]}, applicable {expected[:20]}"
 
 
