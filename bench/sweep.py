@@ -2,7 +2,7 @@
 
 The sweep is the reading half of a reminder wave (tnlbot.campaigns.reminders):
 the SQL narrowing (`candidates`), the loading of members and log (`load`) and
-the pure policy (`core.schedule.due`), batch after batch, without recording
+the pure policy (`campaigns.schedule.due`), batch after batch, without recording
 or sending. It runs at an instant where every member of every candidature is
 due (a deadline slot, an older one now stale, and inactivity), the worst
 case. The peer is a bare `SELECT count(*)` over the same candidatures.
@@ -37,7 +37,7 @@ class Sweep:
 def _policy():  # noqa: ANN202
     try:
         reminders = importlib.import_module("tnlbot.campaigns.reminders")
-        schedule = importlib.import_module("tnlbot.core.schedule")
+        schedule = importlib.import_module("tnlbot.campaigns.schedule")
         config = importlib.import_module("tnlbot.campaigns.config")
         return reminders, schedule, config
     except ImportError as exc:

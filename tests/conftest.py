@@ -5,7 +5,6 @@ import os
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Iterator
 
 import pytest

@@ -71,10 +71,11 @@ def test_ptb_peers_hold_every_answer(script):
     assert pickled.file_bytes > 0 and memory.file_bytes == 0
 
 
-def test_the_answers_section_has_its_three_targets():
+def test_the_answers_section_has_its_four_targets():
     rows, _ = answers_rows(Sizes(conversations=CONVERSATIONS, answers=ANSWERS), lambda _text: None)
     targets = {row.measure: row.target for row in rows if row.target}
-    assert targets == {"tnlbot / Peer A": ">= 1", "tnlbot / Peer B": ">= 10", "floor / tnlbot": "<= 2"}
+    assert targets == {"tnlbot / Peer A": ">= 1", "tnlbot / Peer B": ">= 10", "floor / tnlbot": "<= 2",
+                       "tnlbot, batches of 100 / Peer A": ">= 1.5"}   # group commit
     assert all(row.met in ("yes", "no") for row in rows if row.target)
     assert markdown(rows).count("\n") == len(rows) + 1
 

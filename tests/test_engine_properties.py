@@ -77,6 +77,6 @@ def test_required_slots_are_a_subset_of_applicable_slots(flows):
     keys = {s.key for s in slots(flow, answers)}
     assert "annees_label" in keys and "type_collectivite.other" in keys
     assert not any(k.startswith("postes_linux") for k in keys)
-    for number, slot in missing(flow, answers):
+    for _number, slot in missing(flow, answers):
         assert is_required(slot, answers) and slot.key in keys
     assert all(q.kind is not Kind.NOTICE or not q.required for q in flow.questions.values())

@@ -121,3 +121,37 @@ def test_forgetting_the_responsible_erases_them_and_hands_the_team_over(team):
             T.candidatures, T.candidatures.c.responsible_id == T.people.c.id)
             .where(T.candidatures.c.status == "draft")).scalars().all()
     assert responsible == ["Bob Durand"]
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def attach(app, agent: Agent) -> None:  # noqa: ANN001
+    """The agent reaches the délibération question and sends the file."""
+    for line in ("/aller 2", "oui", "/aller deliberation_votee", "oui", "10/12/2021"):
+        asked = agent.say(line)
+    assert asked.ref == "deliberation"
+    file = app.keep_file(PDF, "deliberation.pdf")
+    assert "reçu et enregistré" in agent.deliver(Inbound(kind=InboundKind.FILE, file=file, **agent._base()))
+
+
+def test_an_erased_draft_takes_its_files_along_unless_another_answer_holds_them(build, any_store, clock):
+    now = clock.now()
+    app = build(any_store, opens=now - timedelta(days=1), closes=now + timedelta(days=120))
+    alice, bob = Agent(app, "alice"), Agent(app, "bob")
+    identify(alice, siren(73282932))
+    identify(bob, siren(21340172))
+    attach(app, alice)
+    attach(app, bob)                     # the same délibération: one stored file, held twice
+    assert files(app) == 1
+    alice.say("/oublier confirmer")
+    assert files(app) == 1               # bob's answer still holds it
+    assert bob.answers()["deliberation"]["ref"].startswith("sha256:")
+    bob.say("/oublier confirmer")
+    assert files(app) == 0               # nothing holds it any more: it is gone
+
+
+def files(app) -> int:  # noqa: ANN001
+    from tnlbot.store.attachments import attachments
+    with app.store.begin() as conn:
+        return len(conn.execute(select(attachments.c.sha256)).all())

@@ -40,3 +40,20 @@ def test_empty_candidatures_delivery_ids_and_old_messages_are_pruned(camp, clock
     assert count(app, T.inbound_seen) == 0
     assert count(app, T.outbox, T.outbox.c.status == "sent") == 0
     assert "Testbourg" in alice.say("/recap")              # the answers were never at risk
+
+
+def test_the_files_of_purged_drafts_go_with_them(camp, clock):
+    from tnlbot.jury.privacy import DEFAULT_RETENTION_DAYS
+
+    from .test_erasure import attach, files
+    app = camp
+    alice = Agent(app, "alice")
+    identify(alice, siren(73282932))
+    attach(app, alice)
+    clock.advance(days=121)
+    app.scheduler.tick()                                    # closed: the draft is frozen, its file kept
+    assert files(app) == 1
+    clock.advance(days=DEFAULT_RETENTION_DAYS + 1)
+    report = app.scheduler.tick()
+    assert report.pruned is not None and report.pruned.drafts == 1 and report.pruned.files == 1
+    assert files(app) == 0

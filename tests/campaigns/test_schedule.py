@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tnlbot.core.schedule import (ActionKind, CampaignClock, CandidatureView, MemberView, QuietHours,
+from tnlbot.campaigns.schedule import (ActionKind, CampaignClock, CandidatureView, MemberView, QuietHours,
                                   ReminderPlan, Sent, due, idle_slot, next_allowed, snooze_until,
                                   timeline)
 

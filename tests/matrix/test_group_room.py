@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -65,3 +66,32 @@ async def test_two_agents_answer_in_turn_in_a_group_room(bot, agents):
     assert answers_of(bot.app.store, bruno.user_id) == {
         "nom_collectivite": "Communauté de communes du Libre", "type_collectivite": "epci"}
     assert [m.body.split(" · ")[0] for m in room.all()[-2:]] == [bruno.user.localpart, "Alice <i>DSI</i>"]
+
+
+async def test_text_typed_right_after_joining_a_team_is_refused_with_a_reason(bot, agents):
+    await bot.start()
+    alice, bruno = await agents("alice"), await agents("bruno")
+    room_id = await alice.group_room(bot.user_id, bruno.user_id, encrypted=True)
+    room = Room(alice, bot.user_id, room_id)
+    await room.read()
+    await alice.until(lambda: bruno.user_id in alice.client.rooms[room_id].users
+                      and not alice.client.rooms[room_id].users[bruno.user_id].invited)
+    await alice.say(room_id, "bonjour")
+    await room.read(2)
+    await room.answer("Mairie de Saint-Libre")
+    await room.answer("1")
+    await room.answer("213105554")
+    (invitation, *_) = await room.say("!inviter")
+    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", invitation.body).group(0)
+
+    await bruno.say(room_id, f"!rejoindre {code}")
+    welcome, told_alice = await room.read(2)
+    assert "Bienvenue dans l'équipe" in welcome and "a rejoint l'équipe" in told_alice
+    await bruno.say(room_id, "31")                      # before any question was put to him
+    hello, question, refused = await room.read(3)
+    assert "Bonjour" in hello and "département" in question and question.body.startswith("bruno")
+    assert "n'a pas été enregistré comme réponse" in refused and refused.body.startswith("bruno")
+    assert "departement" not in answers_of(bot.app.store, alice.user_id)
+    await bruno.say(room_id, "31")                      # now it answers the question shown
+    await room.next_question()
+    assert answers_of(bot.app.store, alice.user_id)["departement"] == "31"

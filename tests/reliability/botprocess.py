@@ -84,7 +84,7 @@ class BotProcess:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise Broken(f"the bot did not exit at end of input; stderr: {self.stderr_tail()}")
+            raise Broken(f"the bot did not exit at end of input; stderr: {self.stderr_tail()}") from None
         if code != 0:
             raise Broken(f"the bot exited with {code}; stderr: {self.stderr_tail()}")
         return self._finish()

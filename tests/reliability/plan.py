@@ -134,7 +134,8 @@ class _Run:
 
     def type(self, line: str) -> bytes:
         self.count += 1
-        inbound = parse_line(line, self.chat, self.user, f"reference-{self.count}")
+        # as the terminal does: /fichier reads the file and keeps its content with the answer
+        inbound = parse_line(line, self.chat, self.user, f"reference-{self.count}", keep=self.app.keep_file)
         handled = self.app.dispatcher.handle(inbound)
         assert not handled.duplicate
         return printed(self.app, handled.outbox_ids)

@@ -11,7 +11,6 @@ import pytest
 
 from tnlbot.core.walk import slots
 
-from . import known_bugs
 from .messages import message_key, unsafe_characters
 from .probe import Probe
 from .targets import SETUP

@@ -35,7 +35,7 @@ from ..core.flow import Flow
 from .config import Settings as CampaignSettings
 from .elu import ELU_NAME
 from .config import ConfigError, Destination, clock_of, lenient, offsets, settings as parse_settings
-from ..core.schedule import ReminderPlan, timeline
+from .schedule import ReminderPlan, timeline
 
 OPTIONS = ("slug", "year", "track", "flow", "opens", "closes", "timezone")
 
@@ -234,7 +234,7 @@ def describe(store: Store, campaign: Campaign, flow: Flow | None = None) -> list
     lines = [f"{campaign.slug}: {campaign.flow_id} ({campaign.track} {campaign.year}), {campaign.state}",
              f"  opens   {local(campaign.opens_at)} ({campaign.timezone})",
              f"  closes  {local(campaign.closes_at)}",
-             f"  candidatures: " + (", ".join(f"{s} {n}" for s, n in sorted(statuses.items())) or "none"),
+             "  candidatures: " + (", ".join(f"{s} {n}" for s, n in sorted(statuses.items())) or "none"),
              f"  reminders: {_offsets(plan)} before closing; "
              f"inactivity {plan.inactivity_days} days; at most {plan.max_per_person} per person; "
              f"quiet {quiet.start:%H:%M}-{quiet.end:%H:%M} and {days or 'no day'}",

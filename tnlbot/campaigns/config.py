@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any, Mapping
 
-from ..core.schedule import CampaignClock, QuietHours, ReminderPlan
+from .schedule import CampaignClock, QuietHours, ReminderPlan
 from ..store.campaigns import Campaign
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -33,7 +33,6 @@ from ..i18n import Catalog
 from ..jury.queries import is_jury_room
 from ..store import ConversationRow, Store
 from ..store import campaign_tables as C
-from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, current_campaign
 from . import claims, codes, elu, identity, lastyear, prefs, teams
 from .config import lenient

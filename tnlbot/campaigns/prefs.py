@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ..core.answers import fold
 from ..core.events import Addressed
-from ..core.schedule import snooze_until, timeline
+from .schedule import snooze_until, timeline
 from ..store import campaign_tables as C
 from .config import clock_of
 from .context import Ctx, insert_or_skip

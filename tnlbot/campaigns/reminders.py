@@ -4,7 +4,7 @@ How this file works:
 - The database says what may be due: draft candidatures whose members lack
   a record for the latest deadline slot, have been idle long enough, or
   have a snooze that ended (a narrowing only; the pure policy in
-  core/schedule.py decides).
+  schedule.py decides).
 - Each batch of candidatures is one transaction: (PostgreSQL) take the
   campaign's advisory transaction lock or leave it to the worker that holds
   it; load members, preferences and the log; ask the policy; INSERT the log
@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Select, and_, bindparam, exists, or_, select,
 
 from ..core.events import Addressed
 from ..core.flow import Flow
-from ..core.schedule import (Action, ActionKind, CampaignClock, CandidatureView, MemberView, Sent,
+from .schedule import (Action, ActionKind, CampaignClock, CandidatureView, MemberView, Sent,
                              due, timeline)
 from ..i18n import Catalog
 from ..store import Store

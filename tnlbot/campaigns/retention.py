@@ -8,6 +8,7 @@
   conversation goes too, and their person when nothing else refers to them.
 - Drafts of finished campaigns, after the campaign's `draft_retention_days`
   (jury/privacy.py: purge_drafts); the submitted versions stay.
+- Attached files no answer, history or submitted version refers to any more.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, and_, delete, exists, not_, or_, select
 
 from ..store import Store
 from ..store import campaign_tables as C
+from ..store.attachments import forget_unreferenced
 from ..store import tables as T
 from ..store.campaigns import list_campaigns
 
@@ -32,6 +34,7 @@ class Pruned:
     messages: int = 0
     empty_candidatures: int = 0
     drafts: int = 0
+    files: int = 0
 
 
 def prune(store: Store, now: datetime, keep_days: int = KEEP_DAYS, empty_days: int = EMPTY_DAYS) -> Pruned:
@@ -43,7 +46,8 @@ def prune(store: Store, now: datetime, keep_days: int = KEEP_DAYS, empty_days: i
                                                 o.c.created_at < before)).rowcount
         empty = _empty_candidatures(conn, now - timedelta(days=empty_days))
         drafts = _drafts(conn, now)
-    return Pruned(ids, messages, empty, drafts)
+        files = forget_unreferenced(conn) if empty or drafts else 0
+    return Pruned(ids, messages, empty, drafts, files)
 
 
 def _empty_candidatures(conn: Connection, untouched_since: datetime) -> int:

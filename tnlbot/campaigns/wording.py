@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 
 from ..core.events import Addressed, Option, Outgoing, OutKind
 from ..core.flow import JSON, Flow
-from ..core.schedule import Action
+from .schedule import Action
 from ..core.walk import missing
 from ..i18n import Catalog, local_time
 from ..store import tables as T

@@ -12,7 +12,9 @@ How this file works:
 - Bad input never changes anything: the reply names the problem and the
   question is asked again.
 - Modes (new, asking, confirming, idle) move only through the shared
-  `transitions` machine of machine.py.
+  `transitions` machine of machine.py. A first message is never an answer:
+  it gets the welcome and the first open question (and, when the
+  candidature already has answers, a word that it was not recorded).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from typing import Mapping
 
 from .commands import dispatch
 from .dialog import welcome
-from .events import Inbound
+from .events import Inbound, InboundKind
 from .flow import JSON, Flow
 from .turn import Dossier, Messages, Outcome, State, Turn
 
@@ -31,9 +33,17 @@ def handle(flow: Flow, t: Messages, state: State, dossier: Dossier,
     turn = Turn(flow, t, state, dossier, dict(answers), transport=event.transport)
     if state.mode == "new":
         welcome(turn, event.language)
+        if answers and event.kind in _ANSWERS:
+            # a person joining a candidature that already has answers (a team, a new chat):
+            # what they typed before seeing a question is not taken as its answer, and they
+            # are told so (a first "hello" in an empty one is just a greeting)
+            turn.say_text(turn.tr("welcome_unused"))
     else:
         dispatch(turn, event)
     return turn.outcome()
+
+
+_ANSWERS = (InboundKind.TEXT, InboundKind.CHOICE, InboundKind.FILE, InboundKind.TOGGLE)
 
 
 __all__ = ["Dossier", "Messages", "Outcome", "State", "handle"]

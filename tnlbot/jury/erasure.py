@@ -30,6 +30,7 @@ from ..store import campaign_tables as C
 from ..store import flow_tables as F
 from ..store import jury_tables as J
 from ..store import tables as T
+from ..store.attachments import forget_unreferenced
 from ..store.jsontext import dumps
 
 REFERENT_KEYS = ("referent_nom", "referent_fonction", "referent_email", "referent_telephone")
@@ -62,6 +63,7 @@ def erase(conn: Connection, transport: str, user_id: str, now: datetime) -> Eras
     conn.execute(delete(T.conversations).where(T.conversations.c.person_id == person))
     conn.execute(delete(T.accounts).where(T.accounts.c.person_id == person))
     conn.execute(update(T.people).where(T.people.c.id == person).values(display_name="", erased_at=now))
+    forget_unreferenced(conn)           # the files of an erased draft go with its answers
     return Erased(True, kept, teams, handed)
 
 
@@ -97,7 +99,7 @@ def _candidatures(conn: Connection, person: int, now: datetime) -> tuple[int, in
     Returns (submitted ones kept, team ones kept)."""
     m, k, a, h = T.members, T.candidatures, T.answers, T.answer_history
     kept = teams = 0
-    for cand, status in conn.execute(select(k.c.id, k.c.status).join(m, m.c.candidature_id == k.c.id)
+    for cand, _status in conn.execute(select(k.c.id, k.c.status).join(m, m.c.candidature_id == k.c.id)
                                      .where(m.c.person_id == person)).all():
         others = conn.execute(select(func.count()).select_from(m).where(
             m.c.candidature_id == cand, m.c.person_id != person)).scalar()

@@ -151,10 +151,10 @@ class Dispatcher:
             seconds = (time.perf_counter() - started) / max(1, len(chosen))
         for index, result in zip(batch, done):
             results[index] = result
-        for inbound, result in zip(inbounds, results):
-            if isinstance(result, Handled):
+        for inbound, outcome in zip(inbounds, results):
+            if isinstance(outcome, Handled):
                 for observe in self.observers:
-                    observe(inbound, result, seconds)
+                    observe(inbound, outcome, seconds)
         return [r for r in results if r is not None]
 
     def _pending(self, inbounds: Sequence[Inbound]) -> dict[tuple[str, str], int]:
@@ -226,7 +226,7 @@ class Dispatcher:
         return Handled(outbox_ids=tuple(ids), messages=tuple(addressed), conversation=conv.id,
                        candidature=conv.candidature_id, answers=len(outcome.changes))
 
-    def dossier(self, conv: ConversationRow, now) -> Dossier:  # noqa: ANN001
+    def dossier(self, conv: ConversationRow, now: datetime) -> Dossier:
         locale = conv.state.locale
         accepting = (conv.campaign_state != "closed" and conv.opens_at <= now < conv.closes_at
                      and conv.status != "frozen")

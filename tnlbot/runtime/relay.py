@@ -117,7 +117,7 @@ class Relay:
 
     async def _flush_chat(self, transport: Transport, rows: list[OutboxRow],
                           limiter: RateLimiter | None, gate: asyncio.Semaphore) -> tuple[int, list[int]]:
-        sent, deferred = 0, []
+        sent, deferred = 0, list[int]()
         key = (rows[0].transport, rows[0].chat_id)
         lock = self._chat_locks.get(key) or self._chat_locks.setdefault(key, asyncio.Lock())
         async with gate, lock:

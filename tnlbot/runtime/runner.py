@@ -38,7 +38,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 from ..core.events import Inbound
 from .clock import Clock
@@ -125,6 +125,7 @@ class Runner:
     relay: Relay
     clock: Clock
     scheduler: Ticking | None = None
+    first_pause: float = FIRST_PAUSE       # of the connect back-off (tests: a few ms)
 
     async def run(self, open_transport: Opener, stop: asyncio.Event | None = None,
                   service: Service | None = None) -> int:
@@ -147,7 +148,7 @@ class Runner:
 
     async def connect(self, open_transport: Opener, stop: asyncio.Event) -> Transport | None:
         """`open_transport()` until it works (None if stopped first); `Refused` goes up."""
-        backoff = Backoff()
+        backoff = Backoff(first=self.first_pause)
         while not stop.is_set():
             try:
                 return await open_transport()
@@ -177,12 +178,13 @@ class Runner:
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({stopped, *tasks, *([receiving] if receiving else [])},
                                      return_when=asyncio.FIRST_COMPLETED)
-        failed = receiving in done and not receiving.cancelled() and receiving.exception() is not None
+        failed = (receiving is not None and receiving in done and not receiving.cancelled()
+                  and receiving.exception() is not None)
         stop.set()
         await self._stop(transport, sink, [stopped, *tasks], service)
         return 1 if failed else 0
 
-    async def _stop(self, transport: Transport, sink: RunnerSink, tasks: list[asyncio.Task],
+    async def _stop(self, transport: Transport, sink: RunnerSink, tasks: list[asyncio.Task[Any]],
                     service: Service | None) -> None:
         stop_receiving = getattr(transport, "stop_receiving", None)
         if stop_receiving is not None:

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import filetype
-from sqlalchemy import Column, Connection, Integer, LargeBinary, String, Table, select
+from sqlalchemy import (Column, Connection, Integer, LargeBinary, String, Table, delete, exists, literal, not_,
+                        or_, select)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..core.events import FileRef
+from . import flow_tables as F
+from . import tables as T
 from .tables import UTC, metadata
 
 PREFIX = "sha256:"
@@ -79,3 +82,16 @@ def content(conn: Connection, ref: str) -> bytes | None:
         return None
     return conn.execute(select(attachments.c.content).where(
         attachments.c.sha256 == ref[len(PREFIX):])).scalar()
+
+
+def forget_unreferenced(conn: Connection) -> int:
+    """Delete the stored files nothing refers to any more: no answer, no change in an
+    answer's history, no answer set aside, no submitted version. A file goes with the
+    last answer that held it (an erased solo draft, drafts purged after their retention,
+    a pruned candidature). Returns how many files were deleted."""
+    held_as = literal("%" + PREFIX) + attachments.c.sha256 + literal("%")
+    holders = ((T.answers, "value"), (T.answer_history, "old_value"), (T.answer_history, "new_value"),
+               (F.answers_aside, "value"), (T.submissions, "snapshot"))
+    held = or_(*(exists(select(table.c[column]).where(table.c[column].like(held_as)))
+                 for table, column in holders))
+    return conn.execute(delete(attachments).where(not_(held))).rowcount

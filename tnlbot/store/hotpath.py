@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection
-
-SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"   # how SQLAlchemy stores DateTime on SQLite
 
 MARK_SEEN = ("INSERT INTO inbound_seen (transport, external_id, seen_at) VALUES (?, ?, ?) "
              "ON CONFLICT DO NOTHING")     # rowcount 0: already processed
@@ -91,15 +89,9 @@ class Hot:
         self._last = (conn, found)
         return found
 
-    def cursor(self, conn: Connection) -> Any:
-        return self.driver(conn).cursor()
-
     def run(self, conn: Connection, statement: str, params: Sequence[Any]) -> Any:
         # sqlite3 and psycopg connections both execute on a new cursor and return it
         return self.driver(conn).execute(self.sql(statement), params)
-
-    def run_many(self, conn: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.cursor(conn).executemany(self.sql(statement), list(rows))
 
     def time(self, instant: datetime) -> Any:
         if not self.is_sqlite:

@@ -463,20 +463,6 @@ class Store:
             return conn.execute(update(o).where(o.c.transport == transport, o.c.status == "deferred")
                                 .values(status="pending")).rowcount
 
-    def sent_ref(self, transport: str, chat_id: str, prompt_ref: str) -> str:
-        """The platform id of the last prompt sent with this ref in this chat."""
-        o = T.outbox
-        rows = None
-        with self.begin() as conn:
-            rows = conn.execute(select(o.c.payload, o.c.sent_ref).where(
-                o.c.transport == transport, o.c.chat_id == chat_id, o.c.status == "sent",
-                o.c.sent_ref != "").order_by(o.c.id.desc()).limit(50)).all()
-        for payload, ref in rows:
-            raw = json.loads(payload)
-            if raw.get("kind") == "prompt" and raw.get("ref") == prompt_ref:
-                return str(ref)
-        return ""
-
     # ------------------------------------------------------------ checkpoints
     def checkpoint(self, name: str) -> str | None:
         with self.begin() as conn:

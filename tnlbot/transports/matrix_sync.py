@@ -35,9 +35,9 @@ from sqlalchemy.exc import DBAPIError
 from ..core.events import Addressed, FileRef, Inbound, InboundKind, Outgoing, OutKind
 from ..i18n import Catalog
 from ..runtime.clock import Clock
+from ..runtime.transport import Sink
 from ..store import Store
 from . import matrix_crypto as crypto
-from .base import Sink
 from .matrix_render import NAME, Allow, SentPrompt, Skip, inbound_from_event
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class Receiver:
             return None
         try:
             return poll.result()
-        except Exception as exc:  # network, or an answer nio could not read
+        except Exception as exc:  # noqa: BLE001 - network, or an answer nio could not read
             return SyncError(f"sync failed: {exc!r}")
 
     async def _sleep(self, seconds: float) -> None:
