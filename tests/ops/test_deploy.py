@@ -3,7 +3,7 @@
 No container builder runs on the CI machine (no daemon, no registry), so the
 image recipe is linted with hadolint and read for what matters: a non-root
 user, the data folder a volume, the health check on /healthz, SIGTERM to
-stop, the bundled flows and messages where the settings point.
+stop, the flows and messages built into the package.
 """
 from __future__ import annotations
 
@@ -113,14 +113,15 @@ def test_the_container_image_runs_unprivileged_with_its_data_in_a_volume():
     assert get("STOPSIGNAL") == ["SIGTERM"]
     assert "/healthz" in get("HEALTHCHECK")[0]
     assert get("ENTRYPOINT") == ['["tnlbot"]']
+    assert get("COPY") == ["--from=build /opt/tnlbot /opt/tnlbot"]
+    build = stages(DEPLOY / "Containerfile")[0]
+    copied = [rest.split()[:-1] for word, rest in build if word == "COPY"]
+    sources = {source for sources in copied for source in sources}
     root = DEPLOY.parent
-    for copied in get("COPY"):
-        parts = copied.split()
-        if not parts[0].startswith("--from"):
-            assert (root / parts[0]).exists(), parts[0]
-    for folder in ("flows", "locales"):
-        assert f"TNLBOT_{folder.upper()}_DIR=/opt/tnlbot/share/{folder}" in env
-        assert f"{folder} /opt/tnlbot/share/{folder}" in get("COPY")
+    assert all((root / source).exists() for source in sources), sources
+    assert {"setup.py", "MANIFEST.in", "tnlbot", "flows", "locales"} <= sources, \
+        "the wheel is built with the flows and messages inside it"
+    assert any("tnlbot check-flows" in rest for word, rest in build if word == "RUN")
 
 
 def test_hadolint_finds_nothing_to_say():

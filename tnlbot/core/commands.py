@@ -1,7 +1,7 @@
 """Commands (/aide, /retour, /deposer...) and the routing of every event."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 from . import answers as parsing
@@ -15,15 +15,34 @@ from .prompts import qtext, recap, volet_summary, yes_no_options
 from .turn import Turn
 from .walk import Slot, applicable_answers, is_answered, missing
 
-COMMANDS: Mapping[str, str] = {
-    "aide": "help", "help": "help", "retour": "back", "back": "back",
-    "passer": "skip", "skip": "skip", "modifier": "edit", "edit": "edit",
-    "recap": "recap", "récap": "recap", "manquant": "missing", "missing": "missing",
-    "deposer": "submit", "déposer": "submit", "submit": "submit",
-    "langue": "language", "language": "language", "aller": "goto", "goto": "goto",
-    "start": "start", "demarrer": "start", "démarrer": "start", "reprendre": "start",
-    "annuler": "cancel", "cancel": "cancel", "statut": "status", "status": "status",
-}
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command, declared once: what it does, its French and English names (the menu's),
+    other spellings people type, and whether Telegram's menu shows it."""
+    intent: str
+    fr: str
+    en: str
+    aliases: tuple[str, ...] = ()
+    menu: bool = True
+
+
+# In the order of Telegram's menu; each intent has its handler in HANDLERS below.
+REGISTRY: tuple[Command, ...] = (
+    Command("help", "aide", "help"),
+    Command("back", "retour", "back"),
+    Command("skip", "passer", "skip"),
+    Command("recap", "recap", "recap", ("récap",)),
+    Command("edit", "modifier", "edit"),
+    Command("missing", "manquant", "missing"),
+    Command("goto", "aller", "goto"),
+    Command("status", "statut", "status"),
+    Command("submit", "deposer", "submit", ("déposer",)),
+    Command("cancel", "annuler", "cancel"),
+    Command("language", "langue", "language"),
+    Command("start", "start", "start", ("demarrer", "démarrer", "reprendre"), menu=False),
+)
+COMMANDS: Mapping[str, str] = {name: command.intent for command in REGISTRY
+                               for name in (command.fr, command.en, *command.aliases)}
 
 Handler = Callable[[Turn, str], None]
 
@@ -263,4 +282,4 @@ HANDLERS: Mapping[str, Handler] = {
     "status": _status, "cancel": _cancel, "submit": _submit,
 }
 
-__all__ = ["COMMANDS", "dispatch", "idle", "values_for"]
+__all__ = ["COMMANDS", "REGISTRY", "Command", "dispatch", "idle", "values_for"]

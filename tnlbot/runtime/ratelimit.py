@@ -71,16 +71,17 @@ class RateLimiter:
         return True
 
     def try_acquire(self, chat: str) -> bool:
-        """For what nobody waits for: take a token now only if no send waits for one and
-        one more is left after it (the next question of a person answering at once)."""
+        """For what nobody waits for: take a token now only if no send waits for one, one
+        more is left in the chat's bucket after it (the next question of a person answering
+        at once) and half the transport's burst is free."""
         if self.waiting:
             return False
         buckets = self._buckets(chat)
         now = self.clock.now().timestamp()
         for bucket in buckets:
             bucket.wait_time(now)            # refill to now
-        if any(bucket.tokens < 2 for bucket in buckets):
-            return False
+        if any(bucket.tokens < max(2.0, bucket.burst / 2) for bucket in buckets):
+            return False                     # half the transport's burst stays for questions
         for bucket in buckets:
             bucket.take()
         return True

@@ -35,6 +35,7 @@ from telegram import Bot
 from telegram.error import Conflict, InvalidToken, NetworkError
 from telegram.warnings import PTBUserWarning
 
+from ..core.commands import REGISTRY
 from ..core.events import Inbound, InboundKind, OutKind
 from ..i18n import Catalog
 from ..runtime.clock import Clock
@@ -53,9 +54,7 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_TOAST = 200
 MAX_FAILURES = 5
 # The commands shown in Telegram's menu, in the order of the menu: (French, English).
-MENU = (("aide", "help"), ("retour", "back"), ("passer", "skip"), ("recap", "recap"),
-        ("modifier", "edit"), ("manquant", "missing"), ("aller", "goto"), ("statut", "status"),
-        ("deposer", "submit"), ("annuler", "cancel"), ("langue", "language"))
+MENU = tuple((command.fr, command.en) for command in REGISTRY if command.menu)
 
 
 class ApiBot(Bot):
