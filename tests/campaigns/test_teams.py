@@ -192,3 +192,21 @@ def test_a_code_cannot_be_used_once_the_campaign_is_closed(camp, clock):
     clock.advance(days=2)                                     # still valid, but the campaign closed
     assert "La campagne n'accepte plus de modifications" in bob.say(f"/rejoindre {code}")
     assert [n for n, _ in team_of(camp, alice)[1]] == ["alice"]
+
+
+def test_a_member_asked_the_question_a_colleague_is_on_is_told_who(camp, clock):
+    alice, bob = Agent(camp, "alice"), Agent(camp, "bob")
+    identify(alice, TESTBOURG)
+    on = alice.say("/reprendre")                         # alice is on the next question
+    bob.say(f"/rejoindre {code_in(alice.say('/inviter'))}")
+    reply = bob.say("/reprendre")
+    assert reply.ref == on.ref
+    assert "alice est en train de répondre à cette question" in reply
+    notice, question = reply.messages[-2:]              # told before the question
+    assert "alice est en train" in notice.text and question.ref == on.ref
+    skipped = bob.say("/passer")                         # offered the next one instead
+    assert skipped.ref != on.ref and "est en train de répondre" not in skipped
+    # alice silent for more than ten minutes: nobody is on it any more
+    clock.advance(minutes=11)
+    bob.say("/retour")
+    assert "est en train de répondre" not in bob.say("/reprendre")

@@ -68,7 +68,7 @@ async def test_two_agents_answer_in_turn_in_a_group_room(bot, agents):
     assert [m.body.split(" · ")[0] for m in room.all()[-2:]] == [bruno.user.localpart, "Alice <i>DSI</i>"]
 
 
-async def test_text_typed_right_after_joining_a_team_is_refused_with_a_reason(bot, agents):
+async def test_text_typed_right_after_joining_a_team_is_refused_and_who_is_on_the_question_told(bot, agents):
     await bot.start()
     alice, bruno = await agents("alice"), await agents("bruno")
     room_id = await alice.group_room(bot.user_id, bruno.user_id, encrypted=True)
@@ -88,8 +88,11 @@ async def test_text_typed_right_after_joining_a_team_is_refused_with_a_reason(bo
     welcome, told_alice = await room.read(2)
     assert "Bienvenue dans l'équipe" in welcome and "a rejoint l'équipe" in told_alice
     await bruno.say(room_id, "31")                      # before any question was put to him
-    hello, question, refused = await room.read(3)
+    hello, on_it, question, refused = await room.read(4)
     assert "Bonjour" in hello and "département" in question and question.body.startswith("bruno")
+    # alice is on that very question: bruno is told who, and how to go on to the next one
+    assert on_it.body.startswith("bruno") and alice.user.localpart in on_it
+    assert "est en train de répondre à cette question" in on_it and "!passer" in on_it
     assert "n'a pas été enregistré comme réponse" in refused and refused.body.startswith("bruno")
     assert "departement" not in answers_of(bot.app.store, alice.user_id)
     await bruno.say(room_id, "31")                      # now it answers the question shown

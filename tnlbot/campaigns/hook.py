@@ -13,7 +13,8 @@ How this file works:
   candidature's lock, the campaign no longer accepts answers); the SIREN
   answer links the body (or is refused when another candidature holds it);
   colleagues whose answers were replaced are told; copied answers that
-  changed are no longer "to check".
+  changed are no longer "to check"; a member about to be asked the question
+  another member of the team is on is told who (turns.py).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from ..jury.queries import is_jury_room
 from ..store import ConversationRow, Store
 from ..store import campaign_tables as C
 from ..store.campaigns import Campaign, campaign_by_slug, current_campaign
-from . import claims, codes, elu, identity, lastyear, prefs, teams
+from . import claims, codes, elu, identity, lastyear, prefs, teams, turns
 from .config import lenient
 from .context import Ctx, load_campaign
 from .wording import time_left
@@ -162,6 +163,12 @@ class CampaignHook:
     # ------------------------------------------------------------------ after
     def after(self, conn: Connection, inbound: Inbound, conv: ConversationRow, outcome: Outcome,
               now: datetime, answers: Mapping[str, JSON]) -> Outcome:
+        outcome = self._after(conn, inbound, conv, outcome, now, answers)
+        # a team's member about to be asked what another member is answering is told who
+        return turns.tell_who_is_on_it(conn, conv, outcome, now, self.catalog)
+
+    def _after(self, conn: Connection, inbound: Inbound, conv: ConversationRow, outcome: Outcome,
+               now: datetime, answers: Mapping[str, JSON]) -> Outcome:
         changes = dict(outcome.changes)
         if not changes and outcome.submission is None:
             if inbound.kind is InboundKind.COMMAND and fold(inbound.command) in HELP:

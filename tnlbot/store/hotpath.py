@@ -20,7 +20,9 @@ MARK_SEEN = ("INSERT INTO inbound_seen (transport, external_id, seen_at) VALUES 
 CONVERSATION = (
     "SELECT c.id, c.person_id, c.candidature_id, k.campaign_id, c.state, k.status, k.version, "
     "k.amended, k.submitted_at, m.role, g.flow_id, g.state, g.opens_at, g.closes_at, g.timezone, "
-    "m.volets, EXISTS (SELECT 1 FROM answer_checks x WHERE x.candidature_id = k.id) "
+    "m.volets, EXISTS (SELECT 1 FROM answer_checks x WHERE x.candidature_id = k.id), "
+    # a team of more than one member (the members' primary key: one index probe)
+    "EXISTS (SELECT 1 FROM members o WHERE o.candidature_id = k.id AND o.person_id <> c.person_id) "
     "FROM conversations c JOIN candidatures k ON k.id = c.candidature_id "
     "JOIN campaigns g ON g.id = k.campaign_id "
     "LEFT JOIN members m ON m.candidature_id = k.id AND m.person_id = c.person_id "

@@ -50,6 +50,7 @@ class ConversationRow:
     volets: str = "[]"          # the member's assigned volets (JSON list; empty: all)
     marked: bool = False        # answers copied from last year still to be checked
     answers: dict | None = None  # the candidature's answers, when read with the conversation
+    team: bool = False          # the candidature has other members than this person
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,14 +198,15 @@ class Store:
             return None
         (conv_id, person_id, candidature_id, campaign_id, state, status, version, amended,
          submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone, volets,
-         marked) = row[:17]
+         marked, team) = row[:18]
         read = self.hot.read_time
         return ConversationRow(conv_id, person_id, candidature_id, campaign_id,
                                State.from_json(loads(state)), status, version,
                                bool(amended), read(submitted_at), role == "responsible",
                                flow_id, campaign_state, read(opens_at), read(closes_at), zone,
                                volets or "[]", bool(marked),
-                               (loads(row[17]) if row[17] else {}) if with_answers else None)
+                               (loads(row[18]) if row[18] else {}) if with_answers else None,
+                               bool(team))
 
     def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
                            display_name: str, campaign_id: int, now: datetime) -> ConversationRow:

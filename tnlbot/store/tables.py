@@ -139,6 +139,7 @@ conversations = Table(
     Column("state", Text, nullable=False, default="{}"),
     Column("updated_at", UTC, nullable=False),
     UniqueConstraint("transport", "chat_id", "user_id", name="uq_conversations_address"),
+    Index("ix_conversations_candidature", "candidature_id"),   # the team's other conversations
 )
 
 inbound_seen = Table(
