@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core.events import Addressed, Outgoing, OutKind
@@ -58,21 +58,19 @@ def claim(ctx: Ctx, org_id: int, siren: str, body: str) -> tuple[bool, list[Addr
     """The sender's candidature claims the body: (accepted, what to say)."""
     assert ctx.conv is not None
     conn, cand = ctx.conn, ctx.conv.candidature_id
-    mine = _active(conn, cand)
-    if any(r.organisation_id == org_id for r in mine):
+    mine = _active(ctx, cand)
+    if any(org == org_id for _id, org, _status in mine):
         return True, []
-    if any(r.status == "verified" for r in mine):
+    if any(status == "verified" for _id, _body, status in mine):
         return False, ctx.say("claims.locked")
     if mine and not ctx.conv.is_responsible:
         return False, ctx.say("teams.siren.responsible_only")
-    c = C.claims
-    conn.execute(update(c).where(c.c.candidature_id == cand, c.c.status == "pending")
-                 .values(status="released", decided_at=ctx.now, note="replaced by another SIREN"))
-    claim_id = conn.execute(c.insert().values(
-        campaign_id=ctx.conv.campaign_id, candidature_id=cand, organisation_id=org_id,
-        status="pending", created_at=ctx.now, note="").returning(c.c.id)).scalar_one()
-    if not ctx.settings.verify_claims and not _rivals(conn, ctx.conv.campaign_id, org_id, cand):
-        _link(conn, claim_id, cand, org_id, ctx.now, "accepted on first claim")
+    hot, now = ctx.store.hot, ctx.store.hot.time(ctx.now)
+    if any(status == "pending" for _id, _body, status in mine):
+        hot.run(conn, RELEASE_PENDING, (now, cand))
+    claim_id = int(hot.run(conn, NEW_CLAIM, (ctx.conv.campaign_id, cand, org_id, now)).fetchone()[0])
+    if not ctx.settings.verify_claims and not _rivals(ctx, org_id, cand):
+        _link_hot(ctx, claim_id, cand, org_id, "accepted on first claim")
     key = "teams.siren.linked" if ctx.conv.is_responsible else "teams.siren.linked_member"
     text = ctx.t(key, body=body, siren=siren)
     if ctx.settings.verify_claims:
@@ -80,17 +78,39 @@ def claim(ctx: Ctx, org_id: int, siren: str, body: str) -> tuple[bool, list[Addr
     return True, [ctx.reply(text)]
 
 
-def _active(conn: Connection, candidature_id: int) -> list:
-    c = C.claims
-    return list(conn.execute(select(c.c.id, c.c.organisation_id, c.c.status).where(
-        c.c.candidature_id == candidature_id, c.c.status.in_(ACTIVE))).all())
+# plain SQL (the store's hot path): a SIREN is typed on the answers' path
+ACTIVE_OF = ("SELECT id, organisation_id, status FROM claims "
+             "WHERE candidature_id = ? AND status IN ('pending', 'verified')")
+RELEASE_PENDING = ("UPDATE claims SET status = 'released', decided_at = ?, "
+                   "note = 'replaced by another SIREN' WHERE candidature_id = ? AND status = 'pending'")
+NEW_CLAIM = ("INSERT INTO claims (campaign_id, candidature_id, organisation_id, status, created_at, note) "
+             "VALUES (?, ?, ?, 'pending', ?, '') RETURNING id")
+RIVALS = ("SELECT EXISTS (SELECT 1 FROM claims WHERE campaign_id = ? AND organisation_id = ? "
+          "AND status IN ('pending', 'verified') AND candidature_id <> ?)")
+LINK = "UPDATE candidatures SET organisation_id = ? WHERE id = ?"
+VERIFY = "UPDATE claims SET status = 'verified', decided_at = ?, note = ? WHERE id = ?"
 
 
-def _rivals(conn: Connection, campaign_id: int, org_id: int, candidature_id: int) -> int:
-    c = C.claims
-    return int(conn.execute(select(func.count()).select_from(c).where(
-        c.c.campaign_id == campaign_id, c.c.organisation_id == org_id, c.c.status.in_(ACTIVE),
-        c.c.candidature_id != candidature_id)).scalar() or 0)
+def _active(ctx: Ctx, candidature_id: int) -> list[tuple[int, int, str]]:
+    return list(ctx.store.hot.run(ctx.conn, ACTIVE_OF, (candidature_id,)).fetchall())
+
+
+def _rivals(ctx: Ctx, org_id: int, candidature_id: int) -> bool:
+    assert ctx.conv is not None
+    row = ctx.store.hot.run(ctx.conn, RIVALS, (ctx.conv.campaign_id, org_id, candidature_id)).fetchone()
+    return bool(row[0])
+
+
+def _link_hot(ctx: Ctx, claim_id: int, candidature_id: int, org_id: int, note: str) -> bool:
+    """`_link` in plain SQL, in the chat."""
+    conn, hot = ctx.conn, ctx.store.hot
+    try:
+        with ctx.store.savepoint(conn):
+            hot.run(conn, LINK, (org_id, candidature_id))
+    except (IntegrityError, conn.dialect.dbapi.IntegrityError):   # linked a moment ago
+        return False
+    hot.run(conn, VERIFY, (hot.time(ctx.now), note[:200], claim_id))
+    return True
 
 
 def _link(conn: Connection, claim_id: int, candidature_id: int, org_id: int, now: datetime,
