@@ -45,6 +45,9 @@ def insert_or_skip(conn: Connection, table: Table):  # noqa: ANN201
     return make(table)
 
 
+CONFIG = "SELECT config FROM campaigns WHERE id = ?"
+
+
 def load_campaign(conn: Connection, campaign_id: int) -> Campaign:
     row = conn.execute(select(T.campaigns).where(T.campaigns.c.id == campaign_id)).one()
     return Campaign(row.id, row.slug, row.year, row.track, row.flow_id, row.opens_at,
@@ -110,6 +113,7 @@ class Ctx:
     _campaign: Campaign | None = None
     args: str = ""
     _answers: dict[str, JSON] | None = None
+    _settings: Settings | None = None
 
     @property
     def campaign(self) -> Campaign:
@@ -135,7 +139,16 @@ class Ctx:
 
     @property
     def settings(self) -> Settings:
-        return lenient(self.campaign.config)
+        """The campaign's settings; without the campaign row when it was not read (a SIREN typed)."""
+        if self._settings is None:
+            if self._campaign is not None:
+                config = self._campaign.config
+            else:
+                assert self.conv is not None
+                row = self.store.hot.run(self.conn, CONFIG, (self.conv.campaign_id,)).fetchone()
+                config = json.loads(row[0] or "{}")
+            self._settings = lenient(config)
+        return self._settings
 
     @property
     def flow(self) -> Flow:
