@@ -515,20 +515,6 @@ class Store:
             return conn.execute(select(s.c.external_id).where(
                 s.c.transport == transport, s.c.external_id == external_id)).first() is not None
 
-    def latest_prompt_sent(self, transport: str, chat_id: str, user_id: str) -> str:
-        """The platform id of the last question sent to one person in a chat ("" if none)."""
-        o = T.outbox
-        with self.begin() as conn:
-            rows = conn.execute(select(o.c.payload, o.c.sent_ref).where(
-                o.c.transport == transport, o.c.chat_id == chat_id, o.c.user_id == user_id,
-                o.c.status == "sent", o.c.sent_ref != "",
-                o.c.payload.contains('"kind":"prompt"', autoescape=True))
-                .order_by(o.c.id.desc()).limit(5)).all()
-        for payload, ref in rows:
-            if Outgoing.from_json(json.loads(payload)).kind.value == "prompt":
-                return str(ref)
-        return ""
-
     def conversation_locale(self, transport: str, chat_id: str, user_id: str) -> str:
         """The language one person speaks with the bot in a chat ("fr" before any message)."""
         c = T.conversations

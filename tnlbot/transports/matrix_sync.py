@@ -81,7 +81,7 @@ class StoreLookups:
         for sent in reversed(list(self.recent.values())):
             if sent.room_id == room_id and sent.user_id == user_id:
                 return sent.event_id
-        return self.store.latest_prompt_sent(NAME, room_id, user_id)
+        return self.store.last_prompt_message(NAME, room_id, user_id)
 
     def remember(self, inbound: Inbound) -> None:
         if inbound.kind is InboundKind.TOGGLE:
