@@ -26,6 +26,7 @@ from typing import IO, Callable, Iterator, Mapping, TextIO
 
 from ..core.events import FileRef, Inbound, InboundKind, Outgoing, OutKind
 from ..core.kinds import Form, form_of
+from ..runtime.attachments import Keep
 from ..runtime.transport import SendResult, SendStatus, Sink
 from ..store import OutboxRow
 
@@ -47,7 +48,6 @@ def parse_line(line: str, chat_id: str, user_id: str, external_id: str = "",
     return Inbound(kind=InboundKind.TEXT, text=text, **base)
 
 
-Keep = Callable[[bytes, str], FileRef]   # stores a content, returns its reference
 MAX_READ = 50_000_000                     # bytes read at most; larger files are refused unread
 
 
