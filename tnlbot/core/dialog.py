@@ -7,6 +7,7 @@ from . import answers as parsing
 from .problem import Problem
 from .events import Inbound, Outgoing, OutKind
 from .flow import JSON, Kind
+from .kinds import KINDS, parse
 from .machine import ASKING, BEGIN, FINISH, IDLE
 from .prompts import prompt, qtext, show_value
 from .shown import show_date, show_number
@@ -124,9 +125,10 @@ def parse_for(turn: Turn, slot: Slot, text: str) -> JSON | Problem:
         if isinstance(cleaned, Problem):
             return cleaned
         return cleaned if len(cleaned) <= 200 else Problem("error.too_long", {"max": "200"})
-    result = parsing.parse(text, q, qtext(turn, q.id).choices, turn.state.locale)
-    if isinstance(result, Problem) and result.key == "error.file_expected" and turn.transport == "console":
-        return Problem("error.file_expected_terminal", result.params)
+    result = parse(text, q, qtext(turn, q.id).choices, turn.state.locale)
+    if isinstance(result, Problem):
+        said = KINDS[q.kind].key(turn.transport, result.key)
+        return result if said == result.key else Problem(said, result.params)
     return result
 
 

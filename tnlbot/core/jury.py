@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from .flow import JSON, Flow, Kind, Question, QuestionText
+from .kinds import KINDS, Export
 from .walk import is_answered, slots
 
 FORMAT = "tnlbot.submission/1"
@@ -311,7 +312,7 @@ def columns(flow: Flow, entries: Iterable[Entry], t: Labels, locale: str) -> tup
         if volet.optional:
             add("volet:" + volet.id, volet.id)
         for q in volet.questions:
-            if q.kind is Kind.NOTICE:
+            if KINDS[q.kind].export is Export.NONE:
                 continue
             add(q.id, volet.id)
             if q.other:
@@ -334,7 +335,7 @@ def _repeat_columns(q: Question, entries: list[Entry], volet: str, add: Callable
     count = max((_count(e.snapshot.answers.get(q.id)) for e in entries), default=0)
     for index in range(count):
         for sub in q.questions:
-            if sub.kind is Kind.NOTICE:
+            if KINDS[sub.kind].export is Export.NONE:
                 continue
             add(f"{q.id}[{index}].{sub.id}", volet)
             if sub.other:
@@ -352,7 +353,7 @@ def cell(flow: Flow, entry: Entry, key: str, t: Labels, locale: str, *, plain: b
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     q = flow.questions.get(split_key(key)[0])
-    if isinstance(value, str) and q is not None and q.kind in (Kind.DECIMAL, Kind.PERCENT) \
+    if isinstance(value, str) and q is not None and KINDS[q.kind].export is Export.DECIMAL \
             and not key.endswith(".other") and _NUMBER.fullmatch(value):
         number = float(value.replace(",", "."))
         return int(number) if number.is_integer() else number

@@ -17,7 +17,8 @@ from sqlalchemy import Connection, select, update
 
 from ..core.dialog import ask
 from ..core.events import Addressed, Outgoing, OutKind
-from ..core.flow import CHOICE_KINDS, JSON, Flow
+from ..core.flow import JSON, Flow
+from ..core.kinds import CHOICE_KINDS
 from ..core.machine import IDLE, NEW
 from ..core.turn import Dossier, State, Turn
 from ..core.walk import Slot, is_answered
