@@ -132,9 +132,9 @@ def choice_tokens(text: str) -> list[str]:
 def parse_multi(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     tokens = choice_tokens(text)
     by_name: dict[str, str] = {}
-    for choice in reversed(q.choices):      # the first choice wins a tie, as _choice does
-        by_name[fold(choice)] = choice
-        by_name[fold(labels.get(choice, choice))] = choice
+    for name in reversed(q.choices):      # the first choice wins a tie, as _choice does
+        by_name[fold(name)] = name
+        by_name[fold(labels.get(name, name))] = name
     # labels that hold a comma or a semicolon are split like the answer: matched piece by piece
     split_labels = [(tuple(fold(t) for t in choice_tokens(labels.get(c, c))), c) for c in q.choices
                     if len(choice_tokens(labels.get(c, c))) > 1]

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Union
 
-JSON = Union[None, bool, int, str, list, dict]
+JSON = Union[None, bool, int, str, list[Any], dict[str, Any]]
 
 
 class Kind(str, Enum):

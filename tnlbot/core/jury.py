@@ -29,7 +29,7 @@ import re
 import unicodedata
 from enum import Enum
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .flow import JSON, Flow, Kind, Question, QuestionText
 from .kinds import KINDS, Export
@@ -64,7 +64,7 @@ class Snapshot:
     # answers a change of the flow set aside before this submission: {key, reason, shown, on}
     aside: tuple[Mapping[str, str], ...] = ()
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         questions = {qid: _text_json(text) for qid, text in self.questions.items()}
         return {"format": FORMAT, "candidature": self.candidature, "version": self.version,
                 "flow": self.flow, "flow_version": self.flow_version, "locale": self.locale,
@@ -76,7 +76,7 @@ class Snapshot:
                 "confirmed_at": self.confirmed_at, **({"aside": [dict(a) for a in self.aside]} if self.aside else {})}
 
     @staticmethod
-    def from_json(raw: Mapping) -> "Snapshot":
+    def from_json(raw: Mapping[str, Any]) -> "Snapshot":
         """Read a stored snapshot (also the first, answers-only format)."""
         texts = raw.get("texts") or {}
         questions = {qid: QuestionText(t.get("text", ""), t.get("help", ""), t.get("unit", ""),
@@ -92,8 +92,8 @@ class Snapshot:
                         str(raw.get("confirmed_at", "")), tuple(raw.get("aside") or ()))
 
 
-def _text_json(text: QuestionText) -> dict:
-    out: dict = {"text": text.text}
+def _text_json(text: QuestionText) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": text.text}
     for name in ("unit", "other", "item"):
         if getattr(text, name):
             out[name] = getattr(text, name)
@@ -131,7 +131,7 @@ def build_snapshot(flow: Flow, answers: Mapping[str, JSON], *, candidature: int,
                     started_at, last_change_at, submitted_at, submitted_at)
 
 
-def canonical(snapshot: Snapshot | Mapping) -> bytes:
+def canonical(snapshot: Snapshot | Mapping[str, Any]) -> bytes:
     raw = snapshot.to_json() if isinstance(snapshot, Snapshot) else snapshot
     return json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
@@ -157,12 +157,12 @@ def _positions(flow: Flow) -> dict[str, int]:
     return {name: index for index, name in enumerate(order)}
 
 
-def key_order(flow: Flow) -> Callable[[str], tuple]:
+def key_order(flow: Flow) -> Callable[[str], tuple[Any, ...]]:
     """A sort key putting answer keys in flow order (items in order, other last)."""
     positions = _positions(flow)
     end = len(positions)
 
-    def order(key: str) -> tuple:
+    def order(key: str) -> tuple[Any, ...]:
         if key.startswith("volet:"):
             return (positions.get(key, end), -1, -1, False, key)
         question, parent, item, other = split_key(key)
@@ -389,7 +389,8 @@ def to_csv(flow: Flow, entries: Iterable[Entry], meta: Meta, t: Labels, *,
     bom = dialect is CsvDialect.SPREADSHEET
     writer = csv.writer(buffer, delimiter=";" if bom else ",", lineterminator="\r\n")
     writer.writerow([*META_KEYS, *(c.key for c in cols)])
-    comma = (lambda v: str(v).replace(".", ",") if isinstance(v, float) else v) if bom else (lambda v: v)
+    def comma(value: Cell) -> Cell:
+        return str(value).replace(".", ",") if bom and isinstance(value, float) else value
     for entry in entries:           # a French spreadsheet reads 6,5 as a number, 6.5 as text
         writer.writerow([*meta_cells(entry, t, meta.locale),
                          *(comma(cell(flow, entry, c.key, t, meta.locale)) for c in cols)])
@@ -423,7 +424,7 @@ def volet_of(flow: Flow, key: str) -> str:
     return q.volet if q is not None else ""
 
 
-def attachments(snapshot: Snapshot) -> list[tuple[str, dict]]:
+def attachments(snapshot: Snapshot) -> list[tuple[str, dict[str, Any]]]:
     """File answers: (key, {name, mime, size}) in flow-independent key order."""
     return [(k, {"name": str(v.get("name", "")), "mime": str(v.get("mime", "")),
                  "size": int(v.get("size", 0) or 0)})

@@ -8,7 +8,8 @@ same parsers as a typed answer.
 """
 from __future__ import annotations
 
-from .answers import Problem, check_file, check_selection
+from .answers import check_file, check_selection
+from .problem import Problem
 from .events import FileRef
 from .flow import JSON, Question
 from .kinds import KINDS, Form, parse, shape_of
