@@ -31,8 +31,8 @@ from enum import Enum
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
-from .flow import JSON, Flow, Kind, Question, QuestionText
-from .walk import is_answered, slots
+from ..core.flow import JSON, Flow, Kind, Question, QuestionText
+from ..core.walk import is_answered, slots
 
 FORMAT = "tnlbot.submission/1"
 EXPORT_FORMAT = "tnlbot.jury-export/1"
