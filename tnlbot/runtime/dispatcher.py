@@ -38,6 +38,7 @@ from sqlalchemy import Connection
 from ..core.engine import Dossier, Outcome, handle
 from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
 from ..core.flow import JSON, Flow
+from ..core.machine import CONFIRMING
 from ..i18n import Catalog, local_time
 from ..store import ConversationRow, Store
 from ..store.campaigns import campaign_by_slug, current_campaign
@@ -255,7 +256,7 @@ class Dispatcher:
                        campaign_dates=(_day(conv.opens_at, conv.timezone), _day(conv.closes_at, conv.timezone)),
                        # only a confirmation submits, and the receipt shows this instant
                        now_local=(local_time(now, locale, conv.timezone)
-                                  if conv.state.mode == "confirming" else ""))
+                                  if conv.state.mode == CONFIRMING else ""))
 
 
 def _day(instant: datetime, zone: str) -> str:
