@@ -26,6 +26,7 @@ from .flowbook.drafts import migrate_drafts
 from .flowbook.hook import AsideHook
 from .flows import load_all
 from .i18n import Catalog, load_catalog
+from .jury.freeze import freeze
 from .jury.hook import JuryHook
 from .ops.backup import StoreBusy, hold_store
 from .ops.service import Operations, configure_logging
@@ -67,7 +68,7 @@ class App:
                  FileSizeHook(self.catalog),
                  self.held_files]                 # last: it sees the final outcome
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
-                                     settings.campaign, hooks=list(hooks))
+                                     settings.campaign, hooks=list(hooks), freeze=freeze)
         self.transports: dict[str, Transport] = {}
         self.relay = Relay(self.store, self.transports, self.clock)
         self.scheduler = Scheduler(self.store, self.flows, self.catalog, self.clock,
