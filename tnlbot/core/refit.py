@@ -8,24 +8,17 @@ same parsers as a typed answer.
 """
 from __future__ import annotations
 
-from .answers import Problem, check_file, check_selection, parse
+from .answers import check_file, check_selection
+from .problem import Problem
 from .events import FileRef
 from .flow import JSON, Kind, Question
-
-_SHAPES: dict[Kind, type | tuple[type, ...]] = {
-    Kind.YES_NO: bool, Kind.INTEGER: int, Kind.REPEAT: int, Kind.FILE: dict, Kind.MULTI: list,
-}
-
-
-def shape_of(kind: Kind) -> type | tuple[type, ...] | None:
-    """The Python type a kind's answers are stored as (None: nothing is stored)."""
-    return None if kind is Kind.NOTICE else _SHAPES.get(kind, str)
+from .kinds import parse, shape_of
 
 
 def same_shape(q: Question, value: JSON) -> bool:
-    if q.kind is Kind.NOTICE or value is None:
+    wanted = shape_of(q.kind)
+    if wanted is None or value is None:
         return False
-    wanted = _SHAPES.get(q.kind, str)
     if wanted is int and isinstance(value, bool):
         return False
     return isinstance(value, wanted)
