@@ -186,7 +186,7 @@ def _run_matrix(settings: Settings) -> int:
         opener: Callable[[], Awaitable[Transport]] = partial(
             open_matrix, settings.matrix_homeserver, settings.matrix_user, settings.matrix_password,
             app.store, settings.matrix_store_path(), app.catalog, Allow.parse(settings.matrix_allow),
-            app.clock, app.relay.wake.set)
+            app.clock, app.relay.wake.set, keep=app.keep_file)
         service = Operations(app, settings, receive_bound=30_000 / 1000 + 90)   # Matrix.poll_ms
         return asyncio.run(app.runner.run(opener, service=service))
     finally:

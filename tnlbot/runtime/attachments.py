@@ -3,12 +3,13 @@
 A transport that has a file's bytes calls `hold` and sends the reference it gets
 in its `Inbound`. As the dispatcher's last hook, `after` stores the content in
 the same transaction as the answer that took it (store/attachments.keep); a
-file the engine refused is dropped unstored.
+file the engine refused is dropped unstored. The same content held twice (two
+people sending one file in one batch) is held until both events are handled.
 """
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Mapping
+from typing import Callable, Mapping
 
 from sqlalchemy import Connection
 
@@ -19,13 +20,17 @@ from ..store import ConversationRow
 from ..store.attachments import describe, keep
 
 
+Keep = Callable[[bytes, str], FileRef]   # holds a file's content, returns its reference
+
+
 class HeldFiles:
     def __init__(self) -> None:
-        self._held: dict[str, bytes] = {}
+        self._held: dict[str, tuple[bytes, int]] = {}   # reference -> content, events holding it
 
     def hold(self, data: bytes, name: str) -> FileRef:
         file = describe(data, name)
-        self._held[file.ref] = data
+        held = self._held.get(file.ref)
+        self._held[file.ref] = (data, held[1] + 1 if held else 1)
         return file
 
     def before(self, conn: Connection, inbound: Inbound, conv: ConversationRow | None,
@@ -36,7 +41,9 @@ class HeldFiles:
               outcome: Outcome, now: datetime, answers: Mapping[str, JSON]) -> Outcome:
         if inbound.file is None or inbound.file.ref not in self._held:
             return outcome
-        data = self._held.pop(inbound.file.ref)
+        data, holders = self._held.pop(inbound.file.ref)
+        if holders > 1:
+            self._held[inbound.file.ref] = (data, holders - 1)
         if any(isinstance(value, dict) and value.get("ref") == inbound.file.ref
                for _, value in outcome.changes):
             keep(conn, data, now)

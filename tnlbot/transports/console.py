@@ -22,9 +22,10 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import IO, Callable, Iterator, TextIO
+from typing import IO, Iterator, TextIO
 
 from ..core.events import FileRef, Inbound, InboundKind, Outgoing, OutKind
+from ..runtime.attachments import Keep
 from ..runtime.transport import SendResult, SendStatus, Sink
 from ..store import OutboxRow
 
@@ -46,7 +47,6 @@ def parse_line(line: str, chat_id: str, user_id: str, external_id: str = "",
     return Inbound(kind=InboundKind.TEXT, text=text, **base)
 
 
-Keep = Callable[[bytes, str], FileRef]   # stores a content, returns its reference
 MAX_READ = 50_000_000                     # bytes read at most; larger files are refused unread
 
 
