@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tnlbot.core.answers import Problem, check_file, luhn, parse
+from tnlbot.core.answers import Problem, check_file, luhn
+from tnlbot.core.kinds import parse
 from tnlbot.core.events import FileRef
 from tnlbot.core.flow import Kind, Question
 

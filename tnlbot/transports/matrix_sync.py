@@ -34,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..core.events import Addressed, FileRef, Inbound, InboundKind, Outgoing, OutKind
 from ..i18n import Catalog
+from ..runtime.attachments import Keep
 from ..runtime.clock import Clock
 from ..runtime.transport import Sink
 from ..store import Store
@@ -113,8 +114,10 @@ class Receiver:
     def __init__(self, client: AsyncClient, store: Store, catalog: Catalog, allow: Allow,
                  sink: Sink, wake: Callable[[], None], clock: Clock, members: Members,
                  quiet: Callable[[], Awaitable[None]], *, timeline_limit: int = 10,
-                 poll_ms: int = 30_000, recent: Mapping[str, SentPrompt] | None = None):
+                 poll_ms: int = 30_000, recent: Mapping[str, SentPrompt] | None = None,
+                 keep: Keep | None = None):
         self.client = client
+        self.keep = keep          # holds an attachment's bytes until its answer is saved with them
         self.quiet = quiet
         self.clock = clock
         self.members = members
@@ -300,10 +303,14 @@ class Receiver:
         self.notify(room_id, found.sender, "matrix.undecryptable", f"matrix:undecryptable:{digest}")
 
     async def _checked_file(self, inbound: Inbound, content: dict) -> Inbound:
-        """An encrypted attachment: downloaded, decrypted, its real size and type kept."""
+        """An encrypted attachment: downloaded, decrypted, its real size and type kept. Its
+        bytes, like those of a clear one, are held so that the answer is saved with the file
+        itself (the jury's exports and dossiers hold it), not a handle on the homeserver."""
         found = crypto.encrypted_file(content)
-        if found is None or inbound.file is None:
+        if inbound.file is None:
             return inbound
+        if found is None:
+            return await self._clear_file(inbound)
         plain = None
         answer = await self.client.download(found["url"])
         body = getattr(answer, "body", None)
@@ -313,8 +320,22 @@ class Receiver:
             log.warning("encrypted attachment %s could not be read: %s", inbound.external_id, answer)
             return replace(inbound, file=replace(inbound.file, size=0, ref=""))
         mime = crypto.sniff(plain) or inbound.file.mime
-        return replace(inbound, file=FileRef(real_name(inbound.file.name, mime), mime, len(plain),
-                                             crypto.file_handle(found)))
+        name = real_name(inbound.file.name, mime)
+        if self.keep is not None:
+            return replace(inbound, file=replace(self.keep(plain, name), mime=mime))
+        return replace(inbound, file=FileRef(name, mime, len(plain), crypto.file_handle(found)))
+
+    async def _clear_file(self, inbound: Inbound) -> Inbound:
+        """A clear attachment's bytes, held; one the homeserver cannot give keeps its handle."""
+        file = inbound.file
+        if self.keep is None or file is None or file.size > self.max_download or not file.ref.startswith("mxc://"):
+            return inbound
+        answer = await self.client.download(file.ref)
+        body = getattr(answer, "body", None)
+        if not isinstance(body, bytes) or len(body) > self.max_download:
+            log.warning("attachment %s could not be downloaded: %s", inbound.external_id, answer)
+            return inbound
+        return replace(inbound, file=self.keep(body, file.name))
 
     def _remember_author(self, event_id: str, sender: str) -> None:
         self.authors[event_id] = sender
