@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tnlbot.core.answers import Problem, parse
+from tnlbot.core.answers import Problem
+from tnlbot.core.kinds import parse
 from tnlbot.core.flow import Kind, Question
 from tnlbot.core.prompts import show_value
 from tnlbot.core.turn import Dossier, State, Turn

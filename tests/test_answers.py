@@ -3,7 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from tnlbot.core.answers import Problem, check_file, luhn, parse
+from tnlbot.core.answers import Problem, check_file, luhn
+from tnlbot.core.kinds import parse
 from tnlbot.core.events import FileRef
 from tnlbot.core.flow import Kind, Question
 

@@ -7,6 +7,7 @@ import stat
 from sqlalchemy import text
 
 from tnlbot.cli import main
+from tnlbot.ops.backup import hold
 from tnlbot.store import Store
 
 
@@ -27,6 +28,21 @@ def test_a_first_start_keeps_the_data_folder_and_database_private(tmp_path, monk
     assert mode(folder / "tnlbot.db") == 0o600
     for companion in folder.glob("tnlbot.db-*"):        # WAL and shared memory, while open
         assert mode(companion) == 0o600, companion
+
+
+def test_the_running_bots_lock_file_is_private_too(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with hold(tmp_path / "data" / "tnlbot.db"):       # a first start: no folder yet
+            assert mode(tmp_path / "data") == 0o700
+            assert mode(tmp_path / "data" / "tnlbot.db.lock") == 0o600
+        lock = tmp_path / "old" / "tnlbot.db.lock"          # left 0644 by an earlier version
+        lock.parent.mkdir()
+        lock.touch(mode=0o644)
+        with hold(tmp_path / "old" / "tnlbot.db"):
+            assert mode(lock) == 0o600
+    finally:
+        os.umask(old)
 
 
 def test_an_existing_database_readable_by_others_is_made_private(tmp_path):

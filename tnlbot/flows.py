@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from .core.flow import (CHOICE_KINDS, All, Answered, AnyOf, Compare, Condition, Equals,
-                        Flow, FlowTexts, Kind, Not, OneOf, Question, QuestionText, Volet,
-                        VoletText)
+from .core.flow import (All, Answered, AnyOf, Compare, Condition, Equals, Flow, FlowTexts, Kind, Not,
+                        OneOf, Question, QuestionText, Volet, VoletText)
+from .core.kinds import CHOICE_KINDS, NUMBER_KINDS, kind_named, unknown
 from .bundled import bundled
 from .i18n import SAFE_LOADER
 
@@ -132,7 +132,7 @@ class _Builder:
         number = _number(self.check, f"{path}.value", value)
         if number is None:
             return None
-        if q.kind not in (Kind.INTEGER, Kind.DECIMAL, Kind.PERCENT):
+        if q.kind not in NUMBER_KINDS:
             self.check.fail(path, f"compares {q.id!r}, which is not a number question")
         return Compare(q.id, number, greater=(op == "greater_than"))
 
@@ -155,10 +155,9 @@ class _Builder:
         for key in raw:
             if key not in _QUESTION_KEYS:
                 self.check.fail(f"{path}.{key}", "unknown key")
-        try:
-            kind = Kind(raw.get("kind"))
-        except ValueError:
-            self.check.fail(f"{path}.kind", f"unknown kind {raw.get('kind')!r}")
+        kind = kind_named(raw.get("kind"))
+        if kind is None:
+            self.check.fail(f"{path}.kind", unknown(raw.get("kind")))
             return None
         when = self.condition(raw["when"], f"{path}.when", local) if "when" in raw else None
         q = self._build(raw, path, qid, kind, volet, parent, when)

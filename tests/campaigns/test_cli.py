@@ -1,6 +1,7 @@
 """`tnlbot campaign create/open/close/show/list` on a SQLite file."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -139,3 +140,30 @@ def test_edit_extend_close_and_reopen_say_what_changes_and_keep_a_log(db, capsys
     assert [line.split(" by ")[0].split()[-1] for line in log] == ["edit", "extend", "reopen"]
     assert "reminders: 7 days, 1 day, 12 hours before closing" in shown
     assert "jury: console:jury, telegram:-100" in shown
+
+
+def _options_of(*path: str) -> dict[str, tuple]:
+    import argparse
+
+    from tnlbot.cli import parser
+    found = parser()
+    for name in path:
+        [sub] = [a for a in found._actions if isinstance(a, argparse._SubParsersAction)]
+        found = sub.choices[name]
+    return {a.option_strings[0]: (a.dest, a.type, a.default, a.help) for a in found._actions if a.option_strings}
+
+
+def test_create_and_edit_take_the_same_schedule_options(db, capsys):
+    schedule = ("--opens", "--closes", "--reminders", "--idle-days", "--max-reminders")
+    create, edit = _options_of("campaign", "create"), _options_of("campaign", "edit")
+    assert [create[o] for o in schedule] == [edit[o] for o in schedule]
+    now = datetime.now(timezone.utc)
+    day = lambda n: (now + timedelta(days=n)).date().isoformat()  # noqa: E731
+    assert main(["campaign", "create", "sch", "--flow", "tnl-2022", "--opens", day(-1), "--closes", day(30),
+                 "--reminders", "3,1", "--idle-days", "4", "--max-reminders", "2"]) == 0
+    [row] = campaigns(db)
+    assert json.loads(row.config)["reminders"] == {"before_days": [3, 1], "inactivity_days": 4, "max_per_person": 2}
+    assert main(["campaign", "edit", "sch", "--reminders", "5", "--idle-days", "0", "--max-reminders", "1",
+                 "--yes"]) == 0
+    [row] = campaigns(db)
+    assert json.loads(row.config)["reminders"] == {"before_days": [5], "inactivity_days": 0, "max_per_person": 1}

@@ -155,3 +155,19 @@ def files(app) -> int:  # noqa: ANN001
     from tnlbot.store.attachments import attachments
     with app.store.begin() as conn:
         return len(conn.execute(select(attachments.c.sha256)).all())
+
+
+def test_one_file_held_for_two_events_is_stored_for_the_one_that_takes_it(build, any_store, clock):
+    """Two people send the same file in one batch: the first is refused (not on the file
+    question), the second's answer takes it and the file is stored with it."""
+    now = clock.now()
+    app = build(any_store, opens=now - timedelta(days=1), closes=now + timedelta(days=120))
+    alice, bob = Agent(app, "alice"), Agent(app, "bob")
+    identify(alice, siren(73282932))
+    identify(bob, siren(21340172))
+    for line in ("/aller 2", "oui", "/aller deliberation_votee", "oui", "10/12/2021"):
+        bob.say(line)
+    early, taken = app.keep_file(PDF, "deliberation.pdf"), app.keep_file(PDF, "deliberation.pdf")
+    assert "reçu et enregistré" not in alice.deliver(Inbound(kind=InboundKind.FILE, file=early, **alice._base()))
+    assert "reçu et enregistré" in bob.deliver(Inbound(kind=InboundKind.FILE, file=taken, **bob._base()))
+    assert bob.answers()["deliberation"]["ref"] == taken.ref and files(app) == 1

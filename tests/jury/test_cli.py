@@ -81,11 +81,14 @@ def test_one_format_in_english(operator, tmp_path):
     assert sheets[0] == "Summary"
 
 
-def test_purging_drafts_of_finished_campaigns_only(operator, badge, tmp_path):
+def test_purging_drafts_of_finished_campaigns_only(operator, badge, tmp_path, monkeypatch):
     open_campaign(badge.store, "tnl-2022", slug="future", closes=datetime(2100, 1, 1, tzinfo=timezone.utc))
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")            # the operator's language, from locales/
     code, out = operator("jury", "purge-drafts")           # the badge campaign closed in 2024
-    assert code == 0 and out.splitlines() == ["tnl-2025-badge-test\t2 candidature(s) purged",
-                                              "future\t0 candidature(s) purged"]
+    assert code == 0 and out.splitlines() == ["tnl-2025-badge-test\t2 brouillons de candidature effacés",
+                                              "future\t0 brouillon de candidature effacé"]
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
+    assert operator("jury", "purge-drafts", "--campaign", "future") == (0, "future\t0 draft applications purged\n")
     assert badge.chats["alice"].answers() == {}
     code, out = operator("jury", "export", "--campaign", "tnl-2025-badge-test", "--format", "csv",
                          "--csv", "rfc4180", "--out", str(tmp_path))

@@ -74,7 +74,7 @@ class Bot:
                                self.crypto)
         self.matrix = Matrix(client, self.app.store, self.app.catalog, Allow.parse(self.allow),
                              self.app.clock, poll_ms=5000, wake=self.app.relay.wake.set,
-                             **options)
+                             keep=self.app.keep_file, **options)
         self.stop_event = asyncio.Event()
         self.task = asyncio.create_task(self.app.runner.serve(self.matrix, self.stop_event,
                                                                   schedule=False))

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from tnlbot.core.events import Addressed, Outgoing, OutKind
 from tnlbot.store import tables as T
+from tnlbot.store.attachments import content
 
 from .conftest import QUESTION, Room, direct_room
 
@@ -177,7 +178,8 @@ async def test_a_file_answer_and_a_file_sent_by_the_bot(bot, agents):
     await room.next_question()
     stored = answers(bot)["deliberation"]
     assert stored["name"] == "délibération.pdf" and stored["size"] == len(pdf)
-    assert stored["mime"] == "application/pdf" and stored["ref"].startswith("mxc://")
+    assert stored["mime"] == "application/pdf" and stored["ref"].startswith("sha256:")
+    assert stored_file(bot.app.store, stored["ref"]) == pdf, "the file itself, for the jury"
     assert "✅ fichier « délibération.pdf »" in (await room.until_shown(upload, "✅ fichier")).body
 
     receipt = Outgoing(OutKind.DOCUMENT, "Votre accusé de réception", filename="accuse.pdf",
@@ -212,6 +214,11 @@ async def test_history_from_before_the_bot_joined_is_not_answered_and_an_edit_ch
     (told,) = await room.read()
     assert "modifié un message" in told and "!modifier" in told
     assert answers(bot) == {"nom_collectivite": "Mairie de Saint-Lbire"}
+
+
+def stored_file(store, ref: str) -> bytes | None:
+    with store.begin() as conn:
+        return content(conn, ref)
 
 
 def answers(bot) -> dict:

@@ -29,12 +29,12 @@ from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, create_campaign, list_campaigns
 from . import cli_changes, cli_report
 from .changes import history
-from .cli_common import _destination, _find, _store, parse_instant
+from .cli_common import _destination, _find, _store, add_schedule_options, parse_instant, reminder_options
 from .closing import Closer
 from ..core.flow import Flow
 from .config import Settings as CampaignSettings
 from .elu import ELU_NAME
-from .config import ConfigError, Destination, clock_of, lenient, offsets, settings as parse_settings
+from .config import ConfigError, Destination, clock_of, lenient, settings as parse_settings
 from .schedule import ReminderPlan, timeline
 
 OPTIONS = ("slug", "year", "track", "flow", "opens", "closes", "timezone")
@@ -49,12 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--flow", help="questionnaire flow id, e.g. tnl-2022")
     create.add_argument("--year", type=int)
     create.add_argument("--track", help="label or badge (default: the flow's)")
-    create.add_argument("--opens", help="opening date or date and time, local")
-    create.add_argument("--closes", help="closing date (end of that day) or date and time, local")
+    add_schedule_options(create)
     create.add_argument("--timezone", help="time zone (default Europe/Paris)")
-    create.add_argument("--reminders", help="reminders before closing, in days or hours, e.g. 14,7,2,1,12h")
-    create.add_argument("--idle-days", type=int, help="inactivity reminder after N days (0: none)")
-    create.add_argument("--max-reminders", type=int, help="most reminders per person")
     create.add_argument("--jury", action="append", default=[],
                         help="jury destination TRANSPORT:CHAT, e.g. matrix:!room:example.org (repeatable)")
     create.add_argument("--no-elu-confirmation", action="store_true",
@@ -96,13 +92,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("reminders", "jury", "invitation_days", "elu_confirmation", "telegram_bot", "verify_claims"):
         if key in raw:
             config[key] = raw[key]
-    reminders = dict(config.get("reminders", {}))
-    if args.reminders:
-        reminders["before_days"] = offsets(args.reminders)
-    if args.idle_days is not None:
-        reminders["inactivity_days"] = args.idle_days
-    if args.max_reminders is not None:
-        reminders["max_per_person"] = args.max_reminders
+    reminders = reminder_options(args, config.get("reminders", {}))
     if reminders:
         config["reminders"] = reminders
     if args.jury:

@@ -16,18 +16,14 @@ from ..settings import Settings
 from ..runtime.clock import Clock
 from ..store.campaigns import Campaign
 from .changes import Plan, apply, plan_edit, plan_extend, plan_reopen
-from .cli_common import _destination, _find, _store, parse_instant
-from .config import ConfigError, destinations, offsets, settings as parse_settings
+from .cli_common import _destination, _find, _store, add_schedule_options, parse_instant, reminder_options
+from .config import ConfigError, destinations, settings as parse_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     edit = sub.add_parser("edit", help="change a campaign's dates, reminders or jury (says what changes first)")
     edit.add_argument("slug")
-    edit.add_argument("--opens", help="new opening date or date and time, local")
-    edit.add_argument("--closes", help="new closing date (end of that day) or date and time, local")
-    edit.add_argument("--reminders", help="reminders before closing, in days or hours, e.g. 14,7,2,1,12h")
-    edit.add_argument("--idle-days", type=int, help="inactivity reminder after N days (0: none)")
-    edit.add_argument("--max-reminders", type=int, help="most reminders per person")
+    add_schedule_options(edit)
     edit.add_argument("--jury", action="append", default=[],
                       help="replace the jury destinations with these TRANSPORT:CHAT (repeatable)")
     edit.add_argument("--add-jury", action="append", default=[], help="add a jury destination TRANSPORT:CHAT")
@@ -47,13 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _config(campaign: Campaign, args: argparse.Namespace) -> dict[str, Any] | None:
     config = dict(campaign.config)
-    reminders = dict(config.get("reminders", {}))
-    if args.reminders is not None:
-        reminders["before_days"] = offsets(args.reminders)
-    if args.idle_days is not None:
-        reminders["inactivity_days"] = args.idle_days
-    if args.max_reminders is not None:
-        reminders["max_per_person"] = args.max_reminders
+    reminders = reminder_options(args, config.get("reminders", {}))
     jury = [dict(d) for d in config.get("jury", [])] if not args.jury else [_destination(j) for j in args.jury]
     jury += [_destination(j) for j in args.add_jury]
     gone = {tuple(_destination(j).values()) for j in args.remove_jury}

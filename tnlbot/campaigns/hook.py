@@ -29,6 +29,7 @@ from ..core.answers import Problem, fold, parse_yes_no
 from ..core.engine import Dossier, Outcome
 from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
 from ..core.flow import JSON, Flow
+from ..core.machine import CONFIRMING, NEW
 from ..core.walk import slots
 from ..i18n import Catalog
 from ..jury.queries import is_jury_room
@@ -104,7 +105,7 @@ class CampaignHook:
             return COMMANDS.get(name)
         if inbound.kind is InboundKind.CHOICE and inbound.ref == elu.PROMPT_REF:
             return _elu_pressed
-        if inbound.kind is InboundKind.TEXT and conv.state.mode == "new":
+        if inbound.kind is InboundKind.TEXT and conv.state.mode == NEW:
             return _elu_typed      # the first words of someone who just joined: an élu's answer?
         return None
 
@@ -150,7 +151,7 @@ class CampaignHook:
                 answers: Mapping[str, JSON], dossier: Dossier, now: datetime) -> Dossier:
         if conv.volets and conv.volets != "[]":     # most members answer every volet
             dossier = replace(dossier, allowed_volets=tuple(json.loads(conv.volets)))
-        submitting = conv.state.mode == "confirming" or (
+        submitting = conv.state.mode == CONFIRMING or (
             inbound.kind is InboundKind.COMMAND and fold(inbound.command) in SUBMIT)
         if not submitting or conv.flow_id not in self.flows:
             return dossier

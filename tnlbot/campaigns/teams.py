@@ -155,13 +155,13 @@ def _enter(ctx: Ctx, person: int, target: int, role: str) -> None:
     conn = ctx.conn
     conn.execute(insert(T.members).values(candidature_id=target, person_id=person, role=role,
                                           volets="[]", joined_at=ctx.now))
-    fresh = dumps(State(mode="new", locale=ctx.locale).to_json())
     if ctx.conv is None:
         conn.execute(insert(T.conversations).values(
             transport=ctx.inbound.transport, chat_id=ctx.inbound.chat_id,
             user_id=ctx.inbound.user_id, person_id=person, candidature_id=target,
-            state=fresh, updated_at=ctx.now))
+            state=dumps(State(locale=ctx.locale).to_json()), updated_at=ctx.now))
         return
+    fresh = dumps(ctx.conv.state.restarted(ctx.locale).to_json())   # every chat of theirs starts over
     old = ctx.conv.candidature_id
     release_all(conn, old, ctx.now, "its team joined another candidature")
     conn.execute(delete(T.members).where(T.members.c.candidature_id == old,
@@ -248,9 +248,9 @@ def _detach(ctx: Ctx, person: int, cand: int) -> None:
     c = T.conversations
     for conv_id, state in conn.execute(select(c.c.id, c.c.state).where(
             c.c.person_id == person, c.c.candidature_id == cand)).all():
-        locale = json.loads(state or "{}").get("locale", "fr")
+        restarted = State.from_json(json.loads(state or "{}")).restarted()
         conn.execute(update(c).where(c.c.id == conv_id).values(
-            candidature_id=own, state=dumps(State(mode="new", locale=locale).to_json()),
+            candidature_id=own, state=dumps(restarted.to_json()),
             updated_at=ctx.now))
 
 
@@ -266,7 +266,7 @@ def move_to_campaign(ctx: Ctx, campaign) -> None:  # noqa: ANN001
         conn.execute(insert(T.members).values(candidature_id=own, person_id=person, role="responsible",
                                               volets="[]", joined_at=ctx.now))
     conn.execute(update(T.conversations).where(T.conversations.c.id == ctx.conv.id).values(
-        candidature_id=own, state=dumps(State(mode="new", locale=ctx.locale).to_json()),
+        candidature_id=own, state=dumps(ctx.conv.state.restarted(ctx.locale).to_json()),
         updated_at=ctx.now))
 
 

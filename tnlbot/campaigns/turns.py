@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from ..core.engine import Outcome
 from ..core.events import Outgoing, OutKind
+from ..core.machine import ASKING
 from ..core.turn import State
 from ..i18n import Catalog
 from ..store import ConversationRow
@@ -29,9 +30,9 @@ ACTIVE = timedelta(minutes=10)
 def about_to_ask(conv: ConversationRow, outcome: Outcome) -> bool:
     """The outcome puts a new question to the member (no I/O)."""
     state = outcome.state
-    if state.mode != "asking" or not state.cursor:
+    if state.mode != ASKING or not state.cursor:
         return False
-    if conv.state.mode == "asking" and conv.state.cursor == state.cursor:
+    if conv.state.mode == ASKING and conv.state.cursor == state.cursor:
         return False                   # the same question again: told when it was first asked
     return any(m.kind is OutKind.PROMPT for m in outcome.messages)
 
@@ -45,7 +46,7 @@ def on_it(conn: Connection, conv: ConversationRow, cursor: str, now: datetime) -
                c.c.updated_at >= now - ACTIVE)).all()
     for name, raw in rows:
         state = State.from_json(loads(raw))
-        if state.mode == "asking" and state.cursor == cursor:
+        if state.mode == ASKING and state.cursor == cursor:
             return str(name or "")
     return None
 

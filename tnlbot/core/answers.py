@@ -2,7 +2,8 @@
 
 Every parser takes the text as typed (or a file reference) and returns either
 the value to store or a `Problem` naming the locale message to show. Parsers
-never raise on user input.
+never raise on user input. Which parser reads which kind is declared in
+`core.kinds`, whose `parse` cleans the text and calls it.
 """
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ import re
 import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Mapping, Union
+from typing import Mapping, Union
 
 from .contacts import luhn  # noqa: F401  (kept here for its callers)
-from .contacts import (parse_departement, parse_email, parse_phone, parse_siren, parse_siret,
-                       parse_url)
 from .events import FileRef
-from .flow import JSON, Kind, Question
+from .flow import JSON, Question
 from .problem import Problem
 
 MAX_TEXT = 4000
@@ -133,9 +132,9 @@ def choice_tokens(text: str) -> list[str]:
 def parse_multi(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     tokens = choice_tokens(text)
     by_name: dict[str, str] = {}
-    for choice in reversed(q.choices):      # the first choice wins a tie, as _choice does
-        by_name[fold(choice)] = choice
-        by_name[fold(labels.get(choice, choice))] = choice
+    for name in reversed(q.choices):      # the first choice wins a tie, as _choice does
+        by_name[fold(name)] = name
+        by_name[fold(labels.get(name, name))] = name
     # labels that hold a comma or a semicolon are split like the answer: matched piece by piece
     split_labels = [(tuple(fold(t) for t in choice_tokens(labels.get(c, c))), c) for c in q.choices
                     if len(choice_tokens(labels.get(c, c))) > 1]
@@ -289,37 +288,3 @@ def _content_is(sniffed: str, extension: str) -> bool:
     if not sniffed:
         return False
     return _SAME_KIND.get(sniffed, sniffed) == _SAME_KIND.get(extension, extension)
-
-
-Parser = Callable[[str, Question, Mapping[str, str]], Result]
-
-PARSERS: Mapping[Kind, Parser] = {
-    Kind.YES_NO: parse_yes_no,
-    Kind.SINGLE: parse_single,
-    Kind.MULTI: parse_multi,
-    Kind.SHORT_TEXT: parse_text,
-    Kind.LONG_TEXT: parse_text,
-    Kind.INTEGER: parse_integer,
-    Kind.DECIMAL: parse_decimal,
-    Kind.PERCENT: parse_percent,
-    Kind.DATE: parse_date,
-    Kind.EMAIL: parse_email,
-    Kind.URL: parse_url,
-    Kind.PHONE: parse_phone,
-    Kind.SIREN: parse_siren,
-    Kind.SIRET: parse_siret,
-    Kind.DEPARTEMENT: parse_departement,
-    Kind.FILE: parse_file_text,
-}
-
-
-_ENGLISH_GROUPING = re.compile(r"(?<=[0-9]),(?=[0-9]{3}(?![0-9]))")
-
-
-def parse(text: str, q: Question, labels: Mapping[str, str], locale: str = "fr") -> Result:
-    cleaned = clean_text(text, multiline=q.kind is Kind.LONG_TEXT)
-    if isinstance(cleaned, Problem):
-        return cleaned
-    if locale == "en" and q.kind in (Kind.INTEGER, Kind.DECIMAL, Kind.PERCENT):
-        cleaned = _ENGLISH_GROUPING.sub("", cleaned)   # "1,250" is a thousand and more in English
-    return PARSERS[q.kind](cleaned, q, labels)

@@ -6,11 +6,12 @@ from typing import Callable, Mapping
 
 from . import answers as parsing
 from . import numbers
-from .answers import Problem
+from .problem import Problem
 from .dialog import (advance, ask, idle, on_choice, on_file, on_text, on_toggle,
                      reprompt, status_text, values_for)
 from .events import Inbound, InboundKind, Option, Outgoing, OutKind
 from .flow import JSON
+from .machine import ASKING, ASK_CONFIRMATION, CANCEL, CONFIRM, CONFIRMING, LEAVE, Condition, Refused
 from .prompts import qtext, recap, volet_summary, yes_no_options
 from .turn import Turn
 from .walk import Slot, applicable_answers, is_answered, missing
@@ -45,14 +46,15 @@ COMMANDS: Mapping[str, str] = {name: command.intent for command in REGISTRY
                                for name in (command.fr, command.en, *command.aliases)}
 
 Handler = Callable[[Turn, str], None]
+_YES_NO: Mapping[tuple[str, ...], JSON | Problem] = {("yes",): True, ("no",): False}
 
 
 def dispatch(turn: Turn, event: Inbound) -> None:
-    if turn.state.mode == "confirming":
+    if turn.state.mode == CONFIRMING:
         if event.kind is InboundKind.TEXT:
             return on_confirmation(turn, parsing.parse_yes_no(event.text.strip(), None, {}))  # type: ignore[arg-type]
         if event.kind is InboundKind.CHOICE and event.ref == "confirm":
-            return on_confirmation(turn, {("yes",): True, ("no",): False}.get(event.values, Problem("x")))
+            return on_confirmation(turn, _YES_NO.get(event.values, Problem("x")))
     handlers: Mapping[InboundKind, Callable[[Turn, Inbound], None]] = {
         InboundKind.TEXT: on_text, InboundKind.COMMAND: on_command,
         InboundKind.CHOICE: on_choice, InboundKind.TOGGLE: on_toggle,
@@ -72,8 +74,8 @@ def on_command(turn: Turn, event: Inbound) -> None:
     args = parsing.clean_text(event.text) if event.text.strip() else ""
     if isinstance(args, Problem):
         return turn.say(args.key, **args.params)
-    if name not in ("cancel", "submit") and turn.state.mode == "confirming":
-        turn.fire("begin")   # any other command leaves the confirmation
+    if name not in ("cancel", "submit"):
+        turn.fire(LEAVE)   # any other command leaves a confirmation (refused when there is none)
     HANDLERS[name](turn, args)
 
 
@@ -176,7 +178,7 @@ def _recap(turn: Turn, args: str) -> None:
 
 def _pending_again(turn: Turn) -> None:
     """After reading (/recap, /manquant, /statut), the question still waiting is asked again."""
-    if turn.state.mode == "asking" and turn.current() is not None:
+    if turn.state.mode == ASKING and turn.current() is not None:
         reprompt(turn)
 
 
@@ -204,12 +206,12 @@ def _language(turn: Turn, args: str) -> None:
         return turn.out.append(Outgoing(OutKind.NOTICE, turn.tr("language.usage"), actions=options))
     turn.state = replace(turn.state, locale=code)
     turn.say("language.changed")
-    reprompt(turn) if turn.state.mode == "asking" else None
+    reprompt(turn) if turn.state.mode == ASKING else None
 
 
 def _start(turn: Turn, args: str) -> None:
     turn.say_text(turn.tr("resume") + "\n" + status_text(turn))
-    if turn.state.mode == "asking":
+    if turn.state.mode == ASKING:
         return reprompt(turn)
     advance(turn, -1)
 
@@ -220,35 +222,43 @@ def _status(turn: Turn, args: str) -> None:
 
 
 def _cancel(turn: Turn, args: str) -> None:
-    if turn.state.mode != "confirming":
+    if turn.fire(CANCEL) is not None:
         return turn.say("cancel.nothing")
     turn.say("submit.cancelled")
     advance(turn, -1)
 
 
 def _submit(turn: Turn, args: str) -> None:
-    if not turn.dossier.accepting:
-        return turn.say_text(turn.dossier.closed_text)
-    if not turn.dossier.is_responsible:
-        return turn.say("submit.not_responsible")
-    lacking = missing(turn.flow, turn.answers)
-    if lacking:
-        return _list_missing(turn)
-    if turn.dossier.to_check:   # answers copied from last year (campaigns feature)
-        text = turn.tr("teams.submit.to_check", n=str(turn.dossier.to_check))
-        return turn.out.append(Outgoing(OutKind.NOTICE, text, actions=(Option("/verifier", "/verifier"),)))
-    if not turn.dossier.claim_verified:
-        return turn.say("claims.submit_pending")
-    if not turn.dossier.elu_confirmed:
-        return turn.out.append(Outgoing(OutKind.NOTICE, turn.tr("teams.submit.elu_missing"),
-                                        actions=(Option("/elu", "/elu"),)))
-    if turn.dossier.status == "submitted" and not turn.dossier.amended:
-        return turn.say("submit.nothing_new", when=turn.dossier.submitted_at)
+    refused = turn.fire(ASK_CONFIRMATION)
+    if refused is not None:
+        return _not_now(turn, refused)
     all_slots = turn.slots()
-    turn.fire("ask_confirmation")
     turn.out.append(Outgoing(OutKind.NOTICE, turn.tr("recap.title") + "\n" + recap(turn, all_slots)))
     turn.out.append(Outgoing(OutKind.PROMPT, turn.tr("submit.confirm"), ref="confirm",
                              options=yes_no_options(turn)))
+
+
+def _not_now(turn: Turn, refused: Refused) -> None:
+    """What stands in the way of a submission, as the machine found it."""
+    d = turn.dossier
+    condition = refused.condition
+    if condition is Condition.ACCEPTING:
+        return turn.say_text(d.closed_text)
+    if condition is Condition.RESPONSIBLE:
+        return turn.say("submit.not_responsible")
+    if condition is Condition.COMPLETE:
+        return _list_missing(turn)
+    if condition is Condition.CHECKED:   # answers copied from last year (campaigns feature)
+        text = turn.tr("teams.submit.to_check", n=str(d.to_check))
+        return turn.out.append(Outgoing(OutKind.NOTICE, text, actions=(Option("/verifier", "/verifier"),)))
+    if condition is Condition.CLAIM_VERIFIED:
+        return turn.say("claims.submit_pending")
+    if condition is Condition.ELU_CONFIRMED:
+        return turn.out.append(Outgoing(OutKind.NOTICE, turn.tr("teams.submit.elu_missing"),
+                                        actions=(Option("/elu", "/elu"),)))
+    if condition is Condition.SOMETHING_NEW:
+        return turn.say("submit.nothing_new", when=d.submitted_at)
+    reprompt(turn)       # not from this mode (a conversation not started yet)
 
 
 def on_confirmation(turn: Turn, result: JSON | Problem) -> None:
@@ -257,19 +267,18 @@ def on_confirmation(turn: Turn, result: JSON | Problem) -> None:
     if result is False:
         turn.say("submit.cancelled")
         return advance(turn, -1)
-    if not turn.dossier.accepting or missing(turn.flow, turn.answers) or turn.dossier.to_check \
-            or not turn.dossier.elu_confirmed or not turn.dossier.claim_verified:
-        turn.fire("begin")
+    if turn.fire(CONFIRM) is not None:   # no longer ready: say why, from the start
+        turn.fire(LEAVE)
         return _submit(turn, "")
-    submit_now(turn)
+    submitted(turn)
 
 
-def submit_now(turn: Turn) -> None:
+def submitted(turn: Turn) -> None:
+    """The confirmed submission (the machine moved to idle): its answers, version and receipt."""
     turn.submission = applicable_answers(turn.flow, turn.answers)
     version = turn.dossier.version + 1
     turn.dossier = replace(turn.dossier, status="submitted", version=version, amended=False,
                            submitted_at=turn.dossier.now_local)
-    turn.fire("confirm")
     turn.state = replace(turn.state, cursor="", skipped=())
     summary = volet_summary(turn, turn.slots())
     turn.say("submit.receipt", version=str(version), summary=summary,

@@ -4,9 +4,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import answers as parsing
-from .answers import Problem
+from .problem import Problem
 from .events import Inbound, Outgoing, OutKind
 from .flow import JSON, Kind
+from .kinds import KINDS, Form, parse
+from .machine import ASKING, BEGIN, FINISH, IDLE
 from .prompts import prompt, qtext, show_value
 from .shown import show_date, show_number
 from .turn import State, Turn
@@ -17,8 +19,7 @@ from .walk import Slot, is_answered, item_count, missing
 def ask(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "") -> None:
     s = turn.state
     turn.state = State(s.mode, slot.key, s.locale, (), s.skipped)
-    if turn.state.mode != "asking":
-        turn.fire("begin")
+    turn.fire(BEGIN)
     turn.out.append(prompt(turn, slot, all_slots, intro))
 
 
@@ -54,8 +55,7 @@ def _volet_intro(turn: Turn, slot: Slot) -> str:
 
 
 def idle(turn: Turn, all_slots: list[Slot]) -> None:
-    if turn.state.mode != "idle":
-        turn.fire("finish")
+    turn.fire(FINISH)
     turn.state = replace(turn.state, cursor="", pending=())
     lacking = missing(turn.flow, turn.answers)
     if lacking:
@@ -125,9 +125,10 @@ def parse_for(turn: Turn, slot: Slot, text: str) -> JSON | Problem:
         if isinstance(cleaned, Problem):
             return cleaned
         return cleaned if len(cleaned) <= 200 else Problem("error.too_long", {"max": "200"})
-    result = parsing.parse(text, q, qtext(turn, q.id).choices, turn.state.locale)
-    if isinstance(result, Problem) and result.key == "error.file_expected" and turn.transport == "console":
-        return Problem("error.file_expected_terminal", result.params)
+    result = parse(text, q, qtext(turn, q.id).choices, turn.state.locale)
+    if isinstance(result, Problem):
+        said = KINDS[q.kind].key(turn.transport, result.key)
+        return result if said == result.key else Problem(said, result.params)
     return result
 
 
@@ -155,15 +156,16 @@ def shown_problem(turn: Turn, problem: Problem) -> dict[str, str]:
 
 def values_for(turn: Turn, slot: Slot, values: tuple[str, ...]) -> JSON | Problem:
     q = slot.question
-    if slot.part in ("concerned", "adder") or (q is not None and q.kind is Kind.YES_NO and not slot.part):
+    form = KINDS[q.kind].form if q is not None and not slot.part else None
+    if slot.part in ("concerned", "adder") or form is Form.YES_NO:
         if values in (("yes",), ("no",)):
             return values == ("yes",)
         return Problem("error.yes_no")
     if q is None or slot.part:
         return Problem("error.unrecognised")
-    if q.kind is Kind.SINGLE and len(values) == 1 and values[0] in q.choices:
+    if form is Form.ONE and len(values) == 1 and values[0] in q.choices:
         return values[0]
-    if q.kind is Kind.MULTI:
+    if form is Form.SEVERAL:
         return parsing.check_selection(list(values or turn.state.pending), q)
     return Problem("error.unrecognised")
 
@@ -204,7 +206,7 @@ def on_file(turn: Turn, event: Inbound) -> None:
         return on_no_question(turn)
     index, slot = found
     q = slot.question
-    if q is None or q.kind is not Kind.FILE or slot.part:
+    if q is None or KINDS[q.kind].form is not Form.FILE or slot.part:
         return turn.say("error.file_unexpected")
     answer(turn, parsing.check_file(event.file, q), index, slot)
 
@@ -225,7 +227,7 @@ def on_choice(turn: Turn, event: Inbound) -> None:
     turn.set(slot.key, result)   # a valid edit from an older keyboard
     settle(turn, slot, result)
     turn.say("edit.done")
-    if turn.state.mode == "asking" and turn.current() is None:
+    if turn.state.mode == ASKING and turn.current() is None:
         advance(turn, -1)        # the edit closed the question being asked: ask the next open one
 
 
@@ -235,7 +237,7 @@ def on_toggle(turn: Turn, event: Inbound) -> None:
         return turn.say("error.stale_button")
     index, slot = found
     q = slot.question
-    if q is None or q.kind is not Kind.MULTI or slot.part or event.values[0] not in q.choices:
+    if q is None or KINDS[q.kind].form is not Form.SEVERAL or slot.part or event.values[0] not in q.choices:
         return turn.say("error.stale_button")
     pending = list(turn.state.pending)
     value = event.values[0]
@@ -245,7 +247,7 @@ def on_toggle(turn: Turn, event: Inbound) -> None:
 
 
 def on_no_question(turn: Turn) -> None:
-    if turn.state.mode == "idle":
+    if turn.state.mode == IDLE:
         return idle(turn, turn.slots())
     turn.say("error.not_applicable")
     advance(turn, -1)

@@ -11,10 +11,11 @@ How this file works:
   what the change opened, then returns to where the person was.
 - Bad input never changes anything: the reply names the problem and the
   question is asked again.
-- Modes (new, asking, confirming, idle) move only through the shared
-  `transitions` machine of machine.py. A first message is never an answer:
-  it gets the welcome and the first open question (and, when the
-  candidature already has answers, a word that it was not recorded).
+- Modes (new, asking, confirming, idle) move only through the machine of
+  machine.py: the engine fires triggers, the machine applies or refuses
+  them. A first message is never an answer: it gets the welcome and the
+  first open question (and, when the candidature already has answers, a
+  word that it was not recorded).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .commands import dispatch
 from .dialog import welcome
 from .events import Inbound, InboundKind
 from .flow import JSON, Flow
+from .machine import NEW
 from .turn import Dossier, Messages, Outcome, State, Turn
 
 
@@ -31,7 +33,7 @@ def handle(flow: Flow, t: Messages, state: State, dossier: Dossier,
            answers: Mapping[str, JSON], event: Inbound) -> Outcome:
     """Answer one inbound event."""
     turn = Turn(flow, t, state, dossier, dict(answers), transport=event.transport)
-    if state.mode == "new":
+    if state.mode == NEW:
         welcome(turn, event.language)
         if answers and event.kind in _ANSWERS:
             # a person joining a candidature that already has answers (a team, a new chat):

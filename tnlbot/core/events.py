@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class InboundKind(str, Enum):
@@ -74,8 +75,8 @@ class Outgoing:
     data: str = ""                       # DOCUMENT: the bytes, base64-encoded
     update: bool = False                 # PROMPT: replaces the last prompt with this ref
 
-    def to_json(self) -> dict:
-        out: dict = {"kind": self.kind.value, "text": self.text}
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind.value, "text": self.text}
         if self.header:
             out["header"] = self.header
         if self.ref:
@@ -99,7 +100,7 @@ class Outgoing:
         return out
 
     @staticmethod
-    def from_json(raw: dict) -> "Outgoing":
+    def from_json(raw: dict[str, Any]) -> "Outgoing":
         return Outgoing(
             kind=OutKind(raw["kind"]),
             text=raw.get("text", ""),

@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Union
 
-JSON = Union[None, bool, int, str, list, dict]
+JSON = Union[None, bool, int, str, list[Any], dict[str, Any]]
 
 
 class Kind(str, Enum):
+    """The kinds of question; each is declared with its parser, form and export in `core.kinds`."""
     YES_NO = "yes_no"
     SINGLE = "single_choice"
     MULTI = "multiple_choice"
@@ -33,8 +34,6 @@ class Kind(str, Enum):
     REPEAT = "repeat"
     NOTICE = "notice"
 
-
-CHOICE_KINDS = frozenset({Kind.SINGLE, Kind.MULTI})
 
 
 # ---------------------------------------------------------------- conditions

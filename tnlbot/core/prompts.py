@@ -3,18 +3,10 @@ from __future__ import annotations
 
 from .events import Option, Outgoing, OutKind
 from .flow import JSON, Kind, QuestionText, Volet
+from .kinds import CHOICE_KINDS, KINDS, Form, show_kind
 from .numbers import label
-from .shown import show_kind
 from .turn import Turn
 from .walk import Slot, is_answered, is_required, item_count, remember
-
-_HINTS = {
-    Kind.DATE: "hint.date", Kind.INTEGER: "hint.integer", Kind.DECIMAL: "hint.decimal",
-    Kind.PERCENT: "hint.percent", Kind.EMAIL: "hint.email", Kind.URL: "hint.url",
-    Kind.PHONE: "hint.phone", Kind.SIREN: "hint.siren", Kind.SIRET: "hint.siret",
-    Kind.DEPARTEMENT: "hint.departement",
-    Kind.MULTI: "hint.multi", Kind.LONG_TEXT: "hint.long_text",
-}
 
 
 def qtext(turn: Turn, question_id: str) -> QuestionText:
@@ -31,9 +23,9 @@ def yes_no_options(turn: Turn) -> tuple[Option, ...]:
 
 def options(turn: Turn, slot: Slot) -> tuple[Option, ...]:
     q = slot.question
-    if slot.part in ("concerned", "adder") or (q is not None and q.kind is Kind.YES_NO and not slot.part):
+    if slot.part in ("concerned", "adder") or (q is not None and KINDS[q.kind].form is Form.YES_NO and not slot.part):
         return yes_no_options(turn)
-    if q is not None and q.kind in (Kind.SINGLE, Kind.MULTI) and not slot.part:
+    if q is not None and q.kind in CHOICE_KINDS and not slot.part:
         labels = qtext(turn, q.id).choices
         return tuple(Option(c, labels.get(c, c)) for c in q.choices)
     return ()
@@ -45,7 +37,7 @@ def show_value(turn: Turn, slot: Slot, value: JSON) -> str:
         return turn.tr("common.yes" if value else "common.no")
     if q is None or slot.part:
         return str(value)
-    if q.kind in (Kind.SINGLE, Kind.MULTI):
+    if q.kind in CHOICE_KINDS:
         labels = qtext(turn, q.id).choices
         chosen = value if isinstance(value, list) else [value]
         return ", ".join(labels.get(str(c), str(c)) for c in chosen)
@@ -107,14 +99,9 @@ def _prompt_text(turn: Turn, slot: Slot) -> str:
     lines = [slot_label(turn, slot)]
     if q is not None and not slot.part:
         text = qtext(turn, q.id)
-        if q.kind in _HINTS:
-            hint = "hint.multi_buttons" if q.kind is Kind.MULTI and turn.transport == "telegram" \
-                else _HINTS[q.kind]
-            lines.append(turn.tr(hint, max=str(q.max_length)))
-        if q.kind is Kind.FILE:
-            hint = "hint.file_terminal" if turn.transport == "console" else "hint.file"
-            lines.append(turn.tr(hint, formats=", ".join(q.formats),
-                                 max=str(q.max_size // 1_000_000)))
+        spec = KINDS[q.kind]
+        if spec.hint:
+            lines.append(turn.tr(spec.key(turn.transport, spec.hint), **spec.hint_params(q)))
         if q.unit and text.unit:
             lines.append(turn.tr("hint.unit", unit=text.unit))
         if text.help:
@@ -150,7 +137,7 @@ def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
     q = slot.question
     if not is_answered(slot, turn.answers) and not is_required(slot, turn.answers):
         lines.append(turn.tr("hint.optional"))
-    multi = q is not None and q.kind is Kind.MULTI and not slot.part
+    multi = q is not None and KINDS[q.kind].form is Form.SEVERAL and not slot.part
     selected = turn.state.pending if multi else ()
     if multi and not selected and isinstance(value, list):
         selected = tuple(value)

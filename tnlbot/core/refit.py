@@ -8,24 +8,17 @@ same parsers as a typed answer.
 """
 from __future__ import annotations
 
-from .answers import Problem, check_file, check_selection, parse
+from .answers import check_file, check_selection
+from .problem import Problem
 from .events import FileRef
-from .flow import JSON, Kind, Question
-
-_SHAPES: dict[Kind, type | tuple[type, ...]] = {
-    Kind.YES_NO: bool, Kind.INTEGER: int, Kind.REPEAT: int, Kind.FILE: dict, Kind.MULTI: list,
-}
-
-
-def shape_of(kind: Kind) -> type | tuple[type, ...] | None:
-    """The Python type a kind's answers are stored as (None: nothing is stored)."""
-    return None if kind is Kind.NOTICE else _SHAPES.get(kind, str)
+from .flow import JSON, Question
+from .kinds import KINDS, Form, parse, shape_of
 
 
 def same_shape(q: Question, value: JSON) -> bool:
-    if q.kind is Kind.NOTICE or value is None:
+    wanted = shape_of(q.kind)
+    if wanted is None or value is None:
         return False
-    wanted = _SHAPES.get(q.kind, str)
     if wanted is int and isinstance(value, bool):
         return False
     return isinstance(value, wanted)
@@ -35,14 +28,15 @@ def still_valid(q: Question, value: JSON) -> bool:
     """Would the question, as it is now, accept this stored answer?"""
     if not same_shape(q, value):
         return False
-    if q.kind is Kind.YES_NO or q.kind is Kind.REPEAT:
+    form = KINDS[q.kind].form
+    if form is Form.YES_NO or form is Form.NOTHING:    # a boolean; a repeat block's item count
         return True
-    if q.kind is Kind.SINGLE:
+    if form is Form.ONE:
         return value in q.choices
-    if q.kind is Kind.MULTI:
+    if form is Form.SEVERAL:
         assert isinstance(value, list)
         return not isinstance(check_selection([str(v) for v in value], q), Problem)
-    if q.kind is Kind.FILE:
+    if form is Form.FILE:
         assert isinstance(value, dict)
         try:
             ref = FileRef(str(value["name"]), str(value["mime"]), int(value["size"]), str(value["ref"]))

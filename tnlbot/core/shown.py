@@ -1,7 +1,8 @@
 """Stored values shown the way a person of the conversation's language writes them
 (Babel): dates `14/03/2021`, numbers `1 250` and `62,5`, percentages `62,5 %` in
 French; `1,250`, `62.5`, `62.5%` in English. What is shown parses back to the same
-stored value (see answers.parse, which reads both)."""
+stored value (see kinds.parse, which reads both). Which kind is shown how is declared
+in `core.kinds`."""
 from __future__ import annotations
 
 from datetime import date
@@ -11,11 +12,8 @@ from functools import lru_cache
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from .flow import JSON, Kind
-
 # Babel's locale for each conversation language: English dates day first, as in the UK
 _BABEL = {"en": "en_GB"}
-NUMBER_KINDS = frozenset({Kind.INTEGER, Kind.DECIMAL, Kind.PERCENT})
 
 
 def _babel(locale: str) -> str:
@@ -47,15 +45,3 @@ def show_percent(value: str, locale: str) -> str:
     sign = "\u00a0%" if locale == "fr" else "%"
     return show_number(value, locale) + sign
 
-
-def show_kind(kind: Kind, value: JSON, locale: str) -> str | None:
-    """A date, number or percentage in the person's language; None for other kinds."""
-    if isinstance(value, bool):
-        return None
-    if kind is Kind.DATE and isinstance(value, str):
-        return show_date(value, locale)
-    if kind is Kind.PERCENT and isinstance(value, (int, str)):
-        return show_percent(str(value), locale)
-    if kind in NUMBER_KINDS and isinstance(value, (int, str)):
-        return show_number(str(value), locale)
-    return None

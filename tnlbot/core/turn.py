@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Protocol
+from typing import Any, Mapping, Protocol
 
 from .events import Outgoing, OutKind
 from .flow import JSON, Flow
-from .machine import modes
-from .walk import Slot, View, reads, slots, view  # noqa: F401
+from .machine import MODE_OF, NEW, RESTART, Condition, Mode, Refused, Trigger, fire
+from .walk import Slot, View, missing, reads, slots, view  # noqa: F401
 
 
 class Messages(Protocol):
@@ -19,20 +19,29 @@ class Messages(Protocol):
 @dataclass(frozen=True, slots=True)
 class State:
     """One person's conversation: where they are, in which language."""
-    mode: str = "new"
+    mode: Mode = NEW               # changed only by the machine (Turn.fire, restarted)
     cursor: str = ""
     locale: str = "fr"
     pending: tuple[str, ...] = ()   # multiple choice toggled, not yet validated
     skipped: tuple[str, ...] = ()   # slots put off with /passer
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"mode": self.mode, "cursor": self.cursor, "locale": self.locale,
                 "pending": list(self.pending), "skipped": list(self.skipped)}
 
     @staticmethod
-    def from_json(raw: Mapping) -> "State":
-        return State(raw.get("mode", "new"), raw.get("cursor", ""), raw.get("locale", "fr"),
+    def from_json(raw: Mapping[str, Any]) -> "State":
+        text = raw.get("mode", "new")
+        mode = MODE_OF.get(text)
+        return State(Mode(text) if mode is None else mode, raw.get("cursor", ""), raw.get("locale", "fr"),
                      tuple(raw.get("pending", ())), tuple(raw.get("skipped", ())))
+
+    def restarted(self, locale: str = "") -> "State":
+        """The conversation starting over (it now serves another candidature): only the
+        language is kept, `locale` when given."""
+        mode = fire(self.mode, RESTART)
+        assert not isinstance(mode, Refused), mode    # restart applies in every mode
+        return State(mode, "", locale or self.locale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +108,32 @@ class Turn:
         if self.dossier.status == "submitted":
             self.dossier = replace(self.dossier, amended=True)
 
-    def fire(self, trigger: str) -> None:
+    def fire(self, trigger: Trigger) -> Refused | None:
+        """Ask the machine to move; None when it did, else its refusal (the mode stays)."""
         s = self.state
-        self.state = State(modes().fire(s.mode, trigger), s.cursor, s.locale, s.pending, s.skipped)
+        mode = fire(s.mode, trigger, self.holds)
+        if isinstance(mode, Refused):
+            return mode
+        if mode is not s.mode:
+            self.state = State(mode, s.cursor, s.locale, s.pending, s.skipped)
+        return None
+
+    def holds(self, condition: Condition) -> bool:
+        """A condition of the machine's transitions, for this event."""
+        d = self.dossier
+        if condition is Condition.ACCEPTING:
+            return d.accepting
+        if condition is Condition.RESPONSIBLE:
+            return d.is_responsible
+        if condition is Condition.COMPLETE:
+            return not missing(self.flow, self.answers)
+        if condition is Condition.CHECKED:
+            return not d.to_check
+        if condition is Condition.CLAIM_VERIFIED:
+            return d.claim_verified
+        if condition is Condition.ELU_CONFIRMED:
+            return d.elu_confirmed
+        return not (d.status == "submitted" and not d.amended)    # SOMETHING_NEW
 
     def view(self) -> View:
         """The applicable slots and their positions, computed once per change of the answers."""

@@ -16,7 +16,7 @@ condition no longer holds is never shown, asked or submitted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 from .flow import JSON, Flow, Kind, Question, Volet
 
@@ -40,7 +40,7 @@ def _selected(value: JSON, choice: str) -> bool:
     return value == choice or (isinstance(value, list) and choice in value)
 
 
-def _lookup(answers: Mapping[str, JSON], prefix: str):
+def _lookup(answers: Mapping[str, JSON], prefix: str) -> Callable[[str], JSON]:
     if not prefix:
         return answers.get
 
@@ -112,9 +112,9 @@ class _Plan:
     volets: list[tuple[Volet, Slot | None, list[_Entry]]]
     watch: tuple[str, ...]                           # answers the walk reads (top level)
     repeats: tuple[tuple[str, tuple[str, ...]], ...]  # repeat id, sub-answers read per item
-    known: dict[tuple, View]                          # signature of the read answers -> view
+    known: dict[tuple[Any, ...], View]                          # signature of the read answers -> view
     read: frozenset[str] = frozenset()                # every answer key the walk may read
-    memo: dict = field(default_factory=dict)          # texts built from this flow (see prompts.py)
+    memo: dict[Any, Any] = field(default_factory=dict)          # texts built from this flow (see prompts.py)
 
 
 _PLANS: dict[int, _Plan] = {}
@@ -162,14 +162,14 @@ def _plan(flow: Flow) -> _Plan:
 _MEMO_MAX = 8192    # texts kept per flow; the table is emptied when full
 
 
-def _keep(table: dict, key: object, value: object, limit: int) -> None:
+def _keep(table: dict[Any, Any], key: object, value: object, limit: int) -> None:
     """Store in a bounded table: when it is full, it starts again empty."""
     if len(table) >= limit:
         table.clear()
     table[key] = value
 
 
-def remember(flow: Flow, key: tuple, make: Callable[[], T]) -> T:
+def remember(flow: Flow, key: tuple[Any, ...], make: Callable[[], T]) -> T:
     """What `make` builds from the flow alone (and the key), built once while the flow's plan
     lives."""
     table = _plan(flow).memo
@@ -195,7 +195,7 @@ def _tag(value: JSON) -> object:
     return (kind, value)
 
 
-def _signature(plan: _Plan, answers: Mapping[str, JSON]) -> tuple:
+def _signature(plan: _Plan, answers: Mapping[str, JSON]) -> tuple[Any, ...]:
     get = answers.get
     # text and absent answers stand for themselves; anything else carries its type
     signature = [v if v is None or v.__class__ is str else _tag(v) for v in map(get, plan.watch)]

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ..core.flow import JSON, Flow, Kind, Question
+from ..core.kinds import CHOICE_KINDS
 from ..core.refit import still_valid
 
 _ITEM = re.compile(r"^(?P<repeat>[^\[\]]+)\[(?P<index>\d+)\]\.(?P<sub>.+)$")
@@ -96,7 +97,7 @@ def _one(flow: Flow, key: str, value: JSON) -> tuple[list[tuple[str, JSON]], lis
         return [(key, None)], [Aside(key, value, CHOICE_WITHDRAWN, q.id)]
     if q.kind is Kind.NOTICE:
         return [], []
-    if q.kind in (Kind.SINGLE, Kind.MULTI):
+    if q.kind in CHOICE_KINDS:
         return _choice_answer(q, key, value)
     if still_valid(q, value):
         return [], []

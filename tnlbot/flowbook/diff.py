@@ -15,18 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.flow import CHOICE_KINDS, Flow, Kind, Question
-from ..core.refit import shape_of
+from ..core.flow import Flow, Kind, Question
+from ..core.kinds import CHOICE_KINDS, SPECS, shape_of
 from ..flows import load_flow
 
-_TEXT_KINDS = (Kind.SHORT_TEXT, Kind.LONG_TEXT)
-LIMITS: dict[Kind, tuple[str, ...]] = {
-    **{k: ("min_length", "max_length") for k in _TEXT_KINDS},
-    Kind.INTEGER: ("minimum", "maximum", "unit"), Kind.DECIMAL: ("minimum", "maximum", "unit"),
-    Kind.DATE: ("min_date", "max_date"), Kind.SINGLE: ("other",),
-    Kind.MULTI: ("min_choices", "max_choices", "other"), Kind.FILE: ("formats", "max_size"),
-    Kind.REPEAT: ("min_items", "max_items"),
-}
+LIMITS: dict[Kind, tuple[str, ...]] = {spec.kind: spec.limits for spec in SPECS if spec.limits}
 _TEXT_FIELDS = ("text", "help", "unit", "item", "other")
 
 

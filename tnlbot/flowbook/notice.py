@@ -17,7 +17,9 @@ from sqlalchemy import Connection, select, update
 
 from ..core.dialog import ask
 from ..core.events import Addressed, Outgoing, OutKind
-from ..core.flow import CHOICE_KINDS, JSON, Flow
+from ..core.flow import JSON, Flow
+from ..core.kinds import CHOICE_KINDS
+from ..core.machine import IDLE, NEW
 from ..core.turn import Dossier, State, Turn
 from ..core.walk import Slot, is_answered
 from ..i18n import Catalog, local_time
@@ -81,7 +83,7 @@ def _target(turn: Turn, need: set[str]) -> Slot | None:
     found = turn.current()
     if found is not None and not is_answered(found[1], turn.answers):
         return found[1]
-    return askable[0] if askable and turn.state.mode != "idle" else None
+    return askable[0] if askable and turn.state.mode != IDLE else None
 
 
 def conversations_told(store: Store, conn: Connection, cand: int, flow: Flow, catalog: Catalog,
@@ -98,7 +100,7 @@ def conversations_told(store: Store, conn: Connection, cand: int, flow: Flow, ca
     told = 0
     for row in rows:
         state = State.from_json(json.loads(row.state or "{}"))
-        if state.mode == "new":
+        if state.mode == NEW:
             continue
         state = State(state.mode, state.cursor, state.locale, (), state.skipped)
         text = _text(catalog, state.locale, flow, report, aside, now, zone or "Europe/Paris")

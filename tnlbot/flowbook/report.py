@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 
-from ..core.flow import Kind
+from ..core.kinds import KNOWN
 from ..i18n import Catalog
 from .importer import Cell, Imported
 from .ods import Sheet
@@ -32,7 +32,7 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p + "$"), k
     (rf"missing or invalid id {_V} \(lower-case letters, digits, _\)", "bad_id"),
     (rf"duplicate question id {_V}", "duplicate_id"),
     (r"unknown key", "unknown_key"),
-    (rf"unknown kind {_V}", "unknown_kind"),
+    (rf"unknown kind {_V} \(known kinds: .+\)", "unknown_kind"),
     (r"a choice question needs at least two choices", "two_choices"),
     (r"duplicate choice", "duplicate_choice"),
     (rf"{_V} is not one of the choices", "other_not_choice"),
@@ -73,7 +73,7 @@ def reason(catalog: Catalog, locale: str, text: str) -> str:
         found = pattern.match(text)
         if found:
             params = {k: _unquote(v) for k, v in found.groupdict().items()}
-            kinds = ", ".join(k.value for k in Kind)
+            kinds = ", ".join(KNOWN)
             return catalog(locale, f"flowbook.reason.{key}", kinds=kinds, **params)
     return text
 

@@ -16,12 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..settings import Settings
+from ..flowbook.report import operator_locale
 from ..flows import load_all
 from ..i18n import load_catalog
 from ..store import Store
 from ..store.campaigns import Campaign, campaign_by_slug, list_campaigns
 from . import queries as Q
-from ..core.jury import CsvDialect
+from .rules import CsvDialect
 from .exports import FORMATS, exports
 from .privacy import purge_drafts
 
@@ -158,6 +159,8 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _purge(settings: Settings, args: argparse.Namespace) -> int:
+    catalog = load_catalog(Path(settings.locales_dir))
+    locale = operator_locale(catalog.locales)
     store = Store(settings.store_url())
     try:
         with store.begin() as conn:
@@ -169,7 +172,7 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
                     return 1
             for campaign in campaigns:
                 count = purge_drafts(conn, campaign, _now(), args.days)
-                print(f"{campaign.slug}\t{count} candidature(s) purged")
+                print(catalog(locale, "jury.purged", campaign=campaign.slug, n=str(count)))
         return 0
     finally:
         store.close()

@@ -1,6 +1,6 @@
 """The jury's documents, rendered from snapshots: the JSON export and the dossier.
 
-Pure like tnlbot/core/jury.py (data in, bytes or text out); kept apart only
+Pure like tnlbot/jury/rules.py (data in, bytes or text out); kept apart only
 to keep modules small. The JSON export carries every snapshot exactly as
 stored, so `sha256(canonical(snapshot))` can be checked by anyone; its JSON
 Schema ships beside this file (candidature.schema.json).
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from ..core.flow import Flow, Kind
-from ..core.jury import (EXPORT_FORMAT, Entry, Labels, Meta, attachments, completeness, key_label,
+from ..core.flow import Flow
+from ..core.kinds import KINDS, Export
+from .rules import (EXPORT_FORMAT, Entry, Labels, Meta, attachments, completeness, key_label,
                          key_order, show, split_key, volet_of, volet_title)
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "candidature.schema.json"
@@ -110,7 +111,7 @@ def dossier(flow: Flow, entry: Entry, meta: Meta, t: Labels) -> Dossier:
 
 def _shown(flow: Flow, key: str) -> bool:
     q = flow.questions.get(split_key(key)[0])
-    return q is None or q.kind is not Kind.NOTICE
+    return q is None or KINDS[q.kind].export is not Export.NONE
 
 
 _CSS = ("body{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:1.4}"

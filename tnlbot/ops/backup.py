@@ -36,6 +36,8 @@ from typing import IO
 
 from sqlalchemy.engine import make_url
 
+from ..store.files import private_file, private_folder
+
 FORMAT = "tnlbot.backup/1"
 DB_NAME = "tnlbot.db"
 CRYPTO_NAME = "matrix-crypto"
@@ -79,10 +81,17 @@ def lock_path(db: Path) -> Path:
     return db.with_name(db.name + ".lock")
 
 
+def _open_lock(db: Path) -> IO[bytes]:
+    """The lock file, private like the database beside it (0600, in a 0700 folder it creates)."""
+    if not db.parent.exists():
+        private_folder(db.parent)
+    private_file(lock_path(db))
+    return open(lock_path(db), "ab")
+
+
 def hold(db: Path) -> IO[bytes]:
     """The running bot's shared lock on its store; keep the returned file open."""
-    db.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(lock_path(db), "ab")
+    handle = _open_lock(db)
     try:
         fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -190,8 +199,7 @@ def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
 
 
 def restore(archive: Path, db: Path, crypto: Path | None, force: bool = False) -> Manifest:
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path(db), "ab") as lock:
+    with _open_lock(db) as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

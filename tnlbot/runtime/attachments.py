@@ -3,29 +3,47 @@
 A transport that has a file's bytes calls `hold` and sends the reference it gets
 in its `Inbound`. As the dispatcher's last hook, `after` stores the content in
 the same transaction as the answer that took it (store/attachments.keep); a
-file the engine refused is dropped unstored.
+file the engine refused is dropped unstored. The same content held twice (two
+people sending one file in one batch) is held until both events are handled.
 """
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Mapping
+from typing import Callable, Mapping
 
 from sqlalchemy import Connection
 
 from ..core.engine import Outcome
 from ..core.events import Addressed, FileRef, Inbound
-from ..core.flow import JSON
+from ..core.flow import JSON, Flow, Kind
 from ..store import ConversationRow
 from ..store.attachments import describe, keep
 
 
+Keep = Callable[[bytes, str], FileRef]   # holds a file's content, returns its reference
+Wants = Callable[[FileRef], bool]         # whether a file announced by a platform is worth fetching
+
+
+def wanted_by(flows: Mapping[str, Flow]) -> Wants:
+    """Whether some file question of these flows could take a file, by the name and size the
+    platform announces: a platform that hands files on request fetches only those."""
+    def wants(file: FileRef) -> bool:
+        extension = file.name.rsplit(".", 1)[-1].lower() if "." in file.name else ""
+        return not file.refused and any(
+            q.kind is Kind.FILE and (not q.formats or extension in q.formats)
+            and (not q.max_size or file.size <= q.max_size)
+            for flow in flows.values() for q in flow.questions.values())
+    return wants
+
+
 class HeldFiles:
     def __init__(self) -> None:
-        self._held: dict[str, bytes] = {}
+        self._held: dict[str, tuple[bytes, int]] = {}   # reference -> content, events holding it
 
     def hold(self, data: bytes, name: str) -> FileRef:
         file = describe(data, name)
-        self._held[file.ref] = data
+        held = self._held.get(file.ref)
+        self._held[file.ref] = (data, held[1] + 1 if held else 1)
         return file
 
     def before(self, conn: Connection, inbound: Inbound, conv: ConversationRow | None,
@@ -36,7 +54,9 @@ class HeldFiles:
               outcome: Outcome, now: datetime, answers: Mapping[str, JSON]) -> Outcome:
         if inbound.file is None or inbound.file.ref not in self._held:
             return outcome
-        data = self._held.pop(inbound.file.ref)
+        data, holders = self._held.pop(inbound.file.ref)
+        if holders > 1:
+            self._held[inbound.file.ref] = (data, holders - 1)
         if any(isinstance(value, dict) and value.get("ref") == inbound.file.ref
                for _, value in outcome.changes):
             keep(conn, data, now)

@@ -38,6 +38,7 @@ from sqlalchemy import Connection
 from ..core.engine import Dossier, Outcome, handle
 from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
 from ..core.flow import JSON, Flow
+from ..core.machine import CONFIRMING
 from ..i18n import Catalog, local_time
 from ..store import ConversationRow, Store
 from ..store.campaigns import campaign_by_slug, current_campaign
@@ -67,6 +68,10 @@ class Hook(Protocol):
               outcome: Outcome, now: datetime, answers: Mapping[str, JSON]) -> Outcome: ...
 
 
+# Freezes the version an event submitted (the jury's `freeze`), after its answers are saved
+Freeze = Callable[[Connection, ConversationRow, Outcome, Flow, datetime], None]
+
+
 @dataclass
 class Dispatcher:
     store: Store
@@ -75,6 +80,8 @@ class Dispatcher:
     clock: Clock
     campaign_slug: str = ""
     hooks: list[Hook] = field(default_factory=list)
+    # given by the composition root; without it an event that submits is refused (rolled back)
+    freeze: Freeze | None = None
     # called after each commit with (inbound, handled, seconds spent): metrics, logs
     observers: list[Callable[[Inbound, Handled, float], None]] = field(default_factory=list)
     _locks: "WeakValueDictionary[tuple[str, str, str], asyncio.Lock]" = field(
@@ -230,6 +237,10 @@ class Dispatcher:
         addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
                      for item in outcome.messages]
         ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow)
+        if outcome.submission is not None:
+            if self.freeze is None:
+                raise RuntimeError("a version was submitted and nothing freezes it for the jury")
+            self.freeze(conn, conv, outcome, flow, now)
         return Handled(outbox_ids=tuple(ids), messages=tuple(addressed), conversation=conv.id,
                        candidature=conv.candidature_id, answers=len(outcome.changes))
 
@@ -252,7 +263,7 @@ class Dispatcher:
                        campaign_dates=(_day(conv.opens_at, conv.timezone), _day(conv.closes_at, conv.timezone)),
                        # only a confirmation submits, and the receipt shows this instant
                        now_local=(local_time(now, locale, conv.timezone)
-                                  if conv.state.mode == "confirming" else ""))
+                                  if conv.state.mode == CONFIRMING else ""))
 
 
 def _day(instant: datetime, zone: str) -> str:

@@ -5,37 +5,45 @@ of microseconds each, several per answer), so the few statements every
 inbound event runs are written once here, in the SQL that SQLite and
 PostgreSQL share, and run on the cursor of the SQLAlchemy connection that
 holds the transaction. Everything else in the store uses SQLAlchemy Core.
+
+The schema stays the one source of truth: tests/test_hot_sql.py prepares every
+statement named here (and the features' own) against the tables as declared and
+as migrated, on SQLite and PostgreSQL; the outbox's defaults are the table's own
+column defaults; instants are encoded by `instants`. What differs between the
+two databases (the JSON aggregate, the row lock) is chosen once, in `Statements`.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from functools import lru_cache
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Sequence
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection
 
+from . import tables as T
+from .instants import from_store, sqlite_text
+
 MARK_SEEN = ("INSERT INTO inbound_seen (transport, external_id, seen_at) VALUES (?, ?, ?) "
              "ON CONFLICT DO NOTHING")     # rowcount 0: already processed
-CONVERSATION = (
+CONVERSATION_COLUMNS = (
     "SELECT c.id, c.person_id, c.candidature_id, k.campaign_id, c.state, k.status, k.version, "
     "k.amended, k.submitted_at, m.role, g.flow_id, g.state, g.opens_at, g.closes_at, g.timezone, "
     "m.volets, EXISTS (SELECT 1 FROM answer_checks x WHERE x.candidature_id = k.id), "
     # a team of more than one member (the members' primary key: one index probe)
-    "EXISTS (SELECT 1 FROM members o WHERE o.candidature_id = k.id AND o.person_id <> c.person_id) "
-    "FROM conversations c JOIN candidatures k ON k.id = c.candidature_id "
+    "EXISTS (SELECT 1 FROM members o WHERE o.candidature_id = k.id AND o.person_id <> c.person_id)")
+CONVERSATION_FROM = (
+    " FROM conversations c JOIN candidatures k ON k.id = c.candidature_id "
     "JOIN campaigns g ON g.id = k.campaign_id "
     "LEFT JOIN members m ON m.candidature_id = k.id AND m.person_id = c.person_id "
     "WHERE c.transport = ? AND c.chat_id = ? AND c.user_id = ?")
-# the same, with every answer of the candidature as one JSON object (one statement less)
-CONVERSATION_AND_ANSWERS = CONVERSATION.replace(
-    "FROM conversations c", ", (SELECT json_group_object(a.key, json(a.value)) FROM answers a "
-    "WHERE a.candidature_id = k.id) FROM conversations c", 1)
-CONVERSATION_AND_ANSWERS_PG = CONVERSATION.replace(
-    "FROM conversations c", ", (SELECT json_object_agg(a.key, a.value::json)::text FROM answers a "
-    "WHERE a.candidature_id = k.id) FROM conversations c", 1)
-ANSWERS = "SELECT json_group_object(key, json(value)) FROM answers WHERE candidature_id = ?"
-ANSWERS_PG = "SELECT json_object_agg(key, value::json)::text FROM answers WHERE candidature_id = ?"
+CONVERSATION = CONVERSATION_COLUMNS + CONVERSATION_FROM
+# every answer of a candidature as one JSON object (text), per database
+ANSWERS_OBJECT = {True: "json_group_object(a.key, json(a.value))",
+                  False: "json_object_agg(a.key, a.value::json)::text"}
+# PostgreSQL: the candidature's row lock serialises its members across workers
+# (SQLite: BEGIN IMMEDIATE already holds the database's write lock)
+CANDIDATURE_LOCK = {True: "", False: " FOR UPDATE OF k"}
 ANSWERS_OF = "SELECT key, value, answered_by FROM answers WHERE candidature_id = ? AND key IN ({marks})"
 UPSERT_ANSWER = (
     "INSERT INTO answers (candidature_id, key, value, answered_by, answered_at) VALUES (?, ?, ?, ?, ?) "
@@ -46,14 +54,31 @@ HISTORY = ("INSERT INTO answer_history (candidature_id, key, old_value, new_valu
            "VALUES (?, ?, ?, ?, ?, ?)")
 TOUCH_CANDIDATURE = "UPDATE candidatures SET updated_at = ? WHERE id = ?"
 SAVE_STATE = "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?"
-OUTBOX_HEAD = ("INSERT INTO outbox (transport, chat_id, user_id, payload, status, attempts, not_before, "
-               "txn_id, sent_ref, dedup_key, error, created_at) VALUES ")
-OUTBOX_ROW = "(?, ?, ?, ?, 'pending', 0, ?, ?, '', NULL, '', ?)"
+
+# A queued outbox row: these columns are given, the others start at the table's defaults.
+OUTBOX_GIVEN = ("transport", "chat_id", "user_id", "payload", "not_before", "txn_id", "created_at")
+
+
+def queued_defaults() -> dict[str, Any]:
+    """What a new outbox row starts with besides what is given (the table's column defaults)."""
+    return {c.name: c.default.arg for c in T.outbox.columns
+            if c.name not in OUTBOX_GIVEN and c.default is not None and not c.primary_key}
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"no SQL literal for {value!r}")
+    return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
+
+
+_QUEUED = queued_defaults()
+OUTBOX_HEAD = ("INSERT INTO outbox (" + ", ".join((*OUTBOX_GIVEN, *_QUEUED)) + ") VALUES ")
+OUTBOX_ROW = "(" + ", ".join(["?"] * len(OUTBOX_GIVEN) + [_literal(v) for v in _QUEUED.values()]) + ")"
 _OUTBOX: dict[tuple[int, bool], str] = {}
 
 
 def outbox_rows(count: int, returning: bool = True) -> str:
-    """INSERT of `count` plain outbox rows (7 parameters each), RETURNING their ids or not."""
+    """INSERT of `count` plain outbox rows (OUTBOX_GIVEN's parameters each), RETURNING their ids or not."""
     found = _OUTBOX.get((count, returning))
     if found is None:
         found = _OUTBOX[(count, returning)] = (OUTBOX_HEAD + ", ".join([OUTBOX_ROW] * count)
@@ -61,11 +86,30 @@ def outbox_rows(count: int, returning: bool = True) -> str:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The statements whose text depends on the database, chosen once."""
+    conversation: str              # the conversation and its candidature, under its lock
+    conversation_and_answers: str  # the same, with every answer as one JSON object
+    answers: str                   # every answer of a candidature as one JSON object
+
+    @classmethod
+    def of(cls, is_sqlite: bool) -> "Statements":
+        every = ANSWERS_OBJECT[is_sqlite]
+        lock = CANDIDATURE_LOCK[is_sqlite]
+        return cls(
+            conversation=CONVERSATION + lock,
+            conversation_and_answers=(CONVERSATION_COLUMNS + f", (SELECT {every} FROM answers a "
+                                      "WHERE a.candidature_id = k.id)" + CONVERSATION_FROM + lock),
+            answers=f"SELECT {every} FROM answers a WHERE a.candidature_id = ?")
+
+
 class Hot:
     """Runs the shared SQL with the driver's parameter style."""
 
     def __init__(self, is_sqlite: bool):
         self.is_sqlite = is_sqlite
+        self.statements = Statements.of(is_sqlite)
         self._last_instant: datetime | None = None
         self._last_text = ""
         self._drivers: "WeakKeyDictionary[Connection, Any]" = WeakKeyDictionary()
@@ -73,6 +117,7 @@ class Hot:
         self._pg: dict[str, str] = {}
 
     def sql(self, statement: str) -> str:
+        """The statement in the driver's parameter style (psycopg: %s), converted once."""
         if self.is_sqlite:
             return statement
         found = self._pg.get(statement)
@@ -96,28 +141,12 @@ class Hot:
         return self.driver(conn).execute(self.sql(statement), params)
 
     def time(self, instant: datetime) -> Any:
+        """An instant as a parameter of plain SQL (see instants.py)."""
         if not self.is_sqlite:
             return instant
         if instant != self._last_instant:   # one event writes the same instant many times
             self._last_instant = instant
-            # as SQLAlchemy stores DateTime on SQLite ("%Y-%m-%d %H:%M:%S.%f"), without strftime's cost
-            self._last_text = instant.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+            self._last_text = sqlite_text(instant)
         return self._last_text
 
-    @staticmethod
-    def read_time(value: Any) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return _sqlite_instant(value)
-        return _utc(value)
-
-
-@lru_cache(maxsize=1024)   # a campaign's opening and closing instants are read on every event
-def _sqlite_instant(text: str) -> datetime:
-    return _utc(datetime.fromisoformat(text))
-
-
-def _utc(value: datetime) -> datetime:
-    """Naive instants are stored UTC; aware ones are moved to UTC."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    read_time = staticmethod(from_store)

@@ -1,10 +1,12 @@
 """The SQL schema (SQLAlchemy Core). Alembic migrations are generated from it."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
                         MetaData, String, Table, Text, TypeDecorator, UniqueConstraint, text)
+
+from .instants import from_store, to_store
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -19,20 +21,11 @@ class UTC(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else to_store(value, dialect.name == "sqlite")
 
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return from_store(value)
 
 
 Id = BigInteger().with_variant(Integer(), "sqlite")

@@ -22,9 +22,11 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import IO, Callable, Iterator, TextIO
+from typing import IO, Callable, Iterator, Mapping, TextIO
 
 from ..core.events import FileRef, Inbound, InboundKind, Outgoing, OutKind
+from ..core.kinds import Form, form_of
+from ..runtime.attachments import Keep
 from ..runtime.transport import SendResult, SendStatus, Sink
 from ..store import OutboxRow
 
@@ -46,7 +48,6 @@ def parse_line(line: str, chat_id: str, user_id: str, external_id: str = "",
     return Inbound(kind=InboundKind.TEXT, text=text, **base)
 
 
-Keep = Callable[[bytes, str], FileRef]   # stores a content, returns its reference
 MAX_READ = 50_000_000                     # bytes read at most; larger files are refused unread
 
 
@@ -168,6 +169,28 @@ class LineReader:
         return await self.queue.get()
 
 
+def _no_options(item: Outgoing) -> list[str]:
+    return []
+
+
+def _numbered(item: Outgoing) -> list[str]:
+    return [f"  {number}. {option.label}" for number, option in enumerate(item.options, 1)]
+
+
+def _ticked(item: Outgoing) -> list[str]:
+    return [f"  {number}. {'[x]' if option.value in item.selected else '[ ]'} {option.label}"
+            for number, option in enumerate(item.options, 1)]
+
+
+# How each form of answer is offered in a terminal: the options as a numbered list, ticked
+# for a multiple choice (the answer is typed: a number, numbers, or the text; a file is sent
+# with /fichier, which the file kind's hint says).
+FORMS: Mapping[Form, Callable[[Outgoing], list[str]]] = {
+    Form.TYPED: _no_options, Form.FILE: _no_options, Form.NOTHING: _no_options,
+    Form.YES_NO: _numbered, Form.ONE: _numbered, Form.SEVERAL: _ticked,
+}
+
+
 def render(item: Outgoing) -> str:
     """Outgoing -> terminal text (pure). Settled notes are not printed."""
     if item.kind is OutKind.SETTLED:
@@ -176,9 +199,7 @@ def render(item: Outgoing) -> str:
     if item.header:
         lines.append(f"── {item.header}")
     lines.append(item.text)
-    for number, option in enumerate(item.options, 1):
-        mark = ("[x] " if option.value in item.selected else "[ ] ") if item.multi else ""
-        lines.append(f"  {number}. {mark}{option.label}")
+    lines += FORMS[form_of(item)](item)
     if item.actions:
         lines.append("   " + " · ".join(f"{a.label} {a.value}" if a.value != a.label else a.value
                                          for a in item.actions))

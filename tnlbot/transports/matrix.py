@@ -42,6 +42,7 @@ from nio import AsyncClient, ContentRepositoryConfigResponse, RoomSendResponse, 
 
 from ..core.events import OutKind
 from ..i18n import Catalog
+from ..runtime.attachments import Keep
 from ..runtime.clock import Clock
 from ..store import OutboxRow, Store
 from . import matrix_crypto as crypto
@@ -75,8 +76,9 @@ class Matrix:
 
     def __init__(self, client: AsyncClient, store: Store, catalog: Catalog, allow: Allow = Allow(),
                  clock: Clock | None = None, *, timeline_limit: int = 10, poll_ms: int = 30_000,
-                 wake: Callable[[], None] = lambda: None):
+                 wake: Callable[[], None] = lambda: None, keep: Keep | None = None):
         self.client, self.store, self.catalog, self.allow = client, store, catalog, allow
+        self.keep = keep                  # holds attachments' bytes (runtime.attachments)
         self.clock = clock or Clock()
         self.timeline_limit, self.poll_ms = timeline_limit, poll_ms
         self.max_upload = MAX_UPLOAD
@@ -103,7 +105,7 @@ class Matrix:
         self.receiver = Receiver(self.client, self.store, self.catalog, self.allow, sink,
                                  lambda: self.wake(), self.clock, self.members, self.quiet,
                                  timeline_limit=self.timeline_limit, poll_ms=self.poll_ms,
-                                 recent=self.recent)
+                                 recent=self.recent, keep=self.keep)
         self._task = asyncio.create_task(self.receiver.run())
 
     async def stop(self) -> None:
@@ -243,10 +245,11 @@ class Matrix:
 # ------------------------------------------------------------------ running
 
 async def open_matrix(homeserver: str, user: str, password: str, store: Store, store_path: Path,
-                      catalog: Catalog, allow: Allow, clock: Clock, wake: Callable[[], None]) -> Matrix:
+                      catalog: Catalog, allow: Allow, clock: Clock, wake: Callable[[], None],
+                      keep: Keep | None = None) -> Matrix:
     """A logged-in Matrix transport, for the runner (which retries while `Unreachable`)."""
     client = await open_client(homeserver, user, password, store, store_path)
-    return Matrix(client, store, catalog, allow, clock, wake=wake)
+    return Matrix(client, store, catalog, allow, clock, wake=wake, keep=keep)
 
 
 __all__ = ["Matrix", "connect", "open_matrix"]

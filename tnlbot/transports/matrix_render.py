@@ -19,9 +19,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 
 from ..core.events import FileRef, Inbound, InboundKind, Option, Outgoing, OutKind
+from ..core.kinds import Form, form_of
 
 NAME = "matrix"
 KEYCAPS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
@@ -193,13 +194,20 @@ def is_yes_no(options: tuple[Option, ...]) -> bool:
     return tuple(o.value for o in options) == ("yes", "no")
 
 
+# How each form of answer is offered on Matrix: the locale key of the hint under the
+# question (options are a numbered list answered by reaction or reply: ✅/❌ for yes/no,
+# keycaps then ✅ for a multiple choice); typed answers and files need no hint.
+FORMS: Mapping[Form, str] = {
+    Form.TYPED: "", Form.FILE: "", Form.NOTHING: "",
+    Form.YES_NO: "matrix.hint_yes_no", Form.ONE: "matrix.hint_single", Form.SEVERAL: "matrix.hint_multi",
+}
+
+
 def hint_key(item: Outgoing) -> str:
     """The locale key of the Matrix hint under a question with choices."""
     if item.kind is not OutKind.PROMPT or not item.options:
         return ""
-    if item.multi:
-        return "matrix.hint_multi"
-    return "matrix.hint_yes_no" if is_yes_no(item.options) else "matrix.hint_single"
+    return FORMS[form_of(item)]
 
 
 _SLASH = re.compile(r"(?<![\w/:.\-])/([^\W\d_][\w-]*)")

@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..core.events import Addressed, Inbound, Outgoing, OutKind
 from ..i18n import Catalog
+from ..runtime.attachments import Keep
 from ..runtime.clock import Clock
 from ..runtime.transport import Sink
 from ..store import Store
@@ -62,7 +63,8 @@ class Receiver:
     def __init__(self, client: AsyncClient, store: Store, catalog: Catalog, allow: Allow,
                  sink: Sink, wake: Callable[[], None], clock: Clock, members: Members,
                  quiet: Callable[[], Awaitable[None]], *, timeline_limit: int = 10,
-                 poll_ms: int = 30_000, recent: Mapping[str, SentPrompt] | None = None):
+                 poll_ms: int = 30_000, recent: Mapping[str, SentPrompt] | None = None,
+                 keep: Keep | None = None):
         self.client = client
         self.quiet = quiet
         self.clock = clock
@@ -74,7 +76,7 @@ class Receiver:
         self.wake = wake
         self.timeline_limit = timeline_limit
         self.poll_ms = poll_ms
-        self.reader = EventReader(client, store, allow, members, recent if recent is not None else {})
+        self.reader = EventReader(client, store, allow, members, recent if recent is not None else {}, keep)
         self.stopping = asyncio.Event()
         self.batches = 0
         self.received_at: datetime | None = None     # the last /sync that answered (health)

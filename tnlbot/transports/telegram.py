@@ -28,16 +28,18 @@ import asyncio
 import hashlib
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from telegram import Bot
-from telegram.error import Conflict, InvalidToken, NetworkError
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.warnings import PTBUserWarning
 
 from ..core.commands import REGISTRY
-from ..core.events import Inbound, InboundKind, OutKind
+from ..core.events import FileRef, Inbound, InboundKind, OutKind
 from ..i18n import Catalog
+from ..runtime.attachments import Keep, Wants
 from ..runtime.clock import Clock
 from ..runtime.runner import Backoff
 from ..runtime.transport import Handled, Refused, SendResult, SendStatus, Sink, Unreachable
@@ -89,8 +91,10 @@ class Telegram:
 
     def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
                  secret: bytes, poll_timeout: int = 25, webhook: Any = None, lease: Any = None,
-                 rate_limit: tuple[float, float] = (1.0, 30.0)):
+                 rate_limit: tuple[float, float] = (1.0, 30.0), keep: Keep | None = None,
+                 wants: Wants = lambda file: True):
         self.bot, self.store, self.catalog, self.clock = bot, store, catalog, clock
+        self.keep, self.wants = keep, wants   # a file a question may take is fetched and held
         self.rate_limit = rate_limit        # messages per second: per chat, overall (0: no limit)
         self.secret = secret
         self.poll_timeout = poll_timeout
@@ -324,7 +328,22 @@ class Telegram:
         if query and not self._still_live(query, inbound):
             await self.answer_press(query, self._refusal(query, foreign=False))
             return None, None
+        if inbound is not None and inbound.file is not None:
+            inbound = await self._held_file(inbound, inbound.file)
         return inbound, query
+
+    async def _held_file(self, inbound: Inbound, file: FileRef) -> Inbound:
+        """A document a file question may take (by its announced name and size) is fetched
+        and held, so that its answer is saved with the file itself; any other is refused
+        without a download. One Telegram does not hand over keeps its file_id."""
+        if self.keep is None or file.size > MAX_DOWNLOAD or not self.wants(file):
+            return inbound
+        try:
+            data = await self.fetch_file(file.ref, file.size)
+        except (TelegramError, OSError, ValueError) as exc:
+            log.warning("document %s could not be fetched: %s", inbound.external_id, exc)
+            return inbound
+        return replace(inbound, file=self.keep(data, file.name))
 
     def _follow_migration(self, raw: dict) -> None:
         message = raw.get("message") or {}

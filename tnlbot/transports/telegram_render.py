@@ -18,9 +18,10 @@ How this file works:
 from __future__ import annotations
 
 import html
-from typing import Mapping
+from typing import Callable, Mapping
 
 from ..core.events import Option, Outgoing, OutKind
+from ..core.kinds import Form, form_of
 from .telegram_codec import ACTION, CHOICE, EDIT, TOGGLE, VALIDATE, button_data
 
 MAX_TEXT = 4096
@@ -111,20 +112,42 @@ def _choice_labels(item: Outgoing) -> list[str]:
     return [o.label for o in item.options]
 
 
-def keyboard(item: Outgoing, keys: _Keys, words: Mapping[str, str]) -> list[list[dict]]:
+Keyboard = Callable[[Outgoing, _Keys, Mapping[str, str]], list[list[dict]]]
+
+
+def _no_keys(item: Outgoing, keys: _Keys, words: Mapping[str, str]) -> list[list[dict]]:
+    return []
+
+
+def _choice_keys(item: Outgoing, keys: _Keys, words: Mapping[str, str]) -> list[list[dict]]:
+    shown = _choice_labels(item)
+    buttons = [keys.button(shown[i], CHOICE, f"{item.ref}|{o.value}", i) for i, o in enumerate(item.options)]
+    return _rows(buttons, shown)
+
+
+def _toggle_keys(item: Outgoing, keys: _Keys, words: Mapping[str, str]) -> list[list[dict]]:
     rows: list[list[dict]] = []
     shown = _choice_labels(item)
-    if item.multi and item.ref:
-        for index, option in enumerate(item.options):
-            mark = "☑ " if option.value in item.selected else "☐ "
-            rows.append([b for b in [keys.button(mark + shown[index], TOGGLE,
-                                                 f"{item.ref}|{option.value}", index)] if b])
-        done = keys.button(words["validate"].format(n=len(item.selected)), VALIDATE, item.ref)
-        rows.append([done] if done else [])
-    elif item.options and item.ref:
-        buttons = [keys.button(shown[i], CHOICE, f"{item.ref}|{o.value}", i)
-                   for i, o in enumerate(item.options)]
-        rows += _rows(buttons, shown)
+    for index, option in enumerate(item.options):
+        mark = "☑ " if option.value in item.selected else "☐ "
+        rows.append([b for b in [keys.button(mark + shown[index], TOGGLE,
+                                             f"{item.ref}|{option.value}", index)] if b])
+    done = keys.button(words["validate"].format(n=len(item.selected)), VALIDATE, item.ref)
+    rows.append([done] if done else [])
+    return rows
+
+
+# How each form of answer is offered on Telegram: typed answers and files have no keyboard,
+# a choice is one button per option, a multiple choice toggles (☐/☑) and a "validate" button.
+FORMS: Mapping[Form, Keyboard] = {
+    Form.TYPED: _no_keys, Form.FILE: _no_keys, Form.NOTHING: _no_keys,
+    Form.YES_NO: _choice_keys, Form.ONE: _choice_keys, Form.SEVERAL: _toggle_keys,
+}
+
+
+def keyboard(item: Outgoing, keys: _Keys, words: Mapping[str, str]) -> list[list[dict]]:
+    """The answer's buttons (a button needs the prompt's ref), then the shortcuts."""
+    rows = FORMS[form_of(item) if item.ref else Form.TYPED](item, keys, words)
     rows += _action_rows(item.actions, keys)
     return [row for row in rows if row]
 

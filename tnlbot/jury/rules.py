@@ -29,10 +29,11 @@ import re
 import unicodedata
 from enum import Enum
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from .flow import JSON, Flow, Kind, Question, QuestionText
-from .walk import is_answered, slots
+from ..core.flow import JSON, Flow, Kind, Question, QuestionText
+from ..core.kinds import KINDS, Export
+from ..core.walk import is_answered, slots
 
 FORMAT = "tnlbot.submission/1"
 EXPORT_FORMAT = "tnlbot.jury-export/1"
@@ -63,7 +64,7 @@ class Snapshot:
     # answers a change of the flow set aside before this submission: {key, reason, shown, on}
     aside: tuple[Mapping[str, str], ...] = ()
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         questions = {qid: _text_json(text) for qid, text in self.questions.items()}
         return {"format": FORMAT, "candidature": self.candidature, "version": self.version,
                 "flow": self.flow, "flow_version": self.flow_version, "locale": self.locale,
@@ -75,7 +76,7 @@ class Snapshot:
                 "confirmed_at": self.confirmed_at, **({"aside": [dict(a) for a in self.aside]} if self.aside else {})}
 
     @staticmethod
-    def from_json(raw: Mapping) -> "Snapshot":
+    def from_json(raw: Mapping[str, Any]) -> "Snapshot":
         """Read a stored snapshot (also the first, answers-only format)."""
         texts = raw.get("texts") or {}
         questions = {qid: QuestionText(t.get("text", ""), t.get("help", ""), t.get("unit", ""),
@@ -91,8 +92,8 @@ class Snapshot:
                         str(raw.get("confirmed_at", "")), tuple(raw.get("aside") or ()))
 
 
-def _text_json(text: QuestionText) -> dict:
-    out: dict = {"text": text.text}
+def _text_json(text: QuestionText) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": text.text}
     for name in ("unit", "other", "item"):
         if getattr(text, name):
             out[name] = getattr(text, name)
@@ -130,7 +131,7 @@ def build_snapshot(flow: Flow, answers: Mapping[str, JSON], *, candidature: int,
                     started_at, last_change_at, submitted_at, submitted_at)
 
 
-def canonical(snapshot: Snapshot | Mapping) -> bytes:
+def canonical(snapshot: Snapshot | Mapping[str, Any]) -> bytes:
     raw = snapshot.to_json() if isinstance(snapshot, Snapshot) else snapshot
     return json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
@@ -156,12 +157,12 @@ def _positions(flow: Flow) -> dict[str, int]:
     return {name: index for index, name in enumerate(order)}
 
 
-def key_order(flow: Flow) -> Callable[[str], tuple]:
+def key_order(flow: Flow) -> Callable[[str], tuple[Any, ...]]:
     """A sort key putting answer keys in flow order (items in order, other last)."""
     positions = _positions(flow)
     end = len(positions)
 
-    def order(key: str) -> tuple:
+    def order(key: str) -> tuple[Any, ...]:
         if key.startswith("volet:"):
             return (positions.get(key, end), -1, -1, False, key)
         question, parent, item, other = split_key(key)
@@ -311,7 +312,7 @@ def columns(flow: Flow, entries: Iterable[Entry], t: Labels, locale: str) -> tup
         if volet.optional:
             add("volet:" + volet.id, volet.id)
         for q in volet.questions:
-            if q.kind is Kind.NOTICE:
+            if KINDS[q.kind].export is Export.NONE:
                 continue
             add(q.id, volet.id)
             if q.other:
@@ -334,7 +335,7 @@ def _repeat_columns(q: Question, entries: list[Entry], volet: str, add: Callable
     count = max((_count(e.snapshot.answers.get(q.id)) for e in entries), default=0)
     for index in range(count):
         for sub in q.questions:
-            if sub.kind is Kind.NOTICE:
+            if KINDS[sub.kind].export is Export.NONE:
                 continue
             add(f"{q.id}[{index}].{sub.id}", volet)
             if sub.other:
@@ -352,7 +353,7 @@ def cell(flow: Flow, entry: Entry, key: str, t: Labels, locale: str, *, plain: b
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     q = flow.questions.get(split_key(key)[0])
-    if isinstance(value, str) and q is not None and q.kind in (Kind.DECIMAL, Kind.PERCENT) \
+    if isinstance(value, str) and q is not None and KINDS[q.kind].export is Export.DECIMAL \
             and not key.endswith(".other") and _NUMBER.fullmatch(value):
         number = float(value.replace(",", "."))
         return int(number) if number.is_integer() else number
@@ -388,7 +389,8 @@ def to_csv(flow: Flow, entries: Iterable[Entry], meta: Meta, t: Labels, *,
     bom = dialect is CsvDialect.SPREADSHEET
     writer = csv.writer(buffer, delimiter=";" if bom else ",", lineterminator="\r\n")
     writer.writerow([*META_KEYS, *(c.key for c in cols)])
-    comma = (lambda v: str(v).replace(".", ",") if isinstance(v, float) else v) if bom else (lambda v: v)
+    def comma(value: Cell) -> Cell:
+        return str(value).replace(".", ",") if bom and isinstance(value, float) else value
     for entry in entries:           # a French spreadsheet reads 6,5 as a number, 6.5 as text
         writer.writerow([*meta_cells(entry, t, meta.locale),
                          *(comma(cell(flow, entry, c.key, t, meta.locale)) for c in cols)])
@@ -422,7 +424,7 @@ def volet_of(flow: Flow, key: str) -> str:
     return q.volet if q is not None else ""
 
 
-def attachments(snapshot: Snapshot) -> list[tuple[str, dict]]:
+def attachments(snapshot: Snapshot) -> list[tuple[str, dict[str, Any]]]:
     """File answers: (key, {name, mime, size}) in flow-independent key order."""
     return [(k, {"name": str(v.get("name", "")), "mime": str(v.get("mime", "")),
                  "size": int(v.get("size", 0) or 0)})

@@ -1,0 +1,175 @@
+"""Conversations, their candidature and answers: what one inbound event reads and writes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from ..core.engine import Dossier, Outcome, State
+from ..core.events import Addressed
+from ..core.flow import JSON, Flow
+from . import hotpath as H
+from . import tables as T
+from .database import Database
+from .jsontext import dumps, loads
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    id: int
+    person_id: int
+    candidature_id: int
+    campaign_id: int
+    state: State
+    status: str
+    version: int
+    amended: bool
+    submitted_at: datetime | None
+    is_responsible: bool
+    flow_id: str
+    campaign_state: str
+    opens_at: datetime
+    closes_at: datetime
+    timezone: str
+    volets: str = "[]"          # the member's assigned volets (JSON list; empty: all)
+    marked: bool = False        # answers copied from last year still to be checked
+    answers: dict | None = None  # the candidature's answers, when read with the conversation
+    team: bool = False          # the candidature has other members than this person
+
+
+
+class Conversations(Database):
+    # ------------------------------------------------------------ inbound
+    def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
+        """Record an inbound delivery; False when it was already processed."""
+        return self.hot.run(conn, H.MARK_SEEN, (transport, external_id, self.hot.time(now))).rowcount == 1
+
+    def conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
+                     with_answers: bool = False) -> ConversationRow | None:
+        """The conversation and its candidature, read under the candidature's lock;
+        with its answers too when asked (`ConversationRow.answers`).
+
+        SQLite: BEGIN IMMEDIATE already holds the write lock. PostgreSQL: FOR UPDATE OF
+        the candidature row serialises the agents of one candidature across workers,
+        and what is read (status, frozen or not) is the latest committed version.
+        """
+        statements = self.hot.statements
+        query = statements.conversation_and_answers if with_answers else statements.conversation
+        row = self.hot.run(conn, query, (transport, chat_id, user_id)).fetchone()
+        if row is None:
+            return None
+        (conv_id, person_id, candidature_id, campaign_id, state, status, version, amended,
+         submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone, volets,
+         marked, team) = row[:18]
+        read = self.hot.read_time
+        return ConversationRow(conv_id, person_id, candidature_id, campaign_id,
+                               State.from_json(loads(state)), status, version,
+                               bool(amended), read(submitted_at), role == "responsible",
+                               flow_id, campaign_state, read(opens_at), read(closes_at), zone,
+                               volets or "[]", bool(marked),
+                               (loads(row[18]) if row[18] else {}) if with_answers else None,
+                               bool(team))
+
+    def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
+                           display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
+        """First message from someone: person, account, candidature, conversation."""
+        person_id = self.person_for(conn, transport, user_id, chat_id, display_name, now)
+        candidature_id = self.candidature_of(conn, person_id, campaign_id)
+        if candidature_id is None:
+            candidature_id = conn.execute(insert(T.candidatures).values(
+                campaign_id=campaign_id, responsible_id=person_id, status="draft", version=0,
+                amended=False, created_at=now, updated_at=now)).inserted_primary_key[0]
+            conn.execute(insert(T.members).values(candidature_id=candidature_id, person_id=person_id,
+                                                  role="responsible", volets="[]", joined_at=now))
+        conn.execute(insert(T.conversations).values(
+            transport=transport, chat_id=chat_id, user_id=user_id, person_id=person_id,
+            candidature_id=candidature_id, state="{}", updated_at=now))
+        found = self.conversation(conn, transport, chat_id, user_id)
+        assert found is not None
+        return found
+
+    def person_for(self, conn: Connection, transport: str, user_id: str, chat_id: str,
+                   display_name: str, now: datetime) -> int:
+        a = T.accounts
+        found = conn.execute(select(a.c.person_id).where(
+            a.c.transport == transport, a.c.external_id == user_id)).scalar()
+        if found is not None:
+            return int(found)
+        person_id = conn.execute(insert(T.people).values(
+            display_name=display_name[:200], locale="fr", created_at=now)).inserted_primary_key[0]
+        conn.execute(insert(a).values(person_id=person_id, transport=transport,
+                                      external_id=user_id, chat_id=chat_id, reachable=True))
+        return int(person_id)
+
+    def candidature_of(self, conn: Connection, person_id: int, campaign_id: int) -> int | None:
+        k, m = T.candidatures, T.members
+        # the person's few memberships first (members.person_id is indexed), then their
+        # campaign: a join lets SQLite walk every candidature of the campaign instead
+        mine = conn.execute(select(m.c.candidature_id).where(m.c.person_id == person_id)).scalars().all()
+        if not mine:
+            return None
+        return conn.execute(select(k.c.id).where(k.c.id.in_(mine), k.c.campaign_id == campaign_id)
+                            .order_by(k.c.id)).scalar()
+
+    def answers(self, conn: Connection, candidature_id: int) -> dict[str, JSON]:
+        """Every answer of a candidature, decoded in one go (the database builds one object)."""
+        row = self.hot.run(conn, self.hot.statements.answers, (candidature_id,)).fetchone()
+        return loads(row[0]) if row and row[0] else {}
+
+    def answers_of(self, conn: Connection, candidature_id: int,
+                   keys: list[str]) -> dict[str, tuple[str, int | None]]:
+        """Some answers of a candidature as stored: key -> (JSON text, who answered)."""
+        if not keys:
+            return {}
+        marks = ", ".join("?" * len(keys))
+        rows = self.hot.run(conn, H.ANSWERS_OF.format(marks=marks), (candidature_id, *keys)).fetchall()
+        return {key: (value, by) for key, value, by in rows}
+
+    # ------------------------------------------------------------ outcome
+    def apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
+              outcome: Outcome, addressed: list[Addressed], now: datetime,
+              flow: Flow) -> list[int]:
+        """Save one event's outcome: answers + history, state, candidature, outbox
+        (a submission is frozen by the jury's `freeze`, given to the dispatcher).
+
+        PostgreSQL: the writes of the usual event go in one pipeline (psycopg sends them
+        without waiting for each reply: one round trip instead of five)."""
+        if not self.is_sqlite and outcome.submission is None:
+            with self.hot.driver(conn).pipeline():
+                return self._apply(conn, conv, before, outcome, addressed, now, flow)
+        return self._apply(conn, conv, before, outcome, addressed, now, flow)
+
+    def _apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
+               outcome: Outcome, addressed: list[Addressed], now: datetime,
+               flow: Flow) -> list[int]:
+        for key, value in outcome.changes:
+            self._save_answer(conn, conv, key, before.get(key), value, now)
+        self.hot.run(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
+        self._save_dossier(conn, conv, outcome.dossier, now, bool(outcome.changes))
+        return self.enqueue(conn, addressed, now)
+
+    def _save_answer(self, conn: Connection, conv: ConversationRow, key: str, old: JSON,
+                     new: JSON, now: datetime) -> None:
+        at = self.hot.time(now)
+        if new is None:
+            self.hot.run(conn, H.DELETE_ANSWER, (conv.candidature_id, key))
+        else:
+            self.hot.run(conn, H.UPSERT_ANSWER, (conv.candidature_id, key, dumps(new), conv.person_id, at))
+        self.hot.run(conn, H.HISTORY, (conv.candidature_id, key, None if old is None else dumps(old),
+                                       None if new is None else dumps(new), conv.person_id, at))
+
+    def _save_dossier(self, conn: Connection, conv: ConversationRow, dossier: Dossier,
+                      now: datetime, changed: bool) -> None:
+        values: dict[str, Any] = {}
+        if dossier.status != conv.status or dossier.version != conv.version:
+            values.update(status=dossier.status, version=dossier.version, submitted_at=now)
+        if dossier.amended != conv.amended:
+            values["amended"] = dossier.amended
+        if values:
+            values["updated_at"] = now
+            conn.execute(update(T.candidatures).where(T.candidatures.c.id == conv.candidature_id)
+                         .values(**values))
+        elif changed:   # the common case, on the path of every answer
+            self.hot.run(conn, H.TOUCH_CANDIDATURE, (self.hot.time(now), conv.candidature_id))

@@ -1,0 +1,128 @@
+"""The database under the store: engine, transactions, savepoints.
+
+SQLite (WAL, synchronous=NORMAL, busy timeout, BEGIN IMMEDIATE so writers
+queue instead of deadlocking) is the embedded default; PostgreSQL is used by
+URL for several workers (row locks FOR UPDATE, SKIP LOCKED for the outbox).
+Values are JSON text (jsontext.py); instants are UTC (instants.py).
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import Connection, create_engine, event, make_url
+from sqlalchemy.dialects import sqlite
+
+from . import hotpath as H
+from .files import private_sqlite
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None in memory)."""
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
+class Database:
+    def __init__(self, url: str, *, migrate: bool = True, echo: bool = False):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = sqlite_path(url)
+            if path is not None:
+                private_sqlite(path)      # 0600 before SQLite creates it with the umask's mode
+            self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
+                                        hide_parameters=True)  # errors never carry answers
+            self._sqlite_setup()
+        else:
+            self.engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+        self._insert = sqlite.insert if self.is_sqlite else _pg_insert()
+        self.hot = H.Hot(self.is_sqlite)
+        self._local = threading.local()
+        self._held: list[Connection] = []
+        if migrate:
+            from .migrate import upgrade
+            upgrade(self.engine)
+
+    def _sqlite_setup(self) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _connect(dbapi_conn, _record):  # noqa: ANN001
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
+                           "foreign_keys=ON"):
+                cursor.execute(f"PRAGMA {pragma}")
+            cursor.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _begin(conn):  # noqa: ANN001
+            raw = conn.connection.driver_connection
+            if not raw.in_transaction:    # begin() below may have opened it already
+                raw.execute("BEGIN IMMEDIATE")
+
+    @staticmethod
+    def sqlite_url(path: Path) -> str:
+        return f"sqlite:///{path}"
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction.
+
+        SQLite: each thread keeps its connection, and the transaction is opened and
+        committed on the driver (BEGIN IMMEDIATE ... COMMIT), which the plain SQL of the
+        hot path uses directly; a statement run through SQLAlchemy inside it joins it
+        (SQLAlchemy then commits or rolls back the same transaction)."""
+        if not self.is_sqlite:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._local.conn = self.engine.connect()
+            self._local.raw = conn.connection.driver_connection
+            self._held.append(conn)
+        raw = self._local.raw
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            elif raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+        if conn.in_transaction():
+            conn.commit()
+        else:
+            raw.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self, conn: Connection) -> Iterator[None]:
+        """Inside `begin()`: what runs here is undone alone if it raises (group commit)."""
+        if not self.is_sqlite:
+            with conn.begin_nested():
+                yield
+            return
+        raw = self._local.raw
+        raw.execute("SAVEPOINT inbound")
+        try:
+            yield
+        except BaseException:
+            raw.execute("ROLLBACK TO inbound")
+            raw.execute("RELEASE inbound")
+            raise
+        raw.execute("RELEASE inbound")
+
+    def close(self) -> None:
+        for conn in self._held:
+            conn.close()
+        self._held.clear()
+        self.engine.dispose()
+
+
+
+def _pg_insert() -> Any:  # PostgreSQL's dialect (and its drivers) only when used
+    from sqlalchemy.dialects.postgresql import insert
+    return insert

@@ -1,0 +1,191 @@
+"""The outbox: messages queued in the event's transaction, then sent by the relay."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Collection
+
+from sqlalchemy import Connection, func, select, update
+
+from ..core.events import Addressed, Outgoing
+from . import hotpath as H
+from . import tables as T
+from .database import Database
+from .jsontext import dumps
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    transport: str
+    chat_id: str
+    user_id: str
+    item: Outgoing
+    attempts: int
+    txn_id: str
+    status: str
+    not_before: datetime | None = None
+    dedup_key: str = ""           # set on scheduled sends (reminders, notices): nobody asked
+
+
+def _txn_id() -> str:
+    return os.urandom(16).hex()     # the Matrix transaction id, reused on a resend
+
+
+class Outbox(Database):
+    """Rows are queued with the columns of hotpath.OUTBOX_GIVEN; the others start at the
+    table's defaults (tables.outbox), for the plain SQL and SQLAlchemy alike."""
+
+    def enqueue(self, conn: Connection, items: list[Addressed], now: datetime) -> list[int]:
+        """Queue messages in order; returns the new outbox ids (a key already queued: skipped).
+
+        The messages of one event go in one INSERT of several rows (ids grow in order)."""
+        ids: list[int] = []
+        at = self.hot.time(now)
+        plain: list[Any] = []
+        for item in items:
+            if item.dedup_key:
+                ids += self._flush(conn, plain)
+                ids += self._queue_keyed(conn, [item], now).values()
+            else:
+                plain += self._given(item, at)
+        return ids + self._flush(conn, plain)
+
+    def enqueue_many(self, conn: Connection, items: list[Addressed], now: datetime) -> dict[str, int]:
+        """Queue scheduled messages in one statement per chunk: dedup key -> new outbox id.
+
+        Keys already in the outbox are skipped (that unique key is the last guard)."""
+        return self._queue_keyed(conn, [i for i in items if i.dedup_key], now)
+
+    @staticmethod
+    def _given(item: Addressed, at: Any) -> tuple[Any, ...]:
+        """The values of hotpath.OUTBOX_GIVEN for one message queued at `at`."""
+        return (item.transport, item.chat_id, item.user_id, dumps(item.item.to_json()), at, _txn_id(), at)
+
+    def _queue_keyed(self, conn: Connection, items: list[Addressed], now: datetime) -> dict[str, int]:
+        if not items:
+            return {}
+        rows = [dict(zip(H.OUTBOX_GIVEN, self._given(i, now)), dedup_key=i.dedup_key) for i in items]
+        # executemany: SQLAlchemy batches the rows ("insertmanyvalues"), compiled once
+        stmt = self._insert(T.outbox).on_conflict_do_nothing().returning(T.outbox.c.id, T.outbox.c.dedup_key)
+        return {key: int(row_id) for row_id, key in conn.execute(stmt, rows).all()}
+
+    def _flush(self, conn: Connection, values: list[Any]) -> list[int]:
+        found: list[int] = []
+        width = len(H.OUTBOX_GIVEN)
+        step = width * 32                    # at most 32 rows per statement
+        for start in range(0, len(values), step):
+            chunk = values[start:start + step]
+            rows = len(chunk) // width
+            if self.is_sqlite:
+                # SQLite gives a new row the largest rowid + 1, and this transaction holds the
+                # write lock: the rows of one INSERT have consecutive ids ending at lastrowid
+                # (cheaper than RETURNING, which goes through a temporary table)
+                last = self.hot.run(conn, H.outbox_rows(rows, returning=False), chunk).lastrowid
+                found += range(last - rows + 1, last + 1)
+            else:
+                cursor = self.hot.run(conn, H.outbox_rows(rows), chunk)
+                found += sorted(int(r[0]) for r in cursor.fetchall())
+        values.clear()
+        return found
+
+    def due_messages(self, transport: str, now: datetime, limit: int = 100,
+                     per_chat: int = 10, chats: Collection[str] = ()) -> list[OutboxRow]:
+        """Pending rows, oldest first, at most `per_chat` of each chat: a chat with hundreds
+        queued does not hide the others (the relay holds a chat whose first row is not due).
+        With `chats`, of those chats only."""
+        o = T.outbox
+        rank = func.row_number().over(partition_by=o.c.chat_id, order_by=o.c.id).label("rank")
+        where = [o.c.transport == transport, o.c.status == "pending"]
+        if chats:
+            where.append(o.c.chat_id.in_(sorted(chats)))
+        ranked = select(o, rank).where(*where).subquery()
+        query = (select(*(ranked.c[c.name] for c in o.columns)).where(ranked.c.rank <= per_chat)
+                 .order_by(ranked.c.id).limit(limit))
+        with self.begin() as conn:
+            rows = conn.execute(query).all()
+        return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
+                          Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status,
+                          r.not_before, r.dedup_key or "")
+                for r in rows]
+
+    def claim_message(self, outbox_id: int, now: datetime) -> bool:
+        """Count an attempt before sending; False if another worker took it."""
+        o = T.outbox
+        with self.begin() as conn:
+            result = conn.execute(update(o).where(o.c.id == outbox_id, o.c.status == "pending")
+                                  .values(status="sending", attempts=o.c.attempts + 1))
+        return result.rowcount == 1
+
+    def settle_message(self, outbox_id: int, status: str, now: datetime, *, ref: str = "",
+                       error: str = "", retry_at: datetime | None = None) -> None:
+        o = T.outbox
+        values: dict[str, Any] = {"status": status, "error": error[:2000]}
+        if ref:
+            values["sent_ref"] = ref
+        if status == "sent":
+            values["sent_at"] = now
+        if retry_at is not None:
+            values["not_before"] = retry_at
+        with self.begin() as conn:
+            conn.execute(update(o).where(o.c.id == outbox_id).values(**values))
+
+    def pending_for(self, transport: str, chat_id: str, cap: int) -> int:
+        """How many messages wait to leave for this chat (counted up to `cap`)."""
+        o = T.outbox
+        found = (select(o.c.id).where(o.c.status == "pending", o.c.transport == transport,
+                                      o.c.chat_id == chat_id).limit(cap).subquery())
+        with self.begin() as conn:
+            return int(conn.execute(select(func.count()).select_from(found)).scalar() or 0)
+
+    def pending_counts(self, transport: str, chat_ids: list[str]) -> dict[str, int]:
+        """`pending_for` of several chats in one read (a delivered batch)."""
+        o = T.outbox
+        with self.begin() as conn:
+            rows = conn.execute(select(o.c.chat_id, func.count()).where(
+                o.c.status == "pending", o.c.transport == transport, o.c.chat_id.in_(chat_ids))
+                .group_by(o.c.chat_id)).all()
+        return {str(chat): int(n) for chat, n in rows}
+
+    def drop_message(self, outbox_id: int) -> None:
+        """Forget a message once handled (the reply to an erasure)."""
+        with self.begin() as conn:
+            conn.execute(T.outbox.delete().where(T.outbox.c.id == outbox_id))
+
+    def defer_messages(self, ids: list[int]) -> None:
+        """Edits nobody waits for, put aside while the relay has other things to send."""
+        o = T.outbox
+        with self.begin() as conn:
+            conn.execute(update(o).where(o.c.id.in_(ids), o.c.status == "pending")
+                         .values(status="deferred"))
+
+    def undefer_messages(self, transport: str) -> int:
+        """The relay is free: deferred edits are due again."""
+        o = T.outbox
+        with self.begin() as conn:
+            return conn.execute(update(o).where(o.c.transport == transport, o.c.status == "deferred")
+                                .values(status="pending")).rowcount
+
+
+    def resume_interrupted(self, transport: str) -> int:
+        """At start-up, for a transport whose resends are idempotent (Matrix transaction ids):
+        rows a crash left `sending` (or marked uncertain for it) go back to `pending`."""
+        o = T.outbox
+        with self.begin() as conn:
+            return conn.execute(update(o).where(
+                o.c.transport == transport,
+                (o.c.status == "sending") | ((o.c.status == "uncertain")
+                                             & (o.c.error == "interrupted while sending")))
+                .values(status="pending", error="")).rowcount
+
+    # ------------------------------------------------------------ telegram: presses, chats
+    def outbox_items(self, ids: tuple[int, ...] | list[int]) -> list[OutboxRow]:
+        """Outbox rows by id, oldest first (what one inbound event produced)."""
+        o = T.outbox
+        with self.begin() as conn:
+            rows = conn.execute(select(o).where(o.c.id.in_(list(ids))).order_by(o.c.id)).all()
+        return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
+                          Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status,
+                          r.not_before, r.dedup_key or "") for r in rows]
