@@ -27,6 +27,7 @@ from typing import Mapping
 from nio import AsyncClient
 
 from ..core.events import FileRef, Inbound, InboundKind
+from ..runtime.attachments import Keep
 from ..store import Store
 from . import matrix_crypto as crypto
 from .matrix_render import NAME, Allow, SentPrompt, Skip, inbound_from_event
@@ -80,8 +81,9 @@ class StoreLookups:
 
 class EventReader:
     def __init__(self, client: AsyncClient, store: Store, allow: Allow, members: Members,
-                 recent: Mapping[str, SentPrompt]):
+                 recent: Mapping[str, SentPrompt], keep: Keep | None = None):
         self.client = client
+        self.keep = keep          # holds an attachment's bytes until its answer is saved with them
         self.store = store
         self.allow = allow
         self.members = members
@@ -138,10 +140,14 @@ class EventReader:
         return Notice(room_id, found.sender, "matrix.undecryptable", f"matrix:undecryptable:{digest}")
 
     async def _checked_file(self, inbound: Inbound, content: dict) -> Inbound:
-        """An encrypted attachment: downloaded, decrypted, its real size and type kept."""
+        """An encrypted attachment: downloaded, decrypted, its real size and type kept. Its
+        bytes, like those of a clear one, are held so that the answer is saved with the file
+        itself (the jury's exports and dossiers hold it), not a handle on the homeserver."""
         found = crypto.encrypted_file(content)
-        if found is None or inbound.file is None:
+        if inbound.file is None:
             return inbound
+        if found is None:
+            return await self._clear_file(inbound)
         plain = None
         answer = await self.client.download(found["url"])
         body = getattr(answer, "body", None)
@@ -151,8 +157,22 @@ class EventReader:
             log.warning("encrypted attachment %s could not be read: %s", inbound.external_id, answer)
             return replace(inbound, file=replace(inbound.file, size=0, ref=""))
         mime = crypto.sniff(plain) or inbound.file.mime
-        return replace(inbound, file=FileRef(real_name(inbound.file.name, mime), mime, len(plain),
-                                             crypto.file_handle(found)))
+        name = real_name(inbound.file.name, mime)
+        if self.keep is not None:
+            return replace(inbound, file=replace(self.keep(plain, name), mime=mime))
+        return replace(inbound, file=FileRef(name, mime, len(plain), crypto.file_handle(found)))
+
+    async def _clear_file(self, inbound: Inbound) -> Inbound:
+        """A clear attachment's bytes, held; one the homeserver cannot give keeps its handle."""
+        file = inbound.file
+        if self.keep is None or file is None or file.size > self.max_download or not file.ref.startswith("mxc://"):
+            return inbound
+        answer = await self.client.download(file.ref)
+        body = getattr(answer, "body", None)
+        if not isinstance(body, bytes) or len(body) > self.max_download:
+            log.warning("attachment %s could not be downloaded: %s", inbound.external_id, answer)
+            return inbound
+        return replace(inbound, file=self.keep(body, file.name))
 
     def _edited(self, room_id: str, event: dict, event_id: str) -> Notice | None:
         """An edit never changes an answer; its author is told so, anyone else is ignored.
