@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_TOAST = 200
 MAX_FAILURES = 5
+REMEMBERED = 50_000     # questions whose message id is kept for their edits
 # The commands shown in Telegram's menu, in the order of the menu: (French, English).
 MENU = tuple((command.fr, command.en) for command in REGISTRY if command.menu)
 
@@ -110,6 +111,8 @@ class Telegram:
         self._processing = False
         self.received_at: datetime | None = None   # last getUpdates that answered (health)
         self.connected = False
+        # (chat, user, question) -> (outbox id, message id) of the last question sent
+        self._prompts: dict[tuple[str, str, str], tuple[int, str]] = {}
 
     # ------------------------------------------------------------ lifecycle
     async def connect(self) -> "Telegram":
@@ -411,9 +414,7 @@ class Telegram:
         item = row.item
         message_id = ""
         if item.kind is OutKind.SETTLED or (item.kind is OutKind.PROMPT and item.update):
-            found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, item.ref,
-                                           before=row.id if item.kind is OutKind.SETTLED else None)
-            message_id = found[0] if found else ""
+            message_id = self._prompt_message(row)
             if not message_id and item.kind is OutKind.SETTLED:
                 return SendResult(SendStatus.SENT)
         group = row.chat_id.startswith("-")
@@ -428,7 +429,31 @@ class Telegram:
         result = await deliver(self, row.chat_id, calls, message_id)
         if result.moved_to:
             self.store.move_chat(self.name, row.chat_id, result.moved_to)
+        elif item.kind is OutKind.PROMPT and item.ref and result.status is SendStatus.SENT:
+            self._remember(row, result.ref)
         return result
+
+    def _prompt_message(self, row: OutboxRow) -> str:
+        """The message id of the question an edit is for: the last one this process sent
+        with that ref (for a settling edit: queued before it), else looked up in the store."""
+        settling = row.item.kind is OutKind.SETTLED
+        known = self._prompts.get((row.chat_id, row.user_id, row.item.ref))
+        if known is not None and (not settling or known[0] < row.id):
+            return known[1]
+        found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, row.item.ref,
+                                       before=row.id if settling else None)
+        return found[0] if found else ""
+
+    def _remember(self, row: OutboxRow, message_id: str) -> None:
+        key = (row.chat_id, row.user_id, row.item.ref)
+        known = self._prompts.pop(key, None)
+        if known is not None and known[0] > row.id:
+            message_id, row_id = known[1], known[0]     # a later rendering already went out
+        else:
+            row_id = row.id
+        self._prompts[key] = (row_id, message_id)
+        if len(self._prompts) > REMEMBERED:
+            del self._prompts[next(iter(self._prompts))]      # the oldest
 
     def words(self, locale: str) -> dict[str, str]:
         return {"validate": self.catalog(locale, "telegram.validate"),
