@@ -28,6 +28,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from contextlib import AsyncExitStack
 from typing import Callable, Mapping, Protocol, Sequence
 from weakref import WeakValueDictionary
@@ -266,6 +267,7 @@ class Dispatcher:
                                   if conv.state.mode == CONFIRMING else ""))
 
 
+@lru_cache(maxsize=256)   # a campaign's opening and closing instants, on every event
 def _day(instant: datetime, zone: str) -> str:
     """The calendar day of an instant in the campaign's zone, as an ISO date."""
     return instant.astimezone(ZoneInfo(zone or "Europe/Paris")).date().isoformat()
