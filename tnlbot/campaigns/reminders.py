@@ -173,28 +173,42 @@ def settle(conn: Connection, clock: CampaignClock, ids: list[int], now: datetime
 
 
 def load(conn: Connection, campaign_id: int, ids: list[int]) -> tuple[list[CandidatureView], list[Sent]]:
-    k, m, p = T.candidatures, T.members, C.reminder_prefs
-    rows = conn.execute(
-        select(k.c.id, k.c.status, k.c.updated_at, m.c.person_id, m.c.role, m.c.joined_at,
-               p.c.opted_out, p.c.snoozed_until)
-        .join(m, m.c.candidature_id == k.c.id)
-        .join(p, and_(p.c.campaign_id == campaign_id, p.c.person_id == m.c.person_id), isouter=True)
-        .where(k.c.id.in_(ids)).order_by(k.c.id, m.c.person_id)).all()
-    grouped: dict[int, tuple[str, datetime, list[MemberView]]] = {}
-    for r in rows:
-        entry = grouped.setdefault(r.id, (r.status, r.updated_at, []))
-        entry[2].append(MemberView(r.person_id, r.joined_at, r.role, bool(r.opted_out),
-                                   r.snoozed_until))
-    views = [CandidatureView(cid, status, updated, tuple(ms)) for cid, (status, updated, ms) in grouped.items()]
+    heads, rows = _load_queries()
+    params = {"ids": ids, "cid": campaign_id}
+    found = {r.id: (r.status, r.updated_at) for r in conn.execute(heads, params)}
+    grouped: dict[int, list[MemberView]] = {}
+    for r in conn.execute(rows, params):
+        grouped.setdefault(r.candidature_id, []).append(
+            MemberView(r.person_id, r.joined_at, r.role, bool(r.opted_out), r.snoozed_until))
+    views = [CandidatureView(cid, status, updated, tuple(grouped[cid]))
+             for cid, (status, updated) in sorted(found.items()) if cid in grouped]
     return views, load_log(conn, ids)
 
 
+@lru_cache(maxsize=1)
+def _load_queries() -> tuple[Select, Select]:
+    """The candidatures, then their members with their preferences, by id (built once: a batch
+    passes its ids as one expanding parameter; each candidature's instant is decoded once)."""
+    k, m, p = T.candidatures, T.members, C.reminder_prefs
+    ids = bindparam("ids", expanding=True)
+    heads = select(k.c.id, k.c.status, k.c.updated_at).where(k.c.id.in_(ids))
+    rows = (select(m.c.candidature_id, m.c.person_id, m.c.role, m.c.joined_at, p.c.opted_out,
+                   p.c.snoozed_until)
+            .join(p, and_(p.c.campaign_id == bindparam("cid"), p.c.person_id == m.c.person_id), isouter=True)
+            .where(m.c.candidature_id.in_(ids)).order_by(m.c.candidature_id, m.c.person_id))
+    return heads, rows
+
+
 def load_log(conn: Connection, ids: list[int]) -> list[Sent]:
-    log = C.reminder_log
     return [Sent(r.candidature_id, r.person_id, r.slot, r.recorded_at, bool(r.sent))
-            for r in conn.execute(select(log.c.candidature_id, log.c.person_id, log.c.slot,
-                                         log.c.recorded_at, log.c.sent)
-                                  .where(log.c.candidature_id.in_(ids))).all()]
+            for r in conn.execute(_log_query(), {"ids": ids})]
+
+
+@lru_cache(maxsize=1)
+def _log_query() -> Select:
+    log = C.reminder_log
+    return select(log.c.candidature_id, log.c.person_id, log.c.slot, log.c.recorded_at, log.c.sent).where(
+        log.c.candidature_id.in_(bindparam("ids", expanding=True)))
 
 
 def log_of(conn: Connection, campaign_id: int, person_id: int) -> list[tuple[str, datetime, bool, str]]:

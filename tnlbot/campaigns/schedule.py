@@ -212,9 +212,11 @@ def due(campaign: CampaignClock, candidatures: Iterable[CandidatureView],
     if now >= campaign.closes_at or now < campaign.opens_at:
         return []
     plan, zone = campaign.plan, campaign.zone
-    quiet_now = plan.quiet.is_quiet(now.astimezone(zone))
+    if plan.quiet.is_quiet(now.astimezone(zone)):
+        return []                         # nothing is sent while `now` is quiet
     log = _index(sent)
     slots = timeline(campaign)
+    memo = _Memo()
     actions: list[Action] = []
     for cand in sorted(candidatures, key=lambda c: c.id):
         if cand.status != "draft":
@@ -223,9 +225,17 @@ def due(campaign: CampaignClock, candidatures: Iterable[CandidatureView],
             if member.role == "elu" or not member.reachable:
                 continue
             state = _Member(cand, member, *log.get((cand.id, member.person_id), (set(), 0, None)))
-            _gather(state, campaign, slots, now)
-            actions += _choose(state, plan, quiet_now)
+            state.due = [item for item in _pending(state, campaign, slots, memo) if item[2] <= now]
+            actions += _choose(state, plan, False)
     return actions
+
+
+@dataclass
+class _Memo:
+    """What members of one batch share, computed once: a team's members share their activity,
+    and many join on the same instant."""
+    late: dict[datetime, Planned | None] = field(default_factory=dict)
+    idle: dict[tuple[datetime, datetime], tuple[str, datetime]] = field(default_factory=dict)
 
 
 def _index(sent: Iterable[Sent]) -> Mapping[tuple[int, int], tuple[set[str], int, datetime | None]]:
@@ -241,18 +251,17 @@ def _index(sent: Iterable[Sent]) -> Mapping[tuple[int, int], tuple[set[str], int
     return out
 
 
-def _gather(state: _Member, campaign: CampaignClock, slots: list[Planned], now: datetime) -> None:
-    state.due = [item for item in _pending(state, campaign, slots) if item[2] <= now]
-
-
-def _pending(state: _Member, campaign: CampaignClock,
-             slots: list[Planned]) -> list[tuple[int, str, datetime, str]]:
+def _pending(state: _Member, campaign: CampaignClock, slots: list[Planned],
+             memo: _Memo) -> list[tuple[int, str, datetime, str]]:
     """Every action not recorded yet for this member, whenever it falls: (rank, slot, at, reason).
     It is due once `at` has passed (and `now` is not quiet); only time makes more of them due."""
     member, plan = state.member, campaign.plan
     out = []
     floor = member.snoozed_until or member.joined_at
-    late = catch_up(campaign, slots, member.joined_at)
+    if member.joined_at in memo.late:
+        late = memo.late[member.joined_at]
+    else:
+        late = memo.late[member.joined_at] = catch_up(campaign, slots, member.joined_at)
     for rank, planned in enumerate(slots):
         if late is not None and planned.slot == late.slot:
             planned = late
@@ -265,9 +274,12 @@ def _pending(state: _Member, campaign: CampaignClock,
             out.append((50, slot, member.snoozed_until, "snooze"))
     if plan.inactivity_days > 0:
         start = max(state.candidature.last_activity, member.joined_at)
-        slot = idle_slot(start)
         quiet_since = max(start, state.last_sent or start, member.snoozed_until or start)
-        at = next_allowed(quiet_since + timedelta(days=plan.inactivity_days), campaign.zone, plan.quiet)
+        known = memo.idle.get((start, quiet_since))
+        if known is None:
+            known = memo.idle[(start, quiet_since)] = (idle_slot(start), next_allowed(
+                quiet_since + timedelta(days=plan.inactivity_days), campaign.zone, plan.quiet))
+        slot, at = known
         if slot not in state.recorded and at >= campaign.opens_at:
             out.append((10, slot, at, "idle"))
     return out
@@ -294,6 +306,7 @@ def next_due_all(campaign: CampaignClock, candidatures: Iterable[CandidatureView
     plan = campaign.plan
     log = _index(sent)
     slots = timeline(campaign)
+    memo = _Memo()
     poll = now + timedelta(days=plan.inactivity_days)
     out: dict[int, datetime] = {}
     for candidature in candidatures:
@@ -305,7 +318,7 @@ def next_due_all(campaign: CampaignClock, candidatures: Iterable[CandidatureView
             if member.role == "elu" or not member.reachable:
                 continue
             state = _Member(candidature, member, *log.get((candidature.id, member.person_id), (set(), 0, None)))
-            pending = _pending(state, campaign, slots)
+            pending = _pending(state, campaign, slots, memo)
             instants = [at for _, _, at, _ in pending]
             if plan.inactivity_days > 0 and not any(reason == "idle" for *_, reason in pending):
                 instants.append(poll)
