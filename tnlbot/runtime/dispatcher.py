@@ -134,10 +134,14 @@ class Dispatcher:
                 observe(inbound, handled, time.perf_counter() - started)
             return handled
 
-    async def submit_batch(self, inbounds: Sequence[Inbound]) -> list[Handled | Exception]:
+    async def submit_batch(self, inbounds: Sequence[Inbound],
+                           then: Callable[[Connection], None] | None = None) -> list[Handled | Exception]:
         """What a platform delivered together, in one transaction (group commit): each
         event in its own savepoint, in delivery order; an event that fails rolls back
-        alone and its exception takes its place in the result. Committed when returned."""
+        alone and its exception takes its place in the result. `then(conn)` writes, in
+        the same transaction after the events, what the transport keeps with them (its
+        acknowledgement: a sync token), only when no event failed; if it fails, nothing
+        is committed. Committed when returned."""
         results: list[Handled | Exception | None] = [None] * len(inbounds)
         batch: list[int] = []
         pending = self._pending(inbounds) if self.backlog_limit else {}
@@ -154,8 +158,8 @@ class Dispatcher:
                 await held.enter_async_context(lock)
             started = time.perf_counter()
             chosen = [inbounds[i] for i in batch]
-            done = (self.handle_batch(chosen) if self.store.is_sqlite
-                    else await asyncio.to_thread(self.handle_batch, chosen))
+            done = (self.handle_batch(chosen, then) if self.store.is_sqlite
+                    else await asyncio.to_thread(self.handle_batch, chosen, then))
             seconds = (time.perf_counter() - started) / max(1, len(chosen))
         for index, result in zip(batch, done):
             results[index] = result
@@ -172,7 +176,8 @@ class Dispatcher:
         return {(transport, chat): n for transport, ids in chats.items()
                 for chat, n in self.store.pending_counts(transport, sorted(ids)).items()}
 
-    def handle_batch(self, inbounds: Sequence[Inbound]) -> list[Handled | Exception]:
+    def handle_batch(self, inbounds: Sequence[Inbound],
+                     then: Callable[[Connection], None] | None = None) -> list[Handled | Exception]:
         """Events in one transaction, one savepoint each (see `submit_batch`)."""
         now = self.clock.now()
         results: list[Handled | Exception] = []
@@ -184,6 +189,8 @@ class Dispatcher:
                 except Exception as exc:  # noqa: BLE001 - this event alone is rolled back
                     log.warning("inbound %s failed in its batch", inbound.external_id, exc_info=True)
                     results.append(exc)
+            if then is not None and not any(isinstance(r, Exception) for r in results):
+                then(conn)
         return results
 
     def handle(self, inbound: Inbound) -> Handled:

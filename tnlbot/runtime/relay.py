@@ -147,8 +147,9 @@ class Relay:
         Chats are served side by side (at most PARALLEL at once), each in order, what a
         person waits for (questions, notices) before the edits that settle an answered
         question. An edit that would have to wait for the rate limiter, or take a token
-        a question is waiting for, is deferred (status `deferred`) until the relay has
-        nothing else to send. With `chats`, only those (what a batch just committed:
+        a question is waiting for, or (a transport with `settle_later`) that follows a
+        question just sent to its chat, is deferred (status `deferred`) until the relay
+        has nothing else to send. With `chats`, only those (what a batch just committed:
         sent at once, without waiting for the loop); a chat is served by one flush at a
         time."""
         transport = self.transports[name]
@@ -191,10 +192,12 @@ class Relay:
         sent, deferred = 0, list[int]()
         key = (rows[0].transport, rows[0].chat_id)
         lock = self._chat_locks.get(key) or self._chat_locks.setdefault(key, asyncio.Lock())
+        later = getattr(transport, "settle_later", False)    # never right after a question
         async with gate, lock:
             for row in rows:
-                if _cosmetic(row) and limiter is not None:
-                    if deferred or not limiter.try_acquire(row.chat_id):
+                if _cosmetic(row) and (limiter is not None or later):
+                    if deferred or (later and sent) or (
+                            limiter is not None and not limiter.try_acquire(row.chat_id)):
                         deferred.append(row.id)
                         continue
                 elif limiter is not None and (sent or deferred):
