@@ -34,7 +34,7 @@ class Sweep:
     pending: str = ""     # why it could not run
 
 
-def _policy():  # noqa: ANN202
+def _policy():
     try:
         reminders = importlib.import_module("tnlbot.campaigns.reminders")
         schedule = importlib.import_module("tnlbot.campaigns.schedule")
@@ -44,7 +44,7 @@ def _policy():  # noqa: ANN202
         return str(exc)
 
 
-def compute_due(store, campaign_id: int, now: datetime) -> tuple[int, int]:  # noqa: ANN001
+def compute_due(store, campaign_id: int, now: datetime) -> tuple[int, int]:
     """(actions, candidatures seen) over the whole campaign, read-only."""
     reminders, schedule, config = _policy()
     from tnlbot.store.campaigns import campaign_by_slug

@@ -44,7 +44,7 @@ async def test_a_store_outage_leaves_the_batch_unacknowledged_and_it_is_handled_
         sqlite_store, catalog, clock):
     handed: list[str] = []
 
-    async def sink(inbound):  # noqa: ANN001, ANN202
+    async def sink(inbound):
         handed.append(inbound.text)
         if len(handed) == 2:
             raise OperationalError("INSERT", {}, Exception("the database is restarting"))
@@ -61,7 +61,7 @@ async def test_a_store_outage_leaves_the_batch_unacknowledged_and_it_is_handled_
 async def test_a_bug_on_one_event_does_not_stop_the_others(sqlite_store, catalog, clock):
     handed: list[str] = []
 
-    async def sink(inbound):  # noqa: ANN001, ANN202
+    async def sink(inbound):
         handed.append(inbound.external_id)
         if inbound.external_id == RECORDED["text"]["event_id"]:
             raise ValueError("a bug")
@@ -111,7 +111,7 @@ async def test_an_empty_allow_list_refuses_every_invitation_and_says_how_to_allo
 async def test_an_event_from_a_room_with_more_people_is_marked_as_from_a_group(sqlite_store, catalog, clock):
     handed: list = []
 
-    async def sink(inbound):  # noqa: ANN001, ANN202
+    async def sink(inbound):
         handed.append(inbound)
 
     for people, group in ((("@agent:localhost",), False), (("@agent:localhost", "@autre:localhost"), True)):

@@ -168,7 +168,7 @@ class Telegram:
                 if code:
                     params["language_code"] = code
                 await self.call("setMyCommands", params)
-        except Exception:  # noqa: BLE001 - a missing menu must not stop the bot
+        except Exception:  # logged; a missing menu must not stop the bot
             log.warning("could not register the bot's commands", exc_info=True)
 
     # ------------------------------------------------------------ polling
@@ -193,7 +193,7 @@ class Telegram:
                 log.warning("another process is receiving this bot's updates (Telegram answered 409 "
                             "Conflict); trying again in %.0f s", delay)
                 await self.clock.sleep(delay)
-            except Exception:  # noqa: BLE001 - network, database: wait and retry
+            except Exception:  # logged; network, database: wait and retry
                 delay = backoff.pause()
                 log.warning("polling failed; retrying in %.0f s", delay, exc_info=True)
                 await self.clock.sleep(delay)
@@ -252,7 +252,7 @@ class Telegram:
             try:
                 await self.process(raw, sink)
                 self._failures.pop(int(raw.get("update_id", 0)), None)
-            except Exception:  # noqa: BLE001
+            except Exception:  # logged and counted; fetched again until MAX_FAILURES
                 update_id = int(raw.get("update_id", 0))
                 failures = self._failures[update_id] = self._failures.get(update_id, 0) + 1
                 log.exception("update %s failed (%d time(s))", update_id, failures)
@@ -270,7 +270,7 @@ class Telegram:
         for raw in updates:
             try:
                 inbound, query = await self._prepare(raw)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - _failed logs it and counts it toward MAX_FAILURES
                 ok = self._failed(raw, exc) and ok
                 continue
             if inbound is not None:
@@ -383,7 +383,7 @@ class Telegram:
         try:
             await self.call("answerCallbackQuery", params)
             return True
-        except Exception:  # noqa: BLE001 - an expired press is not an error of ours
+        except Exception:  # logged; an expired press is not an error of ours
             log.info("could not answer a button press", exc_info=True)
             return False
 
