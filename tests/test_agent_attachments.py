@@ -78,7 +78,7 @@ def test_the_jurys_dossiers_hold_the_attached_file_itself(flows, catalog):
     import io
     import zipfile
 
-    from tnlbot.core.jury import Entry, Meta, Snapshot
+    from tnlbot.jury.rules import Entry, Meta, Snapshot
     from tnlbot.jury.exports import dossiers_zip
 
     ref = "sha256:" + hashlib.sha256(PDF).hexdigest()

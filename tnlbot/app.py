@@ -26,10 +26,11 @@ from .flowbook.drafts import migrate_drafts
 from .flowbook.hook import AsideHook
 from .flows import load_all
 from .i18n import Catalog, load_catalog
+from .jury.freeze import freeze
 from .jury.hook import JuryHook
 from .ops.backup import StoreBusy, hold_store
 from .ops.service import Operations, configure_logging
-from .runtime.attachments import HeldFiles
+from .runtime.attachments import HeldFiles, wanted_by
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
@@ -59,14 +60,15 @@ class App:
         except StoreBusy as exc:
             raise StartupError([Reason("store_restoring", (("path", exc.path),))]) from None
         self.store = store or Store(settings.store_url())
-        self.held_files = HeldFiles()   # files read by the terminal until their answer is saved
+        self.held_files = HeldFiles()   # files read by a transport until their answer is saved
+        self._wants_file = wanted_by(self.flows)
         hooks = [CampaignHook(self.store, self.flows, self.catalog, settings.campaign),
                  JuryHook(self.flows, self.catalog),
                  AsideHook(self.catalog),         # answers a flow change set aside, in /recap
                  FileSizeHook(self.catalog),
                  self.held_files]                 # last: it sees the final outcome
         self.dispatcher = Dispatcher(self.store, self.flows, self.catalog, self.clock,
-                                     settings.campaign, hooks=list(hooks))
+                                     settings.campaign, hooks=list(hooks), freeze=freeze)
         self.transports: dict[str, Transport] = {}
         self.relay = Relay(self.store, self.transports, self.clock)
         self.scheduler = Scheduler(self.store, self.flows, self.catalog, self.clock,
@@ -106,6 +108,10 @@ class App:
     def keep_file(self, data: bytes, name: str) -> FileRef:
         """An attached file's content, held until the answer taking it is saved with it."""
         return self.held_files.hold(data, name)
+
+    def wants_file(self, file: FileRef) -> bool:
+        """Whether a file a platform announces could answer a file question (worth fetching)."""
+        return self._wants_file(file)
 
     def stopped_text(self) -> str:
         """What the terminal says when Ctrl-C stops the chat, in the person's language."""
@@ -163,7 +169,8 @@ def _run_telegram(settings: Settings, webhook: bool) -> int:
                             app.store, app.catalog, app.clock,
                             secret=callback_secret(settings.telegram_token), webhook=config, lease=lease,
                             rate_limit=(float(settings.telegram_rate_per_chat),
-                                        float(settings.telegram_rate_overall)))
+                                        float(settings.telegram_rate_overall)),
+                            keep=app.keep_file, wants=app.wants_file)
         # webhook: Telegram calls us when there is news; polling: getUpdates answers every 25 s
         bound = None if webhook else telegram.poll_timeout + 95.0
         return asyncio.run(app.runner.run(telegram.connect, service=Operations(app, settings, bound)))

@@ -18,7 +18,8 @@ import yaml
 from sqlalchemy import func, select
 
 from tnlbot.app import App, Settings
-from tnlbot.core.jury import Entry, Meta, Snapshot, canonical
+from tnlbot.jury.freeze import record_submission
+from tnlbot.jury.rules import Entry, Meta, Snapshot, canonical
 from tnlbot.flowbook.drafts import migrate_drafts, record_versions
 from tnlbot.flowbook.yamlout import structure_yaml, texts_yaml
 from tnlbot.flows import BUNDLED, load_all
@@ -154,8 +155,8 @@ def _the_jury_reads_the_answers_set_aside(app: App, catalog) -> None:
     k = T.candidatures
     with app.store.begin() as conn:
         cand, person = conn.execute(select(k.c.id, k.c.responsible_id)).one()
-        app.store.record_submission(conn, cand, 1, BADGE, 2, app.store.answers(conn, cand), person,
-                                    app.clock.now(), locale="fr")
+        record_submission(conn, cand, 1, BADGE, 2, app.store.answers(conn, cand), person,
+                          app.clock.now(), locale="fr")
         stored = conn.execute(select(T.submissions.c.snapshot, T.submissions.c.sha256,
                                      T.submissions.c.flow_version)).one()
     snapshot = json.loads(stored.snapshot)

@@ -12,6 +12,7 @@ from tnlbot.core.engine import Dossier, Outcome, State
 from tnlbot.core.flow import JSON, Flow, Kind
 from tnlbot.core.machine import Mode
 from tnlbot.core.walk import applicable_answers
+from tnlbot.jury.freeze import freeze
 
 from ..harness import Chat, Reply
 
@@ -125,7 +126,8 @@ BADGE_ANSWERS: dict[str, JSON] = {
 
 def quick(app, user: str, campaign_id: int, flow: Flow, answers: dict[str, JSON],
           submit: bool = True) -> Chat:
-    """A candidature written straight through the Store (same save path as the bot), in one transaction."""
+    """A candidature written straight through the Store and frozen by the jury (the bot's save
+    path, without the engine), in one transaction."""
     chat = Chat(app, user)
     now = app.clock.now()
     with app.store.begin() as conn:
@@ -134,4 +136,5 @@ def quick(app, user: str, campaign_id: int, flow: Flow, answers: dict[str, JSON]
         dossier = Dossier(status="submitted", version=1) if submit else Dossier()
         outcome = Outcome(State(mode=Mode.IDLE), dossier, tuple(answers.items()), (), kept if submit else None)
         app.store.apply(conn, conv, {}, outcome, [], now, flow)
+        freeze(conn, conv, outcome, flow, now)
     return chat

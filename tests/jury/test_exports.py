@@ -20,7 +20,7 @@ from odf.opendocument import load
 from odf.text import H
 from pyexcel_ods3 import get_data
 
-from tnlbot.core.jury import CsvDialect, canonical
+from tnlbot.jury.rules import CsvDialect, canonical
 from tnlbot.jury.documents import SCHEMA_PATH
 from tnlbot.jury.exports import closing_attachments, exports
 

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from tnlbot.core.jury import (Snapshot, canonical, diff, digest, intact, key_order, neutralise,
+from tnlbot.jury.freeze import record_submission
+from tnlbot.jury.rules import (Snapshot, canonical, diff, digest, intact, key_order, neutralise,
                               split_key)
 from tnlbot.jury import queries as Q
 from tnlbot.jury.exports import entries
@@ -113,8 +114,8 @@ def test_the_jury_sees_the_last_version_submitted_before_the_closing(badge, flow
     with badge.store.begin() as conn:
         campaign = Q.campaign_by_id(conn, badge.campaign_id)
         late = campaign.closes_at + timedelta(minutes=1)
-        badge.store.record_submission(conn, badge.ids["bob"], 2, "tnl-2025-badge", 1,
-                                      {"nom_collectivite": "Trop tard"}, 1, late)
+        record_submission(conn, badge.ids["bob"], 2, "tnl-2025-badge", 1,
+                          {"nom_collectivite": "Trop tard"}, 1, late)
         found = {e.candidature: e for e in entries(conn, campaign, "fr")}
     bob = found[badge.ids["bob"]]
     assert bob.snapshot.version == 1 and bob.name == "Bourg de Bob" and bob.intact

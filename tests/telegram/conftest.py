@@ -136,9 +136,14 @@ class Person:
         message = self.fake.user_message(self.chat_id, self.user, text, reply_to)
         return await self._act(lambda: self.fake.push({"message": message}))
 
-    async def sends_document(self, name: str, size: int, mime: str = "application/pdf") -> Screen:
+    async def sends_document(self, name: str, size: int, mime: str = "application/pdf",
+                             data: bytes | None = None) -> Screen:
+        """A document announced with this name and size; `data` is what getFile hands over
+        (without it, Telegram cannot give the file)."""
         document = {"file_id": f"up-{name}", "file_unique_id": f"u-{name}", "file_name": name,
                     "mime_type": mime, "file_size": size}
+        if data is not None:
+            self.fake.files[document["file_id"]] = data
         message = self.fake.user_message(self.chat_id, self.user, None, document=document)
         return await self._act(lambda: self.fake.push({"message": message}))
 
@@ -179,7 +184,8 @@ async def bot_session(fake, make_app, sqlite_store):
         app = make_app(store or sqlite_store, flow_id)
         bot = make_bot(fake.token, fake.base_url, read_timeout=read_timeout)
         telegram = Telegram(bot, app.store, app.catalog, app.clock,
-                            secret=callback_secret(fake.token), poll_timeout=0)
+                            secret=callback_secret(fake.token), poll_timeout=0,
+                            keep=app.keep_file, wants=app.wants_file)
         app.plug(telegram)
         await bot.initialize()
         telegram.username = bot.username

@@ -11,9 +11,17 @@ from sqlalchemy import func, select
 
 from tnlbot.core.events import Addressed, Outgoing, OutKind
 from tnlbot.store import tables as T
+from tnlbot.store.attachments import content
 from tnlbot.transports.telegram_webhook import SECRET_HEADER, WebhookConfig
 
 from .test_telegram_chat import answers
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def stored_file(session, ref: str) -> bytes | None:
+    with session.app.store.begin() as conn:
+        return content(conn, ref)
 
 
 def outbox(session) -> list[tuple[str, str]]:
@@ -144,9 +152,26 @@ async def test_documents_are_checked_before_download(bot_session):
     assert "plus de 20 Mo" in bot
     bot = await alice.sends_document("deliberation.docx", 90_000, "application/msword")
     assert "Ce type de fichier n'est pas accepté" in bot
-    bot = await alice.sends_document("deliberation.pdf", 120_000)
-    assert answers(session, alice)["deliberation"]["name"] == "deliberation.pdf"
-    assert [c.method for c in session.fake.calls].count("getFile") == 0, "nothing downloaded"
+    assert [c.method for c in session.fake.calls].count("getFile") == 0, "refused: nothing downloaded"
+    bot = await alice.sends_document("deliberation.pdf", len(PDF), data=PDF)
+    stored = answers(session, alice)["deliberation"]
+    assert stored["name"] == "deliberation.pdf" and stored["size"] == len(PDF)
+    assert stored_file(session, stored["ref"]) == PDF, "the file itself, for the jury"
+    assert [c.method for c in session.fake.calls].count("getFile") == 1
+
+
+async def test_a_document_telegram_cannot_hand_over_is_answered_with_its_file_id(bot_session):
+    session = await bot_session("tnl-2022")
+    alice = session.person(308, "Alice")
+    for line in ("/start", "/aller 2"):
+        await alice.says(line)
+    for label in ("Oui", "Oui"):
+        await alice.presses(label)
+    await alice.says("Une stratégie votée en 2021.")
+    await alice.presses("Oui")
+    await alice.says("15/03/2021")
+    await alice.sends_document("deliberation.pdf", 120_000)          # getFile: invalid file_id
+    assert answers(session, alice)["deliberation"]["ref"] == "up-deliberation.pdf"
 
 
 def _free_port() -> int:

@@ -131,7 +131,7 @@ def reassign(desk: claims.Desk, candidature_id: int, transport: str, user: str) 
     conn.execute(update(m).where(m.c.candidature_id == candidature_id, m.c.person_id == person)
                  .values(role="responsible"))
     conn.execute(update(T.candidatures).where(T.candidatures.c.id == candidature_id)
-                 .values(responsible_id=person))
+                 .values(responsible_id=person, next_action_at=None))     # an élu made responsible is reminded
     desk.tell(candidature_id, "claims.told_responsible")
     return ""
 

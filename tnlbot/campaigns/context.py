@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Callable, Mapping, Union
 
 from sqlalchemy import Connection, Table, select
@@ -46,6 +47,11 @@ def insert_or_skip(conn: Connection, table: Table) -> Any:   # either dialect's 
 
 
 CONFIG = "SELECT config FROM campaigns WHERE id = ?"
+
+
+@lru_cache(maxsize=64)   # the column's text is read on every event that needs it, parsed once
+def _settings_of(config: str) -> Settings:
+    return lenient(json.loads(config))
 
 
 def load_campaign(conn: Connection, campaign_id: int) -> Campaign:
@@ -146,7 +152,8 @@ class Ctx:
             else:
                 assert self.conv is not None
                 row = self.store.hot.run(self.conn, CONFIG, (self.conv.campaign_id,)).fetchone()
-                config = json.loads(row[0] or "{}")
+                self._settings = _settings_of(row[0] or "{}")
+                return self._settings
             self._settings = lenient(config)
         return self._settings
 

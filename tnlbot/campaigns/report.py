@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import Connection, Row, func, select
 
 from ..core.flow import JSON, Flow
-from ..core.jury import NAME_KEY, completeness
+from ..jury.rules import NAME_KEY, completeness
 from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign
@@ -146,7 +146,7 @@ def _slots(rows: Iterable[Row[Any]]) -> tuple[tuple[str, int, int], ...]:
 def for_campaign(conn: Connection, campaign: Campaign, flow: Flow, now: datetime, locale: str,
                  idle_days: int | None = None) -> Report:
     """The report with the campaign's own inactivity period (7 days if it has none)."""
-    from ..core.jury import volet_title
+    from ..jury.rules import volet_title
     from .config import lenient
     idle = idle_days if idle_days is not None else (lenient(campaign.config).plan.inactivity_days or 7)
     return gather(conn, campaign, flow, now, idle, lambda v: volet_title(flow, v, locale))

@@ -24,7 +24,7 @@ from ..store import tables as T
 from ..store import campaign_tables as C
 from ..store.campaigns import Campaign
 from ..store.store import dumps
-from . import codes
+from . import codes, recheck
 from .codes import clean_code, new_code, show_code
 from .claims import release_all
 from .context import (Ctx, Member, insert_or_skip, load_campaign, members, organisation,
@@ -157,6 +157,7 @@ def _enter(ctx: Ctx, person: int, target: int, role: str) -> None:
     conn = ctx.conn
     conn.execute(insert(T.members).values(candidature_id=target, person_id=person, role=role,
                                           volets="[]", joined_at=ctx.now))
+    recheck.candidatures(conn, [target])          # the newcomer's reminders
     if ctx.conv is None:
         conn.execute(insert(T.conversations).values(
             transport=ctx.inbound.transport, chat_id=ctx.inbound.chat_id,

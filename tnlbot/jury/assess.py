@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..core.answers import ascii_number, Problem, clean_text, fold
 from ..core.events import Outgoing, OutKind
 from ..core.flow import Flow
-from ..core.jury import NAME_KEY, volet_title
+from .rules import NAME_KEY, volet_title
 from ..i18n import local_time
 from ..store.campaigns import Campaign
 from . import queries as Q

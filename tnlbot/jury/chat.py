@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from ..core.answers import ascii_number, fold
 from ..core.events import Inbound, Option, Outgoing, OutKind
 from ..core.flow import Flow
-from ..core.jury import (NAME_KEY, Entry, Meta, Snapshot, completeness, diff, intact, key_label,
+from .rules import (NAME_KEY, Entry, Meta, Snapshot, completeness, diff, intact, key_label,
                          key_order, show, volet_of, volet_title)
 from ..i18n import Catalog, local_time
 from ..store.campaigns import Campaign

@@ -22,7 +22,7 @@ from ..i18n import load_catalog
 from ..store import Store
 from ..store.campaigns import Campaign, campaign_by_slug, list_campaigns
 from . import queries as Q
-from ..core.jury import CsvDialect
+from .rules import CsvDialect
 from .exports import FORMATS, exports
 from .privacy import purge_drafts
 

@@ -1,6 +1,6 @@
 """The jury's documents, rendered from snapshots: the JSON export and the dossier.
 
-Pure like tnlbot/core/jury.py (data in, bytes or text out); kept apart only
+Pure like tnlbot/jury/rules.py (data in, bytes or text out); kept apart only
 to keep modules small. The JSON export carries every snapshot exactly as
 stored, so `sha256(canonical(snapshot))` can be checked by anyone; its JSON
 Schema ships beside this file (candidature.schema.json).
@@ -15,7 +15,7 @@ from typing import Iterable
 
 from ..core.flow import Flow
 from ..core.kinds import KINDS, Export
-from ..core.jury import (EXPORT_FORMAT, Entry, Labels, Meta, attachments, completeness, key_label,
+from .rules import (EXPORT_FORMAT, Entry, Labels, Meta, attachments, completeness, key_label,
                          key_order, show, split_key, volet_of, volet_title)
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "candidature.schema.json"

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, or_, select, update
 
-from ..core.jury import digest
+from .rules import digest
 from ..store import campaign_tables as C
 from ..store import flow_tables as F
 from ..store import jury_tables as J

@@ -16,7 +16,7 @@ from typing import Mapping
 from sqlalchemy import Connection
 
 from ..core.flow import Flow
-from ..core.jury import CsvDialect, Entry, Labels, Meta, Snapshot, Version, intact, slug, to_csv
+from .rules import CsvDialect, Entry, Labels, Meta, Snapshot, Version, intact, slug, to_csv
 from ..i18n import local_time
 from ..store.attachments import PREFIX, content
 from ..store.campaigns import Campaign

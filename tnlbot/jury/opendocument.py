@@ -1,6 +1,6 @@
 """OpenDocument exports with odfpy: the ODS workbook and the ODT dossier.
 
-Pure like tnlbot/core/jury.py: data in, bytes out (odfpy writes the zip into
+Pure like tnlbot/jury/rules.py: data in, bytes out (odfpy writes the zip into
 memory). The workbook has a summary sheet, then one sheet per volet: row 1
 holds the questions, row 2 the answer keys (the CSV header), then one row per
 candidature. Numbers are number cells, instants date cells; every text cell
@@ -23,7 +23,7 @@ from odf.table import Table, TableCell, TableColumn, TableRow
 from odf.text import H, List, ListItem, P
 
 from ..core.flow import Flow
-from ..core.jury import (Cell, Entry, Labels, Meta, cell, columns, completeness, meta_cells,
+from .rules import (Cell, Entry, Labels, Meta, cell, columns, completeness, meta_cells,
                          meta_labels, volet_title)
 from .documents import Dossier, Line
 

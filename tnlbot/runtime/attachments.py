@@ -15,12 +15,26 @@ from sqlalchemy import Connection
 
 from ..core.engine import Outcome
 from ..core.events import Addressed, FileRef, Inbound
-from ..core.flow import JSON
+from ..core.flow import JSON, Flow
+from ..core.kinds import KINDS, Form
 from ..store import ConversationRow
 from ..store.attachments import describe, keep
 
 
 Keep = Callable[[bytes, str], FileRef]   # holds a file's content, returns its reference
+Wants = Callable[[FileRef], bool]         # whether a file announced by a platform is worth fetching
+
+
+def wanted_by(flows: Mapping[str, Flow]) -> Wants:
+    """Whether some file question of these flows could take a file, by the name and size the
+    platform announces: a platform that hands files on request fetches only those."""
+    def wants(file: FileRef) -> bool:
+        extension = file.name.rsplit(".", 1)[-1].lower() if "." in file.name else ""
+        return not file.refused and any(
+            KINDS[q.kind].form is Form.FILE and (not q.formats or extension in q.formats)
+            and (not q.max_size or file.size <= q.max_size)
+            for flow in flows.values() for q in flow.questions.values())
+    return wants
 
 
 class HeldFiles:

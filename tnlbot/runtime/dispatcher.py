@@ -28,6 +28,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from contextlib import AsyncExitStack
 from typing import Callable, Mapping, Protocol, Sequence
 from weakref import WeakValueDictionary
@@ -68,6 +69,10 @@ class Hook(Protocol):
               outcome: Outcome, now: datetime, answers: Mapping[str, JSON]) -> Outcome: ...
 
 
+# Freezes the version an event submitted (the jury's `freeze`), after its answers are saved
+Freeze = Callable[[Connection, ConversationRow, Outcome, Flow, datetime], None]
+
+
 @dataclass
 class Dispatcher:
     store: Store
@@ -76,6 +81,8 @@ class Dispatcher:
     clock: Clock
     campaign_slug: str = ""
     hooks: list[Hook] = field(default_factory=list)
+    # given by the composition root; without it an event that submits is refused (rolled back)
+    freeze: Freeze | None = None
     # called after each commit with (inbound, handled, seconds spent): metrics, logs
     observers: list[Callable[[Inbound, Handled, float], None]] = field(default_factory=list)
     _locks: "WeakValueDictionary[tuple[str, str, str], asyncio.Lock]" = field(
@@ -127,10 +134,14 @@ class Dispatcher:
                 observe(inbound, handled, time.perf_counter() - started)
             return handled
 
-    async def submit_batch(self, inbounds: Sequence[Inbound]) -> list[Handled | Exception]:
+    async def submit_batch(self, inbounds: Sequence[Inbound],
+                           then: Callable[[Connection], None] | None = None) -> list[Handled | Exception]:
         """What a platform delivered together, in one transaction (group commit): each
         event in its own savepoint, in delivery order; an event that fails rolls back
-        alone and its exception takes its place in the result. Committed when returned."""
+        alone and its exception takes its place in the result. `then(conn)` writes, in
+        the same transaction after the events, what the transport keeps with them (its
+        acknowledgement: a sync token), only when no event failed; if it fails, nothing
+        is committed. Committed when returned."""
         results: list[Handled | Exception | None] = [None] * len(inbounds)
         batch: list[int] = []
         pending = self._pending(inbounds) if self.backlog_limit else {}
@@ -147,8 +158,8 @@ class Dispatcher:
                 await held.enter_async_context(lock)
             started = time.perf_counter()
             chosen = [inbounds[i] for i in batch]
-            done = (self.handle_batch(chosen) if self.store.is_sqlite
-                    else await asyncio.to_thread(self.handle_batch, chosen))
+            done = (self.handle_batch(chosen, then) if self.store.is_sqlite
+                    else await asyncio.to_thread(self.handle_batch, chosen, then))
             seconds = (time.perf_counter() - started) / max(1, len(chosen))
         for index, result in zip(batch, done):
             results[index] = result
@@ -165,7 +176,8 @@ class Dispatcher:
         return {(transport, chat): n for transport, ids in chats.items()
                 for chat, n in self.store.pending_counts(transport, sorted(ids)).items()}
 
-    def handle_batch(self, inbounds: Sequence[Inbound]) -> list[Handled | Exception]:
+    def handle_batch(self, inbounds: Sequence[Inbound],
+                     then: Callable[[Connection], None] | None = None) -> list[Handled | Exception]:
         """Events in one transaction, one savepoint each (see `submit_batch`)."""
         now = self.clock.now()
         results: list[Handled | Exception] = []
@@ -177,6 +189,8 @@ class Dispatcher:
                 except Exception as exc:  # logged; this event alone is rolled back
                     log.warning("inbound %s failed in its batch", inbound.external_id, exc_info=True)
                     results.append(exc)
+            if then is not None and not any(isinstance(r, Exception) for r in results):
+                then(conn)
         return results
 
     def handle(self, inbound: Inbound) -> Handled:
@@ -224,6 +238,10 @@ class Dispatcher:
         addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
                      for item in outcome.messages]
         ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow)
+        if outcome.submission is not None:
+            if self.freeze is None:
+                raise RuntimeError("a version was submitted and nothing freezes it for the jury")
+            self.freeze(conn, conv, outcome, flow, now)
         return Handled(outbox_ids=tuple(ids), messages=tuple(addressed), conversation=conv.id,
                        candidature=conv.candidature_id, answers=len(outcome.changes))
 
@@ -249,6 +267,7 @@ class Dispatcher:
                                   if conv.state.mode == CONFIRMING else ""))
 
 
+@lru_cache(maxsize=256)   # a campaign's opening and closing instants, on every event
 def _day(instant: datetime, zone: str) -> str:
     """The calendar day of an instant in the campaign's zone, as an ISO date."""
     return instant.astimezone(ZoneInfo(zone or "Europe/Paris")).date().isoformat()

@@ -1,7 +1,7 @@
 """Conversations, their candidature and answers: what one inbound event reads and writes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +13,6 @@ from ..core.flow import JSON, Flow
 from . import hotpath as H
 from . import tables as T
 from .database import Database
-from .flow_tables import aside_answers
-from .instants import iso_z
 from .jsontext import dumps, loads
 
 
@@ -133,7 +131,8 @@ class Conversations(Database):
     def apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
               outcome: Outcome, addressed: list[Addressed], now: datetime,
               flow: Flow) -> list[int]:
-        """Save one event's outcome: answers + history, state, candidature, outbox.
+        """Save one event's outcome: answers + history, state, candidature, outbox
+        (a submission is frozen by the jury's `freeze`, given to the dispatcher).
 
         PostgreSQL: the writes of the usual event go in one pipeline (psycopg sends them
         without waiting for each reply: one round trip instead of five)."""
@@ -149,10 +148,6 @@ class Conversations(Database):
             self._save_answer(conn, conv, key, before.get(key), value, now)
         self.hot.run(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
         self._save_dossier(conn, conv, outcome.dossier, now, bool(outcome.changes))
-        if outcome.submission is not None:
-            self.record_submission(conn, conv.candidature_id, outcome.dossier.version, flow.id,
-                                   flow.version, outcome.submission, conv.person_id, now,
-                                   locale=outcome.state.locale, flow=flow)
         return self.enqueue(conn, addressed, now)
 
     def _save_answer(self, conn: Connection, conv: ConversationRow, key: str, old: JSON,
@@ -178,36 +173,3 @@ class Conversations(Database):
                          .values(**values))
         elif changed:   # the common case, on the path of every answer
             self.hot.run(conn, H.TOUCH_CANDIDATURE, (self.hot.time(now), conv.candidature_id))
-
-    def record_submission(self, conn: Connection, candidature_id: int, version: int, flow_id: str,
-                          flow_version: int, answers: dict[str, JSON] | Any, by: int, now: datetime,
-                          *, locale: str = "fr", flow: Flow | None = None) -> None:
-        """Freeze one submitted version (see core/jury.py); the row is never changed afterwards.
-        With its `flow`, the snapshot keeps the question texts as they were asked."""
-        from ..core.jury import Snapshot, build_snapshot, canonical, digest
-        k, a = T.candidatures, T.answers
-        owner = conn.execute(select(k.c.responsible_id, k.c.created_at).where(
-            k.c.id == candidature_id)).first()
-        rows = conn.execute(select(a.c.key, a.c.answered_by, a.c.answered_at).where(
-            a.c.candidature_id == candidature_id)).all()
-        kept = [r for r in rows if r.key in answers]
-        facts = dict(candidature=candidature_id, version=version, locale=locale,
-                     submitted_by=owner.responsible_id if owner else by, confirmed_by=by,
-                     contributors=[r.answered_by for r in kept if r.answered_by is not None],
-                     started_at=iso_z(owner.created_at if owner else None),
-                     last_change_at=iso_z(max((r.answered_at for r in kept), default=None)),
-                     submitted_at=iso_z(now))
-        if flow is not None and flow.version == flow_version:
-            snapshot = build_snapshot(flow, dict(answers), **facts)
-        else:
-            facts["contributors"] = tuple(sorted(set(facts["contributors"])))
-            snapshot = Snapshot(flow=flow_id, flow_version=flow_version, answers=dict(answers),
-                                confirmed_at=facts["submitted_at"], **facts)
-        aside = aside_answers(conn, candidature_id, snapshot.locale)
-        if aside:   # answers a change of the flow set aside: the jury reads them too
-            snapshot = replace(snapshot, aside=aside)
-        data = canonical(snapshot)
-        conn.execute(insert(T.submissions).values(
-            candidature_id=candidature_id, version=version, flow_id=flow_id, flow_version=flow_version,
-            snapshot=data.decode("utf-8"), sha256=digest(data), submitted_by=by, submitted_at=now))
-

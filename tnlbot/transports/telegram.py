@@ -28,16 +28,18 @@ import asyncio
 import hashlib
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from telegram import Bot
-from telegram.error import Conflict, InvalidToken, NetworkError
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.warnings import PTBUserWarning
 
 from ..core.commands import REGISTRY
-from ..core.events import Inbound, InboundKind, OutKind
+from ..core.events import FileRef, Inbound, InboundKind, OutKind
 from ..i18n import Catalog
+from ..runtime.attachments import Keep, Wants
 from ..runtime.clock import Clock
 from ..runtime.runner import Backoff
 from ..runtime.transport import Handled, Refused, SendResult, SendStatus, Sink, Unreachable
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_TOAST = 200
 MAX_FAILURES = 5
+REMEMBERED = 50_000     # questions whose message id is kept for their edits
 # The commands shown in Telegram's menu, in the order of the menu: (French, English).
 MENU = tuple((command.fr, command.en) for command in REGISTRY if command.menu)
 
@@ -89,8 +92,10 @@ class Telegram:
 
     def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
                  secret: bytes, poll_timeout: int = 25, webhook: Any = None, lease: Any = None,
-                 rate_limit: tuple[float, float] = (1.0, 30.0)):
+                 rate_limit: tuple[float, float] = (1.0, 30.0), keep: Keep | None = None,
+                 wants: Wants = lambda file: True):
         self.bot, self.store, self.catalog, self.clock = bot, store, catalog, clock
+        self.keep, self.wants = keep, wants   # a file a question may take is fetched and held
         self.rate_limit = rate_limit        # messages per second: per chat, overall (0: no limit)
         self.secret = secret
         self.poll_timeout = poll_timeout
@@ -106,6 +111,8 @@ class Telegram:
         self._processing = False
         self.received_at: datetime | None = None   # last getUpdates that answered (health)
         self.connected = False
+        # (chat, user, question) -> (outbox id, message id) of the last question sent
+        self._prompts: dict[tuple[str, str, str], tuple[int, str]] = {}
 
     # ------------------------------------------------------------ lifecycle
     async def connect(self) -> "Telegram":
@@ -324,7 +331,22 @@ class Telegram:
         if query and not self._still_live(query, inbound):
             await self.answer_press(query, self._refusal(query, foreign=False))
             return None, None
+        if inbound is not None and inbound.file is not None:
+            inbound = await self._held_file(inbound, inbound.file)
         return inbound, query
+
+    async def _held_file(self, inbound: Inbound, file: FileRef) -> Inbound:
+        """A document a file question may take (by its announced name and size) is fetched
+        and held, so that its answer is saved with the file itself; any other is refused
+        without a download. One Telegram does not hand over keeps its file_id."""
+        if self.keep is None or file.size > MAX_DOWNLOAD or not self.wants(file):
+            return inbound
+        try:
+            data = await self.fetch_file(file.ref, file.size)
+        except (TelegramError, OSError, ValueError) as exc:
+            log.warning("document %s could not be fetched: %s", inbound.external_id, exc)
+            return inbound
+        return replace(inbound, file=self.keep(data, file.name))
 
     def _follow_migration(self, raw: dict) -> None:
         message = raw.get("message") or {}
@@ -392,9 +414,7 @@ class Telegram:
         item = row.item
         message_id = ""
         if item.kind is OutKind.SETTLED or (item.kind is OutKind.PROMPT and item.update):
-            found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, item.ref,
-                                           before=row.id if item.kind is OutKind.SETTLED else None)
-            message_id = found[0] if found else ""
+            message_id = self._prompt_message(row)
             if not message_id and item.kind is OutKind.SETTLED:
                 return SendResult(SendStatus.SENT)
         group = row.chat_id.startswith("-")
@@ -409,7 +429,31 @@ class Telegram:
         result = await deliver(self, row.chat_id, calls, message_id)
         if result.moved_to:
             self.store.move_chat(self.name, row.chat_id, result.moved_to)
+        elif item.kind is OutKind.PROMPT and item.ref and result.status is SendStatus.SENT:
+            self._remember(row, result.ref)
         return result
+
+    def _prompt_message(self, row: OutboxRow) -> str:
+        """The message id of the question an edit is for: the last one this process sent
+        with that ref (for a settling edit: queued before it), else looked up in the store."""
+        settling = row.item.kind is OutKind.SETTLED
+        known = self._prompts.get((row.chat_id, row.user_id, row.item.ref))
+        if known is not None and (not settling or known[0] < row.id):
+            return known[1]
+        found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, row.item.ref,
+                                       before=row.id if settling else None)
+        return found[0] if found else ""
+
+    def _remember(self, row: OutboxRow, message_id: str) -> None:
+        key = (row.chat_id, row.user_id, row.item.ref)
+        known = self._prompts.pop(key, None)
+        if known is not None and known[0] > row.id:
+            message_id, row_id = known[1], known[0]     # a later rendering already went out
+        else:
+            row_id = row.id
+        self._prompts[key] = (row_id, message_id)
+        if len(self._prompts) > REMEMBERED:
+            del self._prompts[next(iter(self._prompts))]      # the oldest
 
     def words(self, locale: str) -> dict[str, str]:
         return {"validate": self.catalog(locale, "telegram.validate"),

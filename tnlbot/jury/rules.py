@@ -31,9 +31,9 @@ from enum import Enum
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from .flow import JSON, Flow, Kind, Question, QuestionText
-from .kinds import KINDS, Export
-from .walk import is_answered, slots
+from ..core.flow import JSON, Flow, Kind, Question, QuestionText
+from ..core.kinds import KINDS, Export
+from ..core.walk import is_answered, slots
 
 FORMAT = "tnlbot.submission/1"
 EXPORT_FORMAT = "tnlbot.jury-export/1"
