@@ -120,7 +120,7 @@ def postgres_rows(sizes: Sizes, log: Log, contest: Contest) -> list[Row]:
     return rows
 
 
-def memory_rows(sizes: Sizes, log: Log, script) -> list[Row]:  # noqa: ANN001
+def memory_rows(sizes: Sizes, log: Log, script) -> list[Row]:
     """Same number of events in both processes: only the store's size differs."""
     from .memory import measure
     made, extra = sizes.memory_created, sizes.memory_created // 2

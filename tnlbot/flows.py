@@ -85,10 +85,11 @@ class _Builder:
             if not isinstance(arg, list) or not arg:
                 self.check.fail(f"{path}.{op}", "expects a non-empty list of conditions")
                 return None
-            items = tuple(self.condition(c, f"{path}.{op}[{i}]", local) for i, c in enumerate(arg))
-            if any(c is None for c in items):
+            read = [self.condition(c, f"{path}.{op}[{i}]", local) for i, c in enumerate(arg)]
+            items = tuple(c for c in read if c is not None)
+            if len(items) != len(read):
                 return None
-            return All(items) if op == "all" else AnyOf(items)  # type: ignore[arg-type]
+            return All(items) if op == "all" else AnyOf(items)
         if op == "not":
             inner = self.condition(arg, f"{path}.not", local)
             return Not(inner) if inner else None

@@ -40,7 +40,7 @@ class Member:
 Params = Union[Mapping[str, str], Callable[[str], Mapping[str, str]], None]
 
 
-def insert_or_skip(conn: Connection, table: Table):  # noqa: ANN201
+def insert_or_skip(conn: Connection, table: Table) -> Any:   # either dialect's Insert
     """INSERT ... ON CONFLICT DO NOTHING for this connection's dialect."""
     make = _pg_insert() if conn.dialect.name == "postgresql" else sqlite.insert
     return make(table)
@@ -200,7 +200,7 @@ class Ctx:
                           where.user_id, dedup)]
 
 
-def _pg_insert():  # noqa: ANN202 - PostgreSQL's dialect (and its drivers) only when used
+def _pg_insert() -> Any:   # PostgreSQL's dialect (and its drivers) imported only when used
     from sqlalchemy.dialects.postgresql import insert
     return insert
 

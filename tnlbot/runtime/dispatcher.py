@@ -186,7 +186,7 @@ class Dispatcher:
                 try:
                     with self.store.savepoint(conn):
                         results.append(self._handle(conn, _bounded(inbound), now))
-                except Exception as exc:  # noqa: BLE001 - this event alone is rolled back
+                except Exception as exc:  # logged; this event alone is rolled back
                     log.warning("inbound %s failed in its batch", inbound.external_id, exc_info=True)
                     results.append(exc)
             if then is not None and not any(isinstance(r, Exception) for r in results):

@@ -126,7 +126,7 @@ class Telegram:
                 if code:
                     params["language_code"] = code
                 await self.call("setMyCommands", params)
-        except Exception:  # noqa: BLE001 - a missing menu must not stop the bot
+        except Exception:  # logged; a missing menu must not stop the bot
             log.warning("could not register the bot's commands", exc_info=True)
 
     # ------------------------------------------------------------ receiving (runtime.receiver)
@@ -250,7 +250,7 @@ class Telegram:
         try:
             await self.call("answerCallbackQuery", params)
             return True
-        except Exception:  # noqa: BLE001 - an expired press is not an error of ours
+        except Exception:  # logged; an expired press is not an error of ours
             log.info("could not answer a button press", exc_info=True)
             return False
 
