@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -29,7 +31,7 @@ from tests.matrix.synapse import Synapse
 from tnlbot.app import App, Settings
 from tnlbot.core.flow import Kind
 from tnlbot.store import Store
-from tnlbot.transports.matrix import Matrix, connect, serve
+from tnlbot.transports.matrix import Matrix, connect
 from tnlbot.transports.matrix_render import Allow
 
 
@@ -90,7 +92,9 @@ def previous_cost(app: App) -> tuple[int, int]:
 async def main(answers: int) -> None:
     with tempfile.TemporaryDirectory(prefix="tnlbot-matrix-bench-") as tmp:
         folder = Path(tmp)
-        server = Synapse(folder / "synapse").start()
+        shm = Path("/dev/shm")     # as the test suite: the homeserver's database in memory
+        server = Synapse(Path(tempfile.mkdtemp(prefix="tnlbot-synapse-", dir=shm)) if shm.is_dir()
+                         and os.access(shm, os.W_OK) else folder / "synapse").start()
         try:
             store = Store(Store.sqlite_url(folder / "bot.db"))
             app = App(Settings(database_url=store.url), store=store)
@@ -98,9 +102,10 @@ async def main(answers: int) -> None:
             bot_user = server.register("bot")
             client = await connect(server.url, bot_user.user_id, bot_user.password, store,
                                    folder / "crypto")
-            matrix = Matrix(client, store, app.catalog, Allow.parse("localhost"), app.clock)
+            matrix = Matrix(client, store, app.catalog, Allow.parse("localhost"), app.clock,
+                            wake=app.relay.wake.set)
             stop = asyncio.Event()
-            running = asyncio.create_task(serve(app, matrix, stop))
+            running = asyncio.create_task(app.runner.serve(matrix, stop, schedule=False))
             agents = []
             try:
                 results = {}
@@ -120,6 +125,8 @@ async def main(answers: int) -> None:
                     await agent.close()
         finally:
             server.stop()
+            if server.data.parent != folder:
+                shutil.rmtree(server.data, ignore_errors=True)
     asked, cost = previous_cost(app)
     print(f"answer -> next question, unencrypted room: {summary(results[False][0])}")
     print(f"answer -> next question, encrypted room:   {summary(results[True][0])}")

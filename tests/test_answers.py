@@ -2,6 +2,8 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tnlbot.core.answers import Problem, check_file, luhn
 from tnlbot.core.kinds import parse
@@ -128,3 +130,20 @@ def test_long_multiple_choice_answers_are_read_in_one_pass(monkeypatch):
     assert A.parse_multi("1 2 " * 5_000, q, {}) == ["velo", "train"]
     assert len(calls) <= 6 + 10_000
     assert A.choice_tokens("Vélo 2 roues; train\n3") == ["Vélo", "2 roues", "train", "3"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789 .-", min_size=1, max_size=30))
+def test_french_national_phone_numbers_read_without_the_library_are_stored_as_it_stores_them(text):
+    """The short path for '01 23 45 67 89' and its kin gives what phonenumbers gives."""
+    from tnlbot.core import contacts
+    text = text.strip() or "0"
+    assert contacts.parse_phone(text, q(Kind.PHONE), {}) == contacts._phone_by_library(text)
+
+
+@pytest.mark.parametrize("text", ["01 23 45 67 89", "06.12.34.56.78", "0612345678", "09-87-65-43-21",
+                                  "01 02 03 04 05", "0 1 2 3 4 5 6 7 8 9"])
+def test_usual_french_numbers_take_the_short_path_and_agree_with_the_library(text):
+    from tnlbot.core import contacts
+    assert contacts._FRENCH_NATIONAL(contacts._SEPARATORS("", text)) is not None
+    assert contacts.parse_phone(text, q(Kind.PHONE), {}) == contacts._phone_by_library(text)

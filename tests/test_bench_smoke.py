@@ -87,12 +87,13 @@ def test_memory_counts_the_candidatures_it_opened_and_the_answers_it_sent(script
     assert 0 < result.rss_app <= result.marks[-1].rss * 2
 
 
-def test_sweep_sees_every_candidature_and_every_member():
+def test_sweep_reads_only_the_due_candidatures():
     result = sweep(30, members=3)
     if result.pending:
         pytest.skip(result.pending)
     assert result.candidatures == 30
-    assert result.actions == 30 * 3 * 3   # per member: d7 sent, d14 stale, inactivity stale
+    assert result.due == 1 and result.actions == 3    # one idle draft: an inactivity reminder per member
+    assert result.sent == 3 and result.none_seen == 0
 
 
 def test_flow_load_reads_every_shipped_flow():

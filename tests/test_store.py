@@ -180,3 +180,36 @@ def test_time_is_stored_in_utc(any_store, make_app, clock):
     with any_store.begin() as conn:
         updated = conn.execute(select(T.conversations.c.updated_at)).scalar()
     assert updated == clock.now() and updated.utcoffset() == timedelta(0)
+
+
+def test_send_results_and_claims_share_one_transaction(any_store, clock):
+    """Several chats served at once: the claims of their first rows go in one transaction,
+    the results of those sends and the claims of the next rows in one more."""
+    with any_store.begin() as conn:
+        any_store.enqueue(conn, [Addressed("fake", f"c{n}", notice(f"{n}.{k}"))
+                                 for k in (1, 2) for n in range(5)], clock.now())
+    writes = []
+    real = any_store.settle_and_claim
+
+    def counted(settles, claims):
+        writes.append((len(settles), len(claims)))
+        return real(settles, claims)
+
+    any_store.settle_and_claim = counted
+    transport = Flaky()
+    _, sent = run_relay(any_store, clock, transport)
+    assert sent == 10 and sorted(transport.delivered) == sorted(f"{n}.{k}" for n in range(5) for k in (1, 2))
+    assert writes == [(0, 5), (5, 5), (5, 0)]
+    assert count(any_store, T.outbox, T.outbox.c.status == "sent", T.outbox.c.sent_ref != "") == 10
+
+
+def test_a_claim_taken_by_another_worker_is_not_sent(any_store, clock):
+    with any_store.begin() as conn:
+        [first, second] = any_store.enqueue(conn, [Addressed("fake", "c1", notice("a")),
+                                                   Addressed("fake", "c2", notice("b"))], clock.now())
+    assert any_store.settle_and_claim([], [first]) == {first}       # the other worker
+    assert any_store.settle_and_claim([], [first, second]) == {second}
+    any_store.settle_and_claim([{"id": first, "status": "pending", "now": clock.now(), "error": "429",
+                                 "retry_at": clock.now() + timedelta(seconds=30)}], [])
+    [row] = [r for r in any_store.due_messages("fake", clock.now()) if r.id == first]
+    assert row.attempts == 1 and row.not_before == clock.now() + timedelta(seconds=30)

@@ -17,7 +17,7 @@ import yaml
 
 from .core.flow import (All, Answered, AnyOf, Compare, Condition, Equals, Flow, FlowTexts, Kind, Not,
                         OneOf, Question, QuestionText, Volet, VoletText)
-from .core.kinds import CHOICE_KINDS, NUMBER_KINDS, kind_named, unknown
+from .core.kinds import CHOICE_KINDS, KINDS, NUMBER_KINDS, kind_named, unknown
 from .bundled import bundled
 from .i18n import SAFE_LOADER
 
@@ -85,10 +85,11 @@ class _Builder:
             if not isinstance(arg, list) or not arg:
                 self.check.fail(f"{path}.{op}", "expects a non-empty list of conditions")
                 return None
-            items = tuple(self.condition(c, f"{path}.{op}[{i}]", local) for i, c in enumerate(arg))
-            if any(c is None for c in items):
+            read = [self.condition(c, f"{path}.{op}[{i}]", local) for i, c in enumerate(arg)]
+            items = tuple(c for c in read if c is not None)
+            if len(items) != len(read):
                 return None
-            return All(items) if op == "all" else AnyOf(items)  # type: ignore[arg-type]
+            return All(items) if op == "all" else AnyOf(items)
         if op == "not":
             inner = self.condition(arg, f"{path}.not", local)
             return Not(inner) if inner else None
@@ -198,7 +199,7 @@ class _Builder:
                 if key in raw and not _date_bound(raw[key]):
                     self.check.fail(f"{path}.{key}", f"not a date (YYYY-MM-DD) nor {' or '.join(CAMPAIGN_BOUNDS)}: "
                                     f"{raw[key]!r}")
-        default_max = 4000 if kind is Kind.LONG_TEXT else 200
+        default_max = KINDS[kind].max_length
         return Question(
             id=qid, kind=kind, volet=volet, required=bool(raw.get("required", False)), when=when,
             choices=choices, other=other, min_length=_int(self.check, path, raw, "min_length", 1),

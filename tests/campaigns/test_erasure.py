@@ -41,7 +41,7 @@ def text_columns() -> set[tuple[str, str]]:
 class TelegramAgent(Agent):
     """A Telegram person: numeric ids, a real name, delivery ids as the transport makes them."""
 
-    def __init__(self, app, user: str, name: str):  # noqa: ANN001
+    def __init__(self, app, user: str, name: str):
         super().__init__(app, user, chat=user, transport="telegram")
         self.name = name
 
@@ -126,7 +126,7 @@ def test_forgetting_the_responsible_erases_them_and_hands_the_team_over(team):
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
-def attach(app, agent: Agent) -> None:  # noqa: ANN001
+def attach(app, agent: Agent) -> None:
     """The agent reaches the délibération question and sends the file."""
     for line in ("/aller 2", "oui", "/aller deliberation_votee", "oui", "10/12/2021"):
         asked = agent.say(line)
@@ -151,7 +151,7 @@ def test_an_erased_draft_takes_its_files_along_unless_another_answer_holds_them(
     assert files(app) == 0               # nothing holds it any more: it is gone
 
 
-def files(app) -> int:  # noqa: ANN001
+def files(app) -> int:
     from tnlbot.store.attachments import attachments
     with app.store.begin() as conn:
         return len(conn.execute(select(attachments.c.sha256)).all())

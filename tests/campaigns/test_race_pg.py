@@ -65,7 +65,7 @@ def race(url: str, instant: datetime, use_locks: bool = True, ticks: int = 2) ->
     return out
 
 
-def count(store, table, *where) -> int:  # noqa: ANN001
+def count(store, table, *where) -> int:
     with store.begin() as conn:
         return conn.execute(select(func.count()).select_from(table).where(*where)).scalar()
 
@@ -139,4 +139,59 @@ def test_two_agents_claiming_one_siren_at_the_same_instant_link_one_candidature(
     assert len(linked) == rounds and all(n == 1 for _, n in linked)
     for app in apps:
         app.store.close()
+    store.close()
+
+
+def test_retention_never_prunes_a_draft_that_the_other_worker_is_reminding(pg_url, flows, catalog):
+    """Drafts begun a month ago and left empty (only /start) have their inactivity reminder due
+    and are old enough for retention. Two workers tick at the same instant: one's reminder wave
+    and the other's retention run together. Retention waits for the reminder (a due or unread
+    draft is not pruned), so no tick fails on a log row of a pruned draft, each draft gets its
+    reminder once, and the drafts go afterwards."""
+    import threading
+
+    from tnlbot.campaigns.scheduler import Scheduler
+    from tnlbot.runtime.clock import FakeClock
+    from tnlbot.store import Store
+
+    n = 300
+    store = _pg_store(pg_url)
+    cid = make_campaign(store, opens=OPENS, closes=CLOSES)
+    with store.begin() as conn:
+        conn.execute(insert(T.people), [dict(id=i, display_name=f"p{i}", locale="fr", created_at=OPENS)
+                                        for i in range(1, n + 1)])
+        conn.execute(insert(T.accounts), [dict(person_id=i, transport="telegram", external_id=str(i),
+                                               chat_id=str(i), reachable=True) for i in range(1, n + 1)])
+        conn.execute(insert(T.candidatures), [dict(id=i, campaign_id=cid, responsible_id=i, status="draft",
+                                                   version=0, amended=False, created_at=OPENS, updated_at=OPENS)
+                                              for i in range(1, n + 1)])
+        conn.execute(insert(T.members), [dict(candidature_id=i, person_id=i, role="responsible",
+                                              volets="[]", joined_at=OPENS) for i in range(1, n + 1)])
+        conn.execute(insert(T.conversations), [dict(transport="telegram", chat_id=str(i), user_id=str(i),
+                                                    person_id=i, candidature_id=i, state='{"mode": "idle"}',
+                                                    updated_at=OPENS) for i in range(1, n + 1)])
+    now = datetime(2024, 7, 23, 10, 0, tzinfo=PARIS)        # a Tuesday morning, 41 days later
+    start, errors, reports = threading.Barrier(2), [], []
+
+    def worker() -> None:
+        own = Store(pg_url, migrate=False)
+        scheduler = Scheduler(own, flows, catalog, FakeClock(now))
+        try:
+            start.wait(timeout=30)
+            for _ in range(2):
+                reports.append(scheduler.tick())
+        except Exception as exc:  # noqa: BLE001  reported by the assertion below
+            errors.append(exc)
+        finally:
+            own.close()
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert sum(r.sent for r in reports) == n
+    assert count(store, T.outbox, T.outbox.c.dedup_key.like("remind:%:idle:%")) == n
+    assert count(store, T.candidatures) == 0                   # pruned once reminded
+    assert sum(r.pruned.empty_candidatures for r in reports if r.pruned is not None) == n
     store.close()

@@ -165,19 +165,20 @@ async def test_a_batch_not_acknowledged_brings_its_keys_and_message_again(bot, a
     keys_seen: list[str] = []
     handle_to_device = AsyncClient._handle_to_device
 
-    def counting(client, response):  # noqa: ANN001, ANN202
+    def counting(client, response):
         if client.user_id == bot.user_id:
             keys_seen.extend(e.sender for e in response.to_device_events if e.sender == agent.user_id)
         return handle_to_device(client, response)
     monkeypatch.setattr(AsyncClient, "_handle_to_device", counting)
-    submit, failed = bot.app.dispatcher.submit, []
+    submit, failed = bot.app.dispatcher.submit_batch, []
 
-    async def flaky(inbound):  # noqa: ANN001, ANN202
-        if inbound.text == "Mairie de Saint-Libre" and not failed:
-            failed.append(inbound.external_id)
-            raise OperationalError("INSERT", {}, Exception("the database is restarting"))
-        return await submit(inbound)
-    bot.app.dispatcher.submit = flaky
+    async def flaky(inbounds, then=None):
+        for inbound in inbounds:
+            if inbound.text == "Mairie de Saint-Libre" and not failed:
+                failed.append(inbound.external_id)
+                raise OperationalError("INSERT", {}, Exception("the database is restarting"))
+        return await submit(inbounds, then)
+    bot.app.dispatcher.submit_batch = flaky
 
     await bot.start()
     assert "De quel type" in await room.next_question()

@@ -9,6 +9,7 @@ from nio import SyncResponse
 from sqlalchemy.exc import OperationalError
 
 from tnlbot.transports.matrix_render import Allow
+from tnlbot.transports.matrix_rooms import answer_invitation
 from tnlbot.transports.matrix_sync import TOKEN, BatchFailed, Members, Receiver
 
 RECORDED = json.loads((Path(__file__).with_name("recorded_events.json")).read_text())
@@ -25,7 +26,7 @@ class Offline:
         return None
 
 
-def batch(*names: str) -> SyncResponse:
+def batch_of(*names: str) -> SyncResponse:
     events = [{k: v for k, v in RECORDED[n].items() if k not in ("room_id", "user_id", "age")}
               for n in names]
     return SyncResponse.from_dict({"next_batch": "s2", "rooms": {"join": {ROOM: {
@@ -44,16 +45,16 @@ async def test_a_store_outage_leaves_the_batch_unacknowledged_and_it_is_handled_
         sqlite_store, catalog, clock):
     handed: list[str] = []
 
-    async def sink(inbound):  # noqa: ANN001, ANN202
+    async def sink(inbound):
         handed.append(inbound.text)
         if len(handed) == 2:
             raise OperationalError("INSERT", {}, Exception("the database is restarting"))
 
     loop = receiver(sqlite_store, catalog, clock, sink)
     with pytest.raises(BatchFailed):
-        await loop.handle(batch("text", "command"), "s1")
+        await loop.handle(batch_of("text", "command"), "s1")
     assert sqlite_store.checkpoint(TOKEN) is None           # not acknowledged: fetched again
-    await loop.handle(batch("text", "command"), "s1")
+    await loop.handle(batch_of("text", "command"), "s1")
     assert sqlite_store.checkpoint(TOKEN) == "s2"
     assert handed == ["Mairie de Saint-Libre", "3", "Mairie de Saint-Libre", "3"]   # "/modifier 3"
 
@@ -61,12 +62,12 @@ async def test_a_store_outage_leaves_the_batch_unacknowledged_and_it_is_handled_
 async def test_a_bug_on_one_event_does_not_stop_the_others(sqlite_store, catalog, clock):
     handed: list[str] = []
 
-    async def sink(inbound):  # noqa: ANN001, ANN202
+    async def sink(inbound):
         handed.append(inbound.external_id)
         if inbound.external_id == RECORDED["text"]["event_id"]:
             raise ValueError("a bug")
 
-    await receiver(sqlite_store, catalog, clock, sink).handle(batch("text", "emote"), "s1")
+    await receiver(sqlite_store, catalog, clock, sink).handle(batch_of("text", "emote"), "s1")
     assert handed.count(RECORDED["text"]["event_id"]) == 3  # tried, then left out
     assert handed[-1] == RECORDED["emote"]["event_id"]
     assert sqlite_store.checkpoint(TOKEN) == "s2"
@@ -95,15 +96,10 @@ def invite_from(sender: str) -> list:
 
 async def test_an_empty_allow_list_refuses_every_invitation_and_says_how_to_allow(
         sqlite_store, catalog, clock, caplog):
-    async def quiet() -> None:
-        return None
-
     for allow, expected in ((Allow(), "leave"), (Allow.parse("mairie.fr"), "join")):
         client = Inviting()
-        loop = Receiver(client, sqlite_store, catalog, allow, None, lambda: None, clock,  # type: ignore[arg-type]
-                        Members(client), quiet)
         with caplog.at_level("WARNING"):
-            await loop._invited("!salle:mairie.fr", invite_from("@agent:mairie.fr"))
+            await answer_invitation(client, allow, "!salle:mairie.fr", invite_from("@agent:mairie.fr"))
         assert client.calls == [(expected, "!salle:mairie.fr")]
     assert "the allow-list is empty. Set matrix_allow (TNLBOT_MATRIX_ALLOW)" in caplog.text
 
@@ -111,11 +107,41 @@ async def test_an_empty_allow_list_refuses_every_invitation_and_says_how_to_allo
 async def test_an_event_from_a_room_with_more_people_is_marked_as_from_a_group(sqlite_store, catalog, clock):
     handed: list = []
 
-    async def sink(inbound):  # noqa: ANN001, ANN202
+    async def sink(inbound):
         handed.append(inbound)
 
     for people, group in ((("@agent:localhost",), False), (("@agent:localhost", "@autre:localhost"), True)):
         loop = receiver(sqlite_store, catalog, clock, sink)
         loop.members.rooms[ROOM] = {RECORDED["bot"]: "bot", **{p: p for p in people}}
-        await loop.handle(batch("command"), None)
+        await loop.handle(batch_of("command"), None)
         assert handed[-1].group is group        # /mes_donnees and /jury answer only outside groups
+
+
+async def test_a_batch_is_one_commit_with_its_token_and_a_poisoned_event_alone_is_retried(app):
+    """Group commit through the runner's sink: the events and the sync token in one
+    transaction; an event that fails rolls back alone, is tried again by itself, then set
+    aside, and the others stay committed with the token stored after them."""
+    store, text, command = app.store, RECORDED["text"]["event_id"], RECORDED["command"]["event_id"]
+    handle, tried = app.dispatcher._handle, []
+
+    def poisoned(conn, inbound, now):
+        if inbound.external_id == text:
+            tried.append(text)
+            raise ValueError("a bug on this event alone")
+        return handle(conn, inbound, now)
+    app.dispatcher._handle = poisoned
+    commits: list[int] = []
+    batch = app.runner.sink("matrix").batch
+
+    async def counted(inbounds, then=None):
+        commits.append(len(inbounds))
+        return await batch(inbounds, then)
+    sink = app.runner.sink("matrix")
+    sink.batch = counted                       # counts the commits
+
+    loop = receiver(store, app.catalog, app.clock, sink)
+    await loop.handle(batch_of("text", "command"), "s1")
+    assert commits == [2]                                   # both events in one transaction
+    assert len(tried) == 3                                  # in the batch, then twice alone
+    assert store.was_handled("matrix", command) and not store.was_handled("matrix", text)
+    assert store.checkpoint(TOKEN) == "s2"                  # acknowledged once all were tried

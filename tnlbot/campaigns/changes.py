@@ -25,6 +25,7 @@ from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign
 from ..store.store import dumps
+from . import recheck
 from .config import ConfigError, settings as parse_settings
 
 
@@ -148,6 +149,7 @@ def apply(conn: Connection, campaign: Campaign, plan: Plan, now: datetime, by: s
         k = T.candidatures
         conn.execute(update(k).where(k.c.campaign_id == campaign.id, k.c.status == "frozen")
                      .values(status="draft", updated_at=now))
+    recheck.campaign(conn, campaign.id)      # dates, reminder plan or drafts back: reminders move
     conn.execute(insert(C.campaign_changes).values(campaign_id=campaign.id, at=now, command=plan.command,
                                                    by=by[:64], changes=dumps(logged)))
 

@@ -68,7 +68,10 @@ def claim(ctx: Ctx, org_id: int, siren: str, body: str) -> tuple[bool, list[Addr
     hot, now = ctx.store.hot, ctx.store.hot.time(ctx.now)
     if any(status == "pending" for _id, _body, status in mine):
         hot.run(conn, RELEASE_PENDING, (now, cand))
-    claim_id = int(hot.run(conn, NEW_CLAIM, (ctx.conv.campaign_id, cand, org_id, now)).fetchone()[0])
+    if hot.is_sqlite:     # RETURNING goes through a temporary table there; lastrowid is the id
+        claim_id = int(hot.run(conn, NEW_CLAIM_PLAIN, (ctx.conv.campaign_id, cand, org_id, now)).lastrowid)
+    else:
+        claim_id = int(hot.run(conn, NEW_CLAIM, (ctx.conv.campaign_id, cand, org_id, now)).fetchone()[0])
     if not ctx.settings.verify_claims and not _rivals(ctx, org_id, cand):
         _link_hot(ctx, claim_id, cand, org_id, "accepted on first claim")
     key = "teams.siren.linked" if ctx.conv.is_responsible else "teams.siren.linked_member"
@@ -83,11 +86,16 @@ ACTIVE_OF = ("SELECT id, organisation_id, status FROM claims "
              "WHERE candidature_id = ? AND status IN ('pending', 'verified')")
 RELEASE_PENDING = ("UPDATE claims SET status = 'released', decided_at = ?, "
                    "note = 'replaced by another SIREN' WHERE candidature_id = ? AND status = 'pending'")
-NEW_CLAIM = ("INSERT INTO claims (campaign_id, candidature_id, organisation_id, status, created_at, note) "
-             "VALUES (?, ?, ?, 'pending', ?, '') RETURNING id")
+NEW_CLAIM_PLAIN = ("INSERT INTO claims (campaign_id, candidature_id, organisation_id, status, created_at, "
+                   "note) VALUES (?, ?, ?, 'pending', ?, '')")
+NEW_CLAIM = NEW_CLAIM_PLAIN + " RETURNING id"
 RIVALS = ("SELECT EXISTS (SELECT 1 FROM claims WHERE campaign_id = ? AND organisation_id = ? "
           "AND status IN ('pending', 'verified') AND candidature_id <> ?)")
 LINK = "UPDATE candidatures SET organisation_id = ? WHERE id = ?"
+# SQLite: the transaction holds the write lock, so the body's other candidature is looked for in
+# the statement (no savepoint to catch the unique constraint's error)
+LINK_IF_FREE = ("UPDATE candidatures SET organisation_id = ? WHERE id = ? AND NOT EXISTS (SELECT 1 "
+                "FROM candidatures o WHERE o.campaign_id = ? AND o.organisation_id = ? AND o.id <> ?)")
 VERIFY = "UPDATE claims SET status = 'verified', decided_at = ?, note = ? WHERE id = ?"
 
 
@@ -103,12 +111,18 @@ def _rivals(ctx: Ctx, org_id: int, candidature_id: int) -> bool:
 
 def _link_hot(ctx: Ctx, claim_id: int, candidature_id: int, org_id: int, note: str) -> bool:
     """`_link` in plain SQL, in the chat."""
+    assert ctx.conv is not None
     conn, hot = ctx.conn, ctx.store.hot
-    try:
-        with ctx.store.savepoint(conn):
-            hot.run(conn, LINK, (org_id, candidature_id))
-    except (IntegrityError, conn.dialect.dbapi.IntegrityError):   # linked a moment ago
-        return False
+    if hot.is_sqlite:
+        if hot.run(conn, LINK_IF_FREE, (org_id, candidature_id, ctx.conv.campaign_id, org_id,
+                                        candidature_id)).rowcount != 1:
+            return False        # another candidature of the campaign holds the body
+    else:
+        try:
+            with ctx.store.savepoint(conn):
+                hot.run(conn, LINK, (org_id, candidature_id))
+        except (IntegrityError, conn.dialect.dbapi.IntegrityError):   # linked a moment ago
+            return False
     hot.run(conn, VERIFY, (hot.time(ctx.now), note[:200], claim_id))
     return True
 

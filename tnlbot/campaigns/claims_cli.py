@@ -15,7 +15,7 @@ import argparse
 import sys
 from datetime import datetime, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from ..settings import Settings
 from ..i18n import load_catalog
@@ -52,7 +52,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _desk(store: Store, conn, settings: Settings) -> claims.Desk:  # noqa: ANN001
+def _desk(store: Store, conn: Connection, settings: Settings) -> claims.Desk:
     from pathlib import Path
     return claims.Desk(store, conn, load_catalog(Path(settings.locales_dir)), _now())
 
@@ -131,7 +131,7 @@ def reassign(desk: claims.Desk, candidature_id: int, transport: str, user: str) 
     conn.execute(update(m).where(m.c.candidature_id == candidature_id, m.c.person_id == person)
                  .values(role="responsible"))
     conn.execute(update(T.candidatures).where(T.candidatures.c.id == candidature_id)
-                 .values(responsible_id=person))
+                 .values(responsible_id=person, next_action_at=None))     # an élu made responsible is reminded
     desk.tell(candidature_id, "claims.told_responsible")
     return ""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Callable, Mapping, Union
 
 from sqlalchemy import Connection, Table, select
@@ -39,13 +40,18 @@ class Member:
 Params = Union[Mapping[str, str], Callable[[str], Mapping[str, str]], None]
 
 
-def insert_or_skip(conn: Connection, table: Table):  # noqa: ANN201
+def insert_or_skip(conn: Connection, table: Table) -> Any:   # either dialect's Insert
     """INSERT ... ON CONFLICT DO NOTHING for this connection's dialect."""
     make = _pg_insert() if conn.dialect.name == "postgresql" else sqlite.insert
     return make(table)
 
 
 CONFIG = "SELECT config FROM campaigns WHERE id = ?"
+
+
+@lru_cache(maxsize=64)   # the column's text is read on every event that needs it, parsed once
+def _settings_of(config: str) -> Settings:
+    return lenient(json.loads(config))
 
 
 def load_campaign(conn: Connection, campaign_id: int) -> Campaign:
@@ -146,7 +152,8 @@ class Ctx:
             else:
                 assert self.conv is not None
                 row = self.store.hot.run(self.conn, CONFIG, (self.conv.campaign_id,)).fetchone()
-                config = json.loads(row[0] or "{}")
+                self._settings = _settings_of(row[0] or "{}")
+                return self._settings
             self._settings = lenient(config)
         return self._settings
 
@@ -193,7 +200,7 @@ class Ctx:
                           where.user_id, dedup, locale=where.locale)]
 
 
-def _pg_insert():  # noqa: ANN202 - PostgreSQL's dialect (and its drivers) only when used
+def _pg_insert() -> Any:   # PostgreSQL's dialect (and its drivers) imported only when used
     from sqlalchemy.dialects.postgresql import insert
     return insert
 

@@ -21,6 +21,7 @@ from ..core import numbers
 from ..core.flow import JSON
 from ..core.prompts import show_value, slot_label
 from ..core.turn import State, Turn
+from ..core.walk import Slot
 from ..store import tables as T
 from ..store import campaign_tables as C
 from . import claims
@@ -50,17 +51,23 @@ def link_siren(ctx: Ctx, siren: str, answers: Mapping[str, JSON]) -> tuple[bool,
 
 ORG_BY_SIREN = "SELECT id FROM organisations WHERE siren = ?"
 CURRENT_ORG = "SELECT organisation_id FROM candidatures WHERE id = ?"
-NEW_ORG = ("INSERT INTO organisations (siren, name, kind, departement) VALUES (?, ?, ?, ?) "
-           "ON CONFLICT DO NOTHING RETURNING id")
+NEW_ORG_PLAIN = ("INSERT INTO organisations (siren, name, kind, departement) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT DO NOTHING")
+NEW_ORG = NEW_ORG_PLAIN + " RETURNING id"
 
 
 def _organisation(ctx: Ctx, siren: str, answers: Mapping[str, JSON]) -> int:
     values = {column: str(answers.get(key) or "")[:200] for key, column in ORG_FIELDS.items()}
     hot = ctx.store.hot
-    row = hot.run(ctx.conn, NEW_ORG, (siren, values["name"], values["kind"],
-                                      values["departement"][:3])).fetchone()
-    if row is not None:
-        return int(row[0])
+    params = (siren, values["name"], values["kind"], values["departement"][:3])
+    if hot.is_sqlite:     # RETURNING goes through a temporary table there; lastrowid is the id
+        cursor = hot.run(ctx.conn, NEW_ORG_PLAIN, params)
+        if cursor.rowcount == 1:
+            return int(cursor.lastrowid)
+    else:
+        row = hot.run(ctx.conn, NEW_ORG, params).fetchone()
+        if row is not None:
+            return int(row[0])
     return int(hot.run(ctx.conn, ORG_BY_SIREN, (siren,)).fetchone()[0])
 
 
@@ -149,7 +156,7 @@ def who(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
     return [ctx.reply("\n".join(lines))]
 
 
-def _history(ctx: Ctx, turn: Turn, slot) -> list[Addressed]:  # noqa: ANN001
+def _history(ctx: Ctx, turn: Turn, slot: Slot) -> list[Addressed]:
     assert ctx.conv is not None
     h, p = T.answer_history, T.people
     rows = ctx.conn.execute(

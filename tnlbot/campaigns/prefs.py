@@ -15,6 +15,7 @@ from ..core.answers import fold
 from ..core.events import Addressed
 from .schedule import snooze_until, timeline
 from ..store import campaign_tables as C
+from . import recheck
 from .config import clock_of
 from .context import Ctx, insert_or_skip
 from .reminders import log_of
@@ -33,6 +34,7 @@ def _save(ctx: Ctx, **values: Any) -> None:
                                               updated_at=ctx.now)
     ctx.conn.execute(stmt.on_conflict_do_update(index_elements=[p.c.campaign_id, p.c.person_id],
                                                 set_={**values, "updated_at": ctx.now}))
+    recheck.person(ctx.conn, ctx.campaign.id, ctx.conv.person_id)     # a snooze may come sooner
 
 
 def command(ctx: Ctx) -> list[Addressed]:

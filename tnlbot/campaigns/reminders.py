@@ -1,10 +1,14 @@
 """The reminder wave of one scheduler tick, for one campaign.
 
 How this file works:
-- The database says what may be due: draft candidatures whose members lack
-  a record for the latest deadline slot, have been idle long enough, or
-  have a snooze that ended (a narrowing only; the pure policy in
-  schedule.py decides).
+- The database says what may be due: each draft candidature stores the
+  instant it next needs an action (`next_action_at`, computed by the pure
+  policy, schedule.next_due; NULL: to compute), and the wave reads through
+  its index only the candidatures whose instant has come. The policy then
+  decides from the rows themselves (a stale instant sends nothing wrong),
+  and the batch stores each candidature's next instant again, after what it
+  recorded. Changes that can bring an action sooner clear the instant
+  (recheck.py); answers cannot (schedule.next_due says why).
 - Each batch of candidatures is one transaction: (PostgreSQL) take the
   campaign's advisory transaction lock or leave it to the worker that holds
   it; load members, preferences and the log; ask the policy; INSERT the log
@@ -19,20 +23,21 @@ How this file works:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Mapping
 
-from sqlalchemy import Connection, Select, and_, bindparam, exists, or_, select, text, update
+from sqlalchemy import Connection, Select, TextClause, bindparam, select, text, update
 
 from ..core.events import Addressed
 from ..core.flow import Flow
 from .schedule import (Action, ActionKind, CampaignClock, CandidatureView, MemberView, Sent,
-                             due, timeline)
+                       due, next_due_all)
 from ..i18n import Catalog
 from ..store import Store
 from ..store import campaign_tables as C
 from ..store import tables as T
+from ..store.instants import from_store
 from ..store.tables import UTC as UtcType
 from ..store.campaigns import Campaign
 from .config import clock_of
@@ -92,6 +97,7 @@ class Wave:
         sent, skipped = record(conn, self.store, campaign.id, planned, now)
         report.sent += sent
         report.skipped += skipped
+        settle(conn, clock, ids, now, views)
 
 
 def record(conn: Connection, store: Store, campaign_id: int,
@@ -126,70 +132,89 @@ def _key(message: Addressed) -> tuple[int, int, str]:
 
 def candidates(conn: Connection, clock: CampaignClock, now: datetime, after: int,
                limit: int) -> list[int]:
-    """Draft candidatures that may have something due (the policy decides)."""
-    slots = timeline(clock)
-    due_slots = [s for s in slots if s.due_at <= now]
-    idle = clock.plan.inactivity_days
-    params = {"cid": clock.id, "now": now, "after": after, "limit": limit,
-              "slot": due_slots[-1].slot if due_slots else "", "slot_due": now,
-              "idle_since": now - timedelta(days=idle),
-              # late joiners' catch-up falls halfway between joining and closing (or later)
-              "late_by": now - (clock.closes_at - now)}
-    if due_slots:
-        params["slot_due"] = due_slots[-1].due_at
-    late = bool(slots) and len(due_slots) == len(slots)
-    query = _candidates_query(bool(due_slots), idle > 0, late)
-    return [int(i) for i in conn.execute(query, params).scalars()]
+    """Draft candidatures whose stored next instant has come (or is to be computed), through
+    the index (campaign, status, next_action_at), by id after `after`; the policy decides what
+    is due. On PostgreSQL the rows stay locked until the batch commits: a change made meanwhile
+    (an answer, a member, retention) waits and lands on the instant this batch stores."""
+    lock = conn.dialect.name == "postgresql"
+    params = {"cid": clock.id, "now": now, "after": after, "limit": limit}
+    ids = [int(i) for query in (_due_query(lock, False), _due_query(lock, True))
+           for i in conn.execute(query, params).scalars()]
+    return sorted(ids)[:limit]
 
 
-@lru_cache(maxsize=8)
-def _candidates_query(with_slot: bool, with_idle: bool, with_late: bool = False) -> Select:
-    """Built once per shape, run with parameters (statement building costs more than SQLite)."""
-    k, m, p, log = T.candidatures, T.members, C.reminder_prefs, C.reminder_log
-    mine = and_(log.c.candidature_id == k.c.id, log.c.person_id == m.c.person_id)
-    conds = []
-    if with_slot:
-        conds.append(and_(m.c.joined_at <= bindparam("slot_due", type_=UtcType()),
-                          ~exists().where(mine, log.c.slot == bindparam("slot"))))
-    if with_late:
-        conds.append(and_(m.c.joined_at > bindparam("slot_due", type_=UtcType()),
-                          m.c.joined_at <= bindparam("late_by", type_=UtcType()),
-                          ~exists().where(mine, log.c.slot == bindparam("slot"))))
-    if with_idle:
-        idle_since = bindparam("idle_since", type_=UtcType())
-        conds.append(and_(k.c.updated_at <= idle_since, m.c.joined_at <= idle_since,
-                          ~exists().where(mine, log.c.slot.like("idle:%"),
-                                          log.c.recorded_at >= k.c.updated_at),
-                          ~exists().where(mine, log.c.sent.is_(True), log.c.recorded_at > idle_since)))
-    conds.append(and_(p.c.snoozed_until <= bindparam("now", type_=UtcType()), ~exists().where(
-        mine, log.c.slot.like("snooze:%"), log.c.due_at == p.c.snoozed_until)))
-    return (select(k.c.id).join(m, m.c.candidature_id == k.c.id)
-            .join(p, and_(p.c.campaign_id == bindparam("cid"), p.c.person_id == m.c.person_id),
-                  isouter=True)
-            .where(k.c.campaign_id == bindparam("cid"), k.c.status == "draft",
-                   k.c.id > bindparam("after"), m.c.role != "elu", or_(*conds))
-            .group_by(k.c.id).order_by(k.c.id).limit(bindparam("limit")))
+@lru_cache(maxsize=4)
+def _due_query(lock: bool, unknown: bool) -> Select:
+    """Built once, run with parameters (statement building costs more than SQLite). Two range
+    reads of the index, not one with OR: the instants that have come, and those not computed."""
+    k = T.candidatures
+    when = k.c.next_action_at.is_(None) if unknown else k.c.next_action_at <= bindparam("now", type_=UtcType())
+    query = (select(k.c.id)
+             .where(k.c.campaign_id == bindparam("cid"), k.c.status == "draft", when,
+                    k.c.id > bindparam("after"))
+             .order_by(k.c.id).limit(bindparam("limit")))
+    return query.with_for_update(of=k) if lock else query
+
+
+def settle(conn: Connection, clock: CampaignClock, ids: list[int], now: datetime,
+           views: list[CandidatureView] | None = None) -> int:
+    """Store each candidature's next instant (schedule.next_due) from what is recorded now;
+    a candidature with no member left to remind keeps the closing. Returns how many are due
+    at `now` already. `views`: the candidatures as loaded in this transaction, if they were."""
+    if views is None:
+        views, log = load(conn, clock.id, ids)
+    else:
+        log = load_log(conn, ids)
+    found = next_due_all(clock, views, log, now)
+    rows = [{"kid": i, "at": found.get(i, clock.closes_at)} for i in ids]
+    if rows:
+        k = T.candidatures
+        conn.execute(update(k).where(k.c.id == bindparam("kid")).values(next_action_at=bindparam("at")), rows)
+    return sum(1 for row in rows if row["at"] <= now)
 
 
 def load(conn: Connection, campaign_id: int, ids: list[int]) -> tuple[list[CandidatureView], list[Sent]]:
-    k, m, p, log = T.candidatures, T.members, C.reminder_prefs, C.reminder_log
-    rows = conn.execute(
-        select(k.c.id, k.c.status, k.c.updated_at, m.c.person_id, m.c.role, m.c.joined_at,
-               p.c.opted_out, p.c.snoozed_until)
-        .join(m, m.c.candidature_id == k.c.id)
-        .join(p, and_(p.c.campaign_id == campaign_id, p.c.person_id == m.c.person_id), isouter=True)
-        .where(k.c.id.in_(ids)).order_by(k.c.id, m.c.person_id)).all()
-    grouped: dict[int, tuple[str, datetime, list[MemberView]]] = {}
-    for r in rows:
-        entry = grouped.setdefault(r.id, (r.status, r.updated_at, []))
-        entry[2].append(MemberView(r.person_id, r.joined_at, r.role, bool(r.opted_out),
-                                   r.snoozed_until))
-    views = [CandidatureView(cid, status, updated, tuple(ms)) for cid, (status, updated, ms) in grouped.items()]
-    sent = [Sent(r.candidature_id, r.person_id, r.slot, r.recorded_at, bool(r.sent))
-            for r in conn.execute(select(log.c.candidature_id, log.c.person_id, log.c.slot,
-                                         log.c.recorded_at, log.c.sent)
-                                  .where(log.c.candidature_id.in_(ids))).all()]
-    return views, sent
+    heads, rows = _load_queries()
+    params = {"ids": ids, "cid": campaign_id}
+    found = {cid: (status, from_store(updated)) for cid, status, updated in conn.execute(heads, params)}
+    grouped: dict[int, list[MemberView]] = {}
+    for cid, person, role, joined, opted_out, snoozed in conn.execute(rows, params):
+        grouped.setdefault(cid, []).append(
+            MemberView(person, _at(joined), role, bool(opted_out), from_store(snoozed)))
+    views = [CandidatureView(cid, status, updated, tuple(grouped[cid]))
+             for cid, (status, updated) in sorted(found.items()) if cid in grouped and updated is not None]
+    return views, load_log(conn, ids)
+
+
+def _at(value: object) -> datetime:
+    instant = from_store(value)
+    assert instant is not None, "a stored instant that cannot be NULL"
+    return instant
+
+
+# Plain SQL, read without SQLAlchemy's per-value result processing (instants decoded by
+# store.instants, as the answer hot path does): a batch's rows are most of a sweep's time.
+_HEADS = "SELECT id, status, updated_at FROM candidatures WHERE id IN :ids"
+_ROWS = ("SELECT m.candidature_id, m.person_id, m.role, m.joined_at, p.opted_out, p.snoozed_until "
+         "FROM members m LEFT OUTER JOIN reminder_prefs p ON p.campaign_id = :cid AND p.person_id = m.person_id "
+         "WHERE m.candidature_id IN :ids ORDER BY m.candidature_id, m.person_id")
+_LOG = "SELECT candidature_id, person_id, slot, recorded_at, sent FROM reminder_log WHERE candidature_id IN :ids"
+
+
+@lru_cache(maxsize=1)
+def _load_queries() -> tuple[TextClause, TextClause]:
+    ids = bindparam("ids", expanding=True)
+    return text(_HEADS).bindparams(ids), text(_ROWS).bindparams(ids)
+
+
+def load_log(conn: Connection, ids: list[int]) -> list[Sent]:
+    return [Sent(cid, person, slot, _at(at), bool(sent))
+            for cid, person, slot, at, sent in conn.execute(_log_query(), {"ids": ids})]
+
+
+@lru_cache(maxsize=1)
+def _log_query() -> TextClause:
+    return text(_LOG).bindparams(bindparam("ids", expanding=True))
 
 
 def log_of(conn: Connection, campaign_id: int, person_id: int) -> list[tuple[str, datetime, bool, str]]:

@@ -6,6 +6,10 @@
 - Abandoned empty candidatures: no answer, no colleague, nothing submitted,
   untouched for `empty_days` (default 30) — e.g. only /start. Their
   conversation goes too, and their person when nothing else refers to them.
+  A draft of an open campaign waits while a reminder is due to it (its
+  `next_action_at` has come or is not computed yet) or while a reminder
+  wave holds it (PostgreSQL: the wave locks the rows it reads, retention
+  skips locked rows), so the two never cross.
 - Drafts of finished campaigns, after the campaign's `draft_retention_days`
   (jury/privacy.py: purge_drafts); the submitted versions stay.
 - Attached files no answer, history or submitted version refers to any more.
@@ -44,20 +48,26 @@ def prune(store: Store, now: datetime, keep_days: int = KEEP_DAYS, empty_days: i
         ids = conn.execute(delete(seen).where(seen.c.seen_at < before)).rowcount
         messages = conn.execute(delete(o).where(o.c.status.in_(("sent", "failed", "uncertain")),
                                                 o.c.created_at < before)).rowcount
-        empty = _empty_candidatures(conn, now - timedelta(days=empty_days))
+        empty = _empty_candidatures(conn, now - timedelta(days=empty_days), now)
         drafts = _drafts(conn, now)
         files = forget_unreferenced(conn) if empty or drafts else 0
     return Pruned(ids, messages, empty, drafts, files)
 
 
-def _empty_candidatures(conn: Connection, untouched_since: datetime) -> int:
+def _empty_candidatures(conn: Connection, untouched_since: datetime, now: datetime) -> int:
     k, a, m, s = T.candidatures, T.answers, T.members, T.submissions
     others = select(m.c.person_id).where(m.c.candidature_id == k.c.id, m.c.person_id != k.c.responsible_id)
+    g = T.campaigns
+    reminding = select(g.c.id).where(g.c.id == k.c.campaign_id, g.c.state == "open", g.c.closes_at > now)
     found = conn.execute(select(k.c.id, k.c.responsible_id).where(
         k.c.status.in_(("draft", "abandoned")), k.c.updated_at < untouched_since,
         not_(exists(select(a.c.key).where(a.c.candidature_id == k.c.id))),
         not_(exists(select(s.c.id).where(s.c.candidature_id == k.c.id))),
-        not_(exists(others))).limit(BATCH)).all()
+        not_(exists(others)),
+        # a draft the scheduler has a reminder due for, or has not looked at yet, waits for it
+        not_(and_(k.c.status == "draft", or_(k.c.next_action_at.is_(None), k.c.next_action_at <= now),
+                  exists(reminding))))
+        .limit(BATCH).with_for_update(of=k, skip_locked=True)).all()   # PostgreSQL: one a wave holds too
     for cand, person in found:
         _drop_candidature(conn, cand)
         _drop_person_if_unused(conn, person)

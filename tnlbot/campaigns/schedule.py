@@ -212,9 +212,11 @@ def due(campaign: CampaignClock, candidatures: Iterable[CandidatureView],
     if now >= campaign.closes_at or now < campaign.opens_at:
         return []
     plan, zone = campaign.plan, campaign.zone
-    quiet_now = plan.quiet.is_quiet(now.astimezone(zone))
+    if plan.quiet.is_quiet(now.astimezone(zone)):
+        return []                         # nothing is sent while `now` is quiet
     log = _index(sent)
     slots = timeline(campaign)
+    memo = _Memo()
     actions: list[Action] = []
     for cand in sorted(candidatures, key=lambda c: c.id):
         if cand.status != "draft":
@@ -223,9 +225,17 @@ def due(campaign: CampaignClock, candidatures: Iterable[CandidatureView],
             if member.role == "elu" or not member.reachable:
                 continue
             state = _Member(cand, member, *log.get((cand.id, member.person_id), (set(), 0, None)))
-            _gather(state, campaign, slots, now)
-            actions += _choose(state, plan, quiet_now)
+            state.due = [item for item in _pending(state, campaign, slots, memo) if item[2] <= now]
+            actions += _choose(state, plan, False)
     return actions
+
+
+@dataclass
+class _Memo:
+    """What members of one batch share, computed once: a team's members share their activity,
+    and many join on the same instant."""
+    late: dict[datetime, Planned | None] = field(default_factory=dict)
+    idle: dict[tuple[datetime, datetime], tuple[str, datetime]] = field(default_factory=dict)
 
 
 def _index(sent: Iterable[Sent]) -> Mapping[tuple[int, int], tuple[set[str], int, datetime | None]]:
@@ -241,29 +251,83 @@ def _index(sent: Iterable[Sent]) -> Mapping[tuple[int, int], tuple[set[str], int
     return out
 
 
-def _gather(state: _Member, campaign: CampaignClock, slots: list[Planned], now: datetime) -> None:
+def _pending(state: _Member, campaign: CampaignClock, slots: list[Planned],
+             memo: _Memo) -> list[tuple[int, str, datetime, str]]:
+    """Every action not recorded yet for this member, whenever it falls: (rank, slot, at, reason).
+    It is due once `at` has passed (and `now` is not quiet); only time makes more of them due."""
     member, plan = state.member, campaign.plan
+    out = []
     floor = member.snoozed_until or member.joined_at
-    late = catch_up(campaign, slots, member.joined_at)
+    if member.joined_at in memo.late:
+        late = memo.late[member.joined_at]
+    else:
+        late = memo.late[member.joined_at] = catch_up(campaign, slots, member.joined_at)
     for rank, planned in enumerate(slots):
         if late is not None and planned.slot == late.slot:
             planned = late
         if planned.due_at < member.joined_at or planned.slot in state.recorded:
             continue
-        at = max(planned.due_at, floor)
-        if at <= now:
-            state.due.append((100 + rank, planned.slot, at, "deadline"))
-    if member.snoozed_until is not None and member.snoozed_until <= now:
+        out.append((100 + rank, planned.slot, max(planned.due_at, floor), "deadline"))
+    if member.snoozed_until is not None:
         slot = snooze_slot(member.snoozed_until)
         if slot not in state.recorded:
-            state.due.append((50, slot, member.snoozed_until, "snooze"))
+            out.append((50, slot, member.snoozed_until, "snooze"))
     if plan.inactivity_days > 0:
         start = max(state.candidature.last_activity, member.joined_at)
-        slot = idle_slot(start)
         quiet_since = max(start, state.last_sent or start, member.snoozed_until or start)
-        at = next_allowed(quiet_since + timedelta(days=plan.inactivity_days), campaign.zone, plan.quiet)
-        if slot not in state.recorded and at <= now and at >= campaign.opens_at:
-            state.due.append((10, slot, at, "idle"))
+        known = memo.idle.get((start, quiet_since))
+        if known is None:
+            known = memo.idle[(start, quiet_since)] = (idle_slot(start), next_allowed(
+                quiet_since + timedelta(days=plan.inactivity_days), campaign.zone, plan.quiet))
+        slot, at = known
+        if slot not in state.recorded and at >= campaign.opens_at:
+            out.append((10, slot, at, "idle"))
+    return out
+
+
+def next_due(campaign: CampaignClock, candidature: CandidatureView, sent: Iterable[Sent],
+             now: datetime) -> datetime:
+    """The first instant at which `due` gives this candidature an action, or earlier, never later;
+    the closing instant when nothing can be due before it. The scheduler stores it and reads
+    the candidature again at that instant (an instant at or before `now`: it is due already).
+
+    Only these change what is due: time, the log (the scheduler's own records), and membership,
+    preferences, the campaign and the status, which are stored with a mark that the candidature
+    must be read again. Activity (answers) is not: a newer activity only moves a pending
+    inactivity reminder later; and when the member's inactivity reminder is recorded already,
+    the next one cannot end before `now` plus the inactivity period, which is the instant kept
+    then (so a candidature idle after its reminder is read again once per period)."""
+    return next_due_all(campaign, [candidature], sent, now)[candidature.id]
+
+
+def next_due_all(campaign: CampaignClock, candidatures: Iterable[CandidatureView], sent: Iterable[Sent],
+                 now: datetime) -> dict[int, datetime]:
+    """`next_due` of each candidature (the timeline and the log read once for all)."""
+    plan = campaign.plan
+    log = _index(sent)
+    slots = timeline(campaign)
+    memo = _Memo()
+    poll = now + timedelta(days=plan.inactivity_days)
+    out: dict[int, datetime] = {}
+    for candidature in candidatures:
+        out[candidature.id] = campaign.closes_at
+        if candidature.status != "draft" or now >= campaign.closes_at:
+            continue
+        earliest: datetime | None = None
+        for member in candidature.members:
+            if member.role == "elu" or not member.reachable:
+                continue
+            state = _Member(candidature, member, *log.get((candidature.id, member.person_id), (set(), 0, None)))
+            pending = _pending(state, campaign, slots, memo)
+            instants = [at for _, _, at, _ in pending]
+            if plan.inactivity_days > 0 and not any(reason == "idle" for *_, reason in pending):
+                instants.append(poll)
+            for at in instants:
+                earliest = at if earliest is None or at < earliest else earliest
+        if earliest is not None:
+            at = next_allowed(max(earliest, campaign.opens_at), campaign.zone, plan.quiet)
+            out[candidature.id] = min(at, campaign.closes_at)
+    return out
 
 
 def _choose(state: _Member, plan: ReminderPlan, quiet_now: bool) -> list[Action]:

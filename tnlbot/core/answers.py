@@ -11,9 +11,10 @@ import re
 import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Mapping, Union
 
-from .contacts import luhn  # noqa: F401  (kept here for its callers)
+from .contacts import luhn  # noqa: F401 - re-exported: callers check SIREN digits through answers
 from .events import FileRef
 from .flow import JSON, Question
 from .problem import Problem
@@ -53,6 +54,7 @@ def clean_text(raw: str, multiline: bool = False) -> Union[str, Problem]:
     return text
 
 
+@lru_cache(maxsize=4096)   # the same labels and commands are folded on every answer
 def fold(text: str) -> str:
     """Case- and accent-insensitive form, for matching labels and words."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -67,7 +69,7 @@ _SENTENCE_YES = {"oui", "yes", "vrai", "true"}
 _SENTENCE_NO = {"non", "no", "faux", "false"}
 
 
-def parse_yes_no(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+def parse_yes_no(text: str, q: Question | None, labels: Mapping[str, str]) -> Result:
     """Oui or non, alone or opening a sentence ("Non, pas encore…")."""
     folded = fold(text)
     word = folded.rstrip(".!…")
@@ -129,6 +131,13 @@ def choice_tokens(text: str) -> list[str]:
     return tokens
 
 
+@lru_cache(maxsize=1024)   # a flow's labels, split once
+def _label_pieces(label: str) -> tuple[str, ...]:
+    """The folded pieces of a label that an answer would split (none for a one-piece label)."""
+    tokens = choice_tokens(label)
+    return tuple(fold(t) for t in tokens) if len(tokens) > 1 else ()
+
+
 def parse_multi(text: str, q: Question, labels: Mapping[str, str]) -> Result:
     tokens = choice_tokens(text)
     by_name: dict[str, str] = {}
@@ -136,8 +145,8 @@ def parse_multi(text: str, q: Question, labels: Mapping[str, str]) -> Result:
         by_name[fold(name)] = name
         by_name[fold(labels.get(name, name))] = name
     # labels that hold a comma or a semicolon are split like the answer: matched piece by piece
-    split_labels = [(tuple(fold(t) for t in choice_tokens(labels.get(c, c))), c) for c in q.choices
-                    if len(choice_tokens(labels.get(c, c))) > 1]
+    split_labels = [(pieces, c) for c in q.choices
+                    if len(pieces := _label_pieces(labels.get(c, c))) > 1]
     chosen: list[str] = []
     index = 0
     while index < len(tokens):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +32,7 @@ def _scripts(label: str) -> set[str]:
     return found
 
 
+@lru_cache(maxsize=1024)   # people of one body share its domain; checking one costs tens of µs
 def _host(host: str) -> str | None:
     """A host name as typed, if it is a real one: labels valid under IDNA 2008, a top-level
     domain of letters, no label mixing writing systems (homographs such as 'pаypal' with a
@@ -82,6 +84,18 @@ def parse_phone(text: str, q: Question, labels: Mapping[str, str]) -> JSON | Pro
     stored in the international E.164 form."""
     if len(text) > 40 or re.search(r"[^0-9+().\-\s/]", text):
         return _problem("error.phone")
+    national = _FRENCH_NATIONAL(_SEPARATORS("", text))
+    if national is not None:     # what phonenumbers gives for these, without its parse
+        return "+33" + national[1]
+    return _phone_by_library(text)
+
+
+# '01 23 45 67 89', '06.12.34.56.78': a French number in its national form, the usual answer
+_SEPARATORS = re.compile(r"[ .\-]").sub
+_FRENCH_NATIONAL = re.compile(r"0([1-9][0-9]{8})").fullmatch
+
+
+def _phone_by_library(text: str) -> JSON | Problem:
     try:
         number = phonenumbers.parse(text, "FR")
     except phonenumbers.NumberParseException:

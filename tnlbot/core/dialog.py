@@ -7,7 +7,7 @@ from . import answers as parsing
 from .problem import Problem
 from .events import Inbound, Outgoing, OutKind
 from .flow import JSON, Kind
-from .kinds import KINDS, parse
+from .kinds import KINDS, Form, parse
 from .machine import ASKING, BEGIN, FINISH, IDLE
 from .prompts import prompt, qtext, show_value
 from .shown import show_date, show_number
@@ -116,7 +116,7 @@ def parse_for(turn: Turn, slot: Slot, text: str) -> JSON | Problem:
     q = slot.question
     if slot.part in ("concerned", "adder"):
         cleaned = parsing.clean_text(text)
-        return cleaned if isinstance(cleaned, Problem) else parsing.parse_yes_no(cleaned, q, {})  # type: ignore[arg-type]
+        return cleaned if isinstance(cleaned, Problem) else parsing.parse_yes_no(cleaned, q, {})
     assert q is not None
     if q.kind is Kind.DATE and (q.min_date.startswith(CAMPAIGN) or q.max_date.startswith(CAMPAIGN)):
         q = replace(q, min_date=campaign_day(turn, q.min_date), max_date=campaign_day(turn, q.max_date))
@@ -156,15 +156,16 @@ def shown_problem(turn: Turn, problem: Problem) -> dict[str, str]:
 
 def values_for(turn: Turn, slot: Slot, values: tuple[str, ...]) -> JSON | Problem:
     q = slot.question
-    if slot.part in ("concerned", "adder") or (q is not None and q.kind is Kind.YES_NO and not slot.part):
+    form = KINDS[q.kind].form if q is not None and not slot.part else None
+    if slot.part in ("concerned", "adder") or form is Form.YES_NO:
         if values in (("yes",), ("no",)):
             return values == ("yes",)
         return Problem("error.yes_no")
     if q is None or slot.part:
         return Problem("error.unrecognised")
-    if q.kind is Kind.SINGLE and len(values) == 1 and values[0] in q.choices:
+    if form is Form.ONE and len(values) == 1 and values[0] in q.choices:
         return values[0]
-    if q.kind is Kind.MULTI:
+    if form is Form.SEVERAL:
         return parsing.check_selection(list(values or turn.state.pending), q)
     return Problem("error.unrecognised")
 
@@ -205,7 +206,7 @@ def on_file(turn: Turn, event: Inbound) -> None:
         return on_no_question(turn)
     index, slot = found
     q = slot.question
-    if q is None or q.kind is not Kind.FILE or slot.part:
+    if q is None or KINDS[q.kind].form is not Form.FILE or slot.part:
         return turn.say("error.file_unexpected")
     answer(turn, parsing.check_file(event.file, q), index, slot)
 
@@ -236,7 +237,7 @@ def on_toggle(turn: Turn, event: Inbound) -> None:
         return turn.say("error.stale_button")
     index, slot = found
     q = slot.question
-    if q is None or q.kind is not Kind.MULTI or slot.part or event.values[0] not in q.choices:
+    if q is None or KINDS[q.kind].form is not Form.SEVERAL or slot.part or event.values[0] not in q.choices:
         return turn.say("error.stale_button")
     pending = list(turn.state.pending)
     value = event.values[0]

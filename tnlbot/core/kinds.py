@@ -81,6 +81,7 @@ class Spec:
     show: Shown | None = None                        # a stored value in the person's language
     number: bool = False                             # compared in conditions; "1,250" in English
     multiline: bool = False                          # line breaks are part of the answer
+    max_length: int = 200                            # a flow's default max_length
     limits: tuple[str, ...] = ()                     # the Question fields its options set
 
     def key(self, transport: str, key: str) -> str:
@@ -100,7 +101,8 @@ SPECS: tuple[Spec, ...] = (
          wording={"telegram": {"hint.multi": "hint.multi_buttons"}},
          limits=("min_choices", "max_choices", "other")),
     Spec(Kind.SHORT_TEXT, a.parse_text, Form.TYPED, Export.TEXT, limits=_TEXT_LIMITS),
-    Spec(Kind.LONG_TEXT, a.parse_text, Form.TYPED, Export.TEXT, "hint.long_text", multiline=True, limits=_TEXT_LIMITS),
+    Spec(Kind.LONG_TEXT, a.parse_text, Form.TYPED, Export.TEXT, "hint.long_text", multiline=True,
+         max_length=a.MAX_TEXT, limits=_TEXT_LIMITS),
     Spec(Kind.INTEGER, a.parse_integer, Form.TYPED, Export.INTEGER, "hint.integer", shape=int,
          show=show_number, number=True, limits=_NUMBER_LIMITS),
     Spec(Kind.DECIMAL, a.parse_decimal, Form.TYPED, Export.DECIMAL, "hint.decimal",

@@ -23,7 +23,7 @@ def yes_no_options(turn: Turn) -> tuple[Option, ...]:
 
 def options(turn: Turn, slot: Slot) -> tuple[Option, ...]:
     q = slot.question
-    if slot.part in ("concerned", "adder") or (q is not None and q.kind is Kind.YES_NO and not slot.part):
+    if slot.part in ("concerned", "adder") or (q is not None and KINDS[q.kind].form is Form.YES_NO and not slot.part):
         return yes_no_options(turn)
     if q is not None and q.kind in CHOICE_KINDS and not slot.part:
         labels = qtext(turn, q.id).choices

@@ -11,8 +11,8 @@ from __future__ import annotations
 from .answers import check_file, check_selection
 from .problem import Problem
 from .events import FileRef
-from .flow import JSON, Kind, Question
-from .kinds import parse, shape_of
+from .flow import JSON, Question
+from .kinds import KINDS, Form, parse, shape_of
 
 
 def same_shape(q: Question, value: JSON) -> bool:
@@ -28,14 +28,15 @@ def still_valid(q: Question, value: JSON) -> bool:
     """Would the question, as it is now, accept this stored answer?"""
     if not same_shape(q, value):
         return False
-    if q.kind is Kind.YES_NO or q.kind is Kind.REPEAT:
+    form = KINDS[q.kind].form
+    if form is Form.YES_NO or form is Form.NOTHING:    # a boolean; a repeat block's item count
         return True
-    if q.kind is Kind.SINGLE:
+    if form is Form.ONE:
         return value in q.choices
-    if q.kind is Kind.MULTI:
+    if form is Form.SEVERAL:
         assert isinstance(value, list)
         return not isinstance(check_selection([str(v) for v in value], q), Problem)
-    if q.kind is Kind.FILE:
+    if form is Form.FILE:
         assert isinstance(value, dict)
         try:
             ref = FileRef(str(value["name"]), str(value["mime"]), int(value["size"]), str(value["ref"]))

@@ -15,7 +15,8 @@ from sqlalchemy import Connection
 
 from ..core.engine import Outcome
 from ..core.events import Addressed, FileRef, Inbound
-from ..core.flow import JSON, Flow, Kind
+from ..core.flow import JSON, Flow
+from ..core.kinds import KINDS, Form
 from ..store import ConversationRow
 from ..store.attachments import describe, keep
 
@@ -30,7 +31,7 @@ def wanted_by(flows: Mapping[str, Flow]) -> Wants:
     def wants(file: FileRef) -> bool:
         extension = file.name.rsplit(".", 1)[-1].lower() if "." in file.name else ""
         return not file.refused and any(
-            q.kind is Kind.FILE and (not q.formats or extension in q.formats)
+            KINDS[q.kind].form is Form.FILE and (not q.formats or extension in q.formats)
             and (not q.max_size or file.size <= q.max_size)
             for flow in flows.values() for q in flow.questions.values())
     return wants

@@ -28,6 +28,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from contextlib import AsyncExitStack
 from typing import Callable, Mapping, Protocol, Sequence
 from weakref import WeakValueDictionary
@@ -135,10 +136,14 @@ class Dispatcher:
                 observe(inbound, handled, time.perf_counter() - started)
             return handled
 
-    async def submit_batch(self, inbounds: Sequence[Inbound]) -> list[Handled | Exception]:
+    async def submit_batch(self, inbounds: Sequence[Inbound],
+                           then: Callable[[Connection], None] | None = None) -> list[Handled | Exception]:
         """What a platform delivered together, in one transaction (group commit): each
         event in its own savepoint, in delivery order; an event that fails rolls back
-        alone and its exception takes its place in the result. Committed when returned."""
+        alone and its exception takes its place in the result. `then(conn)` writes, in
+        the same transaction after the events, what the transport keeps with them (its
+        acknowledgement: a sync token), only when no event failed; if it fails, nothing
+        is committed. Committed when returned."""
         results: list[Handled | Exception | None] = [None] * len(inbounds)
         batch: list[int] = []
         pending = self._pending(inbounds) if self.backlog_limit else {}
@@ -155,8 +160,8 @@ class Dispatcher:
                 await held.enter_async_context(lock)
             started = time.perf_counter()
             chosen = [inbounds[i] for i in batch]
-            done = (self.handle_batch(chosen) if self.store.is_sqlite
-                    else await asyncio.to_thread(self.handle_batch, chosen))
+            done = (self.handle_batch(chosen, then) if self.store.is_sqlite
+                    else await asyncio.to_thread(self.handle_batch, chosen, then))
             seconds = (time.perf_counter() - started) / max(1, len(chosen))
         for index, result in zip(batch, done):
             results[index] = result
@@ -173,7 +178,8 @@ class Dispatcher:
         return {(transport, chat): n for transport, ids in chats.items()
                 for chat, n in self.store.pending_counts(transport, sorted(ids)).items()}
 
-    def handle_batch(self, inbounds: Sequence[Inbound]) -> list[Handled | Exception]:
+    def handle_batch(self, inbounds: Sequence[Inbound],
+                     then: Callable[[Connection], None] | None = None) -> list[Handled | Exception]:
         """Events in one transaction, one savepoint each (see `submit_batch`)."""
         now = self.clock.now()
         results: list[Handled | Exception] = []
@@ -182,9 +188,11 @@ class Dispatcher:
                 try:
                     with self.store.savepoint(conn):
                         results.append(self._handle(conn, _bounded(inbound), now))
-                except Exception as exc:  # noqa: BLE001 - this event alone is rolled back
+                except Exception as exc:  # logged; this event alone is rolled back
                     log.warning("inbound %s failed in its batch", inbound.external_id, exc_info=True)
                     results.append(exc)
+            if then is not None and not any(isinstance(r, Exception) for r in results):
+                then(conn)
         return results
 
     def handle(self, inbound: Inbound) -> Handled:
@@ -263,6 +271,7 @@ class Dispatcher:
                                   if conv.state.mode == CONFIRMING else ""))
 
 
+@lru_cache(maxsize=256)   # a campaign's opening and closing instants, on every event
 def _day(instant: datetime, zone: str) -> str:
     """The calendar day of an instant in the campaign's zone, as an ISO date."""
     return instant.astimezone(ZoneInfo(zone or "Europe/Paris")).date().isoformat()

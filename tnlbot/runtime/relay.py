@@ -2,10 +2,15 @@
 
 How this file works:
 - Rows are read oldest first per transport. Before a send the row is
-  claimed (status `sending`, attempts + 1) in its own transaction, so two
-  workers never send the same row, and a crash mid-send leaves a row that is
-  not sent again blindly: rows found in `sending` at start-up are marked
-  `uncertain` (the platform may have them).
+  claimed (status `sending`, attempts + 1) and that claim is committed, so
+  two workers never send the same row, and a crash mid-send leaves a row
+  that is not sent again blindly: rows found in `sending` at start-up are
+  marked `uncertain` (the platform may have them).
+- The ledger writes claims and results together: what every chat being
+  served asks for while the others are on the wire goes in ONE transaction
+  (the results of the sends just made, the claims of the next ones). A
+  result not yet written when the process dies leaves its row `sending`,
+  hence `uncertain`: never sent twice.
 - Within one chat, order holds: when a row must wait (429, network), the
   later rows of that chat wait too.
 - Results: sent -> `sent` with the platform id; retry -> back to `pending`
@@ -18,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Callable, Collection
+from datetime import datetime, timedelta
+from typing import Any, Callable, Collection
 from weakref import WeakValueDictionary
 
 from sqlalchemy import update
@@ -42,6 +47,67 @@ def _cosmetic(row: OutboxRow) -> bool:
     return row.item.kind is OutKind.SETTLED
 
 
+class Ledger:
+    """Claims and send results of outbox rows, written together: each call is queued and
+    one transaction, run once the tasks ready to run have queued theirs, writes them all.
+    A claim is awaited (the row must be ours before it is sent); a result is not (it is
+    written with the next claims, or by `written()`)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._claims: list[tuple[int, asyncio.Future[bool]]] = []
+        self._settles: list[dict[str, Any]] = []
+        self._waiting: list[asyncio.Future[None]] = []
+        self._scheduled = False
+
+    async def claim(self, row_id: int) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._claims.append((row_id, future))
+        self._schedule()
+        return await future
+
+    def settle(self, row_id: int, status: str, now: datetime, *, ref: str = "", error: str = "",
+               retry_at: datetime | None = None) -> None:
+        self._settles.append({"id": row_id, "status": status, "now": now, "ref": ref,
+                              "error": error, "retry_at": retry_at})
+        self._schedule()
+
+    async def written(self) -> None:
+        """Returns once everything queued so far is committed."""
+        if not self._claims and not self._settles:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        self._schedule()
+        await future
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._write)
+
+    def _write(self) -> None:
+        self._scheduled = False
+        claims, settles, waiting = self._claims, self._settles, self._waiting
+        self._claims, self._settles, self._waiting = [], [], []
+        error: Exception | None = None
+        claimed: set[int] = set()
+        try:
+            claimed = self.store.settle_and_claim(settles, [row_id for row_id, _ in claims])
+        except Exception as exc:  # logged; each waiting send gets the database's error
+            log.exception("could not write %d send results and %d claims", len(settles), len(claims))
+            error = exc
+        for row_id, future in claims:
+            if not future.done():
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(row_id in claimed)
+        for done in waiting:
+            if not done.done():
+                done.set_result(None)
+
+
 @dataclass
 class Relay:
     store: Store
@@ -55,6 +121,10 @@ class Relay:
     _gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PARALLEL))
     # called with each send's row and result (metrics, logs)
     observers: list[Callable[[OutboxRow, SendResult], None]] = field(default_factory=list)
+    ledger: Ledger = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ledger = Ledger(self.store)
 
     def add(self, transport: Transport) -> None:
         """Send through `transport` from now on, at the pace it declares (`rate_limit`:
@@ -77,8 +147,9 @@ class Relay:
         Chats are served side by side (at most PARALLEL at once), each in order, what a
         person waits for (questions, notices) before the edits that settle an answered
         question. An edit that would have to wait for the rate limiter, or take a token
-        a question is waiting for, is deferred (status `deferred`) until the relay has
-        nothing else to send. With `chats`, only those (what a batch just committed:
+        a question is waiting for, or (a transport with `settle_later`) that follows a
+        question just sent to its chat, is deferred (status `deferred`) until the relay
+        has nothing else to send. With `chats`, only those (what a batch just committed:
         sent at once, without waiting for the loop); a chat is served by one flush at a
         time."""
         transport = self.transports[name]
@@ -93,6 +164,7 @@ class Relay:
         gate = self._gate      # shared by every flush: few sends claimed and not yet on the wire
         done = await asyncio.gather(*(self._flush_chat(transport, rows, limiter, gate)
                                       for rows in queues.values()))
+        await self.ledger.written()
         deferred = [row_id for _, later in done for row_id in later]
         if deferred:
             self.store.defer_messages(deferred)
@@ -120,10 +192,12 @@ class Relay:
         sent, deferred = 0, list[int]()
         key = (rows[0].transport, rows[0].chat_id)
         lock = self._chat_locks.get(key) or self._chat_locks.setdefault(key, asyncio.Lock())
+        later = getattr(transport, "settle_later", False)    # never right after a question
         async with gate, lock:
             for row in rows:
-                if _cosmetic(row) and limiter is not None:
-                    if deferred or not limiter.try_acquire(row.chat_id):
+                if _cosmetic(row) and (limiter is not None or later):
+                    if deferred or (later and sent) or (
+                            limiter is not None and not limiter.try_acquire(row.chat_id)):
                         deferred.append(row.id)
                         continue
                 elif limiter is not None and (sent or deferred):
@@ -131,7 +205,7 @@ class Relay:
                         break                # no waiting for a second token: other chats go first
                 elif limiter is not None:
                     await limiter.acquire(row.chat_id)
-                if not self.store.claim_message(row.id, self.clock.now()):
+                if not await self.ledger.claim(row.id):
                     continue
                 result = await self._send(transport, row)
                 self._settle(row, result)
@@ -158,17 +232,17 @@ class Relay:
     def _record(self, row: OutboxRow, result: SendResult) -> None:
         now = self.clock.now()
         status = result.status
+        settle = self.ledger.settle
         if status is SendStatus.SENT:
-            return self.store.settle_message(row.id, "sent", now, ref=result.ref)
+            return settle(row.id, "sent", now, ref=result.ref)
         if status is SendStatus.RETRY and row.attempts + 1 < MAX_ATTEMPTS:
             retry_at = now + timedelta(seconds=max(result.retry_after, 2 ** row.attempts))
-            return self.store.settle_message(row.id, "pending", now, error=result.error,
-                                             retry_at=retry_at)
+            return settle(row.id, "pending", now, error=result.error, retry_at=retry_at)
         if status is SendStatus.UNCERTAIN:
-            return self.store.settle_message(row.id, "uncertain", now, error=result.error)
+            return settle(row.id, "uncertain", now, error=result.error)
         if status is SendStatus.UNREACHABLE:
             self.mark_unreachable(row)
-        self.store.settle_message(row.id, "failed", now, error=result.error or status.value)
+        settle(row.id, "failed", now, error=result.error or status.value)
 
     def mark_unreachable(self, row: OutboxRow) -> None:
         o, a = T.outbox, T.accounts

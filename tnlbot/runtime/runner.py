@@ -26,7 +26,9 @@ How this file works:
   service drains what is still due (bounded), the transport closes.
 
 Optional transport attributes: `task`, `inline_send`, `idempotent_resend`,
-`rate_limit` (per chat and overall, for the relay), `stop_receiving()`.
+`rate_limit` (per chat and overall, for the relay), `settle_later` (the relay
+defers an edit settling an answered question that follows a question it just
+sent to that chat), `stop_receiving()`.
 
 Seams for operations: a `Service` (ops/service.py) around `run`; the
 dispatcher's, relay's and scheduler's `observers` for metrics; a
@@ -39,6 +41,8 @@ import logging
 import signal
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol, Sequence
+
+from sqlalchemy import Connection
 
 from ..core.events import Inbound
 from .clock import Clock
@@ -217,8 +221,9 @@ class RunnerSink:
             self.relay.wake.set()
         return handled
 
-    async def batch(self, inbounds: Sequence[Inbound]) -> list[Handled | Exception]:
-        return await self.dispatcher.submit_batch(inbounds)
+    async def batch(self, inbounds: Sequence[Inbound],
+                    then: Callable[[Connection], None] | None = None) -> list[Handled | Exception]:
+        return await self.dispatcher.submit_batch(inbounds, then)
 
     def committed(self, chats: set[str]) -> None:
         """Without send limits, those chats' replies leave at once (the relay's loop catches

@@ -48,8 +48,10 @@ class Handled:
 
 
 # Called by a transport for each inbound event; returns once it is committed. The
-# runner's sink also has `batch(inbounds) -> list[Handled | Exception]`: what the platform
-# delivered together, committed in one transaction (an event that failed: its exception).
+# runner's sink also has `batch(inbounds, then=None) -> list[Handled | Exception]`: what the
+# platform delivered together, committed in one transaction (an event that failed: its
+# exception), with `then(conn)` written in it after them when none failed (the transport's
+# acknowledgement), and `committed(chats)`: those chats' replies may leave now.
 Sink = Callable[[Inbound], Awaitable[Handled]]
 
 

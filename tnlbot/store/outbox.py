@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Collection
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from ..core.events import Addressed, Outgoing
 from . import hotpath as H
@@ -137,6 +137,36 @@ class Outbox(Database):
             values["not_before"] = retry_at
         with self.begin() as conn:
             conn.execute(update(o).where(o.c.id == outbox_id).values(**values))
+
+    def settle_and_claim(self, settles: list[dict[str, Any]], claims: list[int]) -> set[int]:
+        """One transaction for the relay: write the outcome of sends (each a dict of
+        `settle_message`'s arguments: id, status, now, ref, error, retry_at), then claim
+        rows before their send (status `sending`, attempts + 1). Returns the ids claimed
+        (a row another worker took is not among them)."""
+        o = T.outbox
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for settle in settles:
+            values: dict[str, Any] = {"status": settle["status"],
+                                      "error": str(settle.get("error", ""))[:2000]}
+            if settle.get("ref"):
+                values["sent_ref"] = settle["ref"]
+            if settle["status"] == "sent":
+                values["sent_at"] = settle["now"]
+            if settle.get("retry_at") is not None:
+                values["not_before"] = settle["retry_at"]
+            shapes.setdefault(tuple(values), []).append(
+                {"row_id": settle["id"], **{f"v_{k}": v for k, v in values.items()}})
+        claimed: set[int] = set()
+        with self.begin() as conn:
+            for columns, params in shapes.items():
+                stmt = update(o).where(o.c.id == bindparam("row_id")).values(
+                    {column: bindparam(f"v_{column}") for column in columns})
+                conn.execute(stmt, params)
+            if claims:
+                claimed = {int(row_id) for row_id in conn.execute(
+                    update(o).where(o.c.id.in_(claims), o.c.status == "pending")
+                    .values(status="sending", attempts=o.c.attempts + 1).returning(o.c.id)).scalars()}
+        return claimed
 
     def pending_for(self, transport: str, chat_id: str, cap: int) -> int:
         """How many messages wait to leave for this chat (counted up to `cap`)."""

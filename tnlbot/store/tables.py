@@ -86,7 +86,10 @@ candidatures = Table(
     Column("submitted_at", UTC),
     Column("created_at", UTC, nullable=False),
     Column("updated_at", UTC, nullable=False),
+    # when the scheduler reads this candidature again (campaigns/reminders.py); NULL: as soon as it can
+    Column("next_action_at", UTC),
     UniqueConstraint("campaign_id", "organisation_id", name="uq_candidatures_campaign_org"),
+    Index("ix_candidatures_due", "campaign_id", "status", "next_action_at"),
 )
 
 members = Table(

@@ -1,9 +1,8 @@
 """The Matrix transport (matrix-nio): direct and group rooms, encrypted or not.
 
 How this file works:
-- `connect` logs in once with the password and keeps the access token and
-  device id in SQL (checkpoint "matrix.login"); later starts restore them,
-  so the device, and with it every transaction id, survives restarts.
+- `connect` (matrix_login) logs in once and keeps the device across restarts,
+  so every transaction id survives them.
 - `Matrix.send` delivers one outbox row. The row's txn_id is the Matrix
   transaction id: a resend (retry after 429 or network error, restart after
   a crash) gets the first event id back, never a second message. 429 ->
@@ -13,13 +12,15 @@ How this file works:
 - One event per question: its choices are a numbered list, answered by
   number, label, reply or a keycap reaction (no reactions are pre-set: they
   would cost one call each, and stay tappable under old questions).
-  SETTLED edits the question (m.replace) to show the answer; a PROMPT with
-  update=True re-renders it in place and keeps the original event id as
-  its ref.
+  SETTLED edits the question (m.replace) to show the answer, once the relay
+  has nothing more pressing (`settle_later`: never right after the next
+  question, where a quick answer would queue behind it); a PROMPT with
+  update=True re-renders it in place, keeping the first event id as its ref.
 - Encrypted rooms (Tchap): nio encrypts every event sent there (see
   matrix_crypto); whether a room is encrypted is checked before its first
   send, and a send that cannot be encrypted is retried, never sent clear.
-- Receiving is matrix_sync.Receiver; the pure mapping is matrix_render.
+- Receiving: matrix_sync (rooms: matrix_rooms, events: matrix_events); the
+  pure mapping is matrix_render.
 """
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ import asyncio
 import base64
 import binascii
 import io
-import json
 import logging
 from collections import OrderedDict
 from dataclasses import replace
@@ -38,8 +38,7 @@ from typing import Any, Callable
 from aiohttp import ClientError
 from nio.exceptions import (EncryptionError, GroupEncryptionError, LocalProtocolError, OlmTrustError,
                             SendRetryError)
-from nio import (AsyncClient, AsyncClientConfig, ContentRepositoryConfigResponse, LoginError,
-                 RoomSendResponse, UploadResponse, WhoamiResponse)
+from nio import AsyncClient, ContentRepositoryConfigResponse, RoomSendResponse, UploadResponse
 
 from ..core.events import OutKind
 from ..i18n import Catalog
@@ -47,91 +46,22 @@ from ..runtime.attachments import Keep
 from ..runtime.clock import Clock
 from ..store import OutboxRow, Store
 from . import matrix_crypto as crypto
-from ..runtime.transport import Refused, SendResult, SendStatus, Sink, Unreachable
-from .matrix_render import (NAME, Allow, SentPrompt, bang, command_names, document_mime, file_content,
-                            for_matrix, hint_key, render, render_settled,
-                            render_update, Addressee, Look)
-from .matrix_sync import Members, Receiver
+from ..runtime.transport import SendResult, SendStatus, Sink
+from .matrix_login import connect, open_client
+from .matrix_render import (NAME, Addressee, Allow, Look, SentPrompt, bang, command_names, document_mime,
+                            file_content, for_matrix, hint_key, render, render_settled, render_update)
+from .matrix_rooms import Members
+from .matrix_sync import Receiver
 
 log = logging.getLogger(__name__)
-LOGIN = "matrix.login"
 MAX_UPLOAD = 50 * 1024 * 1024
-DEVICE_NAME = "tnlbot"
-
-
-class LoginFailed(Exception):
-    pass
-
-
-def _same_user(configured: str, user_id: str) -> bool:
-    return configured == user_id or (not configured.startswith("@")
-                                     and user_id[1:].split(":", 1)[0] == configured)
-
-
-async def connect(homeserver: str, user: str, password: str, store: Store, store_path: Path,
-                  config: AsyncClientConfig | None = None) -> AsyncClient:
-    """A logged-in client with its crypto store loaded: the stored login while it still
-    works and its device's crypto store is there, else a password login (a new device)."""
-    homeserver = homeserver.rstrip("/")
-    crypto.prepare(store_path)
-    client = AsyncClient(homeserver, user, store_path=str(store_path),
-                         config=config or crypto.client_config())
-    raw = store.checkpoint(LOGIN)
-    saved = json.loads(raw) if raw else {}
-    if saved.get("homeserver") == homeserver and _same_user(user, saved.get("user_id", "")):
-        if crypto.store_file(store_path, saved["user_id"], saved["device_id"]).exists():
-            client.restore_login(saved["user_id"], saved["device_id"], saved["access_token"])
-            who = await client.whoami()
-            if isinstance(who, WhoamiResponse):
-                return await _ready(client, store_path)
-            if who.status_code not in ("M_UNKNOWN_TOKEN", "M_FORBIDDEN"):
-                await client.close()
-                raise ConnectionError(f"homeserver not ready: {who}")
-            log.warning("the stored Matrix login was refused (%s): logging in again", who.status_code)
-        else:
-            log.warning("no crypto store for device %s: logging in as a new device", saved["device_id"])
-            await _retire(homeserver, saved)
-        client = AsyncClient(homeserver, user, store_path=str(store_path),
-                             config=config or crypto.client_config())
-    if not password:
-        await client.close()
-        raise LoginFailed("no Matrix password and no valid stored login")
-    answer = await client.login(password, device_name=DEVICE_NAME)
-    if isinstance(answer, LoginError):
-        await client.close()
-        raise LoginFailed(f"Matrix login refused: {answer}")
-    with store.begin() as conn:
-        store.set_checkpoint(conn, LOGIN, json.dumps({
-            "homeserver": homeserver, "user_id": answer.user_id, "device_id": answer.device_id,
-            "access_token": answer.access_token}))
-    return await _ready(client, store_path)
-
-
-async def _ready(client: AsyncClient, store_path: Path) -> AsyncClient:
-    crypto.secure(store_path)
-    await crypto.maintain(client)         # publishes the device's keys on a first login
-    return client
-
-
-async def _retire(homeserver: str, saved: dict) -> None:
-    """Log the device whose keys were lost out: agents stop encrypting for it."""
-    old = AsyncClient(homeserver, saved["user_id"], config=AsyncClientConfig(
-        max_limit_exceeded=0, max_timeouts=0, request_timeout=30, encryption_enabled=False))
-    old.user_id, old.device_id, old.access_token = saved["user_id"], saved["device_id"], saved["access_token"]
-    try:
-        await old.logout()
-    except (ClientError, asyncio.TimeoutError, OSError) as exc:
-        log.warning("the previous device could not be logged out: %r", exc)
-    finally:
-        await old.close()
 
 
 def _failure(answer: Any) -> SendResult:
     code = getattr(answer, "status_code", None)
     error = str(answer)
     if code == "M_LIMIT_EXCEEDED":
-        return SendResult(SendStatus.RETRY, retry_after=(answer.retry_after_ms or 1000) / 1000,
-                          error=error)
+        return SendResult(SendStatus.RETRY, retry_after=(answer.retry_after_ms or 1000) / 1000, error=error)
     if code == "M_FORBIDDEN":
         return SendResult(SendStatus.UNREACHABLE, error=error)
     if code in (None, "M_UNKNOWN", "M_UNKNOWN_TOKEN"):
@@ -142,18 +72,15 @@ def _failure(answer: Any) -> SendResult:
 class Matrix:
     name = NAME
     idempotent_resend = True   # a resend reuses the row's transaction id: never a second event
+    settle_later = True        # the settling edit waits: a quick answer does not queue behind it
 
     def __init__(self, client: AsyncClient, store: Store, catalog: Catalog, allow: Allow = Allow(),
                  clock: Clock | None = None, *, timeline_limit: int = 10, poll_ms: int = 30_000,
                  wake: Callable[[], None] = lambda: None, keep: Keep | None = None):
-        self.client = client
+        self.client, self.store, self.catalog, self.allow = client, store, catalog, allow
         self.keep = keep                  # holds attachments' bytes (runtime.attachments)
-        self.store = store
-        self.catalog = catalog
-        self.allow = allow
         self.clock = clock or Clock()
-        self.timeline_limit = timeline_limit
-        self.poll_ms = poll_ms
+        self.timeline_limit, self.poll_ms = timeline_limit, poll_ms
         self.max_upload = MAX_UPLOAD
         self.members = Members(client)
         self.rooms = crypto.Rooms(client)
@@ -320,11 +247,8 @@ async def open_matrix(homeserver: str, user: str, password: str, store: Store, s
                       catalog: Catalog, allow: Allow, clock: Clock, wake: Callable[[], None],
                       keep: Keep | None = None) -> Matrix:
     """A logged-in Matrix transport, for the runner (which retries while `Unreachable`)."""
-    try:
-        client = await connect(homeserver, user, password, store, store_path)
-    except (ConnectionError, ClientError, asyncio.TimeoutError, OSError) as exc:
-        raise Unreachable(f"Matrix homeserver unreachable ({exc})") from exc
-    except LoginFailed as exc:
-        raise Refused(f"Matrix: {exc}") from exc
-    log.info("Matrix: logged in as %s (device %s)", client.user_id, client.device_id)
+    client = await open_client(homeserver, user, password, store, store_path)
     return Matrix(client, store, catalog, allow, clock, wake=wake, keep=keep)
+
+
+__all__ = ["Matrix", "connect", "open_matrix"]

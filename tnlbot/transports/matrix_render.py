@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Any, Iterable, Mapping, Protocol
 
 from ..core.events import FileRef, Inbound, InboundKind, Option, Outgoing, OutKind
-from ..core.kinds import Form, form_of
+from ..core.kinds import YES_NO_VALUES, Form, form_of
 
 NAME = "matrix"
 KEYCAPS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
@@ -191,7 +191,7 @@ def _keycap_index(key: str) -> int | None:
 
 
 def is_yes_no(options: tuple[Option, ...]) -> bool:
-    return tuple(o.value for o in options) == ("yes", "no")
+    return tuple(o.value for o in options) == YES_NO_VALUES
 
 
 # How each form of answer is offered on Matrix: the locale key of the hint under the

@@ -21,6 +21,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from functools import lru_cache
+from typing import Any
+
 from ..core.events import FileRef, Inbound, InboundKind, Outgoing
 
 TRANSPORT = "telegram"
@@ -44,8 +47,16 @@ def _signed(chat_id: str, user_id: str, op: str, body: str) -> bytes:
 
 def tag(secret: bytes, chat_id: str, user_id: str, op: str, body: str) -> str:
     """The signature of a button: keyed BLAKE2b (a MAC in one call), 6 bytes, base64url."""
-    mac = hashlib.blake2b(_signed(chat_id, user_id, op, body), key=secret[:64], digest_size=6)
+    mac = _recipient(secret, chat_id, user_id).copy()
+    mac.update(f"{op}\x1f{body}".encode())     # the rest of _signed(...)
     return base64.urlsafe_b64encode(mac.digest()).decode()
+
+
+@lru_cache(maxsize=256)
+def _recipient(secret: bytes, chat_id: str, user_id: str) -> "hashlib._Hash":
+    """The MAC's state after the key and the recipient, shared by a message's buttons (only
+    ever copied, never updated)."""
+    return hashlib.blake2b(f"{chat_id}\x1f{user_id}\x1f".encode(), key=secret[:64], digest_size=6)
 
 
 def _hmac_tag(secret: bytes, chat_id: str, user_id: str, op: str, body: str) -> str:
@@ -143,15 +154,15 @@ def inbound_from_update(raw: dict, bot_username: str = "", secret: bytes = b"") 
         return _unreadable(raw)
 
 
-def _unreadable(raw: object) -> Inbound | None:
+def _unreadable(raw: Any) -> Inbound | None:       # any JSON value: checked by trying
     try:
-        event = raw.get("message") or raw.get("callback_query") or {}  # type: ignore[union-attr]
+        event = raw.get("message") or raw.get("callback_query") or {}
         message = event.get("message", event)   # a callback carries its message
         chat = str(message["chat"]["id"])
         user = str((event.get("from") or {}).get("id") or chat)
-        return Inbound(TRANSPORT, f"{raw['update_id']}:?", chat, user,  # type: ignore[index]
+        return Inbound(TRANSPORT, f"{raw['update_id']}:?", chat, user,
                        InboundKind.UNRECOGNISED)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - not even a chat to tell: the update is dropped
         return None
 
 

@@ -1,0 +1,199 @@
+"""Matrix, reading one timeline event: what it means for the dispatcher, or what to tell.
+
+How this file works:
+- `EventReader.read(room_id, event)` gives the `Inbound` an event means (the
+  pure mapping is matrix_render.inbound_from_event), a `Notice` the
+  transport owes its sender (an edit that changes nothing, a tap under an old
+  question, a message it cannot decrypt), or None. It writes nothing: the
+  receiver commits the inbound events together and the notices with the
+  sync token (matrix_sync).
+- `StoreLookups` answers the mapping's questions (which question an event id
+  is, which toggle a reaction made), from the questions this process just
+  sent first, then from the outbox.
+- The bot's own join greets: a direct room starts its person's
+  questionnaire, a group room gets one notice.
+- Encrypted attachments are downloaded and decrypted here, so the answer
+  keeps their real size and type (matrix_crypto).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Mapping
+
+from nio import AsyncClient
+
+from ..core.events import FileRef, Inbound, InboundKind
+from ..runtime.attachments import Keep
+from ..store import Store
+from . import matrix_crypto as crypto
+from .matrix_render import NAME, Allow, SentPrompt, Skip, inbound_from_event
+from .matrix_rooms import Members
+
+log = logging.getLogger(__name__)
+MAX_DOWNLOAD = 50 * 1024 * 1024
+KEEP = 5000             # event ids remembered (authors of answers, toggles made)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message of the transport itself (a catalog key), once per `dedup_key`."""
+    room_id: str
+    user_id: str
+    key: str
+    dedup_key: str
+
+
+class StoreLookups:
+    """Which prompt an event id is (from the outbox), which toggle a reaction made."""
+
+    def __init__(self, store: Store, recent: Mapping[str, SentPrompt], keep: int = KEEP):
+        self.store = store
+        self.recent = recent           # questions just sent, before their rows are settled
+        self.keep = keep
+        self.toggles: OrderedDict[str, Inbound] = OrderedDict()
+
+    def prompt(self, room_id: str, event_id: str) -> SentPrompt | None:
+        if event_id in self.recent:
+            return self.recent[event_id]
+        found = self.store.prompt_sent_as(NAME, room_id, event_id) if event_id else None
+        return SentPrompt(event_id, found[0], found[1], room_id) if found else None
+
+    def toggle(self, event_id: str) -> Inbound | None:
+        return self.toggles.pop(event_id, None)
+
+    def current(self, room_id: str, user_id: str) -> str:
+        """Questions sent by this process are newer than any in the store."""
+        for sent in reversed(list(self.recent.values())):
+            if sent.room_id == room_id and sent.user_id == user_id:
+                return sent.event_id
+        return self.store.last_prompt_message(NAME, room_id, user_id)
+
+    def remember(self, inbound: Inbound) -> None:
+        if inbound.kind is InboundKind.TOGGLE:
+            self.toggles[inbound.external_id] = inbound
+            while len(self.toggles) > self.keep:
+                self.toggles.popitem(last=False)
+
+
+class EventReader:
+    def __init__(self, client: AsyncClient, store: Store, allow: Allow, members: Members,
+                 recent: Mapping[str, SentPrompt], keep: Keep | None = None):
+        self.client = client
+        self.keep = keep          # holds an attachment's bytes until its answer is saved with them
+        self.store = store
+        self.allow = allow
+        self.members = members
+        self.lookups = StoreLookups(store, recent)
+        self.authors: OrderedDict[str, str] = OrderedDict()   # event id -> sender, for edits
+        self.max_download = MAX_DOWNLOAD
+
+    async def read(self, room_id: str, event: dict) -> Inbound | Notice | None:
+        me, sender = self.client.user_id, event.get("sender", "")
+        if sender != me and not self.allow(sender):
+            return None
+        joined = await self.members.of(room_id) if sender != me else {}
+        name = joined.get(sender, sender) if sender != me else sender
+        result = inbound_from_event(room_id, event, me, self.lookups, name)
+        if isinstance(result, Inbound) and len(joined) > 2:
+            result = replace(result, group=True)      # personal data never answered in this room
+        event_id = str(event.get("event_id", ""))
+        if result is Skip.EDIT:
+            return self._edited(room_id, event, event_id)
+        if result is Skip.ENCRYPTED:
+            return await self._undecryptable(room_id, event)
+        if result is Skip.STALE:
+            return Notice(room_id, sender, "matrix.reaction_old", f"matrix:stale:{event_id}")
+        if not isinstance(result, Inbound) or not event_id:
+            return None
+        if result.kind is InboundKind.FILE:
+            result = await self._checked_file(result, event.get("content") or {})
+        if result.kind in (InboundKind.TEXT, InboundKind.COMMAND, InboundKind.CHOICE):
+            self.authors[event_id] = sender
+            while len(self.authors) > KEEP:
+                self.authors.popitem(last=False)
+        self.lookups.remember(result)
+        return result
+
+    def greet(self, room_id: str, join: dict) -> Inbound | Notice | None:
+        """The bot joined: a direct room starts its person's questionnaire, a group room is
+        told once how the bot works."""
+        me, room = self.client.user_id, self.client.rooms.get(room_id)
+        others = [u for u in (room.users if room else {}) if u != me]
+        if len(others) == 1 and self.allow(others[0]):
+            user = others[0]
+            return Inbound(NAME, str(join.get("event_id", "")), room_id, user, InboundKind.COMMAND,
+                           command="start", display_name=room.user_name(user) or user if room else user)
+        if len(others) > 1:
+            return Notice(room_id, "", "matrix.greet_group", f"matrix:greet:{join.get('event_id')}")
+        return None
+
+    async def _undecryptable(self, room_id: str, event: dict) -> Notice | None:
+        """Told once per sender and session, with what to do; the keys are requested."""
+        found = await crypto.request_keys(self.client, room_id, event)
+        if found is None or found.sender == self.client.user_id or not self.allow(found.sender):
+            return None
+        digest = hashlib.sha256(f"{room_id} {found.sender} {found.session_id}".encode()).hexdigest()
+        return Notice(room_id, found.sender, "matrix.undecryptable", f"matrix:undecryptable:{digest}")
+
+    async def _checked_file(self, inbound: Inbound, content: dict) -> Inbound:
+        """An encrypted attachment: downloaded, decrypted, its real size and type kept. Its
+        bytes, like those of a clear one, are held so that the answer is saved with the file
+        itself (the jury's exports and dossiers hold it), not a handle on the homeserver."""
+        found = crypto.encrypted_file(content)
+        if inbound.file is None:
+            return inbound
+        if found is None:
+            return await self._clear_file(inbound)
+        plain = None
+        answer = await self.client.download(found["url"])
+        body = getattr(answer, "body", None)
+        if isinstance(body, bytes) and len(body) <= self.max_download:
+            plain = crypto.decrypt_file(found, body)
+        if plain is None:
+            log.warning("encrypted attachment %s could not be read: %s", inbound.external_id, answer)
+            return replace(inbound, file=replace(inbound.file, size=0, ref=""))
+        mime = crypto.sniff(plain) or inbound.file.mime
+        name = real_name(inbound.file.name, mime)
+        if self.keep is not None:
+            return replace(inbound, file=replace(self.keep(plain, name), mime=mime))
+        return replace(inbound, file=FileRef(name, mime, len(plain), crypto.file_handle(found)))
+
+    async def _clear_file(self, inbound: Inbound) -> Inbound:
+        """A clear attachment's bytes, held; one the homeserver cannot give keeps its handle."""
+        file = inbound.file
+        if self.keep is None or file is None or file.size > self.max_download or not file.ref.startswith("mxc://"):
+            return inbound
+        answer = await self.client.download(file.ref)
+        body = getattr(answer, "body", None)
+        if not isinstance(body, bytes) or len(body) > self.max_download:
+            log.warning("attachment %s could not be downloaded: %s", inbound.external_id, answer)
+            return inbound
+        return replace(inbound, file=self.keep(body, file.name))
+
+    def _edited(self, room_id: str, event: dict, event_id: str) -> Notice | None:
+        """An edit never changes an answer; its author is told so, anyone else is ignored.
+        After a restart the edited message is found among the events handled (SQL)."""
+        target = ((event.get("content") or {}).get("m.relates_to") or {}).get("event_id", "")
+        sender = event.get("sender", "")
+        author = self.authors.get(target) if target else None
+        if author == sender or (target and author is None and self.store.was_handled(NAME, target)):
+            return Notice(room_id, sender, "matrix.edit_ignored", f"matrix:edit:{event_id}")
+        return None
+
+
+def real_name(name: str, mime: str) -> str:
+    """A file name whose extension says what the bytes are (a PNG sent as "x.pdf" is "x.png")."""
+    claimed = mimetypes.guess_type(name)[0]
+    if not mime or claimed == mime:
+        return name
+    extension = mimetypes.guess_extension(mime)
+    if not extension or mime == "application/zip":    # docx, xlsx... are zips too: kept
+        return name
+    return (name.rsplit(".", 1)[0] if "." in name else name) + extension
+
+
+__all__ = ["EventReader", "Notice", "StoreLookups", "real_name"]
