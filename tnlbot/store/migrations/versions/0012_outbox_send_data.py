@@ -2,15 +2,15 @@
 
 Rows queued before this revision keep NULL there and are looked up when sent.
 
-Revision ID: 0011_outbox_send_data
-Revises: 0010_conversations_candidature
+Revision ID: 0012_outbox_send_data
+Revises: 0011_candidatures_due
 """
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0011_outbox_send_data'
-down_revision = '0010_conversations_candidature'
+revision = '0012_outbox_send_data'
+down_revision = '0011_candidatures_due'
 branch_labels = None
 depends_on = None
 
