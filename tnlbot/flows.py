@@ -373,3 +373,15 @@ def load_all(folder: Path = BUNDLED, locales: tuple[str, ...] = ("fr", "en")) ->
     if problems:
         raise FlowError(problems)
     return flows
+
+
+def raw_flow_files(folder: Path, flow_id: str,
+                   locales: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A flow's structure and texts as their YAML mappings, read as `load_flow` reads them
+    (libyaml's loader), without checking them (OSError or yaml.YAMLError when unreadable)."""
+    path = folder / f"{flow_id}.yaml"
+    structure = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+    texts = {lc: yaml.load(path.with_name(f"{flow_id}.{lc}.yaml").read_text(encoding="utf-8"),
+                           Loader=SAFE_LOADER)
+             for lc in locales}
+    return structure, texts
