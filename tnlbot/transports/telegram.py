@@ -264,9 +264,9 @@ class Telegram:
                 return SendResult(SendStatus.SENT)
         group = row.chat_id.startswith("-")
         # the translated button words serve a multiple choice's "validate" and a group's mention
-        words = (self.words(self.store.conversation_locale(self.name, row.chat_id, row.user_id))
-                 if group or (item.multi and item.ref) else None)
-        name = self.store.person_name(self.name, row.user_id) if group else ""
+        # (both as queued with the row; looked up only for rows queued without them)
+        words = (self.words(self.store.locale_for(row)) if group or (item.multi and item.ref) else None)
+        name = self.store.name_for(row) if group else ""
 
         def calls(chat_id: str, edit: str) -> list[dict]:
             return render(item, chat_id, user_id=row.user_id, secret=self.secret,
