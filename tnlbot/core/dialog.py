@@ -116,7 +116,7 @@ def parse_for(turn: Turn, slot: Slot, text: str) -> JSON | Problem:
     q = slot.question
     if slot.part in ("concerned", "adder"):
         cleaned = parsing.clean_text(text)
-        return cleaned if isinstance(cleaned, Problem) else parsing.parse_yes_no(cleaned, q, {})  # type: ignore[arg-type]
+        return cleaned if isinstance(cleaned, Problem) else parsing.parse_yes_no(cleaned, q, {})
     assert q is not None
     if q.kind is Kind.DATE and (q.min_date.startswith(CAMPAIGN) or q.max_date.startswith(CAMPAIGN)):
         q = replace(q, min_date=campaign_day(turn, q.min_date), max_date=campaign_day(turn, q.max_date))

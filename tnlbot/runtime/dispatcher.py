@@ -110,7 +110,9 @@ class Dispatcher:
         item = Outgoing(OutKind.NOTICE, self.catalog(locale, "error.flood"))
         with self.store.begin() as conn:
             ids = self.store.enqueue(conn, [Addressed(inbound.transport, inbound.chat_id, item,
-                                                      inbound.user_id)], self.clock.now())
+                                                      inbound.user_id, locale=locale,
+                                                      display_name=inbound.display_name)],
+                                     self.clock.now())
         return Handled(outbox_ids=tuple(ids), refused="flood")
 
     async def submit(self, inbound: Inbound) -> Handled:
@@ -186,7 +188,7 @@ class Dispatcher:
                 try:
                     with self.store.savepoint(conn):
                         results.append(self._handle(conn, _bounded(inbound), now))
-                except Exception as exc:  # noqa: BLE001 - this event alone is rolled back
+                except Exception as exc:  # logged; this event alone is rolled back
                     log.warning("inbound %s failed in its batch", inbound.external_id, exc_info=True)
                     results.append(exc)
             if then is not None and not any(isinstance(r, Exception) for r in results):
@@ -235,8 +237,10 @@ class Dispatcher:
             after = getattr(hook, "after", None)
             if after is not None:
                 outcome = after(conn, inbound, conv, outcome, now, answers)
-        addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id)
-                     for item in outcome.messages]
+        # each row carries what sending it needs: the relay reads nothing more
+        locale, name = outcome.state.locale, inbound.display_name
+        addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id,
+                               locale=locale, display_name=name) for item in outcome.messages]
         ids = self.store.apply(conn, conv, answers, outcome, addressed, now, flow)
         if outcome.submission is not None:
             if self.freeze is None:

@@ -100,7 +100,7 @@ class Polling:
                 delay = backoff.pause()
                 log.warning("%s; trying again in %.0f s", exc, delay)
                 await self.clock.sleep(delay)
-            except Exception:  # noqa: BLE001 - network, database: wait and retry
+            except Exception:  # logged; network, database: wait and retry
                 delay = backoff.pause()
                 log.warning("polling failed; retrying in %.0f s", delay, exc_info=True)
                 await self.clock.sleep(delay)

@@ -128,7 +128,7 @@ class Telegram:
                 if code:
                     params["language_code"] = code
                 await self.call("setMyCommands", params)
-        except Exception:  # noqa: BLE001 - a missing menu must not stop the bot
+        except Exception:  # logged; a missing menu must not stop the bot
             log.warning("could not register the bot's commands", exc_info=True)
 
     # ------------------------------------------------------------ receiving (runtime.receiver)
@@ -252,7 +252,7 @@ class Telegram:
         try:
             await self.call("answerCallbackQuery", params)
             return True
-        except Exception:  # noqa: BLE001 - an expired press is not an error of ours
+        except Exception:  # logged; an expired press is not an error of ours
             log.info("could not answer a button press", exc_info=True)
             return False
 
@@ -266,9 +266,9 @@ class Telegram:
                 return SendResult(SendStatus.SENT)
         group = row.chat_id.startswith("-")
         # the translated button words serve a multiple choice's "validate" and a group's mention
-        words = (self.words(self.store.conversation_locale(self.name, row.chat_id, row.user_id))
-                 if group or (item.multi and item.ref) else None)
-        name = self.store.person_name(self.name, row.user_id) if group else ""
+        # (both as queued with the row; looked up only for rows queued without them)
+        words = (self.words(self.store.locale_for(row)) if group or (item.multi and item.ref) else None)
+        name = self.store.name_for(row) if group else ""
 
         def calls(chat_id: str, edit: str) -> list[dict]:
             return render(item, chat_id, user_id=row.user_id, secret=self.secret,

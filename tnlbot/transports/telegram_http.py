@@ -67,7 +67,7 @@ class AiohttpRequest(BaseRequest):
 
 
 def _given(value: object, default: float | None) -> float | None:
-    return default if isinstance(value, DefaultValue) else value  # type: ignore[return-value]
+    return default if isinstance(value, DefaultValue) else value  # type: ignore[return-value]  # PTB hands its DefaultValue sentinel or the float given, typed object
 
 
 def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:
