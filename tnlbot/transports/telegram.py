@@ -12,8 +12,9 @@ How this file works:
   question) is answered politely and changes nothing.
 - Sending (called by the outbox relay, which settles the row): render, deliver
   (telegram_send maps the Bot API's answers to a SendResult). The message id of
-  each question sent is kept for the edit that settles it; a group upgraded to a
-  supergroup is followed.
+  each question sent is kept for the edit that settles it; that edit never goes
+  right after the next question (`settle_later`: the relay sends it once nothing
+  more pressing is due). A group upgraded to a supergroup is followed.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ MENU = tuple((command.fr, command.en) for command in REGISTRY if command.menu)
 
 class Telegram:
     name = TRANSPORT
+    settle_later = True     # the edit settling an answered question waits until the relay is free
 
     def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
                  secret: bytes, poll_timeout: int = 25, webhook: Any = None, lease: Any = None,
