@@ -138,7 +138,7 @@ class Closer:
             transport, chat_id, user_id, locale = address
             text = self._member_text(campaign, r, locale)
             out.append(Addressed(transport, chat_id, Outgoing(OutKind.NOTICE, text), user_id,
-                                 f"closed:{campaign.id}:{r.id}:{r.person_id}"))
+                                 f"closed:{campaign.id}:{r.id}:{r.person_id}", locale=locale))
         return out
 
     def _member_text(self, campaign: Campaign, r: Row[Any], locale: str) -> str:

@@ -197,7 +197,7 @@ class Ctx:
         values = params(where.locale) if callable(params) else (params or {})
         text = self.catalog(where.locale, key, **dict(values))
         return [Addressed(where.transport, where.chat_id, Outgoing(OutKind.NOTICE, text),
-                          where.user_id, dedup)]
+                          where.user_id, dedup, locale=where.locale)]
 
 
 def _pg_insert() -> Any:   # PostgreSQL's dialect (and its drivers) imported only when used

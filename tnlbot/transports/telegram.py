@@ -12,8 +12,9 @@ How this file works:
   question) is answered politely and changes nothing.
 - Sending (called by the outbox relay, which settles the row): render, deliver
   (telegram_send maps the Bot API's answers to a SendResult). The message id of
-  each question sent is kept for the edit that settles it; a group upgraded to a
-  supergroup is followed.
+  each question sent is kept for the edit that settles it; that edit never goes
+  right after the next question (`settle_later`: the relay sends it once nothing
+  more pressing is due). A group upgraded to a supergroup is followed.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ MENU = tuple((command.fr, command.en) for command in REGISTRY if command.menu)
 
 class Telegram:
     name = TRANSPORT
+    settle_later = True     # the edit settling an answered question waits until the relay is free
 
     def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
                  secret: bytes, poll_timeout: int = 25, webhook: Any = None, lease: Any = None,
@@ -264,9 +266,9 @@ class Telegram:
                 return SendResult(SendStatus.SENT)
         group = row.chat_id.startswith("-")
         # the translated button words serve a multiple choice's "validate" and a group's mention
-        words = (self.words(self.store.conversation_locale(self.name, row.chat_id, row.user_id))
-                 if group or (item.multi and item.ref) else None)
-        name = self.store.person_name(self.name, row.user_id) if group else ""
+        # (both as queued with the row; looked up only for rows queued without them)
+        words = (self.words(self.store.locale_for(row)) if group or (item.multi and item.ref) else None)
+        name = self.store.name_for(row) if group else ""
 
         def calls(chat_id: str, edit: str) -> list[dict]:
             return render(item, chat_id, user_id=row.user_id, secret=self.secret,
