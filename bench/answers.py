@@ -66,7 +66,7 @@ def tnlbot_sqlite(script: Script, conversations: int, budget: float | None = Non
     return Run(name, seconds, processed, stored, starts, partial(processed, len(work.answers), budget))
 
 
-def _batches(raws: list[str], size: int) -> list:  # noqa: ANN401
+def _batches(raws: list[str], size: int) -> list:
     return raws if size == 1 else [raws[i:i + size] for i in range(0, len(raws), size)]
 
 

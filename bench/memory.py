@@ -62,7 +62,7 @@ def idle_rss() -> int:
     return rss()
 
 
-def _child(url: str, first: int, plan: tuple[tuple[str, int], ...], script, results) -> None:  # noqa: ANN001
+def _child(url: str, first: int, plan: tuple[tuple[str, int], ...], script, results) -> None:
     """Steps of the plan: ("start", n) opens n candidatures, ("answer", n) sends n answers."""
     from .tnl import TnlBot
     from .workload import message_update
@@ -89,7 +89,7 @@ def _child(url: str, first: int, plan: tuple[tuple[str, int], ...], script, resu
         bot.close()
 
 
-def measure(existing: int, plan: tuple[tuple[str, int], ...], script=None,  # noqa: ANN001
+def measure(existing: int, plan: tuple[tuple[str, int], ...], script=None,
             members: int = 3) -> Memory:
     """RSS of a fresh process following `plan` on a store of `existing` candidatures."""
     now = datetime.now(timezone.utc)

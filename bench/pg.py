@@ -78,7 +78,7 @@ class Result:
 
 
 def _worker(kind: str, url: str, script: Script, first: int, count: int, budget: float | None,
-            barrier, results) -> None:  # noqa: ANN001
+            barrier, results) -> None:
     work = updates(script, count, first)
     if kind == "tnlbot":
         from .tnl import TnlBot

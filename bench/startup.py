@@ -28,7 +28,7 @@ class Timing:
     detail: str = ""
 
 
-def median_of(runs: int, action) -> float:  # noqa: ANN001
+def median_of(runs: int, action) -> float:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()

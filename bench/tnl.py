@@ -44,7 +44,7 @@ def _console_inbound(update: dict) -> Inbound:
                       str(message["from"]["id"]), str(update["update_id"]))
 
 
-def _console_render(item: Outgoing, chat_id: str, user_id: str) -> Any:  # noqa: ARG001
+def _console_render(item: Outgoing, chat_id: str, user_id: str) -> Any:
     return console_render(item)
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from tnlbot.core.answers import Problem
 from tnlbot.core.kinds import parse
+from tnlbot.core.machine import Mode
 from tnlbot.core.flow import Kind, Question
 from tnlbot.core.prompts import show_value
 from tnlbot.core.turn import Dossier, State, Turn
@@ -56,7 +57,7 @@ def typed(q: Question) -> st.SearchStrategy[str]:
 
 
 def reader(flow, locale: str) -> Turn:
-    return Turn(flow, CATALOG, State("asking", "", locale), Dossier(campaign_dates=("2026-01-01", "2026-12-31")), {})
+    return Turn(flow, CATALOG, State(Mode.ASKING, "", locale), Dossier(campaign_dates=("2026-01-01", "2026-12-31")), {})
 
 
 def test_every_kind_of_the_bundled_flows_is_covered():

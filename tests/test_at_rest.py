@@ -11,7 +11,7 @@ from tnlbot.ops.backup import hold
 from tnlbot.store import Store
 
 
-def mode(path) -> int:  # noqa: ANN001
+def mode(path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 

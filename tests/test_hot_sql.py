@@ -89,7 +89,7 @@ def for_database(name: str, is_sqlite: bool) -> bool:
         "Statements(sqlite)" if is_sqlite else "Statements(postgresql)")
 
 
-def refused(raw, sql: str, is_sqlite: bool) -> str | None:  # noqa: ANN001 - a DBAPI connection
+def refused(raw, sql: str, is_sqlite: bool) -> str | None:   # raw: a DBAPI connection
     """Why the database refuses to prepare `sql` (None: it names only what exists)."""
     try:
         if is_sqlite:
@@ -104,7 +104,7 @@ def refused(raw, sql: str, is_sqlite: bool) -> str | None:  # noqa: ANN001 - a D
     return None
 
 
-def refusals(raw, is_sqlite: bool, statements: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
+def refusals(raw, is_sqlite: bool, statements: dict[str, str]) -> dict[str, str]:
     out = {}
     for name, sql in statements.items():
         why = for_database(name, is_sqlite) and refused(raw, sql, is_sqlite)
@@ -127,7 +127,7 @@ def schema(request, tmp_path):
         yield from _opened(url, how, False)
 
 
-def _opened(url: str, how: str, is_sqlite: bool):  # noqa: ANN202 - a fixture's generator
+def _opened(url: str, how: str, is_sqlite: bool):   # a fixture's generator
     if how == "migrated":
         Store(url).close()                     # alembic upgrade head, as at start-up
     else:

@@ -27,7 +27,7 @@ class Chat:
             assert handled.outbox_ids                  # committed, with its replies queued
         self.steps.append("input ended")
 
-    async def send(self, row) -> SendResult:  # noqa: ANN001
+    async def send(self, row) -> SendResult:
         self.replies.append(row.item.text)
         return SendResult(SendStatus.SENT, ref=str(len(self.replies)))
 
@@ -50,7 +50,7 @@ class Drain:
     async def open(self) -> None:
         self.steps.append("open")
 
-    async def started(self, transport) -> None:  # noqa: ANN001
+    async def started(self, transport) -> None:
         self.steps.append("started")
 
     async def drain(self) -> None:

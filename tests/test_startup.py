@@ -89,3 +89,25 @@ def test_missing_message_files_and_an_unreadable_configuration(tmp_path: Path) -
     config.write_text("database_url = \n", encoding="utf-8")
     lines = cannot_start(tnlbot(tmp_path, "--config", str(config), "chat", lang="en_GB.UTF-8"))
     assert len(lines) == 1 and lines[0].startswith(f"The configuration file {config} cannot be read (")
+
+
+# what the terminal never uses: other transports, the operations endpoint, exports and workbooks
+NOT_ON_THE_TERMINAL_PATH = ("telegram", "nio", "aiohttp", "tnlbot.transports.telegram", "tnlbot.transports.matrix",
+                            "tnlbot.ops.http", "tnlbot.ops.service", "pygal", "odf", "tnlbot.flowbook.book",
+                            "tnlbot.campaigns.cli_report", "tnlbot.campaigns.report_page")
+
+
+def test_the_terminal_reaches_its_first_prompt_without_what_it_does_not_use(tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TNLBOT_", "LC_"))}
+    environ.update(LANG="fr_FR.UTF-8", TNLBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}")
+    runs = [subprocess.run([sys.executable, "-X", "importtime", "-m", "tnlbot"], input="", capture_output=True,
+                           text=True, timeout=60, env=environ, cwd=ROOT, check=False) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert "Quel est le nom de votre collectivité" in run.stdout    # the first question
+    first, again = ({line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if "|" in line}
+                    for run in runs)
+    assert "tnlbot.core.engine" in first         # the importtime report is there
+    assert sorted(name for name in first if name in NOT_ON_THE_TERMINAL_PATH) == []
+    # a store whose schema is current is opened without Alembic
+    assert "alembic" in first and "alembic" not in again

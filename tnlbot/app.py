@@ -29,7 +29,6 @@ from .i18n import Catalog, load_catalog
 from .jury.freeze import freeze
 from .jury.hook import JuryHook
 from .ops.backup import StoreBusy, hold_store
-from .ops.service import Operations, configure_logging
 from .runtime.attachments import HeldFiles, wanted_by
 from .runtime.clock import Clock
 from .runtime.dispatcher import Dispatcher
@@ -150,6 +149,7 @@ def run_transport(settings: Settings, name: str, webhook: bool = False) -> int:
 
 
 def _run_telegram(settings: Settings, webhook: bool) -> int:
+    from .ops.service import Operations, configure_logging
     from .runtime.lease import Lease
     from .transports.telegram import Telegram, callback_secret, make_bot
     from .transports.telegram_webhook import WebhookConfig
@@ -180,6 +180,7 @@ def _run_telegram(settings: Settings, webhook: bool) -> int:
 
 def _run_matrix(settings: Settings) -> int:
     """TNLBOT_MATRIX_HOMESERVER, _USER, _PASSWORD (first login), _ALLOW."""
+    from .ops.service import Operations, configure_logging
     from .transports.matrix import open_matrix
     from .transports.matrix_render import Allow
     configure_logging(settings)

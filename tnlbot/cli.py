@@ -41,7 +41,25 @@ def _check_flows(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def parser() -> argparse.ArgumentParser:
+CORE_COMMANDS = (None, "chat", "run", "check-flows")
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The subcommand named on the command line ("--help" for the top-level help), if any."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif word in ("-h", "--help"):
+            return "--help"
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def parser(features: bool = True) -> argparse.ArgumentParser:
+    """The command line; without `features`, only the core commands (the terminal starts
+    without importing every feature's command-line module)."""
     top = argparse.ArgumentParser(prog="tnlbot", description="Territoire Numérique Libre questionnaire bot")
     top.add_argument("--config", help="TOML configuration file")
     sub = top.add_subparsers(dest="command")
@@ -51,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--webhook", action="store_true", help="Telegram: receive by webhook")
     check = sub.add_parser("check-flows", help="validate the questionnaire flows")
     check.add_argument("folder", nargs="?", help="folder of flows (default: the bundled ones)")
-    for name in FEATURE_CLIS:  # each registers its subcommands, with set_defaults(func=...)
+    for name in FEATURE_CLIS if features else ():  # each registers its subcommands (set_defaults(func=...))
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -63,7 +81,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = parser(features=_command_word(words) not in CORE_COMMANDS).parse_args(words)
     try:
         settings = Settings.load(args.config)
     except (OSError, tomllib.TOMLDecodeError) as exc:

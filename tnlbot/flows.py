@@ -43,9 +43,24 @@ class _Checker:
         self.problems.append(f"{self.file}: {path}: {reason}")
 
 
+_PARSED: dict[Path, tuple[str, Any]] = {}    # path -> (text, its YAML); never changed by readers
+
+
+def _parsed(path: Path) -> Any:
+    """A file's YAML, parsed once per content: the flow versions noted at start read the
+    files the flows were just loaded from."""
+    text = path.read_text(encoding="utf-8")
+    found = _PARSED.get(path)
+    if found is not None and found[0] == text:
+        return found[1]
+    data = yaml.load(text, Loader=SAFE_LOADER)
+    _PARSED[path] = (text, data)
+    return data
+
+
 def _read_yaml(path: Path, problems: list[str]) -> Any:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        return _parsed(path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.append(f"{path.name}: (file): cannot be read: {str(exc).splitlines()[0]}")
         return None
@@ -85,10 +100,11 @@ class _Builder:
             if not isinstance(arg, list) or not arg:
                 self.check.fail(f"{path}.{op}", "expects a non-empty list of conditions")
                 return None
-            items = tuple(self.condition(c, f"{path}.{op}[{i}]", local) for i, c in enumerate(arg))
-            if any(c is None for c in items):
+            read = [self.condition(c, f"{path}.{op}[{i}]", local) for i, c in enumerate(arg)]
+            items = tuple(c for c in read if c is not None)
+            if len(items) != len(read):
                 return None
-            return All(items) if op == "all" else AnyOf(items)  # type: ignore[arg-type]
+            return All(items) if op == "all" else AnyOf(items)
         if op == "not":
             inner = self.condition(arg, f"{path}.not", local)
             return Not(inner) if inner else None
@@ -372,3 +388,12 @@ def load_all(folder: Path = BUNDLED, locales: tuple[str, ...] = ("fr", "en")) ->
     if problems:
         raise FlowError(problems)
     return flows
+
+
+def raw_flow_files(folder: Path, flow_id: str,
+                   locales: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A flow's structure and texts as their YAML mappings, read as `load_flow` reads them
+    (libyaml's loader), without checking them (OSError or yaml.YAMLError when unreadable).
+    The mappings may be shared with other readers: never change them."""
+    path = folder / f"{flow_id}.yaml"
+    return _parsed(path), {lc: _parsed(path.with_name(f"{flow_id}.{lc}.yaml")) for lc in locales}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -44,7 +44,7 @@ def _base(key: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _plural_rule(locale: str):  # noqa: ANN202
+def _plural_rule(locale: str) -> Callable[[float], str]:
     try:
         return Locale.parse(locale).plural_form
     except (UnknownLocaleError, ValueError):

@@ -41,12 +41,12 @@ class OfflineBot(ExtBot):
         with self._unfrozen():
             self.sent = 0
 
-    async def get_me(self, *args: Any, **kwargs: Any) -> User:  # noqa: ARG002
+    async def get_me(self, *args: Any, **kwargs: Any) -> User:
         with self._unfrozen():
             self._bot_user = self._ME
         return self._ME
 
-    async def send_message(self, chat_id: Any, text: str, *args: Any,  # noqa: ARG002
+    async def send_message(self, chat_id: Any, text: str, *args: Any,
                            reply_markup: Any = None, **kwargs: Any) -> Message:
         with self._unfrozen():
             self.sent += 1

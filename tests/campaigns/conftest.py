@@ -42,7 +42,7 @@ class Agent(Chat):
         super().__init__(app, user, **kwargs)
         self.seen = 0
 
-    def deliver(self, inbound) -> Reply:  # noqa: ANN001
+    def deliver(self, inbound) -> Reply:
         handled = self.app.dispatcher.handle(inbound)
         if handled.duplicate:
             return Reply([], duplicate=True)
@@ -67,15 +67,15 @@ class Agent(Chat):
 class Recorder:
     """A transport that records each send (the relay's view), with the instant."""
 
-    def __init__(self, name: str, clock=None):  # noqa: ANN001
+    def __init__(self, name: str, clock=None):
         self.name = name
         self.clock = clock
         self.sent: list = []
 
-    async def start(self, sink) -> None:  # noqa: ANN001
+    async def start(self, sink) -> None:
         return None
 
-    async def send(self, row) -> SendResult:  # noqa: ANN001
+    async def send(self, row) -> SendResult:
         self.sent.append((self.clock.now() if self.clock else None, row))
         return SendResult(SendStatus.SENT, ref=str(row.id))
 
@@ -142,7 +142,7 @@ def identify(agent: Agent, number: str, **overrides: str) -> Reply:
     raise AssertionError("identification did not end")
 
 
-def elu_by_operator(app, agent: Agent) -> None:  # noqa: ANN001
+def elu_by_operator(app, agent: Agent) -> None:
     """The operator records the élu's confirmation for the agent's candidature (`tnlbot claims elu`)."""
     from tnlbot.campaigns.elu import confirm_by_operator
     c = T.conversations

@@ -30,7 +30,7 @@ class Delivered:
         return self.key.split(":", 3)[3] if self.key.startswith("remind:") else self.key
 
 
-def flush(app) -> None:  # noqa: ANN001
+def flush(app) -> None:
     async def _all() -> None:
         for name in app.transports:
             while await app.relay.flush(name):
@@ -38,7 +38,7 @@ def flush(app) -> None:  # noqa: ANN001
     asyncio.run(_all())
 
 
-def run(app, clock, until: datetime, step: timedelta = timedelta(hours=1)) -> None:  # noqa: ANN001
+def run(app, clock, until: datetime, step: timedelta = timedelta(hours=1)) -> None:
     """Tick every `step` from the clock's instant to `until`, sending as the bot would."""
     while clock.now() <= until:
         report = app.scheduler.tick()
@@ -48,7 +48,7 @@ def run(app, clock, until: datetime, step: timedelta = timedelta(hours=1)) -> No
     clock.set(until)
 
 
-def delivered(app) -> list[Delivered]:  # noqa: ANN001
+def delivered(app) -> list[Delivered]:
     """Everything the relay sent, oldest first, with its dedup key."""
     rows = [(at, row) for t in app.transports.values() for at, row in t.sent]
     o = T.outbox
@@ -59,5 +59,5 @@ def delivered(app) -> list[Delivered]:  # noqa: ANN001
     return sorted(out, key=lambda d: (d.at, d.chat, d.key))
 
 
-def reminders(app, chat: str = "") -> list[Delivered]:  # noqa: ANN001
+def reminders(app, chat: str = "") -> list[Delivered]:
     return [d for d in delivered(app) if d.key.startswith("remind:") and (not chat or d.chat == chat)]

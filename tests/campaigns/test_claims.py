@@ -32,7 +32,7 @@ def verified_camp(build, any_store, clock):
 @pytest.fixture
 def operator(monkeypatch, capsys):
     """Runs `tnlbot ...` on an app's database; returns (exit code, what it printed)."""
-    def run(app, *argv: str) -> tuple[int, str]:  # noqa: ANN001
+    def run(app, *argv: str) -> tuple[int, str]:
         monkeypatch.setenv("TNLBOT_DATABASE_URL", app.store.url)
         code = main(list(argv))
         out = capsys.readouterr()
@@ -40,12 +40,12 @@ def operator(monkeypatch, capsys):
     return run
 
 
-def fill_as(agent: Agent, flows) -> None:  # noqa: ANN001
+def fill_as(agent: Agent, flows) -> None:
     """The agent answers everything left (as Testbourg)."""
     fill(agent, flows["tnl-2022"], overrides={**IDENTITY, "siren": TESTBOURG})
 
 
-def claim_of(app, agent: Agent) -> int:  # noqa: ANN001
+def claim_of(app, agent: Agent) -> int:
     c, k = T.conversations, C.claims
     with app.store.begin() as conn:
         cand = conn.execute(select(c.c.candidature_id).where(c.c.chat_id == agent.chat)).scalar()

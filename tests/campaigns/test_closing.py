@@ -30,7 +30,7 @@ def scheduled(build, sqlite_store, clock):
     return build(sqlite_store, opens=OPENS, closes=CLOSES, state="scheduled")
 
 
-def conversations(app) -> int:  # noqa: ANN001
+def conversations(app) -> int:
     with app.store.begin() as conn:
         return conn.execute(select(func.count()).select_from(T.conversations)).scalar()
 

@@ -53,7 +53,7 @@ def store(tmp_path_factory):
     made.close()
 
 
-def keys(actions) -> set[tuple]:  # noqa: ANN001
+def keys(actions) -> set[tuple]:
     return {(a.kind, a.candidature_id, a.person_id, a.slot, a.due_at, a.reason) for a in actions}
 
 
@@ -93,7 +93,7 @@ class World:
         self.people: list[int] = []
         self.cands: list[int] = []
 
-    def person(self, conn, now: datetime) -> int:  # noqa: ANN001
+    def person(self, conn, now: datetime) -> int:
         pid = conn.execute(insert(T.people).values(display_name="p", locale="fr", created_at=now)
                            .returning(T.people.c.id)).scalar_one()
         self.people.append(pid)

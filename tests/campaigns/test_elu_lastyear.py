@@ -14,7 +14,7 @@ from ..autofill import SIREN, fill
 from .conftest import UTC, Agent, elu_by_operator, identify, make_campaign
 
 
-def code_in(reply) -> str:  # noqa: ANN001
+def code_in(reply) -> str:
     return re.search(r"\b([A-Z2-9]{4}-[A-Z2-9]{4})\b", reply.text).group(1)
 
 
@@ -26,7 +26,7 @@ def filled(camp, flows):
     return alice
 
 
-def confirmations(app) -> list:  # noqa: ANN001
+def confirmations(app) -> list:
     e = C.elu_confirmations
     with app.store.begin() as conn:
         return conn.execute(select(e.c.elu_name, e.c.method, e.c.confirmed).order_by(e.c.id)).all()

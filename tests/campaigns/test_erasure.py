@@ -22,7 +22,7 @@ PERSONAL = {
     ("people", "display_name"), ("accounts", "external_id"), ("accounts", "chat_id"),
     ("conversations", "chat_id"), ("conversations", "user_id"), ("conversations", "state"),
     ("inbound_seen", "external_id"), ("outbox", "chat_id"), ("outbox", "user_id"),
-    ("outbox", "payload"), ("answers", "value"), ("answer_history", "old_value"),
+    ("outbox", "payload"), ("outbox", "display_name"), ("answers", "value"), ("answer_history", "old_value"),
     ("answer_history", "new_value"), ("submissions", "snapshot"), ("jury_members", "external_id"),
     ("jury_members", "display_name"), ("assessments", "assessor"), ("assessments", "assessor_name"),
     ("assessments", "comment"), ("elu_confirmations", "elu_name"), ("code_failures", "user_id"),
@@ -41,7 +41,7 @@ def text_columns() -> set[tuple[str, str]]:
 class TelegramAgent(Agent):
     """A Telegram person: numeric ids, a real name, delivery ids as the transport makes them."""
 
-    def __init__(self, app, user: str, name: str):  # noqa: ANN001
+    def __init__(self, app, user: str, name: str):
         super().__init__(app, user, chat=user, transport="telegram")
         self.name = name
 
@@ -77,7 +77,7 @@ NO_PERSON = {
     ("candidatures", "status"), ("members", "role"), ("members", "volets"), ("answers", "key"),
     ("answer_history", "key"), ("conversations", "transport"), ("inbound_seen", "transport"),
     ("outbox", "transport"), ("outbox", "status"), ("outbox", "txn_id"), ("outbox", "sent_ref"),
-    ("outbox", "dedup_key"), ("outbox", "error"), ("checkpoints", "name"), ("submissions", "flow_id"),
+    ("outbox", "dedup_key"), ("outbox", "error"), ("outbox", "locale"), ("checkpoints", "name"), ("submissions", "flow_id"),
     ("submissions", "sha256"), ("invitations", "code"), ("invitations", "role"),
     ("elu_confirmations", "method"), ("answer_checks", "key"), ("reminder_log", "slot"),
     ("reminder_log", "reason"), ("closings", "worker"), ("jury_members", "transport"),
@@ -126,7 +126,7 @@ def test_forgetting_the_responsible_erases_them_and_hands_the_team_over(team):
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
-def attach(app, agent: Agent) -> None:  # noqa: ANN001
+def attach(app, agent: Agent) -> None:
     """The agent reaches the délibération question and sends the file."""
     for line in ("/aller 2", "oui", "/aller deliberation_votee", "oui", "10/12/2021"):
         asked = agent.say(line)
@@ -151,7 +151,7 @@ def test_an_erased_draft_takes_its_files_along_unless_another_answer_holds_them(
     assert files(app) == 0               # nothing holds it any more: it is gone
 
 
-def files(app) -> int:  # noqa: ANN001
+def files(app) -> int:
     from tnlbot.store.attachments import attachments
     with app.store.begin() as conn:
         return len(conn.execute(select(attachments.c.sha256)).all())

@@ -65,7 +65,7 @@ def race(url: str, instant: datetime, use_locks: bool = True, ticks: int = 2) ->
     return out
 
 
-def count(store, table, *where) -> int:  # noqa: ANN001
+def count(store, table, *where) -> int:
     with store.begin() as conn:
         return conn.execute(select(func.count()).select_from(table).where(*where)).scalar()
 

@@ -123,7 +123,7 @@ def test_a_crash_inside_the_recording_transaction_leaves_nothing_and_the_next_ti
     clock.set(datetime(2024, 10, 15, 12, 0, tzinfo=PARIS))
     original = season.store.enqueue_many
 
-    def boom(*args, **kwargs):  # noqa: ANN002, ANN003
+    def boom(*args, **kwargs):
         raise RuntimeError("killed between the log row and the outbox row")
     monkeypatch.setattr(season.store, "enqueue_many", boom)
     with pytest.raises(RuntimeError):

@@ -42,7 +42,7 @@ class Cells(HTMLParser):
         self._key = self._row = None
         self._cell: list[str] | None = None
 
-    def handle_starttag(self, tag, attrs) -> None:  # noqa: ANN001
+    def handle_starttag(self, tag, attrs) -> None:
         attrs = dict(attrs)
         self.scripts += tag == "script"
         if tag == "tr" and "data-candidature" in attrs:
@@ -55,7 +55,7 @@ class Cells(HTMLParser):
         if self._cell is not None:
             self._cell.append(data)
 
-    def handle_endtag(self, tag) -> None:  # noqa: ANN001
+    def handle_endtag(self, tag) -> None:
         if tag == "td" and self._cell is not None:
             text = "".join(self._cell).strip()
             if self._key:
@@ -95,12 +95,12 @@ def edition(camp, clock, flows):
     return camp
 
 
-def campaign_by_slug_of(app):  # noqa: ANN001
+def campaign_by_slug_of(app):
     with app.store.begin() as conn:
         return campaign_by_slug(conn, "tnl-2024")
 
 
-def store_counts(app) -> dict[str, int]:  # noqa: ANN001
+def store_counts(app) -> dict[str, int]:
     """The same numbers, counted straight from the tables."""
     k, log = T.candidatures, C.reminder_log
     with app.store.begin() as conn:
@@ -143,7 +143,7 @@ def test_the_report_page_shows_what_the_store_holds_and_renders_in_chromium(edit
           f"{cells.numbers}")
 
 
-def screenshot(page, folder):  # noqa: ANN001
+def screenshot(page, folder):
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is required in CI (.ci/run installs it)")

@@ -10,7 +10,7 @@ from tnlbot.store import tables as T
 from .conftest import Agent, identify, siren
 
 
-def count(app, table, *where) -> int:  # noqa: ANN001
+def count(app, table, *where) -> int:
     with app.store.begin() as conn:
         return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar())
 

@@ -25,12 +25,12 @@ def local(instant: datetime) -> str:
     return instant.astimezone(PARIS).strftime("%a %d %b %H:%M %Z")
 
 
-def campaign(closes: datetime, opens: datetime | None = None, **plan) -> CampaignClock:  # noqa: ANN003
+def campaign(closes: datetime, opens: datetime | None = None, **plan) -> CampaignClock:
     return CampaignClock(1, opens or paris(2024, 6, 12, 0, 0), closes, "Europe/Paris", ReminderPlan(**plan))
 
 
 def draft(members=(1,), activity: datetime | None = None, joined: datetime | None = None,
-          status: str = "draft", **member) -> CandidatureView:  # noqa: ANN003
+          status: str = "draft", **member) -> CandidatureView:
     joined = joined or paris(2024, 6, 12, 9, 0)
     return CandidatureView(10, status, activity or joined,
                            tuple(MemberView(p, joined, **member) for p in members))

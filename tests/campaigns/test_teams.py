@@ -14,20 +14,20 @@ from .conftest import Agent, identify, siren
 TESTBOURG = siren(73282932)
 
 
-def code_in(reply) -> str:  # noqa: ANN001
+def code_in(reply) -> str:
     found = re.search(r"\b([A-Z2-9]{4}-[A-Z2-9]{4})\b", reply.text)
     assert found, reply.text
     return found.group(1)
 
 
-def live_candidatures(app) -> list:  # noqa: ANN001
+def live_candidatures(app) -> list:
     k = T.candidatures
     with app.store.begin() as conn:
         return conn.execute(select(k.c.id, k.c.organisation_id, k.c.responsible_id, k.c.status)
                             .where(k.c.status != "abandoned")).all()
 
 
-def team_of(app, alice: Agent) -> tuple[int, list[tuple[str, str]]]:  # noqa: ANN001
+def team_of(app, alice: Agent) -> tuple[int, list[tuple[str, str]]]:
     c, m, p = T.conversations, T.members, T.people
     with app.store.begin() as conn:
         cand = conn.execute(select(c.c.candidature_id).where(c.c.chat_id == alice.chat)).scalar()

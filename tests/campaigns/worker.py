@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 
-def tick_worker(url: str, instant: str, ticks: int, use_locks: bool, barrier, results) -> None:  # noqa: ANN001
+def tick_worker(url: str, instant: str, ticks: int, use_locks: bool, barrier, results) -> None:
     from tnlbot.campaigns.scheduler import Scheduler
     from tnlbot.flows import load_all
     from tnlbot.i18n import load_catalog

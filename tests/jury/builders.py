@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from tnlbot.core.engine import Dossier, Outcome, State
 from tnlbot.core.flow import JSON, Flow, Kind
+from tnlbot.core.machine import Mode
 from tnlbot.core.walk import applicable_answers
 from tnlbot.jury.freeze import freeze
 
@@ -133,7 +134,7 @@ def quick(app, user: str, campaign_id: int, flow: Flow, answers: dict[str, JSON]
         conv = app.store.start_conversation(conn, chat.transport, chat.chat, user, user, campaign_id, now)
         kept = applicable_answers(flow, answers)
         dossier = Dossier(status="submitted", version=1) if submit else Dossier()
-        outcome = Outcome(State(mode="idle"), dossier, tuple(answers.items()), (), kept if submit else None)
+        outcome = Outcome(State(mode=Mode.IDLE), dossier, tuple(answers.items()), (), kept if submit else None)
         app.store.apply(conn, conv, {}, outcome, [], now, flow)
         freeze(conn, conv, outcome, flow, now)
     return chat

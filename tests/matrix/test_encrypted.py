@@ -165,14 +165,14 @@ async def test_a_batch_not_acknowledged_brings_its_keys_and_message_again(bot, a
     keys_seen: list[str] = []
     handle_to_device = AsyncClient._handle_to_device
 
-    def counting(client, response):  # noqa: ANN001, ANN202
+    def counting(client, response):
         if client.user_id == bot.user_id:
             keys_seen.extend(e.sender for e in response.to_device_events if e.sender == agent.user_id)
         return handle_to_device(client, response)
     monkeypatch.setattr(AsyncClient, "_handle_to_device", counting)
     submit, failed = bot.app.dispatcher.submit_batch, []
 
-    async def flaky(inbounds, then=None):  # noqa: ANN001, ANN202
+    async def flaky(inbounds, then=None):
         for inbound in inbounds:
             if inbound.text == "Mairie de Saint-Libre" and not failed:
                 failed.append(inbound.external_id)

@@ -45,7 +45,7 @@ async def test_a_store_outage_leaves_the_batch_unacknowledged_and_it_is_handled_
         sqlite_store, catalog, clock):
     handed: list[str] = []
 
-    async def sink(inbound):  # noqa: ANN001, ANN202
+    async def sink(inbound):
         handed.append(inbound.text)
         if len(handed) == 2:
             raise OperationalError("INSERT", {}, Exception("the database is restarting"))
@@ -62,7 +62,7 @@ async def test_a_store_outage_leaves_the_batch_unacknowledged_and_it_is_handled_
 async def test_a_bug_on_one_event_does_not_stop_the_others(sqlite_store, catalog, clock):
     handed: list[str] = []
 
-    async def sink(inbound):  # noqa: ANN001, ANN202
+    async def sink(inbound):
         handed.append(inbound.external_id)
         if inbound.external_id == RECORDED["text"]["event_id"]:
             raise ValueError("a bug")
@@ -107,7 +107,7 @@ async def test_an_empty_allow_list_refuses_every_invitation_and_says_how_to_allo
 async def test_an_event_from_a_room_with_more_people_is_marked_as_from_a_group(sqlite_store, catalog, clock):
     handed: list = []
 
-    async def sink(inbound):  # noqa: ANN001, ANN202
+    async def sink(inbound):
         handed.append(inbound)
 
     for people, group in ((("@agent:localhost",), False), (("@agent:localhost", "@autre:localhost"), True)):
@@ -124,7 +124,7 @@ async def test_a_batch_is_one_commit_with_its_token_and_a_poisoned_event_alone_i
     store, text, command = app.store, RECORDED["text"]["event_id"], RECORDED["command"]["event_id"]
     handle, tried = app.dispatcher._handle, []
 
-    def poisoned(conn, inbound, now):  # noqa: ANN001, ANN202
+    def poisoned(conn, inbound, now):
         if inbound.external_id == text:
             tried.append(text)
             raise ValueError("a bug on this event alone")
@@ -133,7 +133,7 @@ async def test_a_batch_is_one_commit_with_its_token_and_a_poisoned_event_alone_i
     commits: list[int] = []
     batch = app.runner.sink("matrix").batch
 
-    async def counted(inbounds, then=None):  # noqa: ANN001, ANN202
+    async def counted(inbounds, then=None):
         commits.append(len(inbounds))
         return await batch(inbounds, then)
     sink = app.runner.sink("matrix")

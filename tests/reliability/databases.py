@@ -23,7 +23,7 @@ def pg_database(prefix: str = "tnlbot_rel") -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means: no server to use
+    except Exception as exc:  # any failure means: no server to use
         admin.dispose()
         raise NoPostgres(str(exc)) from exc
     try:

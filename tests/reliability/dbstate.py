@@ -35,7 +35,7 @@ def content(store: Store) -> dict[str, Any]:
     return out
 
 
-def _candidature(conn, candidature_id: int) -> dict[str, Any]:  # noqa: ANN001
+def _candidature(conn, candidature_id: int) -> dict[str, Any]:
     a, h, s = T.answers, T.answer_history, T.submissions
     answers = {key: json.loads(value) for key, value in conn.execute(
         select(a.c.key, a.c.value).where(a.c.candidature_id == candidature_id)).all()}
@@ -48,7 +48,7 @@ def _candidature(conn, candidature_id: int) -> dict[str, Any]:  # noqa: ANN001
     return {"answers": answers, "history": history, "submissions": submissions}
 
 
-def _outbox(conn) -> dict[str, list[Any]]:  # noqa: ANN001
+def _outbox(conn) -> dict[str, list[Any]]:
     o = T.outbox
     chats: dict[str, list[Any]] = {}
     for row in conn.execute(select(o.c.transport, o.c.chat_id, o.c.user_id, o.c.payload)

@@ -137,7 +137,7 @@ class Conversations(RuleBasedStateMachine):
 
     @rule(person=st.sampled_from(PEOPLE), owner=st.sampled_from(PEOPLE), values=st.sampled_from(VALUES),
           toggle=st.booleans(), data=st.data())
-    def press(self, person: str, owner: str, values: tuple, toggle: bool, data) -> None:  # noqa: ANN001
+    def press(self, person: str, owner: str, values: tuple, toggle: bool, data) -> None:
         """A button of the owner's current prompt (or any question), pressed by `person`."""
         refs = [self.cursor(owner) or "confirm", "confirm"] + [s.key for s in slots(FLOW, {})][:20]
         ref = data.draw(st.sampled_from(refs))
@@ -169,7 +169,7 @@ class Conversations(RuleBasedStateMachine):
 
     @precondition(lambda self: self.sent)
     @rule(data=st.data())
-    def redeliver(self, data) -> None:  # noqa: ANN001
+    def redeliver(self, data) -> None:
         before = content(self.store)
         inbound = data.draw(st.sampled_from(self.sent))
         assert self.app.dispatcher.handle(inbound).duplicate, inbound
@@ -227,7 +227,7 @@ class Conversations(RuleBasedStateMachine):
             check_recap(text, answers, state.get("locale", "fr"))
 
 
-def _order(person: str, machine: Conversations):  # noqa: ANN202
+def _order(person: str, machine: Conversations):
     """Sort slot keys in the order the flow asks them."""
     order = {s.key: n for n, s in enumerate(slots(FLOW, answers_of(machine.store, person)))}
     return lambda key: order.get(key, len(order))

@@ -40,7 +40,7 @@ class Tally:
         return f"{len(self.problems)} problems ({dict(self.counts)}):\n{shown}"
 
 
-def side_by_side(app, jobs: list[Callable[[], Tally]]) -> list[Tally]:  # noqa: ANN001
+def side_by_side(app, jobs: list[Callable[[], Tally]]) -> list[Tally]:
     """Run independent conversations at once on PostgreSQL (its commits wait on the server,
     not on us), one after the other on SQLite (one writer at a time anyway)."""
     if app.store.is_sqlite:
@@ -49,7 +49,7 @@ def side_by_side(app, jobs: list[Callable[[], Tally]]) -> list[Tally]:  # noqa: 
         return list(pool.map(lambda job: job(), jobs))
 
 
-def prepare(app, locale: str, user: str = "") -> Probe:  # noqa: ANN001
+def prepare(app, locale: str, user: str = "") -> Probe:
     """A conversation where every target question applies, speaking `locale`."""
     probe = Probe(app, user or f"hostile-{locale}")
     probe.command("start")

@@ -187,7 +187,7 @@ def build_reference(workdir: Path, flows, catalog, document: Path, index: int = 
 class References:
     """The reference of the n-th candidature, built on first use (lanes share it)."""
 
-    def __init__(self, workdir: Path, flows, catalog):  # noqa: ANN001
+    def __init__(self, workdir: Path, flows, catalog):
         self.workdir, self.flows, self.catalog = workdir, flows, catalog
         self.document = workdir / "deliberation.pdf"
         self.document.write_bytes(b"%PDF-1.4\n% a deliberation\n")

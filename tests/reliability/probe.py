@@ -49,7 +49,7 @@ class Seen:
 
 
 class Probe:
-    def __init__(self, app, user: str, transport: str = "console"):  # noqa: ANN001
+    def __init__(self, app, user: str, transport: str = "console"):
         self.app, self.user, self.transport = app, user, transport
         self.chat = f"chat-{user}"
         self.last = Seen((), {}, {})

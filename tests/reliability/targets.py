@@ -50,7 +50,7 @@ _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def question(flow: Flow, key: str):  # noqa: ANN201
+def question(flow: Flow, key: str):
     return flow.questions[key.split(".")[-1] if "[" in key else key.split(".")[0].rstrip("+")]
 
 
@@ -100,18 +100,18 @@ def _selection_ok(value: Any, choices: tuple[str, ...]) -> bool:
             and value == [c for c in choices if c in value])
 
 
-def _within(number: Decimal, q) -> bool:  # noqa: ANN001
+def _within(number: Decimal, q) -> bool:
     return ((q.minimum is None or number >= q.minimum) and (q.maximum is None or number <= q.maximum))
 
 
-def _decimal_ok(value: Any, q, low, high) -> bool:  # noqa: ANN001
+def _decimal_ok(value: Any, q, low, high) -> bool:
     if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
         return False
     number = Decimal(value)
     return (low is None or number >= low) and (high is None or number <= high)
 
 
-def _date_ok(value: Any, q) -> bool:  # noqa: ANN001
+def _date_ok(value: Any, q) -> bool:
     if not isinstance(value, str) or not _ISO.fullmatch(value):
         return False
     try:

@@ -55,7 +55,7 @@ def plainly_unusable(args: str, flow_keys: set[str]) -> bool:
     return bool(word) and not (word.isdecimal() or word in flow_keys or word.lower() in ("fr", "en"))
 
 
-def judge(catalog, handler: str, args: str, before, seen, keys: set[str]) -> str | None:  # noqa: ANN001
+def judge(catalog, handler: str, args: str, before, seen, keys: set[str]) -> str | None:
     if not seen.items:
         return "no answer at all"
     if seen.answers != before.answers and not erasing(handler, args):
@@ -70,7 +70,7 @@ def judge(catalog, handler: str, args: str, before, seen, keys: set[str]) -> str
     return None
 
 
-def one_command(app, flows, catalog, handler: str, name: str) -> Tally:  # noqa: ANN001
+def one_command(app, flows, catalog, handler: str, name: str) -> Tally:
     """Every corpus input as the argument of one command, by one person of its own."""
     probe = prepare(app, "fr", f"cmd-{name}")
     keys = {s.key for s in _slots(flows, probe)} | {v.id for v in flows["tnl-2022"].volets}
@@ -105,12 +105,12 @@ def test_hostile_arguments_to_every_command(any_store, make_app, flows, catalog)
     assert not tally.problems, tally.report()
 
 
-def _slots(flows, probe):  # noqa: ANN001, ANN202
+def _slots(flows, probe):
     from tnlbot.core.walk import slots
     return slots(flows["tnl-2022"], probe.last.answers)
 
 
-def _numbers(flows, probe) -> set[str]:  # noqa: ANN001
+def _numbers(flows, probe) -> set[str]:
     from tnlbot.core.numbers import label
     return {label(flows["tnl-2022"], s) for s in _slots(flows, probe)} - {""}
 
@@ -123,7 +123,7 @@ def test_hostile_command_names_in_english(sqlite_store, make_app, catalog):
     hostile_command_names(make_app(sqlite_store), catalog, "en")
 
 
-def hostile_command_names(app, catalog, locale: str) -> None:  # noqa: ANN001
+def hostile_command_names(app, catalog, locale: str) -> None:
     probe = prepare(app, locale)
     tally = Tally()
     lines = COMMAND_NAMES + ["/" + text for _, text in CORPUS if text[:1] not in ("", " ", "/")]

@@ -30,7 +30,7 @@ def test_the_corpus_holds_at_least_200_hostile_inputs_of_every_family():
                                          "date", "email", "url", "phone", "siren", "yes_no", "file"}
 
 
-def one_target(flow, catalog, app, locale: str, target: Target, inputs) -> Tally:  # noqa: ANN001
+def one_target(flow, catalog, app, locale: str, target: Target, inputs) -> Tally:
     """The inputs typed at one question, by one person of its own."""
     probe = prepare(app, locale, f"{target.key}-{locale}")
     tally = Tally()
@@ -52,7 +52,7 @@ def one_target(flow, catalog, app, locale: str, target: Target, inputs) -> Tally
     return tally
 
 
-def hostile_answers(app, flows, catalog, locale: str, inputs: list[str]) -> None:  # noqa: ANN001
+def hostile_answers(app, flows, catalog, locale: str, inputs: list[str]) -> None:
     """Each target question in a conversation of its own, side by side on PostgreSQL."""
     tallies = side_by_side(app, [lambda t=t: one_target(flows["tnl-2022"], catalog, app, locale, t, inputs)
                                  for t in TARGETS])

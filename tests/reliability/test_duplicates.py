@@ -108,7 +108,7 @@ def interleaved_twice(rng: random.Random) -> list[Inbound]:
     return order + waiting
 
 
-def make(store, clock, flows, catalog) -> App:  # noqa: ANN001
+def make(store, clock, flows, catalog) -> App:
     return App(Settings(database_url=store.url), clock=clock, store=store, flows=flows,
                catalog=catalog)
 
@@ -116,7 +116,7 @@ def make(store, clock, flows, catalog) -> App:  # noqa: ANN001
 _CLEAN: dict[str, dict] = {}
 
 
-def clean_run(fresh_store, clock, flows, catalog) -> dict:  # noqa: ANN001
+def clean_run(fresh_store, clock, flows, catalog) -> dict:
     """Each event once, conversation after conversation (computed once per kind of store)."""
     if fresh_store.kind not in _CLEAN:
         store = fresh_store()

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tnlbot.store import tables as T
-from tnlbot.transports.telegram import MAX_FAILURES
+from tnlbot.runtime.receiver import MAX_FAILURES
 
 PEOPLE = 50
 POISONED = 17

@@ -63,7 +63,7 @@ def say(fake, user: int, text: str) -> int:
     return fake.push({"message": fake.user_message(user, sender, text)})
 
 
-def answered(fake, users) -> bool:  # noqa: ANN001
+def answered(fake, users) -> bool:
     return all(any(c.method == "sendMessage" and c.params.get("chat_id") == u for c in fake.calls)
                for u in users)
 

@@ -15,7 +15,7 @@ import argparse
 import sys
 from datetime import datetime, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from ..settings import Settings
 from ..i18n import load_catalog
@@ -52,7 +52,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _desk(store: Store, conn, settings: Settings) -> claims.Desk:  # noqa: ANN001
+def _desk(store: Store, conn: Connection, settings: Settings) -> claims.Desk:
     from pathlib import Path
     return claims.Desk(store, conn, load_catalog(Path(settings.locales_dir)), _now())
 

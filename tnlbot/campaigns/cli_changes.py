@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from datetime import datetime
 from typing import Any, Callable
 
 from ..settings import Settings
@@ -97,7 +98,7 @@ def _confirmed() -> bool:
     return input("Apply these changes? [y/N] ").strip().lower() in ("y", "yes", "o", "oui")
 
 
-def _instant(campaign: Campaign, text: str | None, end_of_day: bool):  # noqa: ANN202
+def _instant(campaign: Campaign, text: str | None, end_of_day: bool) -> datetime | None:
     return parse_instant(text, campaign.timezone, end_of_day) if text else None
 
 

@@ -22,9 +22,9 @@ import os
 import socket
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Mapping
+from typing import Any, Mapping
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from ..core.events import Addressed, Outgoing, OutKind
 from ..core.flow import Flow
@@ -138,10 +138,10 @@ class Closer:
             transport, chat_id, user_id, locale = address
             text = self._member_text(campaign, r, locale)
             out.append(Addressed(transport, chat_id, Outgoing(OutKind.NOTICE, text), user_id,
-                                 f"closed:{campaign.id}:{r.id}:{r.person_id}"))
+                                 f"closed:{campaign.id}:{r.id}:{r.person_id}", locale=locale))
         return out
 
-    def _member_text(self, campaign: Campaign, r, locale: str) -> str:  # noqa: ANN001
+    def _member_text(self, campaign: Campaign, r: Row[Any], locale: str) -> str:
         t = self.catalog
         when = local_time(campaign.closes_at, locale, campaign.timezone)
         body = t(locale, "reminder.of_body", body=r.name) if r.name else ""
@@ -161,7 +161,7 @@ class Closer:
         try:
             with conn.begin_nested():
                 return list(closing_attachments(conn, campaign.id, self.flows, self.catalog))
-        except Exception:  # noqa: BLE001  the jury notice must still go out, once
+        except Exception:  # logged; the jury notice must still go out, once
             log.exception("jury exports failed for campaign %s; attaching the minimal JSON", campaign.id)
             return [minimal_export(conn, campaign, summary)]
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Row, func, select, update
 
 from ..core.events import Addressed
 from ..store import campaign_tables as C
@@ -47,7 +48,7 @@ LOCK_AFTER, LOCK_MINUTES = 8, 60
 ALL = ("tous", "toutes", "all")
 
 
-def _live(ctx: Ctx, candidature_id: int):  # noqa: ANN202
+def _live(ctx: Ctx, candidature_id: int) -> ColumnElement[bool]:
     inv = C.invitations
     return (inv.c.candidature_id == candidature_id) & inv.c.used_at.is_(None) \
         & inv.c.revoked_at.is_(None) & (inv.c.expires_at > ctx.now)
@@ -58,7 +59,7 @@ def live_count(ctx: Ctx, candidature_id: int) -> int:
                                 .where(_live(ctx, candidature_id))).scalar() or 0)
 
 
-def dead_reason(ctx: Ctx, row) -> str:  # noqa: ANN001
+def dead_reason(ctx: Ctx, row: Row[Any]) -> str:
     """Why a stored, unused, unexpired code no longer opens the door ("" if it does)."""
     if row.revoked_at is not None:
         return "teams.join.revoked"

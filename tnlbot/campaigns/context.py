@@ -40,7 +40,7 @@ class Member:
 Params = Union[Mapping[str, str], Callable[[str], Mapping[str, str]], None]
 
 
-def insert_or_skip(conn: Connection, table: Table):  # noqa: ANN201
+def insert_or_skip(conn: Connection, table: Table) -> Any:   # either dialect's Insert
     """INSERT ... ON CONFLICT DO NOTHING for this connection's dialect."""
     make = _pg_insert() if conn.dialect.name == "postgresql" else sqlite.insert
     return make(table)
@@ -197,10 +197,10 @@ class Ctx:
         values = params(where.locale) if callable(params) else (params or {})
         text = self.catalog(where.locale, key, **dict(values))
         return [Addressed(where.transport, where.chat_id, Outgoing(OutKind.NOTICE, text),
-                          where.user_id, dedup)]
+                          where.user_id, dedup, locale=where.locale)]
 
 
-def _pg_insert():  # noqa: ANN202 - PostgreSQL's dialect (and its drivers) only when used
+def _pg_insert() -> Any:   # PostgreSQL's dialect (and its drivers) imported only when used
     from sqlalchemy.dialects.postgresql import insert
     return insert
 

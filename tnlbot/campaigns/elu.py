@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Mapping
+from typing import Any, Mapping
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Row, insert, select
 
 from ..core.answers import fold
 from ..core.events import Addressed, Option
@@ -35,7 +35,7 @@ def required(flow: Flow, settings: Settings) -> bool:
     return settings.elu_confirmation and ELU_NAME in flow.questions
 
 
-def latest(conn: Connection, candidature_id: int):  # noqa: ANN201
+def latest(conn: Connection, candidature_id: int) -> Row[Any] | None:
     e = C.elu_confirmations
     return conn.execute(select(e).where(e.c.candidature_id == candidature_id)
                         .order_by(e.c.at.desc(), e.c.id.desc()).limit(1)).first()

@@ -225,11 +225,11 @@ def _elu_pressed(ctx: Ctx) -> list[Addressed]:
     return elu.answer(ctx, ctx.inbound.values == ("yes",))
 
 
-def _elu_typed(ctx: Ctx) -> list[Addressed] | None:  # type: ignore[return]
+def _elu_typed(ctx: Ctx) -> list[Addressed] | None:
     assert ctx.conv is not None
     if not elu.is_pending_elu(ctx):
         return None
-    said = parse_yes_no(ctx.inbound.text.strip()[:20], None, {})  # type: ignore[arg-type]
+    said = parse_yes_no(ctx.inbound.text.strip()[:20], None, {})
     if isinstance(said, Problem):
         return elu.ask_elu(ctx, ctx.conv.candidature_id)
     return elu.answer(ctx, bool(said))

@@ -21,6 +21,7 @@ from ..core import numbers
 from ..core.flow import JSON
 from ..core.prompts import show_value, slot_label
 from ..core.turn import State, Turn
+from ..core.walk import Slot
 from ..store import tables as T
 from ..store import campaign_tables as C
 from . import claims
@@ -155,7 +156,7 @@ def who(ctx: Ctx, answers: Mapping[str, JSON]) -> list[Addressed]:
     return [ctx.reply("\n".join(lines))]
 
 
-def _history(ctx: Ctx, turn: Turn, slot) -> list[Addressed]:  # noqa: ANN001
+def _history(ctx: Ctx, turn: Turn, slot: Slot) -> list[Addressed]:
     assert ctx.conv is not None
     h, p = T.answer_history, T.people
     rows = ctx.conn.execute(

@@ -17,7 +17,7 @@ from sqlalchemy import delete, insert, select, update
 
 from ..core.answers import ascii_number
 from ..core.events import Addressed, Option
-from ..core.flow import JSON, Flow, Kind
+from ..core.flow import JSON, Flow, Kind, Question
 from ..core.kinds import KINDS, Form
 from ..core.refit import same_shape
 from ..core.prompts import show_value, slot_label
@@ -51,7 +51,7 @@ def copyable(flow: Flow, key: str, value: JSON) -> bool:
     return q is not None and not q.parent and _fits(q, value, key.endswith(".other"))
 
 
-def _fits(q, value: JSON, other: bool) -> bool:  # noqa: ANN001
+def _fits(q: Question, value: JSON, other: bool) -> bool:
     if other:
         return bool(q.other) and isinstance(value, str)
     form = KINDS[q.kind].form

@@ -27,7 +27,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Mapping
 
-from sqlalchemy import Connection, Select, and_, bindparam, select, text, update
+from sqlalchemy import Connection, Select, TextClause, bindparam, select, text, update
 
 from ..core.events import Addressed
 from ..core.flow import Flow
@@ -37,6 +37,7 @@ from ..i18n import Catalog
 from ..store import Store
 from ..store import campaign_tables as C
 from ..store import tables as T
+from ..store.instants import from_store
 from ..store.tables import UTC as UtcType
 from ..store.campaigns import Campaign
 from .config import clock_of
@@ -175,40 +176,45 @@ def settle(conn: Connection, clock: CampaignClock, ids: list[int], now: datetime
 def load(conn: Connection, campaign_id: int, ids: list[int]) -> tuple[list[CandidatureView], list[Sent]]:
     heads, rows = _load_queries()
     params = {"ids": ids, "cid": campaign_id}
-    found = {r.id: (r.status, r.updated_at) for r in conn.execute(heads, params)}
+    found = {cid: (status, from_store(updated)) for cid, status, updated in conn.execute(heads, params)}
     grouped: dict[int, list[MemberView]] = {}
-    for r in conn.execute(rows, params):
-        grouped.setdefault(r.candidature_id, []).append(
-            MemberView(r.person_id, r.joined_at, r.role, bool(r.opted_out), r.snoozed_until))
+    for cid, person, role, joined, opted_out, snoozed in conn.execute(rows, params):
+        grouped.setdefault(cid, []).append(
+            MemberView(person, _at(joined), role, bool(opted_out), from_store(snoozed)))
     views = [CandidatureView(cid, status, updated, tuple(grouped[cid]))
-             for cid, (status, updated) in sorted(found.items()) if cid in grouped]
+             for cid, (status, updated) in sorted(found.items()) if cid in grouped and updated is not None]
     return views, load_log(conn, ids)
 
 
+def _at(value: object) -> datetime:
+    instant = from_store(value)
+    assert instant is not None, "a stored instant that cannot be NULL"
+    return instant
+
+
+# Plain SQL, read without SQLAlchemy's per-value result processing (instants decoded by
+# store.instants, as the answer hot path does): a batch's rows are most of a sweep's time.
+_HEADS = "SELECT id, status, updated_at FROM candidatures WHERE id IN :ids"
+_ROWS = ("SELECT m.candidature_id, m.person_id, m.role, m.joined_at, p.opted_out, p.snoozed_until "
+         "FROM members m LEFT OUTER JOIN reminder_prefs p ON p.campaign_id = :cid AND p.person_id = m.person_id "
+         "WHERE m.candidature_id IN :ids ORDER BY m.candidature_id, m.person_id")
+_LOG = "SELECT candidature_id, person_id, slot, recorded_at, sent FROM reminder_log WHERE candidature_id IN :ids"
+
+
 @lru_cache(maxsize=1)
-def _load_queries() -> tuple[Select, Select]:
-    """The candidatures, then their members with their preferences, by id (built once: a batch
-    passes its ids as one expanding parameter; each candidature's instant is decoded once)."""
-    k, m, p = T.candidatures, T.members, C.reminder_prefs
+def _load_queries() -> tuple[TextClause, TextClause]:
     ids = bindparam("ids", expanding=True)
-    heads = select(k.c.id, k.c.status, k.c.updated_at).where(k.c.id.in_(ids))
-    rows = (select(m.c.candidature_id, m.c.person_id, m.c.role, m.c.joined_at, p.c.opted_out,
-                   p.c.snoozed_until)
-            .join(p, and_(p.c.campaign_id == bindparam("cid"), p.c.person_id == m.c.person_id), isouter=True)
-            .where(m.c.candidature_id.in_(ids)).order_by(m.c.candidature_id, m.c.person_id))
-    return heads, rows
+    return text(_HEADS).bindparams(ids), text(_ROWS).bindparams(ids)
 
 
 def load_log(conn: Connection, ids: list[int]) -> list[Sent]:
-    return [Sent(r.candidature_id, r.person_id, r.slot, r.recorded_at, bool(r.sent))
-            for r in conn.execute(_log_query(), {"ids": ids})]
+    return [Sent(cid, person, slot, _at(at), bool(sent))
+            for cid, person, slot, at, sent in conn.execute(_log_query(), {"ids": ids})]
 
 
 @lru_cache(maxsize=1)
-def _log_query() -> Select:
-    log = C.reminder_log
-    return select(log.c.candidature_id, log.c.person_id, log.c.slot, log.c.recorded_at, log.c.sent).where(
-        log.c.candidature_id.in_(bindparam("ids", expanding=True)))
+def _log_query() -> TextClause:
+    return text(_LOG).bindparams(bindparam("ids", expanding=True))
 
 
 def log_of(conn: Connection, campaign_id: int, person_id: int) -> list[tuple[str, datetime, bool, str]]:

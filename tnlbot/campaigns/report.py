@@ -14,11 +14,11 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable, Iterable
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Row, func, select
 
-from ..core.flow import Flow
+from ..core.flow import JSON, Flow
 from ..jury.rules import NAME_KEY, completeness
 from ..store import campaign_tables as C
 from ..store import tables as T
@@ -121,7 +121,7 @@ def _answers(conn: Connection, ids: list[int]) -> dict[int, dict]:
     return out
 
 
-def _body(row, flow: Flow, answers: dict, titles: tuple[str, ...], now: datetime,  # noqa: ANN001
+def _body(row: Row[Any], flow: Flow, answers: dict[str, JSON], titles: tuple[str, ...], now: datetime,
           members: int, reminders: int) -> Body:
     progress = completeness(flow, answers)
     volets = tuple(progress.get(v.id, (0, 0)) for v in flow.volets)
@@ -135,7 +135,7 @@ def _body(row, flow: Flow, answers: dict, titles: tuple[str, ...], now: datetime
                 reminders, stuck)
 
 
-def _slots(rows) -> tuple[tuple[str, int, int], ...]:  # noqa: ANN001
+def _slots(rows: Iterable[Row[Any]]) -> tuple[tuple[str, int, int], ...]:
     found: dict[str, list[int]] = {}
     for slot, was_sent, n in rows:
         kind = slot.split(":", 1)[0]                 # idle:<instant> and snooze:<instant> grouped

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 from typing import Callable
 
 import pygal
@@ -72,7 +73,9 @@ def png(report: Report, t: Tr) -> bytes:
 
 
 def page(report: Report, t: Tr, locale: str) -> str:
-    when = lambda instant: local_time(instant, locale, report.timezone)  # noqa: E731
+    def when(instant: datetime) -> str:
+        return local_time(instant, locale, report.timezone)
+
     parts = [f"<!DOCTYPE html><html lang=\"{_e(locale)}\"><head><meta charset=\"utf-8\">",
              f"<title>{_e(t('report.title', slug=report.slug))}</title><style>{CSS}</style></head><body>",
              f"<h1>{_e(t('report.title', slug=report.slug))}</h1>",

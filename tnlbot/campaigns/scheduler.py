@@ -97,7 +97,7 @@ class Scheduler:
                 report = self.tick()
             else:
                 report = await asyncio.to_thread(self.tick)
-        except Exception:  # noqa: BLE001  the next tick starts from the database again
+        except Exception:  # logged; the next tick starts from the database again
             log.exception("scheduler tick failed")
             return None
         if (report.sent or report.closed) and self.on_work is not None:

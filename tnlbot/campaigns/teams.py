@@ -13,15 +13,16 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from typing import Callable
+from typing import Any, Callable
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from ..core.answers import ascii_number
 from ..core.events import Addressed
 from ..core.turn import State
 from ..store import tables as T
 from ..store import campaign_tables as C
+from ..store.campaigns import Campaign
 from ..store.store import dumps
 from . import codes, recheck
 from .codes import clean_code, new_code, show_code
@@ -77,9 +78,10 @@ def invite(ctx: Ctx) -> list[Addressed]:
     refused = responsible_only(ctx) or too_many_codes(ctx)
     if refused:
         return refused
+    assert ctx.conv is not None
     code, until = create_invitation(ctx, "member")
     text = ctx.t("teams.invite.code", code=show_code(code), until=until,
-                 body=body_name(ctx, ctx.conv.candidature_id))  # type: ignore[union-attr]
+                 body=body_name(ctx, ctx.conv.candidature_id))
     link = deep_link(ctx, code)
     return [ctx.reply(text + (("\n" + link) if link else ""))]
 
@@ -91,7 +93,7 @@ def too_many_codes(ctx: Ctx) -> list[Addressed] | None:
     return None
 
 
-def _invitation_problem(ctx: Ctx, row, person_id: int | None) -> str:  # noqa: ANN001
+def _invitation_problem(ctx: Ctx, row: Row[Any] | None, person_id: int | None) -> str:
     if row is None:
         return "teams.join.unknown"
     if row.used_at is not None:
@@ -255,7 +257,7 @@ def _detach(ctx: Ctx, person: int, cand: int) -> None:
             updated_at=ctx.now))
 
 
-def move_to_campaign(ctx: Ctx, campaign) -> None:  # noqa: ANN001
+def move_to_campaign(ctx: Ctx, campaign: Campaign) -> None:
     """Point the sender's conversation at their candidature in `campaign` (new if none)."""
     assert ctx.conv is not None
     person, conn = ctx.conv.person_id, ctx.conn

@@ -119,4 +119,4 @@ def reminder(catalog: Catalog, flow: Flow, campaign: Campaign, action: Action, b
                Option("/rappel stop", t("reminder.action.stop")))
     key = f"remind:{action.candidature_id}:{action.person_id}:{action.slot}"
     return Addressed(where.transport, where.chat_id, Outgoing(OutKind.NOTICE, "\n".join(lines), actions=actions),
-                     where.user_id, key)
+                     where.user_id, key, locale=locale)

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Mapping, Union
 
-from .contacts import luhn  # noqa: F401  (kept here for its callers)
+from .contacts import luhn  # noqa: F401 - re-exported: callers check SIREN digits through answers
 from .events import FileRef
 from .flow import JSON, Question
 from .problem import Problem
@@ -69,7 +69,7 @@ _SENTENCE_YES = {"oui", "yes", "vrai", "true"}
 _SENTENCE_NO = {"non", "no", "faux", "false"}
 
 
-def parse_yes_no(text: str, q: Question, labels: Mapping[str, str]) -> Result:
+def parse_yes_no(text: str, q: Question | None, labels: Mapping[str, str]) -> Result:
     """Oui or non, alone or opening a sentence ("Non, pas encore…")."""
     folded = fold(text)
     word = folded.rstrip(".!…")

@@ -52,7 +52,7 @@ _YES_NO: Mapping[tuple[str, ...], JSON | Problem] = {("yes",): True, ("no",): Fa
 def dispatch(turn: Turn, event: Inbound) -> None:
     if turn.state.mode == CONFIRMING:
         if event.kind is InboundKind.TEXT:
-            return on_confirmation(turn, parsing.parse_yes_no(event.text.strip(), None, {}))  # type: ignore[arg-type]
+            return on_confirmation(turn, parsing.parse_yes_no(event.text.strip(), None, {}))
         if event.kind is InboundKind.CHOICE and event.ref == "confirm":
             return on_confirmation(turn, _YES_NO.get(event.values, Problem("x")))
     handlers: Mapping[InboundKind, Callable[[Turn, Inbound], None]] = {

@@ -10,10 +10,6 @@ from functools import lru_cache
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-import idna
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
 from .flow import JSON, Question
 from .problem import Problem
 
@@ -42,6 +38,7 @@ def _host(host: str) -> str | None:
     labels = host.split(".")
     if any(not label for label in labels) or not labels[-1].isalpha() and not labels[-1].startswith("xn--"):
         return None
+    import idna     # here, not at the top: the terminal's first prompt does not wait for it
     try:
         idna.encode(host, uts46=True)
     except (idna.IDNAError, UnicodeError, ValueError):
@@ -52,6 +49,7 @@ def _host(host: str) -> str | None:
 
 
 def parse_email(text: str, q: Question, labels: Mapping[str, str]) -> JSON | Problem:
+    from email_validator import EmailNotValidError, validate_email   # imported when first needed
     try:
         checked = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError:
@@ -96,6 +94,7 @@ _FRENCH_NATIONAL = re.compile(r"0([1-9][0-9]{8})").fullmatch
 
 
 def _phone_by_library(text: str) -> JSON | Problem:
+    import phonenumbers     # imported when first needed (its metadata takes a while)
     try:
         number = phonenumbers.parse(text, "FR")
     except phonenumbers.NumberParseException:

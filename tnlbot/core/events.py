@@ -125,3 +125,6 @@ class Addressed:
     item: Outgoing
     user_id: str = ""   # group chats: whom it is for
     dedup_key: str = field(default="")  # unique key for scheduled sends
+    # what sending needs, known when queued ("": unknown, looked up when sent)
+    locale: str = ""          # the language the person speaks with the bot
+    display_name: str = ""    # their name, for a mention in a group chat

@@ -15,8 +15,10 @@ How this file works:
   transition has that condition, in the Machine's order.
 - Speed: firing through `transitions` builds event objects and walks its
   callbacks on every call. At import, the Machine's transitions are read into
-  `TABLE` ((mode, trigger) -> the candidate transitions, in order) and `fire`
-  reads that. tests/test_machine_table.py fires every trigger in every mode,
+  `TABLE` ((mode, trigger) -> the candidate transitions, in order), and from it
+  `PLAIN` (the transitions without conditions, which `Turn.fire` reads first)
+  and `_GUARDED`, keyed by the members' texts; `fire` reads those.
+  tests/test_machine_table.py fires every trigger in every mode,
   with every condition true or false, through the table and through the
   Machine itself, against a table written by hand.
 """
@@ -143,10 +145,16 @@ def _table(machine: Machine) -> Mapping[tuple[Mode, Trigger], tuple[Candidate, .
 
 TABLE = _table(MACHINE)
 MODE_OF: Mapping[str, Mode] = {m.value: m for m in Mode}
-# The same table as `fire` reads it: by the trigger's text, then the source mode found by
-# identity (hashing an Enum member runs its class's __hash__ lookup, a few times dearer).
-_MOVES: Mapping[str, tuple[tuple[Mode, tuple[Candidate, ...]], ...]] = {
-    trigger.value: tuple((mode, TABLE[mode, trigger]) for mode in Mode if (mode, trigger) in TABLE)
+# The same table as `fire` reads it, keyed by the members' plain texts (hashing an Enum
+# member runs its class's __hash__ lookup, a few times dearer): trigger -> source -> the
+# destination when the transition has no condition, else its candidates.
+PLAIN: Mapping[str, Mapping[str, Mode]] = {
+    trigger.value: {mode.value: TABLE[mode, trigger][0][0] for mode in Mode
+                    if (mode, trigger) in TABLE and TABLE[mode, trigger] == ((TABLE[mode, trigger][0][0], ()),)}
+    for trigger in Trigger}
+_GUARDED: Mapping[str, Mapping[str, tuple[Candidate, ...]]] = {
+    trigger.value: {mode.value: TABLE[mode, trigger] for mode in Mode
+                    if (mode, trigger) in TABLE and mode.value not in PLAIN[trigger.value]}
     for trigger in Trigger}
 
 
@@ -156,15 +164,13 @@ def _always(condition: Condition) -> bool:
 
 def fire(mode: Mode, trigger: Trigger, facts: Callable[[Condition], bool] = _always) -> Mode | Refused:
     """The mode after `trigger`, or why it does not apply (the Machine's rules, read from TABLE)."""
-    if type(mode) is not Mode:       # a plain string (tests build states by hand)
-        mode = Mode(mode)
-    candidates: tuple[Candidate, ...] = ()
-    for source, moves in _MOVES[trigger._value_]:
-        if source is mode:
-            candidates = moves
-            break
-    if not candidates:
-        return Refused(mode, trigger)
+    source: str = mode._value_
+    dest = PLAIN[trigger._value_].get(source)
+    if dest is not None:
+        return dest
+    candidates = _GUARDED[trigger._value_].get(source)
+    if candidates is None:
+        return Refused(MODE_OF[source], trigger)
     failed: Condition | None = None
     for dest, conditions in candidates:
         for condition, wanted in conditions:
@@ -191,4 +197,4 @@ def fire_machine(mode: Mode, trigger: Trigger, facts: Callable[[Condition], bool
     return Mode(model.state) if moved else None
 
 
-__all__ = ["MACHINE", "MODE_OF", "TABLE", "Condition", "Mode", "Refused", "Trigger", "can", "fire"]
+__all__ = ["MACHINE", "MODE_OF", "PLAIN", "TABLE", "Condition", "Mode", "Refused", "Trigger", "can", "fire"]

@@ -6,8 +6,8 @@ from typing import Any, Mapping, Protocol
 
 from .events import Outgoing, OutKind
 from .flow import JSON, Flow
-from .machine import MODE_OF, NEW, RESTART, Condition, Mode, Refused, Trigger, fire
-from .walk import Slot, View, missing, reads, slots, view  # noqa: F401
+from .machine import MODE_OF, NEW, PLAIN, RESTART, Condition, Mode, Refused, Trigger, fire
+from .walk import Slot, View, missing, reads, view
 
 
 class Messages(Protocol):
@@ -26,14 +26,18 @@ class State:
     skipped: tuple[str, ...] = ()   # slots put off with /passer
 
     def to_json(self) -> dict[str, Any]:
-        return {"mode": self.mode, "cursor": self.cursor, "locale": self.locale,
+        # the plain text: orjson reads an Enum member through its `value` property, a Python call
+        return {"mode": self.mode._value_, "cursor": self.cursor, "locale": self.locale,
                 "pending": list(self.pending), "skipped": list(self.skipped)}
 
     @staticmethod
     def from_json(raw: Mapping[str, Any]) -> "State":
         text = raw.get("mode", "new")
-        mode = MODE_OF.get(text)
-        return State(Mode(text) if mode is None else mode, raw.get("cursor", ""), raw.get("locale", "fr"),
+        try:
+            mode = MODE_OF[text]
+        except KeyError:
+            mode = Mode(text)       # raises ValueError: not a mode
+        return State(mode, raw.get("cursor", ""), raw.get("locale", "fr"),
                      tuple(raw.get("pending", ())), tuple(raw.get("skipped", ())))
 
     def restarted(self, locale: str = "") -> "State":
@@ -111,9 +115,12 @@ class Turn:
     def fire(self, trigger: Trigger) -> Refused | None:
         """Ask the machine to move; None when it did, else its refusal (the mode stays)."""
         s = self.state
-        mode = fire(s.mode, trigger, self.holds)
-        if isinstance(mode, Refused):
-            return mode
+        mode = PLAIN[trigger._value_].get(s.mode._value_)    # a transition without conditions
+        if mode is None:
+            moved = fire(s.mode, trigger, self.holds)
+            if isinstance(moved, Refused):
+                return moved
+            mode = moved
         if mode is not s.mode:
             self.state = State(mode, s.cursor, s.locale, s.pending, s.skipped)
         return None
@@ -149,8 +156,9 @@ class Turn:
         return self.view().index.get(key)
 
     def current(self) -> tuple[int, Slot] | None:
-        found = self.view().index.get(self.state.cursor)
-        return None if found is None else (found, self._view.slots[found])  # type: ignore[union-attr]
+        view = self.view()
+        found = view.index.get(self.state.cursor)
+        return None if found is None else (found, view.slots[found])
 
     def outcome(self) -> Outcome:
         return Outcome(self.state, self.dossier, tuple(self.changes.items()),

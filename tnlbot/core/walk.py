@@ -188,10 +188,10 @@ def reads(flow: Flow, key: str) -> bool:
 def _tag(value: JSON) -> object:
     """A hashable image of an answer that keeps True, 1 and "1" apart."""
     kind = type(value)
-    if kind is list:
-        return (list, tuple(_tag(v) for v in value))  # type: ignore[union-attr]
-    if kind is dict:
-        return (dict, tuple(sorted((k, _tag(v)) for k, v in value.items())))  # type: ignore[union-attr]
+    if isinstance(value, list):
+        return (list, tuple(_tag(v) for v in value))
+    if isinstance(value, dict):
+        return (dict, tuple(sorted((k, _tag(v)) for k, v in value.items())))
     return (kind, value)
 
 

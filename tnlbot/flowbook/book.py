@@ -5,10 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..core.flow import Flow
-from ..flows import FlowError, build_flow, load_flow
+from ..flows import FlowError, build_flow, load_flow, raw_flow_files
 from .importer import Imported, read_workbook
 from .ods import Sheet, read_ods, write_ods
 from .workbook import WIDTHS, to_sheets
@@ -31,12 +29,8 @@ class ImportResult:
 
 def raw_flow(folder: Path, flow_id: str, locales: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """A valid flow's structure and texts as their YAML mappings (FlowError if it is not valid)."""
-    path = folder / f"{flow_id}.yaml"
-    load_flow(path, locales)
-    structure = yaml.safe_load(path.read_text(encoding="utf-8"))
-    texts = {lc: yaml.safe_load(path.with_name(f"{flow_id}.{lc}.yaml").read_text(encoding="utf-8"))
-             for lc in locales}
-    return structure, texts
+    load_flow(folder / f"{flow_id}.yaml", locales)
+    return raw_flow_files(folder, flow_id, locales)
 
 
 def export_flow(folder: Path, flow_id: str, locales: tuple[str, ...]) -> bytes:

@@ -27,10 +27,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import Connection, delete, func, select, update
 
 from ..core.flow import JSON, Flow
-from ..flows import FlowError, build_flow
+from ..flows import FlowError, build_flow, raw_flow_files
 from ..i18n import Catalog
 from ..store import Store
 from ..store import flow_tables as F
@@ -65,12 +66,13 @@ def _insert_ignore(conn: Connection, table: Any, **values: Any) -> bool:
 
 def _definition(folder: Path | None, flow: Flow) -> str:
     """The flow's YAML mappings as JSON, when its files are there and say this version."""
-    from .book import raw_flow
     if folder is None or not (folder / f"{flow.id}.yaml").exists():
         return "{}"
-    try:
-        structure, texts = raw_flow(folder, flow.id, tuple(flow.texts))
-    except (FlowError, OSError, ValueError):
+    try:     # `flow` was loaded and checked from these files: read them, not check them again
+        structure, texts = raw_flow_files(folder, flow.id, tuple(flow.texts))
+    except (OSError, ValueError, yaml.YAMLError):
+        return "{}"
+    if not isinstance(structure, dict):
         return "{}"
     if int(structure.get("version", 1)) != flow.version:
         return "{}"

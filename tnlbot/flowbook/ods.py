@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from odf import teletype
 from odf.namespaces import TABLENS
@@ -66,28 +67,28 @@ def write_ods(sheets: list[Sheet], widths: dict[str, float] | None = None) -> by
     return out.getvalue()
 
 
-def _cell_text(cell: object) -> str:
-    kind = cell.getAttrNS("urn:oasis:names:tc:opendocument:xmlns:office:1.0", "value-type")  # type: ignore[attr-defined]
+def _cell_text(cell: Any) -> str:        # odfpy elements carry no type information
+    kind = cell.getAttrNS("urn:oasis:names:tc:opendocument:xmlns:office:1.0", "value-type")
     if kind in ("float", "percentage", "currency"):
-        raw = cell.getAttrNS("urn:oasis:names:tc:opendocument:xmlns:office:1.0", "value")  # type: ignore[attr-defined]
+        raw = cell.getAttrNS("urn:oasis:names:tc:opendocument:xmlns:office:1.0", "value")
         try:
             number = Decimal(raw)
         except (InvalidOperation, TypeError):
             number = None
         if number is not None:
             return str(number.quantize(Decimal(1))) if number == number.to_integral() else str(number.normalize())
-    lines = [teletype.extractText(p) for p in cell.childNodes if p.qname[1] == "p"]  # type: ignore[attr-defined]
+    lines = [teletype.extractText(p) for p in cell.childNodes if p.qname[1] == "p"]
     return "\n".join(lines)
 
 
-def _repeat(node: object, attr: str) -> int:
-    raw = node.getAttrNS(TABLENS, attr)  # type: ignore[attr-defined]
+def _repeat(node: Any, attr: str) -> int:
+    raw = node.getAttrNS(TABLENS, attr)
     return min(int(raw), _MAX_REPEAT) if raw else 1
 
 
-def _rows(table: object) -> tuple[tuple[str, ...], ...]:
+def _rows(table: Any) -> tuple[tuple[str, ...], ...]:
     rows: list[tuple[str, ...]] = []
-    for node in table.getElementsByType(TableRow):  # type: ignore[attr-defined]
+    for node in table.getElementsByType(TableRow):
         cells: list[str] = []
         for cell in node.childNodes:
             if cell.qname[1] not in ("table-cell", "covered-table-cell"):

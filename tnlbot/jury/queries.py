@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.dialects import sqlite
@@ -226,6 +226,6 @@ def assessments(conn: Connection, campaign_id: int, candidature_id: int | None =
                        r.comment, r.version, r.updated_at) for r in conn.execute(query)]
 
 
-def _pg_insert():  # noqa: ANN202 - PostgreSQL's dialect (and its drivers) only when used
+def _pg_insert() -> Any:   # PostgreSQL's dialect (and its drivers) imported only when used
     from sqlalchemy.dialects.postgresql import insert
     return insert

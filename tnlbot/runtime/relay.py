@@ -96,7 +96,7 @@ class Ledger:
         claimed: set[int] = set()
         try:
             claimed = self.store.settle_and_claim(settles, [row_id for row_id, _ in claims])
-        except Exception as exc:  # noqa: BLE001 - each waiting send gets the database's error
+        except Exception as exc:  # logged; each waiting send gets the database's error
             log.exception("could not write %d send results and %d claims", len(settles), len(claims))
             error = exc
         for row_id, future in claims:

@@ -48,7 +48,7 @@ class Database:
 
     def _sqlite_setup(self) -> None:
         @event.listens_for(self.engine, "connect")
-        def _connect(dbapi_conn, _record):  # noqa: ANN001
+        def _connect(dbapi_conn: Any, _record: Any) -> None:   # the DB-API connection: sqlite3's, untyped here
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
@@ -57,7 +57,7 @@ class Database:
             cursor.close()
 
         @event.listens_for(self.engine, "begin")
-        def _begin(conn):  # noqa: ANN001
+        def _begin(conn: Connection) -> None:
             raw = conn.connection.driver_connection
             if not raw.in_transaction:    # begin() below may have opened it already
                 raw.execute("BEGIN IMMEDIATE")

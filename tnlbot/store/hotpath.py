@@ -56,7 +56,8 @@ TOUCH_CANDIDATURE = "UPDATE candidatures SET updated_at = ? WHERE id = ?"
 SAVE_STATE = "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?"
 
 # A queued outbox row: these columns are given, the others start at the table's defaults.
-OUTBOX_GIVEN = ("transport", "chat_id", "user_id", "payload", "not_before", "txn_id", "created_at")
+OUTBOX_GIVEN = ("transport", "chat_id", "user_id", "payload", "not_before", "txn_id", "created_at",
+                "locale", "display_name")
 
 
 def queued_defaults() -> dict[str, Any]:

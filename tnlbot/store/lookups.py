@@ -8,6 +8,7 @@ from sqlalchemy import Connection, select, update
 from ..core.events import Outgoing
 from . import tables as T
 from .database import Database
+from .outbox import OutboxRow
 
 
 class Lookups(Database):
@@ -107,3 +108,15 @@ class Lookups(Database):
                 .order_by(o.c.id.desc()).limit(1)).all()
         return str(rows[0].sent_ref) if rows else ""
 
+    # ------------------------------------------------------------ what sending needs
+    def locale_for(self, row: OutboxRow) -> str:
+        """The language of the row's addressee: as queued, else looked up ("fr" for nobody)."""
+        if row.locale:
+            return row.locale
+        return self.conversation_locale(row.transport, row.chat_id, row.user_id) if row.user_id else "fr"
+
+    def name_for(self, row: OutboxRow) -> str:
+        """The name of the row's addressee: as queued, else looked up ("" if unknown)."""
+        if row.display_name is not None:
+            return row.display_name
+        return self.person_name(row.transport, row.user_id)

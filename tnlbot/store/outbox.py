@@ -28,6 +28,14 @@ class OutboxRow:
     status: str
     not_before: datetime | None = None
     dedup_key: str = ""           # set on scheduled sends (reminders, notices): nobody asked
+    locale: str | None = None     # what sending needs, as queued (None: look it up)
+    display_name: str | None = None
+
+
+def _outbox_row(r: Any) -> OutboxRow:
+    return OutboxRow(r.id, r.transport, r.chat_id, r.user_id, Outgoing.from_json(json.loads(r.payload)),
+                     r.attempts, r.txn_id, r.status, r.not_before, r.dedup_key or "", r.locale,
+                     r.display_name)
 
 
 def _txn_id() -> str:
@@ -62,7 +70,8 @@ class Outbox(Database):
     @staticmethod
     def _given(item: Addressed, at: Any) -> tuple[Any, ...]:
         """The values of hotpath.OUTBOX_GIVEN for one message queued at `at`."""
-        return (item.transport, item.chat_id, item.user_id, dumps(item.item.to_json()), at, _txn_id(), at)
+        return (item.transport, item.chat_id, item.user_id, dumps(item.item.to_json()), at, _txn_id(), at,
+                item.locale or None, item.display_name[:200] or None)
 
     def _queue_keyed(self, conn: Connection, items: list[Addressed], now: datetime) -> dict[str, int]:
         if not items:
@@ -106,10 +115,7 @@ class Outbox(Database):
                  .order_by(ranked.c.id).limit(limit))
         with self.begin() as conn:
             rows = conn.execute(query).all()
-        return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
-                          Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status,
-                          r.not_before, r.dedup_key or "")
-                for r in rows]
+        return [_outbox_row(r) for r in rows]
 
     def claim_message(self, outbox_id: int, now: datetime) -> bool:
         """Count an attempt before sending; False if another worker took it."""
@@ -216,6 +222,5 @@ class Outbox(Database):
         o = T.outbox
         with self.begin() as conn:
             rows = conn.execute(select(o).where(o.c.id.in_(list(ids))).order_by(o.c.id)).all()
-        return [OutboxRow(r.id, r.transport, r.chat_id, r.user_id,
-                          Outgoing.from_json(json.loads(r.payload)), r.attempts, r.txn_id, r.status,
-                          r.not_before, r.dedup_key or "") for r in rows]
+        return [_outbox_row(r) for r in rows]
+

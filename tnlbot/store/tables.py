@@ -162,6 +162,9 @@ outbox = Table(
     Column("error", Text, nullable=False, default=""),
     Column("created_at", UTC, nullable=False),
     Column("sent_at", UTC),
+    # what sending needs, written when queued (NULL: unknown then, looked up when sent)
+    Column("locale", String(8)),              # the addressee's language
+    Column("display_name", String(200)),      # the addressee's name (mentions in groups)
     Index("ix_outbox_pending", "status", "not_before"),
     # partial: the messages of an answer carry no key and write nothing here
     Index("uq_outbox_dedup_key", "dedup_key", unique=True,

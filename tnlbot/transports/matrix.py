@@ -238,8 +238,7 @@ class Matrix:
         key = hint_key(row.item)
         if not key:
             return ""
-        locale = self.store.conversation_locale(NAME, row.chat_id, row.user_id) if row.user_id else "fr"
-        return self.catalog(locale, key)
+        return self.catalog(self.store.locale_for(row), key)
 
 
 # ------------------------------------------------------------------ running

@@ -1,4 +1,5 @@
-"""PTB's Bot on aiohttp: the same Bot API client, a lighter HTTP layer.
+"""PTB's Bot on aiohttp: the same Bot API client, a lighter HTTP layer, and the Bot
+built on it (`make_bot`).
 
 python-telegram-bot lets the HTTP layer be swapped (`BaseRequest`). Its
 default, httpx, spent about half of the bot's CPU per answer under load
@@ -9,10 +10,16 @@ transport failure `NetworkError`.
 """
 from __future__ import annotations
 
+import hashlib
+import re
+from typing import Any
+
 import aiohttp
+from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from telegram.warnings import PTBUserWarning
 
 
 class AiohttpRequest(BaseRequest):
@@ -60,7 +67,7 @@ class AiohttpRequest(BaseRequest):
 
 
 def _given(value: object, default: float | None) -> float | None:
-    return default if isinstance(value, DefaultValue) else value  # type: ignore[return-value]
+    return default if isinstance(value, DefaultValue) else value  # type: ignore[return-value]  # PTB hands its DefaultValue sentinel or the float given, typed object
 
 
 def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:
@@ -77,3 +84,29 @@ def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str]
     for name, (filename, content, mime) in files.items():
         form.add_field(name, content, filename=filename, content_type=mime)
     return form
+
+
+class ApiBot(Bot):
+    """PTB's Bot, quiet about `do_api_request` on methods it also wraps: we send
+    plain dict payloads on purpose (PTB's object model is the CPU cost)."""
+
+    @classmethod
+    def _warn(cls, message: Any, category: type[Warning] = PTBUserWarning, stacklevel: int = 0) -> None:
+        if str(message).startswith("Please use 'Bot."):
+            return
+        super()._warn(message, category, stacklevel + 1)
+
+
+def make_bot(token: str, base_url: str = "", *, read_timeout: float = 10.0,
+             connect_timeout: float = 5.0) -> Bot:
+    """A PTB Bot on `base_url` (the API root, e.g. https://api.telegram.org)."""
+    root = re.sub(r"/bot/?$", "", (base_url or "https://api.telegram.org").rstrip("/"))
+    request = AiohttpRequest(16, read_timeout=read_timeout, connect_timeout=connect_timeout)
+    updates = AiohttpRequest(2, read_timeout=read_timeout, connect_timeout=connect_timeout)
+    return ApiBot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot",
+               request=request, get_updates_request=updates)
+
+
+def callback_secret(token: str) -> bytes:
+    """The key that signs button data: derived from the token, never shown."""
+    return hashlib.sha256(b"tnlbot telegram buttons\x00" + token.encode()).digest()

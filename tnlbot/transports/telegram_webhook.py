@@ -65,7 +65,7 @@ def handler(telegram: Receiving, sink: Sink, expected: str):
             return web.Response(status=200)
         try:
             await telegram.process(raw, sink)
-        except Exception:  # noqa: BLE001 - Telegram will deliver it again
+        except Exception:  # logged; Telegram will deliver it again
             log.exception("webhook update %s failed", raw.get("update_id"))
             return web.Response(status=500)
         telegram.received_at = telegram.clock.now()
