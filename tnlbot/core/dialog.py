@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import chain
 
 from . import answers as parsing
 from .problem import Problem
@@ -28,7 +29,8 @@ def advance(turn: Turn, after: int) -> None:
     skipped = set(turn.state.skipped)
     while True:
         all_slots = turn.slots()
-        order = list(range(after + 1, len(all_slots))) + list(range(0, min(after + 1, len(all_slots))))
+        # lazily: the open slot is most often the next one
+        order = chain(range(after + 1, len(all_slots)), range(0, min(after + 1, len(all_slots))))
         chosen = next((i for i in order if not is_answered(all_slots[i], turn.answers)
                        and all_slots[i].key not in skipped and may_answer(turn, all_slots[i])), None)
         if chosen is None:

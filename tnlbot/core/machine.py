@@ -15,8 +15,10 @@ How this file works:
   transition has that condition, in the Machine's order.
 - Speed: firing through `transitions` builds event objects and walks its
   callbacks on every call. At import, the Machine's transitions are read into
-  `TABLE` ((mode, trigger) -> the candidate transitions, in order) and `fire`
-  reads that. tests/test_machine_table.py fires every trigger in every mode,
+  `TABLE` ((mode, trigger) -> the candidate transitions, in order), and from it
+  `PLAIN` (the transitions without conditions, which `Turn.fire` reads first)
+  and `_GUARDED`, keyed by the members' texts; `fire` reads those.
+  tests/test_machine_table.py fires every trigger in every mode,
   with every condition true or false, through the table and through the
   Machine itself, against a table written by hand.
 """

@@ -76,9 +76,10 @@ def progress(turn: Turn, slot: Slot, all_slots: list[Slot]) -> str:
         index = next(i for i, v in enumerate(turn.flow.volets, 1) if v.id == volet.id)
         place = (index, position, len(in_volet))
     v, n, nt = place
-    key = "progress" if _fixed_total(slot.volet) else "progress_about"
+    # the volet's kind of counter is looked at only when the line is built
     return remember(turn.flow, ("progress", turn.t, turn.state.locale, slot.volet.id, place),
-                    lambda: turn.tr(key, volet=volet_title(turn, slot.volet.id), v=str(v),
+                    lambda: turn.tr("progress" if _fixed_total(slot.volet) else "progress_about",
+                                    volet=volet_title(turn, slot.volet.id), v=str(v),
                                     vt=str(len(turn.flow.volets)), n=str(n), nt=str(nt)))
 
 

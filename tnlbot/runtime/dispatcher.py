@@ -28,8 +28,8 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
 from contextlib import AsyncExitStack
+from functools import lru_cache
 from typing import Callable, Mapping, Protocol, Sequence
 from weakref import WeakValueDictionary
 from zoneinfo import ZoneInfo
@@ -91,6 +91,19 @@ class Dispatcher:
     # what they send is dropped unstored (told once); 0: no limit
     backlog_limit: int = 20
     _told: set[tuple[str, str, str]] = field(default_factory=set)
+    # (hooks, their `dossier` methods, their `after` methods), looked up again when `hooks` changes
+    _staged: tuple[tuple[Hook, ...], tuple[Callable[..., Dossier], ...], tuple[Callable[..., Outcome], ...]] = (
+        field(default=((), (), ()), repr=False))
+
+    def _stages(self) -> tuple[tuple[Callable[..., Dossier], ...], tuple[Callable[..., Outcome], ...]]:
+        """The hooks' optional methods, found once rather than looked for on every event."""
+        hooks = tuple(self.hooks)
+        staged = self._staged
+        if staged[0] != hooks:
+            staged = self._staged = (
+                hooks, tuple(m for m in (getattr(h, "dossier", None) for h in hooks) if m is not None),
+                tuple(m for m in (getattr(h, "after", None) for h in hooks) if m is not None))
+        return staged[1], staged[2]
 
     def _flooding(self, inbound: Inbound, pending: int | None = None) -> bool:
         key = (inbound.transport, inbound.chat_id, inbound.user_id)
@@ -228,15 +241,12 @@ class Dispatcher:
         answers = (conv.answers if conv.answers is not None
                    else self.store.answers(conn, conv.candidature_id))
         dossier = self.dossier(conv, now)
-        for hook in self.hooks:
-            shape = getattr(hook, "dossier", None)
-            if shape is not None:
-                dossier = shape(conn, inbound, conv, answers, dossier, now)
+        shapes, afters = self._stages()
+        for shape in shapes:
+            dossier = shape(conn, inbound, conv, answers, dossier, now)
         outcome = handle(flow, self.catalog, conv.state, dossier, answers, inbound)
-        for hook in self.hooks:
-            after = getattr(hook, "after", None)
-            if after is not None:
-                outcome = after(conn, inbound, conv, outcome, now, answers)
+        for after in afters:
+            outcome = after(conn, inbound, conv, outcome, now, answers)
         # each row carries what sending it needs: the relay reads nothing more
         locale, name = outcome.state.locale, inbound.display_name
         addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id,
