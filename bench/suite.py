@@ -29,11 +29,13 @@ class Sizes:
     rounds: int = 3                   # interleaved rounds of tnlbot, Peer A and the floor (best kept)
     e2e_people: tuple[int, ...] = (50, 200)   # end to end: people answering at once
     e2e_budget: float = 40.0          # seconds per end-to-end contest at most (half with limits)
+    matrix_answers: int = 60          # answers per Matrix room against a real Synapse
 
 
 QUICK = Sizes(conversations=40, budget=20.0, peer_a_budget=5.0, peer_b_budget=3.0,
               pg_conversations=10, pg_budget=10.0, memory_created=100, memory_large=2_000,
-              sweep_candidatures=1_000, runs=1, rounds=1, e2e_people=(10,), e2e_budget=20.0)
+              sweep_candidatures=1_000, runs=1, rounds=1, e2e_people=(10,), e2e_budget=20.0,
+              matrix_answers=10)
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,31 @@ def startup_rows(sizes: Sizes, log: Log) -> list[Row]:
     ]
 
 
+def matrix_rows(sizes: Sizes, log: Log) -> list[Row]:
+    """The next question after an answer on Matrix, against a real Synapse (the test extra)."""
+    import asyncio
+    import importlib.util
+    if importlib.util.find_spec("synapse") is None:
+        log("Matrix: skipped (Synapse is not installed: pip install -e '.[test]')")
+        return []
+    from .matrix_latency import measure, median, p95
+    log("Matrix: answer -> next question against a real Synapse")
+    found, _ = asyncio.run(measure(sizes.matrix_answers))
+    section = "6. Matrix, next question after an answer (real Synapse)"
+
+    def both(values: list[float]) -> str:
+        return f"{median(values) * 1000:,.0f} / {p95(values) * 1000:,.0f} ms"
+    return [
+        Row(section, f"encrypted room: median / p95 (n={len(found.encrypted)})", both(found.encrypted)),
+        Row(section, "homeserver round trip beside it (agent -> agent): median / p95", both(found.hop_encrypted)),
+        ratio_row(section, "encrypted room, median / homeserver round trip", found.ratio, at_most=3.0),
+        Row(section, f"unencrypted room: median / p95 (n={len(found.clear)})", both(found.clear)),
+        Row(section, "homeserver round trip beside it: median / p95", both(found.hop_clear)),
+        Row(section, "bot events per question, unencrypted / encrypted",
+            f"{found.events[0]:.2f} / {found.events[1]:.2f}"),
+    ]
+
+
 def e2e_rows(sizes: Sizes, log: Log) -> list[Row]:
     """Whole processes over HTTP: tnlbot's Telegram runner against a plain PTB bot."""
     import asyncio
@@ -248,7 +275,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--conversations", type=int, help="SQLite conversations (default 1000)")
     parser.add_argument("--pg-conversations", type=int, help="PostgreSQL conversations (default 100)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds on SQLite (default 3)")
-    parser.add_argument("--skip", default="", help="comma-separated: e2e,postgres,memory,sweep,startup")
+    parser.add_argument("--skip", default="", help="comma-separated: e2e,postgres,memory,sweep,startup,matrix")
     parser.add_argument("--profile", action="store_true",
                         help="only profile tnlbot's answers on SQLite (where the time goes)")
     parser.add_argument("--soak", action="store_true",
@@ -280,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += postgres_rows(sizes, log, contest)
     if "memory" not in skip:
         rows += memory_rows(sizes, log, contest.script)
-    for name, step in (("sweep", sweep_rows), ("startup", startup_rows)):
+    for name, step in (("sweep", sweep_rows), ("startup", startup_rows), ("matrix", matrix_rows)):
         if name not in skip:
             rows += step(sizes, log)
     log("done")

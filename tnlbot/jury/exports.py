@@ -20,6 +20,7 @@ from .rules import CsvDialect, Entry, Labels, Meta, Snapshot, Version, intact, s
 from ..i18n import local_time
 from ..store.attachments import PREFIX, content
 from ..store.campaigns import Campaign
+from ..store.instants import iso_z
 from . import queries as Q
 from .documents import SCHEMA_PATH, dossier, dossier_html, to_json
 
@@ -28,10 +29,6 @@ FORMATS = ("csv", "ods", "json", "dossiers")
 MIME = {"csv": "text/csv", "ods": "application/vnd.oasis.opendocument.spreadsheet",
         "json": "application/json", "zip": "application/zip", "html": "text/html",
         "odt": "application/vnd.oasis.opendocument.text"}
-
-
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def read_snapshot(text: str) -> Snapshot | None:
@@ -55,7 +52,7 @@ def entry_for(conn: Connection, campaign: Campaign, status: str, versions: list[
     people = Q.names(conn, [p for p in (snapshot.submitted_by, snapshot.confirmed_by, *snapshot.contributors)
                             if p is not None])
     return Entry(last.candidature_id, status, last.sha256, ok, snapshot, people,
-                 tuple(Version(v.version, _iso(v.submitted_at), v.sha256) for v in versions),
+                 tuple(Version(v.version, iso_z(v.submitted_at), v.sha256) for v in versions),
                  local_time(last.submitted_at, locale, campaign.timezone))
 
 
@@ -140,7 +137,7 @@ def exports(conn: Connection, campaign_id: int, formats: tuple[str, ...], flows:
     flow = flows[campaign.flow_id]
     found = entries(conn, campaign, locale)
     generated = now or getattr(campaign, "closed_at", None) or datetime.now(timezone.utc)
-    meta = Meta(campaign.slug, campaign.year, _iso(generated), locale)
+    meta = Meta(campaign.slug, campaign.year, iso_z(generated), locale)
     stored = _stored_files(conn, found) if "dossiers" in formats else {}
     files: list[File] = []
     for fmt in formats:

@@ -12,7 +12,7 @@ Rules kept here:
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
@@ -21,13 +21,14 @@ from ..core.answers import ascii_number
 from ..store import jury_tables as J
 from ..store import tables as T
 from ..store.campaigns import Campaign
+from ..store.instants import iso_z
 from . import queries as Q
 
 DEFAULT_RETENTION_DAYS = 90
 
 
 def _iso(instant: datetime | None) -> str | None:
-    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if instant else None
+    return iso_z(instant) or None
 
 
 def person_of(conn: Connection, transport: str, user_id: str) -> int | None:

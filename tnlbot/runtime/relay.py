@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Collection
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 FORGET_PREFIX = "forget:"      # see jury/erasure.py
 PARALLEL = 8          # chats served at once (by all flushes together)
+SETTLE_QUIET = 1.0    # seconds without a question to a chat before its settling edits (`settle_later`)
 
 
 def _cosmetic(row: OutboxRow) -> bool:
@@ -119,6 +121,7 @@ class Relay:
     _chat_locks: "WeakValueDictionary[tuple[str, str], asyncio.Lock]" = field(
         default_factory=WeakValueDictionary)
     _gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PARALLEL))
+    _asked: dict[tuple[str, str], float] = field(default_factory=dict)   # last question sent, per chat
     # called with each send's row and result (metrics, logs)
     observers: list[Callable[[OutboxRow, SendResult], None]] = field(default_factory=list)
     ledger: Ledger = field(init=False)
@@ -147,9 +150,9 @@ class Relay:
         Chats are served side by side (at most PARALLEL at once), each in order, what a
         person waits for (questions, notices) before the edits that settle an answered
         question. An edit that would have to wait for the rate limiter, or take a token
-        a question is waiting for, or (a transport with `settle_later`) that follows a
-        question just sent to its chat, is deferred (status `deferred`) until the relay
-        has nothing else to send. With `chats`, only those (what a batch just committed:
+        a question is waiting for, or (a transport with `settle_later`) whose chat was
+        asked a question less than SETTLE_QUIET seconds ago, is deferred (status
+        `deferred`) until the relay has nothing else to send. With `chats`, only those (what a batch just committed:
         sent at once, without waiting for the loop); a chat is served by one flush at a
         time."""
         transport = self.transports[name]
@@ -192,11 +195,11 @@ class Relay:
         sent, deferred = 0, list[int]()
         key = (rows[0].transport, rows[0].chat_id)
         lock = self._chat_locks.get(key) or self._chat_locks.setdefault(key, asyncio.Lock())
-        later = getattr(transport, "settle_later", False)    # never right after a question
+        later = getattr(transport, "settle_later", False)
         async with gate, lock:
             for row in rows:
                 if _cosmetic(row) and (limiter is not None or later):
-                    if deferred or (later and sent) or (
+                    if deferred or (later and self._asked_lately(key)) or (
                             limiter is not None and not limiter.try_acquire(row.chat_id)):
                         deferred.append(row.id)
                         continue
@@ -212,7 +215,17 @@ class Relay:
                 if result.status is not SendStatus.SENT:
                     break                    # later rows of this chat wait
                 sent += 1
+                if later and not _cosmetic(row):
+                    self._asked[key] = time.monotonic()
         return sent, deferred
+
+    def _asked_lately(self, key: tuple[str, str]) -> bool:
+        """Whether this chat was sent a question less than SETTLE_QUIET seconds ago (real
+        time: a quick answer may be on its way, and an edit must not hold it up)."""
+        now = time.monotonic()
+        if len(self._asked) > 4096:
+            self._asked = {k: t for k, t in self._asked.items() if now - t < SETTLE_QUIET}
+        return now - self._asked.get(key, now - SETTLE_QUIET) < SETTLE_QUIET
 
     async def _send(self, transport: Transport, row: OutboxRow) -> SendResult:
         try:

@@ -27,8 +27,8 @@ How this file works:
 
 Optional transport attributes: `task`, `inline_send`, `idempotent_resend`,
 `rate_limit` (per chat and overall, for the relay), `settle_later` (the relay
-defers an edit settling an answered question that follows a question it just
-sent to that chat), `stop_receiving()`.
+defers an edit settling an answered question while its chat was asked a
+question within the last second), `stop_receiving()`.
 
 Seams for operations: a `Service` (ops/service.py) around `run`; the
 dispatcher's, relay's and scheduler's `observers` for metrics; a

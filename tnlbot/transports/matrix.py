@@ -13,8 +13,8 @@ How this file works:
   number, label, reply or a keycap reaction (no reactions are pre-set: they
   would cost one call each, and stay tappable under old questions).
   SETTLED edits the question (m.replace) to show the answer, once the relay
-  has nothing more pressing (`settle_later`: never right after the next
-  question, where a quick answer would queue behind it); a PROMPT with
+  has nothing more pressing and the room had no question for a second
+  (`settle_later`: a quick answer never queues behind it); a PROMPT with
   update=True re-renders it in place, keeping the first event id as its ref.
 - Encrypted rooms (Tchap): nio encrypts every event sent there (see
   matrix_crypto); whether a room is encrypted is checked before its first

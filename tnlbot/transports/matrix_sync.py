@@ -6,8 +6,9 @@ How this file works:
   into Inbound values and the transport's own notices (matrix_events).
 - The sink takes the batch's events together (group commit: one transaction,
   a savepoint per event, `sink.batch`), and the same transaction stores the
-  notices and the sync token after them (`then`); then the replies leave at
-  once (`sink.committed`). A crash before that commit replays the batch, and
+  notices and the sync token after them (`then`); then the relay is woken
+  (its one loop sends them: a second flush beside it could pass a row held by
+  a 429 and break the order of a room). A crash before that commit replays the batch, and
   the dispatcher's processed-events table (external id = event id) drops
   what was done. A long batch (a back-fill) goes in chunks, each waiting for
   the replies already queued for its rooms. A sink without `batch` gets the
@@ -204,15 +205,13 @@ class Receiver:
 
     async def _together(self, chunk: list[Inbound], batch: Any,
                         then: Callable[[Connection], None] | None) -> None:
-        """Group commit (one transaction, a savepoint per event), the replies sent at once;
-        an event that failed is tried again alone, then set aside."""
+        """Group commit (one transaction, a savepoint per event), then the relay woken; an
+        event that failed is tried again alone, then set aside."""
         try:
             results = await batch(chunk, then=then)
         except DBAPIError as exc:     # the store is away: the batch is fetched again later
             raise BatchFailed(f"store unavailable: {exc.__class__.__name__}") from exc
-        committed = getattr(self.sink, "committed", None)
-        if committed is not None:
-            committed({i.chat_id for i, r in zip(chunk, results) if not isinstance(r, Exception)})
+        self.wake()       # the relay's loop sends the replies (one flush at a time: in order)
         for inbound, result in zip(chunk, results):
             if isinstance(result, DBAPIError):
                 raise BatchFailed(f"store unavailable: {result.__class__.__name__}")
