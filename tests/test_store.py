@@ -141,6 +141,32 @@ def test_relay_keeps_order_per_chat_and_honours_retry_after(any_store, clock):
     assert transport.delivered == ["autre", "1", "2"]
 
 
+def test_two_flushes_of_one_chat_keep_its_order_after_a_429(any_store, clock):
+    """The relay's loop and the flush after a commit both read a chat's rows; the first
+    send is refused with a retry_after: the second flush, working from the rows it read
+    before, neither sends that message early nor lets the next one overtake it."""
+    with any_store.begin() as conn:
+        any_store.enqueue(conn, [Addressed("fake", "c1", notice("1")), Addressed("fake", "c1", notice("2"))],
+                          clock.now())
+    transport = Flaky(SendResult(SendStatus.RETRY, retry_after=30))
+    relay = Relay(any_store, {"fake": transport}, clock)
+    stale = any_store.due_messages("fake", clock.now())
+    real_due = any_store.due_messages
+
+    async def both():
+        await relay.flush("fake")                       # "1" refused: retry in 30 s
+        any_store.due_messages = lambda *a, **k: stale  # the other flush read before that
+        try:
+            await relay.flush("fake", chats=["c1"])
+        finally:
+            any_store.due_messages = real_due
+    asyncio.run(both())
+    assert transport.delivered == []                    # nothing early, nothing out of order
+    clock.advance(31)
+    asyncio.run(relay.flush("fake"))
+    assert transport.delivered == ["1", "2"]
+
+
 def test_relay_never_resends_an_uncertain_message(any_store, clock):
     with any_store.begin() as conn:
         any_store.enqueue(conn, [Addressed("fake", "c1", notice("peut-être"))], clock.now())
@@ -207,9 +233,9 @@ def test_send_results_and_claims_share_one_transaction(any_store, clock):
     writes = []
     real = any_store.settle_and_claim
 
-    def counted(settles, claims):
+    def counted(settles, claims, now=None):
         writes.append((len(settles), len(claims)))
-        return real(settles, claims)
+        return real(settles, claims, now=now)
 
     any_store.settle_and_claim = counted
     transport = Flaky()

@@ -58,8 +58,9 @@ class Ledger:
     A claim is awaited (the row must be ours before it is sent); a result is not (it is
     written with the next claims, or by `written()`)."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, now: Callable[[], datetime] | None = None):
         self.store = store
+        self.now = now          # claims take only rows that are due by then (a 429's retry_at)
         self._claims: list[tuple[int, asyncio.Future[bool]]] = []
         self._settles: list[dict[str, Any]] = []
         self._waiting: list[asyncio.Future[None]] = []
@@ -98,7 +99,8 @@ class Ledger:
         error: Exception | None = None
         claimed: set[int] = set()
         try:
-            claimed = self.store.settle_and_claim(settles, [row_id for row_id, _ in claims])
+            claimed = self.store.settle_and_claim(settles, [row_id for row_id, _ in claims],
+                                                   now=self.now() if self.now else None)
         except Exception as exc:  # logged; each waiting send gets the database's error
             log.exception("could not write %d send results and %d claims", len(settles), len(claims))
             error = exc
@@ -130,7 +132,7 @@ class Relay:
     ledger: Ledger = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ledger = Ledger(self.store)
+        self.ledger = Ledger(self.store, self.clock.now)
 
     def add(self, transport: Transport) -> None:
         """Send through `transport` from now on, at the pace it declares (`rate_limit`:
@@ -212,7 +214,11 @@ class Relay:
                 elif limiter is not None:
                     await limiter.acquire(row.chat_id)
                 if not await self.ledger.claim(row.id):
-                    continue
+                    # Sent or being sent by another flush or worker, or not due yet (a 429's
+                    # retry_at written since this list was read): later rows of this chat wait,
+                    # never overtake it; the loop goes round again on fresh rows.
+                    self.wake.set()
+                    break
                 result = await self._send(transport, row)
                 self._settle(row, result)
                 if result.status is not SendStatus.SENT:

@@ -138,11 +138,13 @@ class Outbox(Database):
         with self.begin() as conn:
             conn.execute(update(o).where(o.c.id == outbox_id).values(**values))
 
-    def settle_and_claim(self, settles: list[dict[str, Any]], claims: list[int]) -> set[int]:
+    def settle_and_claim(self, settles: list[dict[str, Any]], claims: list[int],
+                         now: datetime | None = None) -> set[int]:
         """One transaction for the relay: write the outcome of sends (each a dict of
         `settle_message`'s arguments: id, status, now, ref, error, retry_at), then claim
         rows before their send (status `sending`, attempts + 1). Returns the ids claimed
-        (a row another worker took is not among them)."""
+        (a row another worker took is not among them, nor, given `now`, a row whose
+        `not_before` is still to come: a retry a platform asked to wait for)."""
         o = T.outbox
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for settle in settles:
@@ -164,7 +166,9 @@ class Outbox(Database):
                 conn.execute(stmt, params)
             if claims:
                 claimed = {int(row_id) for row_id in conn.execute(
-                    update(o).where(o.c.id.in_(claims), o.c.status == "pending")
+                    update(o).where(o.c.id.in_(claims), o.c.status == "pending",
+                                    *(() if now is None else
+                                      ((o.c.not_before.is_(None)) | (o.c.not_before <= now),)))
                     .values(status="sending", attempts=o.c.attempts + 1).returning(o.c.id)).scalars()}
         return claimed
 
