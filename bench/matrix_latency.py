@@ -92,8 +92,21 @@ async def answer_loop(room: Room, answers: int, hop: Hop) -> list[float]:
             taken.append(time.perf_counter() - started)
             await hop.ping()
         room.seen = len(room.all())
-    await asyncio.sleep(SETTLE_QUIET + 1.5)                 # the settling edits, once the room is quiet
+    await settled(room)
     return taken
+
+
+async def settled(room: Room, quiet: float = 2.0, longest: float = 30.0) -> None:
+    """Wait for the settling edits (sent once the room is quiet): until the bot has sent
+    nothing more for `quiet` seconds."""
+    await asyncio.sleep(SETTLE_QUIET)
+    seen, still, waited = -1, 0.0, 0.0
+    while still < quiet and waited < longest:
+        count = len(room.agent.from_bot(room.id, room.bot_id))
+        still = still + 0.25 if count == seen else 0.0
+        seen = count
+        await asyncio.sleep(0.25)
+        waited += 0.25
 
 
 def events_per_question(room: Room) -> float:

@@ -173,6 +173,22 @@ def test_relay_recovery_marks_interrupted_sends_uncertain(any_store, clock):
     assert asyncio.run(relay.flush("fake")) == 0
 
 
+def test_questions_left_sending_by_a_crash_are_sent_again_other_rows_at_most_once(any_store, clock):
+    question = Outgoing(OutKind.PROMPT, "Quel est le nom ?", ref="nom")
+    with any_store.begin() as conn:
+        ids = any_store.enqueue(conn, [Addressed("fake", "c1", question), Addressed("fake", "c2", notice("x")),
+                                       Addressed("other", "c3", question)], clock.now())
+    for row_id in ids:
+        assert any_store.claim_message(row_id, clock.now())     # then the process died
+    assert any_store.resume_interrupted_prompts("fake") == 1
+    relay = Relay(any_store, {"fake": Flaky()}, clock)
+    assert relay.recover() == 2                                  # the notice, the other transport's
+    assert asyncio.run(relay.flush("fake")) == 1
+    with any_store.begin() as conn:
+        statuses = dict(conn.execute(select(T.outbox.c.id, T.outbox.c.status)).all())
+    assert [statuses[row_id] for row_id in ids] == ["sent", "uncertain", "uncertain"]
+
+
 def test_time_is_stored_in_utc(any_store, make_app, clock):
     app = make_app(any_store)
     clock.advance(timedelta(hours=5).total_seconds())

@@ -219,3 +219,74 @@ async def test_kill_9_inside_a_batch_between_savepoints_and_before_its_commit(fa
     assert set(seen) == set(pushed) and set(seen.values()) == {1}, "every update stored once"
     assert len(history) == len(PEOPLE) * len(KEYS) and set(history.values()) == {1}
     assert set(prompts.values()) == {1}, "no question asked twice"
+
+
+# Loaded at the bot's start (a sitecustomize module): the process kills itself -9 when the
+# relay is about to send the N-th question of its life, its row claimed (`sending`, committed).
+KILL_AT_QUESTION = '''
+import os, signal
+if os.environ.get("KILL_AT_QUESTION"):
+    from tnlbot.core.events import OutKind
+    from tnlbot.transports import telegram as module
+    limit, done, plain = int(os.environ["KILL_AT_QUESTION"]), [0], module.Telegram.send
+
+    async def send(self, row):
+        if row.item.kind is OutKind.PROMPT:
+            done[0] += 1
+            if done[0] == limit:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return await plain(self, row)
+    module.Telegram.send = send
+'''
+
+
+async def test_kill_9_while_a_question_is_sending_asks_it_again(fake, tmp_path):
+    """A question claimed (`sending`) but not sent when the process dies is sent after the
+    restart: the person gets it and finishes (a notice would stay at most once)."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(KILL_AT_QUESTION, encoding="utf-8")
+    db = tmp_path / "x.db"
+    bot = Bot(fake, db, tmp_path / "bot.log")
+    bot.env["PYTHONPATH"] = os.pathsep.join((str(hooks), str(ROOT)))
+    bot.env["KILL_AT_QUESTION"] = "2"
+    user = PEOPLE[0]
+    sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
+    texts = script(user)
+    pushed = [fake.push({"message": fake.user_message(user, sender, text)}) for text in texts[:2]]
+    await bot.start()
+    assert await asyncio.wait_for(bot.proc.wait(), 60) == -signal.SIGKILL
+    left = _rows(db, T.outbox.c.status == "sending")
+    assert [json.loads(r.payload)["kind"] for r in left] == ["prompt"], "killed with a question claimed"
+    question = left[0].id
+    before = _sent_to(fake, user)
+    del bot.env["KILL_AT_QUESTION"]
+    await bot.start()
+    await until(lambda: [r.status for r in _rows(db, T.outbox.c.id == question)] == ["sent"], bot)
+    assert _sent_to(fake, user) > before, "the question reached the person after the restart"
+    pushed += [fake.push({"message": fake.user_message(user, sender, text)}) for text in texts[2:]]
+    await until(lambda: set(pushed) <= set(fake.confirmed) and not fake.queue, bot)
+    await until(lambda: _sent_all(db), bot, timeout=90)
+    bot.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(bot.proc.wait(), 30) == 0
+    assert len(bot.at_kill) == 0, "killed once, by the hook only"
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        answers = dict(conn.execute(select(T.answers.c.key, T.answers.c.value)).all())
+    engine.dispose()
+    assert set(answers) >= set(KEYS), "the person got the question again and finished"
+    assert not {r.status for r in _rows(db, T.outbox.c.id > 0)} & {"sending", "uncertain", "pending"}
+
+
+def _rows(db: Path, where) -> list:
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(select(T.outbox).where(where)).all())
+    finally:
+        engine.dispose()
+
+
+def _sent_to(fake, user: int) -> int:
+    return sum(1 for c in fake.calls if c.method == "sendMessage" and c.outcome == "ok"
+               and c.params.get("chat_id") == user)

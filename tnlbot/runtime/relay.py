@@ -5,7 +5,10 @@ How this file works:
   claimed (status `sending`, attempts + 1) and that claim is committed, so
   two workers never send the same row, and a crash mid-send leaves a row
   that is not sent again blindly: rows found in `sending` at start-up are
-  marked `uncertain` (the platform may have them).
+  marked `uncertain` (the platform may have them), except what the runner
+  puts back first: all of them on a transport whose resends are idempotent
+  (Matrix), the questions only on one with `resend_questions` (Telegram: a
+  person waits for the question, and a repeated one is better than none).
 - The ledger writes claims and results together: what every chat being
   served asks for while the others are on the wire goes in ONE transaction
   (the results of the sends just made, the claims of the next ones). A

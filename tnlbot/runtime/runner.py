@@ -8,8 +8,10 @@ How this file works:
   raises `Unreachable` (the one back-off loop); `Refused` ends the run with
   status 1.
 - `serve(transport, stop)` runs a connected transport until `stop` is set:
-  rows a crash left `sending` are settled (`Relay.recover`; a transport whose
-  resends are idempotent gets them back as pending), what is due is sent
+  rows a crash left `sending` are settled (`Relay.recover`: `uncertain`, never
+  resent; a transport whose resends are idempotent gets them all back as
+  pending, one with `resend_questions` its questions only: a person waiting
+  for a question must get it, even twice), what is due is sent
   first (replies to it can then be matched), then the transport starts with
   the runner's sink, and the relay and the scheduler run beside it. A
   transport that has a `task` (its receiving loop) ends the run when that
@@ -26,6 +28,7 @@ How this file works:
   service drains what is still due (bounded), the transport closes.
 
 Optional transport attributes: `task`, `inline_send`, `idempotent_resend`,
+`resend_questions` (questions a crash left `sending` are sent again),
 `rate_limit` (per chat and overall, for the relay), `settle_later` (the relay
 defers an edit settling an answered question while its chat was asked a
 question within the last second), `stop_receiving()`.
@@ -168,6 +171,8 @@ class Runner:
         self.relay.add(transport)
         if getattr(transport, "idempotent_resend", False):
             self.relay.store.resume_interrupted(transport.name)
+        elif getattr(transport, "resend_questions", False):  # the rest: at most once
+            self.relay.store.resume_interrupted_prompts(transport.name)
         self.relay.recover()
         await self.relay.flush(transport.name)
         sink = RunnerSink(self.dispatcher, self.relay, transport.name,

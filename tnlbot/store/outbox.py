@@ -9,7 +9,7 @@ from typing import Any, Collection
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from ..core.events import Addressed, Outgoing
+from ..core.events import Addressed, OutKind, Outgoing
 from . import hotpath as H
 from . import tables as T
 from .database import Database
@@ -215,6 +215,21 @@ class Outbox(Database):
                 (o.c.status == "sending") | ((o.c.status == "uncertain")
                                              & (o.c.error == "interrupted while sending")))
                 .values(status="pending", error="")).rowcount
+
+    def resume_interrupted_prompts(self, transport: str) -> int:
+        """At start-up, for a transport whose resends are not idempotent (Telegram): the
+        questions a crash left `sending` go back to `pending`. The person waits for that
+        question; without it they are stuck, which is worse than seeing it twice. Other
+        rows (notices, documents, settling edits) are left to `Relay.recover`: at most once."""
+        o = T.outbox
+        with self.begin() as conn:
+            rows = conn.execute(select(o.c.id, o.c.payload).where(
+                o.c.transport == transport, o.c.status == "sending")).all()
+            prompts = [int(r.id) for r in rows if json.loads(r.payload).get("kind") == OutKind.PROMPT.value]
+            if not prompts:
+                return 0
+            return conn.execute(update(o).where(o.c.id.in_(prompts), o.c.status == "sending")
+                                .values(status="pending", error="")).rowcount
 
     # ------------------------------------------------------------ telegram: presses, chats
     def outbox_items(self, ids: tuple[int, ...] | list[int]) -> list[OutboxRow]:
