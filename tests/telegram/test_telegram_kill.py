@@ -5,7 +5,9 @@ in waves; the bot is killed -9 while it handles a batch (fetched, partly
 committed) and right after a batch was committed but before Telegram heard
 of it (the next getUpdates never confirms it). Each time it is started
 again. In the end every update the fake server saw confirmed is in the
-database once, every answer was saved once, and no question was asked twice.
+database once, every answer was saved once, no question was queued twice, and
+only a question on the wire at a kill may have been sent twice (it is sent
+again at the restart: the person waits for it).
 """
 from __future__ import annotations
 
@@ -143,9 +145,14 @@ async def test_kill_9_between_fetching_and_committing(fake, tmp_path):
         "each answer saved once"
     assert Counter(k for k, _ in answers) == {k: len(PEOPLE) for k in KEYS}
     assert set(prompts.values()) == {1}, "no question asked twice"
-    sent = Counter((c.params["chat_id"], c.params["text"]) for c in fake.calls
-                   if c.method == "sendMessage" and c.outcome == "ok")
-    assert set(sent.values()) == {1}, "no message sent twice"
+    calls = [c for c in fake.calls if c.method == "sendMessage" and c.outcome == "ok"]
+    sent = Counter((c.params["chat_id"], c.params["text"]) for c in calls)
+    questions = {(c.params["chat_id"], c.params["text"]) for c in calls if c.params.get("reply_markup")}
+    again = {message: n for message, n in sent.items() if n > 1}
+    # a question on the wire when the process died is asked again at the restart (the person
+    # waits for it); nothing else is sent twice, and no question more than once again
+    assert set(again) <= questions and set(again.values()) <= {2}, "only a question sent twice"
+    assert len(again) <= 3 * 8, "at most the questions on the wire at each kill (PARALLEL sends)"
     db.unlink()
 
 
