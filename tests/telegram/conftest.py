@@ -83,8 +83,8 @@ class Session:
     telegram: Telegram
     people: list["Person"] = field(default_factory=list)
 
-    async def sink(self, inbound):
-        return await self.app.dispatcher.submit(inbound)
+    async def sink(self, inbound, step=None):
+        return await self.app.dispatcher.submit(inbound, step)
 
     async def pump(self) -> None:
         """Fetch and handle every pending update, then send what the outbox holds."""

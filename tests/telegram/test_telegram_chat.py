@@ -1,7 +1,10 @@
 """Telegram conversations: what a person types or presses, what they see."""
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from tests.harness import Chat
+from tnlbot.store import tables as T
 
 from .conftest import Screen, labels
 from .fake_api import utf16
@@ -229,3 +232,25 @@ async def test_a_repeat_block_with_long_question_keys(bot_session):
     assert "Voulez-vous en ajouter un autre ?" in bot
     bot = await alice.presses("✅ Chez un prestataire ✎", prompt)   # tap the answer to change it
     assert "Réponse actuelle : Chez un prestataire" in bot
+
+
+async def test_a_group_that_becomes_a_supergroup_is_followed(bot_session):
+    session = await bot_session("tnl-2025-badge")
+    group, supergroup = -5101, -1005101
+    alice = session.person(211, "Alice", chat_id=group)
+    await alice.says("/start")
+    store = session.app.store
+    assert store.conversation_locale("telegram", str(group), "211") == "fr"
+    moved = session.fake.user_message(group, alice.user, None, migrate_to_chat_id=supergroup)
+    session.fake.push({"message": moved})
+    await session.pump()
+    with store.begin() as conn:       # the move is recorded, and only that
+        chats = conn.execute(select(T.conversations.c.chat_id)).scalars().all()
+        seen = conn.execute(select(T.inbound_seen.c.external_id)).scalars().all()
+    assert chats == [str(supergroup)]
+    assert not any(s.endswith(":step") for s in seen)
+    alice.chat_id = supergroup
+    bot = await alice.says("/aide@tnl_test_bot")     # the conversation goes on there
+    assert bot.messages
+    with store.begin() as conn:
+        assert conn.execute(select(T.conversations.c.chat_id)).scalars().all() == [str(supergroup)]

@@ -188,8 +188,8 @@ async def test_webhook_with_wrong_missing_and_right_secret(bot_session):
                                      "127.0.0.1", port, "/tg")
     committed: list[bool] = []
 
-    async def sink(inbound):
-        handled = await session.app.dispatcher.submit(inbound)
+    async def sink(inbound, step=None):
+        handled = await session.app.dispatcher.submit(inbound, step)
         committed.append(True)
         return handled
     await telegram.start(sink)

@@ -46,11 +46,11 @@ async def test_one_poisoned_update_in_a_batch_of_50_leaves_49_committed_and_ackn
             yield conn
     monkeypatch.setattr(app.store, "begin", counted)
 
-    async def sink(inbound):
-        return await app.dispatcher.submit(inbound)
+    async def sink(inbound, step=None):
+        return await app.dispatcher.submit(inbound, step)
 
-    async def batch(inbounds):
-        return await app.dispatcher.submit_batch(inbounds)
+    async def batch(inbounds, steps=()):
+        return await app.dispatcher.submit_batch(inbounds, steps=steps)
     sink.batch = batch
     people = [session.person(9000 + n, f"Agent {n}") for n in range(PEOPLE)]
     ids = [fake.push({"message": fake.user_message(p.chat_id, p.user, "poison" if n == POISONED

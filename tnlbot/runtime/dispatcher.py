@@ -13,6 +13,9 @@ How this file works:
   event that fails is rolled back alone; its exception is its result, and
   the transport fetches it again or sets it aside. Nothing of the batch may
   be acknowledged before `submit_batch` returns.
+- A transport may hand a `Step` with an event: it runs first in the event's
+  savepoint with a `Lookup` on this transaction (whom a pressed button was
+  for, a chat that moved), and may settle the event there (nothing stored).
 - `submit(inbound)` is the async entry for one event: a per-conversation lock keeps events
   of one conversation in order; on PostgreSQL the transaction runs in a
   worker thread so the event loop keeps serving other conversations.
@@ -44,7 +47,7 @@ from ..i18n import Catalog, local_time
 from ..store import ConversationRow, Store
 from ..store.campaigns import campaign_by_slug, current_campaign
 from .clock import Clock
-from .transport import Handled
+from .transport import Handled, Step
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,8 @@ class Dispatcher:
         return staged[1], staged[2]
 
     def _flooding(self, inbound: Inbound, pending: int | None = None) -> bool:
+        if not inbound.user_id:
+            return False     # a chat's own news (a new id) from no one: never held back
         key = (inbound.transport, inbound.chat_id, inbound.user_id)
         if pending is None:
             pending = self.store.pending_for(inbound.transport, inbound.chat_id, self.backlog_limit)
@@ -128,7 +133,7 @@ class Dispatcher:
                                      self.clock.now())
         return Handled(outbox_ids=tuple(ids), refused="flood")
 
-    async def submit(self, inbound: Inbound) -> Handled:
+    async def submit(self, inbound: Inbound, step: Step | None = None) -> Handled:
         """One event from a transport; a person whose replies pile up unsent is held back."""
         if self.backlog_limit and self._flooding(inbound):
             held = self._held_back(inbound)
@@ -142,21 +147,22 @@ class Dispatcher:
         async with lock:
             started = time.perf_counter()
             if self.store.is_sqlite:
-                handled = self.handle(inbound)
+                handled = self.handle(inbound, step)
             else:
-                handled = await asyncio.to_thread(self.handle, inbound)
+                handled = await asyncio.to_thread(self.handle, inbound, step)
             for observe in self.observers:
                 observe(inbound, handled, time.perf_counter() - started)
             return handled
 
     async def submit_batch(self, inbounds: Sequence[Inbound],
-                           then: Callable[[Connection], None] | None = None) -> list[Handled | Exception]:
+                           then: Callable[[Connection], None] | None = None,
+                           steps: Sequence[Step | None] = ()) -> list[Handled | Exception]:
         """What a platform delivered together, in one transaction (group commit): each
         event in its own savepoint, in delivery order; an event that fails rolls back
         alone and its exception takes its place in the result. `then(conn)` writes, in
         the same transaction after the events, what the transport keeps with them (its
         acknowledgement: a sync token), only when no event failed; if it fails, nothing
-        is committed. Committed when returned."""
+        is committed. `steps`, when given, go with the events one by one. Committed when returned."""
         results: list[Handled | Exception | None] = [None] * len(inbounds)
         batch: list[int] = []
         pending = self._pending(inbounds) if self.backlog_limit else {}
@@ -173,8 +179,9 @@ class Dispatcher:
                 await held.enter_async_context(lock)
             started = time.perf_counter()
             chosen = [inbounds[i] for i in batch]
-            done = (self.handle_batch(chosen, then) if self.store.is_sqlite
-                    else await asyncio.to_thread(self.handle_batch, chosen, then))
+            chosen_steps = [steps[i] for i in batch] if steps else []
+            done = (self.handle_batch(chosen, then, chosen_steps) if self.store.is_sqlite
+                    else await asyncio.to_thread(self.handle_batch, chosen, then, chosen_steps))
             seconds = (time.perf_counter() - started) / max(1, len(chosen))
         for index, result in zip(batch, done):
             results[index] = result
@@ -192,15 +199,17 @@ class Dispatcher:
                 for chat, n in self.store.pending_counts(transport, sorted(ids)).items()}
 
     def handle_batch(self, inbounds: Sequence[Inbound],
-                     then: Callable[[Connection], None] | None = None) -> list[Handled | Exception]:
+                     then: Callable[[Connection], None] | None = None,
+                     steps: Sequence[Step | None] = ()) -> list[Handled | Exception]:
         """Events in one transaction, one savepoint each (see `submit_batch`)."""
         now = self.clock.now()
         results: list[Handled | Exception] = []
         with self.store.begin() as conn:
-            for inbound in inbounds:
+            for index, inbound in enumerate(inbounds):
+                step = steps[index] if steps else None
                 try:
                     with self.store.savepoint(conn):
-                        results.append(self._handle(conn, _bounded(inbound), now))
+                        results.append(self._handle(conn, _bounded(inbound), now, step))
                 except Exception as exc:  # logged; this event alone is rolled back
                     log.warning("inbound %s failed in its batch", inbound.external_id, exc_info=True)
                     results.append(exc)
@@ -208,14 +217,20 @@ class Dispatcher:
                 then(conn)
         return results
 
-    def handle(self, inbound: Inbound) -> Handled:
+    def handle(self, inbound: Inbound, step: Step | None = None) -> Handled:
         inbound = _bounded(inbound)
         now = self.clock.now()
         with self.store.begin() as conn:
-            return self._handle(conn, inbound, now)
+            return self._handle(conn, inbound, now, step)
 
-    def _handle(self, conn: Connection, inbound: Inbound, now: datetime) -> Handled:
+    def _handle(self, conn: Connection, inbound: Inbound, now: datetime,
+                step: Step | None = None) -> Handled:
         """One event inside the caller's transaction."""
+        if step is not None:
+            stepped = step(StoreLookup(self.store, conn, inbound.transport), inbound)
+            if isinstance(stepped, str):
+                return Handled(refused="transport", answer=stepped)
+            inbound = _bounded(stepped)
         if not self.store.mark_seen(conn, inbound.transport, inbound.external_id, now):
             return Handled(duplicate=True)
         # an answer (not a command) is never handled by a hook's `before` in a way that
@@ -279,6 +294,29 @@ class Dispatcher:
                        # only a confirmation submits, and the receipt shows this instant
                        now_local=(local_time(now, locale, conv.timezone)
                                   if conv.state.mode == CONFIRMING else ""))
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLookup:
+    """The `Lookup` a transport's step gets: the store, one transport, this transaction."""
+    store: Store
+    conn: Connection
+    transport: str
+
+    def prompt_sent_as(self, chat_id: str, sent_ref: str) -> tuple[str, Outgoing] | None:
+        return self.store.prompt_sent_as(self.transport, chat_id, sent_ref, conn=self.conn)
+
+    def last_prompt_message(self, chat_id: str, user_id: str) -> str:
+        return self.store.last_prompt_message(self.transport, chat_id, user_id, conn=self.conn)
+
+    def conversation_locale(self, chat_id: str, user_id: str) -> str:
+        return self.store.conversation_locale(self.transport, chat_id, user_id, conn=self.conn)
+
+    def person_name(self, user_id: str) -> str:
+        return self.store.person_name(self.transport, user_id, conn=self.conn)
+
+    def move_chat(self, old_chat: str, new_chat: str) -> int:
+        return self.store.move_chat(self.transport, old_chat, new_chat, conn=self.conn)
 
 
 @lru_cache(maxsize=256)   # a campaign's opening and closing instants, on every event

@@ -16,21 +16,23 @@ How this file works:
   waiting for news (or a pause before a retry) is cancelled.
 
 The source (the transport's I/O adapter) says how to fetch, how to turn an
-update into an event (`prepare`: None when there is nothing to store) and
-what to do once it is committed (`after`: answer a button press).
+update into an event (`prepare`: None when there is nothing to store), what
+the dispatcher runs first in the event's transaction (`within`, optional: its
+`Step`, given the raw update) and what to do once it is committed (`after`:
+answer a button press).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from ..core.events import Inbound
 from .clock import Clock
 from .lease import Lease
 from .runner import Backoff
-from .transport import Handled, Refused, Sink, Unreachable
+from .transport import Handled, Lookup, Refused, Sink, Step, Unreachable
 
 log = logging.getLogger(__name__)
 MAX_FAILURES = 5
@@ -47,6 +49,9 @@ class Source(Protocol):
                     extra: Any) -> None: ...
 
     def sender(self, raw: dict[str, Any]) -> tuple[str, str]: ...
+
+
+Within = Callable[[Lookup, Inbound, dict[str, Any]], "Inbound | str"]
 
 
 class Polling:
@@ -160,6 +165,13 @@ class Polling:
                     return False
         return True
 
+    def _step(self, raw: dict[str, Any]) -> Step | None:
+        """The source's `within` for this update, as the dispatcher's step."""
+        within: Within | None = getattr(self.source, "within", None)
+        if within is None:
+            return None
+        return lambda lookup, inbound: within(lookup, inbound, raw)
+
     async def _together(self, updates: list[dict[str, Any]], batch: Any, committed: Any) -> bool:
         """Group commit: every update's event in one transaction (a savepoint each), then
         `after` each, then `committed(chats)` (the replies may leave). False while a failed
@@ -174,7 +186,10 @@ class Polling:
                 continue
             if inbound is not None:
                 prepared.append((raw, inbound, extra))
-        results = await batch([inbound for _, inbound, _ in prepared]) if prepared else []
+        steps = [self._step(raw) for raw, _, _ in prepared]
+        inbounds = [inbound for _, inbound, _ in prepared]
+        results = (await (batch(inbounds, steps=steps) if any(steps) else batch(inbounds))
+                   if prepared else [])
         chats = set()
         for (raw, inbound, extra), result in zip(prepared, results):
             if isinstance(result, Exception):
@@ -193,7 +208,8 @@ class Polling:
         inbound, extra = await self.source.prepare(raw)
         if inbound is None:
             return
-        handled = await sink(inbound)
+        step = self._step(raw)
+        handled = await (sink(inbound, step) if step is not None else sink(inbound))
         await self.source.after(raw, inbound, handled, extra)
 
     def _failed(self, raw: dict[str, Any], exc: BaseException) -> bool:

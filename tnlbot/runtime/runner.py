@@ -51,7 +51,7 @@ from ..core.events import Inbound
 from .clock import Clock
 from .dispatcher import Dispatcher
 from .relay import Relay
-from .transport import Handled, Refused, Transport, Unreachable
+from .transport import Handled, Refused, Step, Transport, Unreachable
 
 log = logging.getLogger(__name__)
 FIRST_PAUSE = 1.0
@@ -218,8 +218,8 @@ class RunnerSink:
         self.dispatcher, self.relay, self.name, self.inline = dispatcher, relay, name, inline
         self.sending: set[asyncio.Task[int]] = set()
 
-    async def __call__(self, inbound: Inbound) -> Handled:
-        handled = await self.dispatcher.submit(inbound)
+    async def __call__(self, inbound: Inbound, step: Step | None = None) -> Handled:
+        handled = await self.dispatcher.submit(inbound, step)
         if self.inline:
             await self.relay.flush(self.name)
         else:
@@ -227,8 +227,9 @@ class RunnerSink:
         return handled
 
     async def batch(self, inbounds: Sequence[Inbound],
-                    then: Callable[[Connection], None] | None = None) -> list[Handled | Exception]:
-        return await self.dispatcher.submit_batch(inbounds, then)
+                    then: Callable[[Connection], None] | None = None,
+                    steps: Sequence[Step | None] = ()) -> list[Handled | Exception]:
+        return await self.dispatcher.submit_batch(inbounds, then, steps)
 
     def committed(self, chats: set[str]) -> None:
         """Without send limits, those chats' replies leave at once (the relay's loop catches

@@ -3,7 +3,9 @@
 A transport turns native updates into `Inbound` events and hands each one to
 the `Sink` the runner gives it at `start`; the sink returns once the event is
 committed (a `Handled`), and only then may the transport acknowledge the
-platform. The relay calls `send` with one committed outbox row and acts on
+platform. What a transport needs from the store to read an event (whom a pressed
+button was for, a chat that moved) it gets through the `Lookup` the dispatcher
+hands its `Step`, inside the event's transaction. The relay calls `send` with one committed outbox row and acts on
 the `SendResult`.
 """
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Awaitable, Callable, Protocol
 
-from ..core.events import Addressed, Inbound
+from ..core.events import Addressed, Inbound, Outgoing
 from ..store import OutboxRow
 
 
@@ -45,6 +47,33 @@ class Handled:
     conversation: int = 0        # ids for logs and metrics (0: none, e.g. a duplicate)
     candidature: int = 0
     answers: int = 0             # answers stored (or cleared) by this event
+    answer: str = ""             # refused="transport": the transport's own answer (a press's)
+
+
+class Lookup(Protocol):
+    """The store as a transport's `Step` sees it: one transport's rows, inside the
+    transaction (and savepoint) of the event being handled."""
+
+    def prompt_sent_as(self, chat_id: str, sent_ref: str) -> tuple[str, Outgoing] | None:
+        """Whom the prompt sent as `sent_ref` was for, and its latest rendering."""
+
+    def last_prompt_message(self, chat_id: str, user_id: str) -> str:
+        """The platform id of the last prompt sent to one person in a chat ("" if none)."""
+
+    def conversation_locale(self, chat_id: str, user_id: str) -> str:
+        """The language one person speaks with the bot in a chat."""
+
+    def person_name(self, user_id: str) -> str:
+        """The name of the person behind an account ("" if unknown)."""
+
+    def move_chat(self, old_chat: str, new_chat: str) -> int:
+        """The chat got a new id: its conversations and unsent messages follow it."""
+
+
+# A transport's last step in reading an event, run by the dispatcher first thing in the
+# event's transaction: the event to handle, or (a str) it is settled here and nothing is
+# stored, the str being what the transport answers the platform with ("" for nothing).
+Step = Callable[[Lookup, Inbound], "Inbound | str"]
 
 
 # Called by a transport for each inbound event; returns once it is committed. The
@@ -52,7 +81,9 @@ class Handled:
 # platform delivered together, committed in one transaction (an event that failed: its
 # exception), with `then(conn)` written in it after them when none failed (the transport's
 # acknowledgement), and `committed(chats)`: those chats' replies may leave now.
-Sink = Callable[[Inbound], Awaitable[Handled]]
+# A transport's `Step` for the event, if any, goes with it.
+class Sink(Protocol):
+    def __call__(self, inbound: Inbound, step: "Step | None" = None) -> Awaitable[Handled]: ...
 
 
 class Unreachable(Exception):

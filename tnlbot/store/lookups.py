@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from typing import Iterator
 
 from sqlalchemy import Connection, select, update
 
@@ -12,6 +14,15 @@ from .outbox import OutboxRow
 
 
 class Lookups(Database):
+    @contextmanager
+    def _joined(self, conn: Connection | None) -> Iterator[Connection]:
+        """The caller's transaction when given (an event's), else one of its own."""
+        if conn is not None:
+            yield conn
+            return
+        with self.begin() as own:
+            yield own
+
     # ------------------------------------------------------------ checkpoints
     def checkpoint(self, name: str) -> str | None:
         with self.begin() as conn:
@@ -42,10 +53,10 @@ class Lookups(Database):
                 return str(ref), item
         return None
 
-    def prompt_sent_as(self, transport: str, chat_id: str, sent_ref: str) -> tuple[str, Outgoing] | None:
+    def prompt_sent_as(self, transport: str, chat_id: str, sent_ref: str, conn: Connection | None = None) -> tuple[str, Outgoing] | None:
         """Whom a sent prompt was for and its latest rendering, from its platform id."""
         o = T.outbox
-        with self.begin() as conn:
+        with self._joined(conn) as conn:
             rows = conn.execute(select(o.c.user_id, o.c.payload).where(
                 o.c.transport == transport, o.c.chat_id == chat_id, o.c.sent_ref == sent_ref,
                 o.c.status == "sent").order_by(o.c.id.desc()).limit(20)).all()
@@ -62,30 +73,30 @@ class Lookups(Database):
             return conn.execute(select(s.c.external_id).where(
                 s.c.transport == transport, s.c.external_id == external_id)).first() is not None
 
-    def conversation_locale(self, transport: str, chat_id: str, user_id: str) -> str:
+    def conversation_locale(self, transport: str, chat_id: str, user_id: str, conn: Connection | None = None) -> str:
         """The language one person speaks with the bot in a chat ("fr" before any message)."""
         c = T.conversations
-        with self.begin() as conn:
+        with self._joined(conn) as conn:
             state = conn.execute(select(c.c.state).where(
                 c.c.transport == transport, c.c.chat_id == chat_id, c.c.user_id == user_id)).scalar()
         return str(json.loads(state).get("locale") or "fr") if state else "fr"
 
 
-    def person_name(self, transport: str, user_id: str) -> str:
+    def person_name(self, transport: str, user_id: str, conn: Connection | None = None) -> str:
         """The display name of the person behind a platform account ("" if unknown)."""
         a, p = T.accounts, T.people
-        with self.begin() as conn:
+        with self._joined(conn) as conn:
             name = conn.execute(select(p.c.display_name).join(a, a.c.person_id == p.c.id).where(
                 a.c.transport == transport, a.c.external_id == user_id)).scalar()
         return str(name or "")
 
-    def move_chat(self, transport: str, old_chat: str, new_chat: str) -> int:
+    def move_chat(self, transport: str, old_chat: str, new_chat: str, conn: Connection | None = None) -> int:
         """A chat got a new id (Telegram group -> supergroup): conversations, accounts and
         unsent messages follow it. Idempotent; returns how many conversations moved."""
         c, a, o = T.conversations, T.accounts, T.outbox
         if not old_chat or not new_chat or old_chat == new_chat:
             return 0
-        with self.begin() as conn:
+        with self._joined(conn) as conn:
             taken = select(c.c.user_id).where(c.c.transport == transport, c.c.chat_id == new_chat)
             moved = conn.execute(update(c).where(
                 c.c.transport == transport, c.c.chat_id == old_chat,
@@ -97,10 +108,10 @@ class Lookups(Database):
                          .values(chat_id=new_chat))
         return int(moved)
 
-    def last_prompt_message(self, transport: str, chat_id: str, user_id: str) -> str:
+    def last_prompt_message(self, transport: str, chat_id: str, user_id: str, conn: Connection | None = None) -> str:
         """The platform id of the last prompt sent to one person in a chat ("" if none)."""
         o = T.outbox
-        with self.begin() as conn:
+        with self._joined(conn) as conn:
             rows = conn.execute(select(o.c.payload, o.c.sent_ref).where(
                 o.c.transport == transport, o.c.chat_id == chat_id, o.c.user_id == user_id,
                 o.c.status == "sent", o.c.sent_ref != "",

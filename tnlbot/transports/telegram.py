@@ -4,12 +4,9 @@ updates, telegram_render renders outbox items), python-telegram-bot as the API c
 How this file works:
 - Receiving: runtime.receiver.Polling runs the loop (getUpdates, group commit,
   acknowledgement by offset, lease, back-off; webhook mode: telegram_webhook);
-  this adapter fetches, turns an update into an event (`prepare`) and answers a
-  button press once it is committed (`after`). A press that changed nothing and
-  produced one short notice (an old keyboard, a refused selection) gets that
-  notice as the press's answer instead of a chat message; a press that does not
-  verify (forged, another member's button in a group, Retour/Passer under an old
-  question) is answered politely and changes nothing.
+  this adapter fetches; telegram_receive turns an update into an event
+  (`prepare`, then `within` inside the event's transaction: presses verified,
+  a group's move followed) and answers a button press once it is committed.
 - Sending (called by the outbox relay, which settles the row): render, deliver
   (telegram_send maps the Bot API's answers to a SendResult). The message id of
   each question sent is kept for the edit that settles it; that edit never goes
@@ -19,37 +16,36 @@ How this file works:
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from telegram import Bot
-from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
+from telegram.error import Conflict, InvalidToken, NetworkError
 
 from ..core.commands import REGISTRY
-from ..core.events import FileRef, Inbound, InboundKind, OutKind
+from ..core.events import OutKind
 from ..i18n import Catalog
 from ..runtime.attachments import Keep, Wants
 from ..runtime.clock import Clock
 from ..runtime.receiver import Polling
-from ..runtime.transport import Handled, Refused, SendResult, SendStatus, Sink, Unreachable
+from ..runtime.transport import Refused, SendResult, SendStatus, Sink, Unreachable
 from ..store import OutboxRow, Store
-from .telegram_codec import ACTION, TRANSPORT, inbound_from_update, needs_resolving, resolve_press
-from .telegram_hook import MAX_DOWNLOAD, locale_of
+from .telegram_codec import TRANSPORT, inbound_from_update
+from .telegram_hook import MAX_DOWNLOAD
 from .telegram_http import callback_secret, make_bot
-from .telegram_render import render, units
+from .telegram_receive import Receiving
+from .telegram_render import render
 from .telegram_send import deliver
 
 __all__ = ["Telegram", "inbound_from_update", "render", "make_bot", "callback_secret"]
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
-MAX_TOAST = 200
 REMEMBERED = 50_000     # questions whose message id is kept for their edits
 # The commands shown in Telegram's menu, in the order of the menu: (French, English).
 MENU = tuple((command.fr, command.en) for command in REGISTRY if command.menu)
 
 
-class Telegram:
+class Telegram(Receiving):
     name = TRANSPORT
     settle_later = True     # the edit settling an answered question waits until the relay is free
     resend_questions = True  # a question a crash left half-sent is sent again at start-up
@@ -149,113 +145,6 @@ class Telegram:
 
     async def process(self, raw: dict, sink: Sink) -> None:
         await self.polling.process(raw, sink)
-
-    @staticmethod
-    def sender(raw: dict) -> tuple[str, str]:
-        event = raw.get("message") or raw.get("callback_query") or {}
-        message = event.get("message", event) if isinstance(event, dict) else {}
-        try:
-            return str(message["chat"]["id"]), str((event.get("from") or {}).get("id", ""))
-        except (KeyError, TypeError, AttributeError):
-            return "", ""
-
-    async def prepare(self, raw: dict) -> tuple[Inbound | None, dict | None]:
-        """The update's event (None when there is nothing to store) and its press, if any;
-        a press that cannot act is answered here."""
-        self._follow_migration(raw)
-        inbound = inbound_from_update(raw, self.username, self.secret)
-        query = raw.get("callback_query")
-        if inbound is not None and needs_resolving(inbound):
-            message = (query or {}).get("message") or {}
-            found = self.store.prompt_sent_as(self.name, inbound.chat_id,
-                                              str(message.get("message_id", "")))
-            inbound = resolve_press(inbound, found[1] if found else None, self.secret)
-        if query and (inbound is None or inbound.kind is InboundKind.UNRECOGNISED):
-            await self.answer_press(query, self._refusal(query, foreign=True))
-            return None, None
-        if query and not self._still_live(query, inbound):
-            await self.answer_press(query, self._refusal(query, foreign=False))
-            return None, None
-        if inbound is not None and inbound.file is not None:
-            inbound = await self._held_file(inbound, inbound.file)
-        return inbound, query
-
-    async def _held_file(self, inbound: Inbound, file: FileRef) -> Inbound:
-        """A document a file question may take (by its announced name and size) is fetched
-        and held, so that its answer is saved with the file itself; any other is refused
-        without a download. One Telegram does not hand over keeps its file_id."""
-        if self.keep is None or file.size > MAX_DOWNLOAD or not self.wants(file):
-            return inbound
-        try:
-            data = await self.fetch_file(file.ref, file.size)
-        except (TelegramError, OSError, ValueError) as exc:
-            log.warning("document %s could not be fetched: %s", inbound.external_id, exc)
-            return inbound
-        return replace(inbound, file=self.keep(data, file.name))
-
-    def _follow_migration(self, raw: dict) -> None:
-        message = raw.get("message") or {}
-        chat = str((message.get("chat") or {}).get("id", ""))
-        if message.get("migrate_to_chat_id"):
-            self.store.move_chat(self.name, chat, str(message["migrate_to_chat_id"]))
-        elif message.get("migrate_from_chat_id"):
-            self.store.move_chat(self.name, str(message["migrate_from_chat_id"]), chat)
-
-    # ------------------------------------------------------------ presses
-    def _still_live(self, query: dict, inbound: Inbound) -> bool:
-        """Retour/Passer act on the current question: only from the latest prompt."""
-        if not str(query.get("data", "")).startswith(ACTION):
-            return True
-        message = str((query.get("message") or {}).get("message_id", ""))
-        if self.store.prompt_sent_as(self.name, inbound.chat_id, message) is None:
-            return True   # a notice's shortcuts (/aller 3, /langue en) are plain commands
-        return self.store.last_prompt_message(self.name, inbound.chat_id, inbound.user_id) == message
-
-    def _refusal(self, query: dict, foreign: bool) -> str:
-        """Why a press changed nothing: not this member's button (groups), or no longer valid."""
-        sender = query.get("from") or {}
-        chat = str(((query.get("message") or {}).get("chat") or {}).get("id", ""))
-        user = str(sender.get("id", ""))
-        locale = (self.store.conversation_locale(self.name, chat, user)
-                  if self.store.person_name(self.name, user)
-                  else locale_of(sender.get("language_code", ""), self.catalog.locales))
-        key = "telegram.button_not_yours" if foreign and chat.startswith("-") else "telegram.button_invalid"
-        return self.catalog(locale, key)
-
-    async def after(self, raw: dict, inbound: Inbound, handled: Handled, query: dict | None) -> None:
-        """Committed: a press is answered (with its lone short notice, if any)."""
-        if not query:
-            return
-        ids = handled.outbox_ids
-        answer = inbound.kind in (InboundKind.CHOICE, InboundKind.TOGGLE)   # not a command's output
-        toast = self._lone_notice(ids) if answer else None
-        answered = await self.answer_press(query, toast.item.text if toast else "")
-        if toast is not None:
-            status = "sent" if answered else "pending"
-            self.store.settle_message(toast.id, status, self.clock.now(),
-                                      error="" if answered else "shown as a message instead")
-
-    def _lone_notice(self, ids: tuple[int, ...]) -> OutboxRow | None:
-        """A press that changed nothing and produced one short notice (an old button, a
-        selection refused): that notice, claimed to be shown as the press's answer."""
-        rows = self.store.outbox_items(ids) if len(ids) == 1 else []
-        if len(rows) != 1 or rows[0].item.kind is not OutKind.NOTICE:
-            return None
-        notice = rows[0]
-        if notice.item.actions or units(notice.item.text) > MAX_TOAST:
-            return None
-        return notice if self.store.claim_message(notice.id, self.clock.now()) else None
-
-    async def answer_press(self, query: dict, text: str = "") -> bool:
-        params: dict = {"callback_query_id": str(query.get("id", ""))}
-        if text:
-            params["text"] = text
-        try:
-            await self.call("answerCallbackQuery", params)
-            return True
-        except Exception:  # logged; an expired press is not an error of ours
-            log.info("could not answer a button press", exc_info=True)
-            return False
 
     # ------------------------------------------------------------ sending
     async def send(self, row: OutboxRow) -> SendResult:
