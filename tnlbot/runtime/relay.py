@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Collection
@@ -45,6 +44,7 @@ MAX_ATTEMPTS = 8
 FORGET_PREFIX = "forget:"      # see jury/erasure.py
 PARALLEL = 8          # chats served at once (by all flushes together)
 SETTLE_QUIET = 1.0    # seconds without a question to a chat before its settling edits (`settle_later`)
+_QUIET = timedelta(seconds=SETTLE_QUIET)
 
 
 def _cosmetic(row: OutboxRow) -> bool:
@@ -126,7 +126,7 @@ class Relay:
     _chat_locks: "WeakValueDictionary[tuple[str, str], asyncio.Lock]" = field(
         default_factory=WeakValueDictionary)
     _gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PARALLEL))
-    _asked: dict[tuple[str, str], float] = field(default_factory=dict)   # last question sent, per chat
+    _asked: dict[tuple[str, str], datetime] = field(default_factory=dict)   # last question sent, per chat
     # called with each send's row and result (metrics, logs)
     observers: list[Callable[[OutboxRow, SendResult], None]] = field(default_factory=list)
     ledger: Ledger = field(init=False)
@@ -225,16 +225,17 @@ class Relay:
                     break                    # later rows of this chat wait
                 sent += 1
                 if later and not _cosmetic(row):
-                    self._asked[key] = time.monotonic()
+                    self._asked[key] = self.clock.now()
         return sent, deferred
 
     def _asked_lately(self, key: tuple[str, str]) -> bool:
-        """Whether this chat was sent a question less than SETTLE_QUIET seconds ago (real
-        time: a quick answer may be on its way, and an edit must not hold it up)."""
-        now = time.monotonic()
+        """Whether this chat was sent a question less than SETTLE_QUIET seconds ago, by the
+        relay's clock (a quick answer may be on its way, and an edit must not hold it up)."""
+        now = self.clock.now()
         if len(self._asked) > 4096:
-            self._asked = {k: t for k, t in self._asked.items() if now - t < SETTLE_QUIET}
-        return now - self._asked.get(key, now - SETTLE_QUIET) < SETTLE_QUIET
+            self._asked = {k: t for k, t in self._asked.items() if now - t < _QUIET}
+        asked = self._asked.get(key)
+        return asked is not None and now - asked < _QUIET
 
     async def _send(self, transport: Transport, row: OutboxRow) -> SendResult:
         try:
