@@ -199,10 +199,11 @@ class Relay:
         key = (rows[0].transport, rows[0].chat_id)
         lock = self._chat_locks.get(key) or self._chat_locks.setdefault(key, asyncio.Lock())
         later = getattr(transport, "settle_later", False)
+        quiet = float(getattr(transport, "settle_quiet", SETTLE_QUIET))
         async with gate, lock:
             for row in rows:
                 if _cosmetic(row) and (limiter is not None or later):
-                    if deferred or (later and self._asked_lately(key)) or (
+                    if deferred or (later and (self._asked_lately(key, quiet) if quiet > 0 else sent)) or (
                             limiter is not None and not limiter.try_acquire(row.chat_id)):
                         deferred.append(row.id)
                         continue
@@ -222,13 +223,13 @@ class Relay:
                     self._asked[key] = time.monotonic()
         return sent, deferred
 
-    def _asked_lately(self, key: tuple[str, str]) -> bool:
-        """Whether this chat was sent a question less than SETTLE_QUIET seconds ago (real
+    def _asked_lately(self, key: tuple[str, str], quiet: float) -> bool:
+        """Whether this chat was sent a question less than `quiet` seconds ago (real
         time: a quick answer may be on its way, and an edit must not hold it up)."""
         now = time.monotonic()
         if len(self._asked) > 4096:
-            self._asked = {k: t for k, t in self._asked.items() if now - t < SETTLE_QUIET}
-        return now - self._asked.get(key, now - SETTLE_QUIET) < SETTLE_QUIET
+            self._asked = {k: t for k, t in self._asked.items() if now - t < quiet}
+        return now - self._asked.get(key, now - quiet) < quiet
 
     async def _send(self, transport: Transport, row: OutboxRow) -> SendResult:
         try:
