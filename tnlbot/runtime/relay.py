@@ -44,7 +44,6 @@ MAX_ATTEMPTS = 8
 FORGET_PREFIX = "forget:"      # see jury/erasure.py
 PARALLEL = 8          # chats served at once (by all flushes together)
 SETTLE_QUIET = 1.0    # seconds without a question to a chat before its settling edits (`settle_later`)
-_QUIET = timedelta(seconds=SETTLE_QUIET)
 
 
 def _cosmetic(row: OutboxRow) -> bool:
@@ -201,10 +200,11 @@ class Relay:
         key = (rows[0].transport, rows[0].chat_id)
         lock = self._chat_locks.get(key) or self._chat_locks.setdefault(key, asyncio.Lock())
         later = getattr(transport, "settle_later", False)
+        quiet = float(getattr(transport, "settle_quiet", SETTLE_QUIET))
         async with gate, lock:
             for row in rows:
                 if _cosmetic(row) and (limiter is not None or later):
-                    if deferred or (later and self._asked_lately(key)) or (
+                    if deferred or (later and (self._asked_lately(key, quiet) if quiet > 0 else sent)) or (
                             limiter is not None and not limiter.try_acquire(row.chat_id)):
                         deferred.append(row.id)
                         continue
@@ -228,14 +228,15 @@ class Relay:
                     self._asked[key] = self.clock.now()
         return sent, deferred
 
-    def _asked_lately(self, key: tuple[str, str]) -> bool:
-        """Whether this chat was sent a question less than SETTLE_QUIET seconds ago, by the
+    def _asked_lately(self, key: tuple[str, str], quiet: float) -> bool:
+        """Whether this chat was sent a question less than `quiet` seconds ago, by the
         relay's clock (a quick answer may be on its way, and an edit must not hold it up)."""
         now = self.clock.now()
+        window = timedelta(seconds=quiet)
         if len(self._asked) > 4096:
-            self._asked = {k: t for k, t in self._asked.items() if now - t < _QUIET}
+            self._asked = {k: t for k, t in self._asked.items() if now - t < window}
         asked = self._asked.get(key)
-        return asked is not None and now - asked < _QUIET
+        return asked is not None and now - asked < window
 
     async def _send(self, transport: Transport, row: OutboxRow) -> SendResult:
         try:

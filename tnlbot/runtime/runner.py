@@ -31,7 +31,8 @@ Optional transport attributes: `task`, `inline_send`, `idempotent_resend`,
 `resend_questions` (questions a crash left `sending` are sent again),
 `rate_limit` (per chat and overall, for the relay), `settle_later` (the relay
 defers an edit settling an answered question while its chat was asked a
-question within the last second), `stop_receiving()`.
+question within the last `settle_quiet` seconds, 1 by default; with 0, only
+behind a question sent in the same flush), `stop_receiving()`.
 
 Seams for operations: a `Service` (ops/service.py) around `run`; the
 dispatcher's, relay's and scheduler's `observers` for metrics; a

@@ -48,6 +48,7 @@ MENU = tuple((command.fr, command.en) for command in REGISTRY if command.menu)
 class Telegram(Receiving):
     name = TRANSPORT
     settle_later = True     # the edit settling an answered question waits until the relay is free
+    settle_quiet = 0.0      # behind the question sent with it only: the rate limiter paces the rest
     resend_questions = True  # a question a crash left half-sent is sent again at start-up
 
     def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
