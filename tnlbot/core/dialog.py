@@ -20,7 +20,8 @@ from .walk import Slot, is_answered, item_count, missing
 def ask(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "") -> None:
     s = turn.state
     turn.state = State(s.mode, slot.key, s.locale, (), s.skipped)
-    turn.fire(BEGIN)
+    if s.mode is not ASKING:     # asking -> asking is the machine's no-op: not fired on every answer
+        turn.fire(BEGIN)
     turn.out.append(prompt(turn, slot, all_slots, intro))
 
 
