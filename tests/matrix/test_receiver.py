@@ -124,11 +124,11 @@ async def test_a_batch_is_one_commit_with_its_token_and_a_poisoned_event_alone_i
     store, text, command = app.store, RECORDED["text"]["event_id"], RECORDED["command"]["event_id"]
     handle, tried = app.dispatcher._handle, []
 
-    def poisoned(conn, inbound, now):
+    def poisoned(conn, inbound, now, *rest):
         if inbound.external_id == text:
             tried.append(text)
             raise ValueError("a bug on this event alone")
-        return handle(conn, inbound, now)
+        return handle(conn, inbound, now, *rest)
     app.dispatcher._handle = poisoned
     commits: list[int] = []
     batch = app.runner.sink("matrix").batch
