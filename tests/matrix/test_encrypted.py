@@ -172,12 +172,12 @@ async def test_a_batch_not_acknowledged_brings_its_keys_and_message_again(bot, a
     monkeypatch.setattr(AsyncClient, "_handle_to_device", counting)
     submit, failed = bot.app.dispatcher.submit_batch, []
 
-    async def flaky(inbounds, then=None):
+    async def flaky(inbounds, then=None, *rest):
         for inbound in inbounds:
             if inbound.text == "Mairie de Saint-Libre" and not failed:
                 failed.append(inbound.external_id)
                 raise OperationalError("INSERT", {}, Exception("the database is restarting"))
-        return await submit(inbounds, then)
+        return await submit(inbounds, then, *rest)
     bot.app.dispatcher.submit_batch = flaky
 
     await bot.start()
