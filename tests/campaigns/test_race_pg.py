@@ -23,6 +23,24 @@ OPENS = datetime(2024, 6, 12, 8, 0, tzinfo=UTC)
 CLOSES = datetime(2024, 10, 29, 12, 0, tzinfo=PARIS).astimezone(UTC)
 
 
+def _drafts(conn, cid: int, n: int, now, name: str) -> None:
+    """n people, each responsible for a draft candidature of campaign `cid`, with a Telegram
+    account and an idle conversation on it."""
+    ids = range(1, n + 1)
+    conn.execute(insert(T.people), [dict(id=i, display_name=f"{name}{i}", locale="fr", created_at=now)
+                                    for i in ids])
+    conn.execute(insert(T.accounts), [dict(person_id=i, transport="telegram", external_id=str(i),
+                                           chat_id=str(i), reachable=True) for i in ids])
+    conn.execute(insert(T.candidatures), [dict(id=i, campaign_id=cid, responsible_id=i, status="draft",
+                                               version=0, amended=False, created_at=now, updated_at=now)
+                                          for i in ids])
+    conn.execute(insert(T.members), [dict(candidature_id=i, person_id=i, role="responsible",
+                                          volets="[]", joined_at=now) for i in ids])
+    conn.execute(insert(T.conversations), [dict(transport="telegram", chat_id=str(i), user_id=str(i),
+                                                person_id=i, candidature_id=i, state='{"mode": "idle"}',
+                                                updated_at=now) for i in ids])
+
+
 @pytest.fixture
 def crowd(pg_url):
     """A PostgreSQL store with one open campaign and N draft candidatures, one agent and one answer each."""
@@ -30,21 +48,10 @@ def crowd(pg_url):
     cid = make_campaign(store, opens=OPENS, closes=CLOSES)
     now = OPENS
     with store.begin() as conn:
-        conn.execute(insert(T.people), [dict(id=i, display_name=f"agent{i}", locale="fr", created_at=now)
-                                        for i in range(1, N + 1)])
-        conn.execute(insert(T.accounts), [dict(person_id=i, transport="telegram", external_id=str(i),
-                                               chat_id=str(i), reachable=True) for i in range(1, N + 1)])
-        conn.execute(insert(T.candidatures), [dict(id=i, campaign_id=cid, responsible_id=i, status="draft",
-                                                   version=0, amended=False, created_at=now, updated_at=now)
-                                              for i in range(1, N + 1)])
-        conn.execute(insert(T.members), [dict(candidature_id=i, person_id=i, role="responsible",
-                                              volets="[]", joined_at=now) for i in range(1, N + 1)])
+        _drafts(conn, cid, N, now, name="agent")
         # drafts begun, not only /start: the scheduler's retention would prune empty ones
         conn.execute(insert(T.answers), [dict(candidature_id=i, key="nom_collectivite", value=f'"Mairie {i}"',
                                               answered_by=i, answered_at=now) for i in range(1, N + 1)])
-        conn.execute(insert(T.conversations), [dict(transport="telegram", chat_id=str(i), user_id=str(i),
-                                                    person_id=i, candidature_id=i, state='{"mode": "idle"}',
-                                                    updated_at=now) for i in range(1, N + 1)])
         for table in ("people", "candidatures"):
             conn.exec_driver_sql(f"SELECT setval('{table}_id_seq', {N + 1})")
     yield store
@@ -158,18 +165,7 @@ def test_retention_never_prunes_a_draft_that_the_other_worker_is_reminding(pg_ur
     store = _pg_store(pg_url)
     cid = make_campaign(store, opens=OPENS, closes=CLOSES)
     with store.begin() as conn:
-        conn.execute(insert(T.people), [dict(id=i, display_name=f"p{i}", locale="fr", created_at=OPENS)
-                                        for i in range(1, n + 1)])
-        conn.execute(insert(T.accounts), [dict(person_id=i, transport="telegram", external_id=str(i),
-                                               chat_id=str(i), reachable=True) for i in range(1, n + 1)])
-        conn.execute(insert(T.candidatures), [dict(id=i, campaign_id=cid, responsible_id=i, status="draft",
-                                                   version=0, amended=False, created_at=OPENS, updated_at=OPENS)
-                                              for i in range(1, n + 1)])
-        conn.execute(insert(T.members), [dict(candidature_id=i, person_id=i, role="responsible",
-                                              volets="[]", joined_at=OPENS) for i in range(1, n + 1)])
-        conn.execute(insert(T.conversations), [dict(transport="telegram", chat_id=str(i), user_id=str(i),
-                                                    person_id=i, candidature_id=i, state='{"mode": "idle"}',
-                                                    updated_at=OPENS) for i in range(1, n + 1)])
+        _drafts(conn, cid, n, OPENS, name="p")
     now = datetime(2024, 7, 23, 10, 0, tzinfo=PARIS)        # a Tuesday morning, 41 days later
     start, errors, reports = threading.Barrier(2), [], []
 
