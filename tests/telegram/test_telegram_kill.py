@@ -186,15 +186,21 @@ if os.environ.get("KILL_AT_SAVEPOINT"):
 '''
 
 
+def _bot_with_hook(fake, db, tmp_path, hook: str) -> "Bot":
+    """The bot process with `hook` run at its start (a sitecustomize module on its path)."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(hook, encoding="utf-8")
+    bot = Bot(fake, db, tmp_path / "bot.log")
+    bot.env["PYTHONPATH"] = os.pathsep.join((str(hooks), str(ROOT)))
+    return bot
+
+
 async def test_kill_9_inside_a_batch_between_savepoints_and_before_its_commit(fake, tmp_path):
     """Group commit: a kill -9 between two events of a batch, or after its last event but
     before the commit, leaves nothing of the batch; it comes again and is handled once."""
-    hooks = tmp_path / "hooks"
-    hooks.mkdir()
-    (hooks / "sitecustomize.py").write_text(KILL_AT_SAVEPOINT, encoding="utf-8")
     db = tmp_path / "x.db"
-    bot = Bot(fake, db, tmp_path / "bot.log")
-    bot.env["PYTHONPATH"] = os.pathsep.join((str(hooks), str(ROOT)))
+    bot = _bot_with_hook(fake, db, tmp_path, KILL_AT_SAVEPOINT)
     pushed = []
     for user in PEOPLE:
         sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
@@ -250,12 +256,8 @@ if os.environ.get("KILL_AT_QUESTION"):
 async def test_kill_9_while_a_question_is_sending_asks_it_again(fake, tmp_path):
     """A question claimed (`sending`) but not sent when the process dies is sent after the
     restart: the person gets it and finishes (a notice would stay at most once)."""
-    hooks = tmp_path / "hooks"
-    hooks.mkdir()
-    (hooks / "sitecustomize.py").write_text(KILL_AT_QUESTION, encoding="utf-8")
     db = tmp_path / "x.db"
-    bot = Bot(fake, db, tmp_path / "bot.log")
-    bot.env["PYTHONPATH"] = os.pathsep.join((str(hooks), str(ROOT)))
+    bot = _bot_with_hook(fake, db, tmp_path, KILL_AT_QUESTION)
     bot.env["KILL_AT_QUESTION"] = "2"
     user = PEOPLE[0]
     sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
