@@ -1,8 +1,10 @@
 """Conversations, their candidature and answers: what one inbound event reads and writes."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -37,10 +39,54 @@ class ConversationRow:
     marked: bool = False        # answers copied from last year still to be checked
     answers: dict | None = None  # the candidature's answers, when read with the conversation
     team: bool = False          # the candidature has other members than this person
+    answers_rev: int = -1       # the version of the candidature's answers read (-1: unknown)
+    key: tuple[str, str, str] = ("", "", "")   # (transport, chat, user)
+
+
+class AnswersCache:
+    """This process's copy of the answers of the candidatures it serves, per conversation:
+    (candidature, answers_rev, answers).
+
+    The store stays the one source of truth: a copy is used only when the
+    `answers_rev` read with the conversation, under the candidature's lock, is the
+    one it was taken at, and the database bumps that version on every write of an
+    answer (row triggers, whoever writes), so a change made by another worker or
+    another member is seen at the next read. A transaction's own writes are copied
+    in (write-through) only once it has committed (`Database.begin` publishes what
+    `stage` was given; a rolled back savepoint drops its part). The version copied
+    in counts only the writes this process made: when someone else wrote too, the
+    database's version is higher and the copy is never used. Bounded: the least
+    recently written entries go first."""
+
+    def __init__(self, size: int = 1024):
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str, str], tuple[int, int, dict]] = OrderedDict()
+
+    def get(self, key: tuple[str, str, str]) -> tuple[int, int, dict] | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple[str, str, str], candidature: int, rev: int, answers: dict) -> None:
+        entries = self._entries
+        entries[key] = (candidature, rev, answers)
+        entries.move_to_end(key)
+        if len(entries) > self.size:
+            entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+@lru_cache(maxsize=512)   # the few states people are in, read on every event
+def _state(text: str) -> State:
+    return State.from_json(loads(text))
 
 
 
 class Conversations(Database):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.answers_cache = AnswersCache()
+
     # ------------------------------------------------------------ inbound
     def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False when it was already processed."""
@@ -54,23 +100,38 @@ class Conversations(Database):
         SQLite: BEGIN IMMEDIATE already holds the write lock. PostgreSQL: FOR UPDATE OF
         the candidature row serialises the agents of one candidature across workers,
         and what is read (status, frozen or not) is the latest committed version.
+
+        The answers come from this process's copy when the candidature's `answers_rev`,
+        read here under the lock, is the one the copy was taken at (see `AnswersCache`);
+        otherwise from the database, and the copy is taken again.
         """
+        key = (transport, chat_id, user_id)
+        cached = self.answers_cache.get(key) if with_answers else None
         statements = self.hot.statements
-        query = statements.conversation_and_answers if with_answers else statements.conversation
+        # SQLite reads the answers in the same statement when the copy is missing; PostgreSQL
+        # reads them after the lock is held (a statement's snapshot predates its lock wait)
+        joined = with_answers and cached is None and self.is_sqlite
+        query = statements.conversation_and_answers if joined else statements.conversation
         row = self.hot.run(conn, query, (transport, chat_id, user_id)).fetchone()
         if row is None:
             return None
         (conv_id, person_id, candidature_id, campaign_id, state, status, version, amended,
          submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone, volets,
-         marked, team) = row[:18]
+         marked, team, rev) = row[:19]
+        answers: dict | None = None
+        if with_answers:
+            if cached is not None and cached[0] == candidature_id and cached[1] == rev:
+                answers = dict(cached[2])      # the copy stays the cache's own
+            else:
+                answers = ((loads(row[19]) if row[19] else {}) if joined
+                           else self.answers(conn, candidature_id))
+                self.answers_cache.put(key, candidature_id, rev, dict(answers))
         read = self.hot.read_time
         return ConversationRow(conv_id, person_id, candidature_id, campaign_id,
-                               State.from_json(loads(state)), status, version,
+                               _state(state), status, version,
                                bool(amended), read(submitted_at), role == "responsible",
                                flow_id, campaign_state, read(opens_at), read(closes_at), zone,
-                               volets or "[]", bool(marked),
-                               (loads(row[18]) if row[18] else {}) if with_answers else None,
-                               bool(team))
+                               volets or "[]", bool(marked), answers, bool(team), rev, key)
 
     def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
                            display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
@@ -144,21 +205,35 @@ class Conversations(Database):
     def _apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
                outcome: Outcome, addressed: list[Addressed], now: datetime,
                flow: Flow) -> list[int]:
+        written = 0
         for key, value in outcome.changes:
-            self._save_answer(conn, conv, key, before.get(key), value, now)
+            written += self._save_answer(conn, conv, key, before.get(key), value, now)
+        if conv.answers_rev >= 0 and conv.key[0]:
+            after = dict(before)
+            for key, value in outcome.changes:
+                if value is None:
+                    after.pop(key, None)
+                else:
+                    after[key] = value
+            # each answer row written bumped the version once (the triggers)
+            self.stage(conn, (self.answers_cache.put, conv.key, conv.candidature_id,
+                              conv.answers_rev + written, after))
         self.hot.run(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
         self._save_dossier(conn, conv, outcome.dossier, now, bool(outcome.changes))
         return self.enqueue(conn, addressed, now)
 
     def _save_answer(self, conn: Connection, conv: ConversationRow, key: str, old: JSON,
-                     new: JSON, now: datetime) -> None:
+                     new: JSON, now: datetime) -> int:
+        """Write one answer and its history; the number of answer rows written."""
         at = self.hot.time(now)
         if new is None:
-            self.hot.run(conn, H.DELETE_ANSWER, (conv.candidature_id, key))
+            written = int(self.hot.run(conn, H.DELETE_ANSWER, (conv.candidature_id, key)).rowcount)
         else:
             self.hot.run(conn, H.UPSERT_ANSWER, (conv.candidature_id, key, dumps(new), conv.person_id, at))
+            written = 1
         self.hot.run(conn, H.HISTORY, (conv.candidature_id, key, None if old is None else dumps(old),
                                        None if new is None else dumps(new), conv.person_id, at))
+        return written
 
     def _save_dossier(self, conn: Connection, conv: ConversationRow, dossier: Dossier,
                       now: datetime, changed: bool) -> None:
