@@ -118,8 +118,11 @@ def _fixed(turn: Turn, slot: Slot) -> tuple[str, tuple[Option, ...], tuple[Optio
 
 
 def _actions(turn: Turn) -> tuple[Option, ...]:
-    return (Option(turn.tr("action.back_command"), turn.tr("action.back")),
-            Option(turn.tr("action.skip_command"), turn.tr("action.skip")))
+    """The shortcuts, one tuple per flow, messages and language (shared by every prompt, so a
+    transport may keep what it builds from them by identity)."""
+    return remember(turn.flow, ("actions", turn.t, turn.state.locale), lambda: (
+        Option(turn.tr("action.back_command"), turn.tr("action.back")),
+        Option(turn.tr("action.skip_command"), turn.tr("action.skip"))))
 
 
 def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
@@ -130,7 +133,8 @@ def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
     else:
         text, choices, actions = _fixed(turn, slot)
     if all_slots and all_slots[0].key == slot.key:
-        actions = actions[1:]      # nothing comes before the first question
+        first = actions     # nothing comes before the first question (the tuple shared too)
+        actions = remember(turn.flow, ("first", first), lambda: first[1:])
     lines.append(text)
     value = turn.answers.get(slot.key)
     if value is not None and slot.part != "adder":

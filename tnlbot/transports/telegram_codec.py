@@ -33,9 +33,9 @@ CHOICE, TOGGLE, VALIDATE, ACTION, EDIT = "c", "t", "v", "a", "e"
 COMPACT = {"C": CHOICE, "T": TOGGLE, "V": VALIDATE, "E": EDIT}
 INVALID_BUTTON = "button:invalid"
 _GROUPS = ("group", "supergroup")
-_SERVICE = ("new_chat_members", "left_chat_member", "migrate_to_chat_id", "migrate_from_chat_id",
+_SERVICE = frozenset(("new_chat_members", "left_chat_member", "migrate_to_chat_id", "migrate_from_chat_id",
             "group_chat_created", "supergroup_chat_created", "pinned_message", "new_chat_title",
-            "new_chat_photo", "delete_chat_photo", "message_auto_delete_timer_changed")
+            "new_chat_photo", "delete_chat_photo", "message_auto_delete_timer_changed"))
 
 
 # ------------------------------------------------------------------ button data
@@ -188,7 +188,7 @@ def _from_message(update_id: int, message: dict, bot: str) -> Inbound | None:
     chat = message["chat"]
     if not sender or sender.get("is_bot") or chat.get("type") == "channel":
         return None
-    if any(key in message for key in _SERVICE):
+    if not _SERVICE.isdisjoint(message):
         return None
     group = chat.get("type") in _GROUPS
     user, name, language = _person(sender)

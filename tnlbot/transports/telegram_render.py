@@ -18,6 +18,7 @@ How this file works:
 from __future__ import annotations
 
 import html
+from functools import lru_cache
 from typing import Callable, Mapping
 
 from ..core.events import Option, Outgoing, OutKind
@@ -76,6 +77,7 @@ def _fit(text: str, budget: int) -> int:
     return len(text)
 
 
+@lru_cache(maxsize=4096)   # the flows' choices and shortcuts, on every keyboard
 def _label(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
@@ -153,10 +155,25 @@ def keyboard(item: Outgoing, keys: _Keys, words: Mapping[str, str]) -> list[list
 
 
 def _action_rows(actions: tuple[Option, ...], keys: _Keys) -> list[list[dict]]:
-    buttons = [keys.button(a.label, ACTION, a.value.lstrip("/")) for a in actions]
-    kept = [b for b in buttons if b is not None]
-    width = 5 if all(len(a.label) <= 4 for a in actions) else 3
-    return [kept[i:i + width] for i in range(0, len(kept), width)]
+    """The shortcuts' rows: the same on every question for one recipient, so built once
+    for them (the prompts' action tuples are shared, looked up by identity) and copied."""
+    if not actions:
+        return []
+    key = (keys.secret, keys.chat_id, keys.user_id, id(actions))
+    found = _ACTION_ROWS.get(key)
+    if found is None or found[0] is not actions:
+        buttons = [keys.button(a.label, ACTION, a.value.lstrip("/")) for a in actions]
+        kept = [b for b in buttons if b is not None]
+        width = 5 if all(len(a.label) <= 4 for a in actions) else 3
+        found = (actions, [kept[i:i + width] for i in range(0, len(kept), width)])
+        if len(_ACTION_ROWS) >= _ACTION_ROWS_MAX:
+            _ACTION_ROWS.clear()
+        _ACTION_ROWS[key] = found
+    return [[dict(button) for button in row] for row in found[1]]
+
+
+_ACTION_ROWS: dict[tuple[bytes, str, str, int], tuple[tuple[Option, ...], list[list[dict]]]] = {}
+_ACTION_ROWS_MAX = 4096     # recipients x shortcut sets; emptied when full
 
 
 def _head(item: Outgoing, chat_id: str, user_id: str, mention: str, words: Mapping[str, str]) -> tuple[str, str]:
@@ -180,7 +197,7 @@ def render(item: Outgoing, chat_id: str = "0", *, user_id: str = "", secret: byt
            message_id: str = "", words: Mapping[str, str] | None = None,
            mention: str = "") -> list[dict]:
     """One outbox item -> the Bot API calls that show it: [{"method", "params"}]."""
-    words = {**WORDS, **(words or {})}
+    words = {**WORDS, **words} if words else WORDS
     keys = _Keys(secret, chat_id, user_id)
     if item.kind is OutKind.SETTLED:
         return _settled(item, chat_id, message_id, keys)
