@@ -73,6 +73,9 @@ class Outcome:
     changes: tuple[tuple[str, JSON], ...] = ()
     messages: tuple[Outgoing, ...] = ()
     submission: Mapping[str, JSON] | None = None
+    # the slot list for the answers after this event, when the engine computed it (a caller
+    # that keeps those answers may hand it back with them to the next event)
+    view: View | None = None
 
 
 @dataclass
@@ -162,4 +165,4 @@ class Turn:
 
     def outcome(self) -> Outcome:
         return Outcome(self.state, self.dossier, tuple(self.changes.items()),
-                       tuple(self.out), self.submission)
+                       tuple(self.out), self.submission, self._view)

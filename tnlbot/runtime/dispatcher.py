@@ -259,9 +259,13 @@ class Dispatcher:
         shapes, afters = self._stages()
         for shape in shapes:
             dossier = shape(conn, inbound, conv, answers, dossier, now)
-        outcome = handle(flow, self.catalog, conv.state, dossier, answers, inbound)
+        walked = conv.walked    # the walk kept with the answers' copy, for this flow only
+        engine = outcome = handle(flow, self.catalog, conv.state, dossier, answers, inbound,
+                                  walked[1] if walked is not None and walked[0] is flow else None)
         for after in afters:
             outcome = after(conn, inbound, conv, outcome, now, answers)
+        if outcome.view is not None and outcome.changes is not engine.changes:
+            outcome = replace(outcome, view=None)   # a hook changed the answers: walk again
         # each row carries what sending it needs: the relay reads nothing more
         locale, name = outcome.state.locale, inbound.display_name
         addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id,

@@ -41,6 +41,11 @@ class ConversationRow:
     team: bool = False          # the candidature has other members than this person
     answers_rev: int = -1       # the version of the candidature's answers read (-1: unknown)
     key: tuple[str, str, str] = ("", "", "")   # (transport, chat, user)
+    walked: tuple[Flow, Any] | None = None      # (flow, its walk of `answers`), kept with the copy
+
+
+# (candidature, answers_rev, answers, (flow, the engine's walk of those answers) or None)
+Entry = tuple[int, int, dict, "tuple[Flow, Any] | None"]
 
 
 class AnswersCache:
@@ -60,14 +65,15 @@ class AnswersCache:
 
     def __init__(self, size: int = 1024):
         self.size = size
-        self._entries: OrderedDict[tuple[str, str, str], tuple[int, int, dict]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, str], Entry] = OrderedDict()
 
-    def get(self, key: tuple[str, str, str]) -> tuple[int, int, dict] | None:
+    def get(self, key: tuple[str, str, str]) -> Entry | None:
         return self._entries.get(key)
 
-    def put(self, key: tuple[str, str, str], candidature: int, rev: int, answers: dict) -> None:
+    def put(self, key: tuple[str, str, str], candidature: int, rev: int, answers: dict,
+            walked: tuple[Flow, Any] | None = None) -> None:
         entries = self._entries
-        entries[key] = (candidature, rev, answers)
+        entries[key] = (candidature, rev, answers, walked)
         entries.move_to_end(key)
         if len(entries) > self.size:
             entries.popitem(last=False)
@@ -119,9 +125,11 @@ class Conversations(Database):
          submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone, volets,
          marked, team, rev) = row[:19]
         answers: dict | None = None
+        walked = None
         if with_answers:
             if cached is not None and cached[0] == candidature_id and cached[1] == rev:
                 answers = dict(cached[2])      # the copy stays the cache's own
+                walked = cached[3]
             else:
                 answers = ((loads(row[19]) if row[19] else {}) if joined
                            else self.answers(conn, candidature_id))
@@ -131,7 +139,7 @@ class Conversations(Database):
                                _state(state), status, version,
                                bool(amended), read(submitted_at), role == "responsible",
                                flow_id, campaign_state, read(opens_at), read(closes_at), zone,
-                               volets or "[]", bool(marked), answers, bool(team), rev, key)
+                               volets or "[]", bool(marked), answers, bool(team), rev, key, walked)
 
     def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
                            display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
@@ -217,7 +225,8 @@ class Conversations(Database):
                     after[key] = value
             # each answer row written bumped the version once (the triggers)
             self.stage(conn, (self.answers_cache.put, conv.key, conv.candidature_id,
-                              conv.answers_rev + written, after))
+                              conv.answers_rev + written, after,
+                              None if outcome.view is None else (flow, outcome.view)))
         self.hot.run(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
         self._save_dossier(conn, conv, outcome.dossier, now, bool(outcome.changes))
         return self.enqueue(conn, addressed, now)
