@@ -5,6 +5,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol
 
 from .events import Outgoing, OutKind
+from .frozen import quick_init
 from .flow import JSON, Flow
 from .machine import MODE_OF, NEW, PLAIN, RESTART, Condition, Mode, Refused, Trigger, fire
 from .walk import Slot, View, missing, reads, view
@@ -16,6 +17,7 @@ class Messages(Protocol):
     def __call__(self, locale: str, key: str, **params: str) -> str: ...
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class State:
     """One person's conversation: where they are, in which language."""
@@ -48,6 +50,7 @@ class State:
         return State(mode, "", locale or self.locale)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Dossier:
     """The candidature as the engine sees it; times already in local text."""
@@ -66,6 +69,7 @@ class Dossier:
     claim_verified: bool = True    # the body's claim is verified (checked at submission)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     state: State

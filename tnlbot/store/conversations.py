@@ -12,12 +12,14 @@ from sqlalchemy import Connection, insert, select, update
 from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed
 from ..core.flow import JSON, Flow
+from ..core.frozen import quick_init
 from . import hotpath as H
 from . import tables as T
 from .database import Database
 from .jsontext import dumps, loads
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ConversationRow:
     id: int
