@@ -10,6 +10,10 @@ from .flow import JSON, Flow
 from .machine import MODE_OF, NEW, PLAIN, RESTART, Condition, Mode, Refused, Trigger, fire
 from .walk import Slot, View, missing, reads, view
 
+# Enum members read on every event, as module constants: reading one through its class
+# goes through the Enum metaclass's __getattr__ hook, a Python-level call each time
+_NOTICE = OutKind.NOTICE
+
 
 class Messages(Protocol):
     locales: tuple[str, ...]
@@ -98,10 +102,10 @@ class Turn:
 
     # ------------------------------------------------------------ helpers
     def say(self, key: str, **params: str) -> None:
-        self.out.append(Outgoing(OutKind.NOTICE, self.t(self.state.locale, key, **params)))
+        self.out.append(Outgoing(_NOTICE, self.t(self.state.locale, key, **params)))
 
     def say_text(self, text: str) -> None:
-        self.out.append(Outgoing(OutKind.NOTICE, text))
+        self.out.append(Outgoing(_NOTICE, text))
 
     def tr(self, key: str, **params: str) -> str:
         return self.t(self.state.locale, key, **params)

@@ -49,6 +49,10 @@ from ..store.campaigns import campaign_by_slug, current_campaign
 from .clock import Clock
 from .transport import Handled, Step
 
+# Enum members read on every event, as module constants: reading one through its class
+# goes through the Enum metaclass's __getattr__ hook, a Python-level call each time
+_COMMAND = InboundKind.COMMAND
+
 log = logging.getLogger(__name__)
 
 
@@ -236,7 +240,7 @@ class Dispatcher:
         # an answer (not a command) is never handled by a hook's `before` in a way that
         # changes the answers: read them with the conversation, in the same statement
         conv = self.store.conversation(conn, inbound.transport, inbound.chat_id, inbound.user_id,
-                                       with_answers=inbound.kind is not InboundKind.COMMAND)
+                                       with_answers=inbound.kind is not _COMMAND)
         for hook in self.hooks:
             early = hook.before(conn, inbound, conv, now)
             if early is not None:
@@ -337,11 +341,11 @@ def _bounded(inbound: Inbound) -> Inbound:
     changes = {name: getattr(inbound, name)[:limit] for name, limit in _LIMITS.items()
                if len(getattr(inbound, name)) > limit}
     if not changes and inbound.display_name.isprintable() and (
-            inbound.kind is not InboundKind.COMMAND or inbound.command.isprintable()):
+            inbound.kind is not _COMMAND or inbound.command.isprintable()):
         return inbound    # the usual case (printable text holds no NUL nor surrogate)
     if "\x00" in inbound.display_name or _has_surrogate(inbound.display_name):
         changes["display_name"] = ""
-    if inbound.kind is InboundKind.COMMAND and (_has_surrogate(inbound.command) or "\x00" in inbound.command):
+    if inbound.kind is _COMMAND and (_has_surrogate(inbound.command) or "\x00" in inbound.command):
         changes["command"] = "?"
     return replace(inbound, **changes) if changes else inbound
 

@@ -25,6 +25,13 @@ from ..core.events import Option, Outgoing, OutKind
 from ..core.kinds import Form, form_of
 from .telegram_codec import ACTION, CHOICE, EDIT, TOGGLE, VALIDATE, button_data
 
+# Enum members read on every event, as module constants: reading one through its class
+# goes through the Enum metaclass's __getattr__ hook, a Python-level call each time
+_SETTLED = OutKind.SETTLED
+_DOCUMENT = OutKind.DOCUMENT
+_PROMPT = OutKind.PROMPT
+_TYPED = Form.TYPED
+
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_LABEL = 60
@@ -149,7 +156,7 @@ FORMS: Mapping[Form, Keyboard] = {
 
 def keyboard(item: Outgoing, keys: _Keys, words: Mapping[str, str]) -> list[list[dict]]:
     """The answer's buttons (a button needs the prompt's ref), then the shortcuts."""
-    rows = FORMS[form_of(item) if item.ref else Form.TYPED](item, keys, words)
+    rows = FORMS[form_of(item) if item.ref else _TYPED](item, keys, words)
     rows += _action_rows(item.actions, keys)
     return [row for row in rows if row]
 
@@ -199,9 +206,9 @@ def render(item: Outgoing, chat_id: str = "0", *, user_id: str = "", secret: byt
     """One outbox item -> the Bot API calls that show it: [{"method", "params"}]."""
     words = {**WORDS, **words} if words else WORDS
     keys = _Keys(secret, chat_id, user_id)
-    if item.kind is OutKind.SETTLED:
+    if item.kind is _SETTLED:
         return _settled(item, chat_id, message_id, keys)
-    if item.kind is OutKind.DOCUMENT:
+    if item.kind is _DOCUMENT:
         return _document(item, chat_id, user_id, mention, words)
     head_html, head_plain = _head(item, chat_id, user_id, mention, words)
     text = item.text or "…"
@@ -214,7 +221,7 @@ def render(item: Outgoing, chat_id: str = "0", *, user_id: str = "", secret: byt
     markup = keyboard(item, keys, words)
     if markup:
         calls[-1]["params"]["reply_markup"] = {"inline_keyboard": markup}
-    if item.kind is OutKind.PROMPT and item.update and message_id:
+    if item.kind is _PROMPT and item.update and message_id:
         last = calls[-1]["params"]
         last.pop("link_preview_options")
         return [{"method": "editMessageText", "params": {
