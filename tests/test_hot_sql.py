@@ -68,8 +68,9 @@ def hot_statements() -> dict[str, str]:
     found["ANSWERS_OF(2 keys)"] = H.ANSWERS_OF.format(marks="?, ?")
     found["SEEN_OF(2 pairs)"] = H.SEEN_OF.format(pairs="(?, ?), (?, ?)")   # a batch read ahead
     for is_sqlite in (True, False):
-        shape = H.Statements.of(is_sqlite).conversations_of.format(keys="(?, ?, ?), (?, ?, ?)")
-        found[f"Statements({'sqlite' if is_sqlite else 'postgresql'}).conversations_of(2 keys)"] = shape
+        for field in ("conversations_of", "lock_of"):
+            shape = getattr(H.Statements.of(is_sqlite), field).format(keys="(?, ?, ?), (?, ?, ?)")
+            found[f"Statements({'sqlite' if is_sqlite else 'postgresql'}).{field}(2 keys)"] = shape
     columns = sorted(ORG_FIELDS.values())      # identity.sync_organisation: every column at once
     found["identity.sync_organisation"] = ("UPDATE organisations SET " + ", ".join(f"{c} = ?" for c in columns)
                                            + " WHERE id = (" + CURRENT_ORG + ")")
@@ -84,7 +85,8 @@ def _fields(is_sqlite: bool) -> list[tuple[str, str]]:
 # parts of statements, checked as the statements they make up
 PARTS = {"tnlbot.store.hotpath.CONVERSATION_COLUMNS", "tnlbot.store.hotpath.OUTBOX_HEAD",
          "tnlbot.store.hotpath.ANSWERS_OF", "tnlbot.store.hotpath.SEEN_OF",
-         "Statements(sqlite).conversations_of", "Statements(postgresql).conversations_of"}
+         "Statements(sqlite).conversations_of", "Statements(postgresql).conversations_of",
+         "Statements(sqlite).lock_of", "Statements(postgresql).lock_of"}
 
 
 def for_database(name: str, is_sqlite: bool) -> bool:

@@ -102,9 +102,9 @@ class Conversations(Database):
     def ahead(self, conn: Connection, keys: Sequence[tuple[str, str, str, str]]) -> Iterator[Fast]:
         """PostgreSQL: a batch of events, each (transport, external id, chat, user), read ahead.
 
-        Inside, in a savepoint: the deliveries already stored and the batch's conversations
-        with their answers (locked, in the candidatures' order) were read in one round
-        trip; `mark_seen` and `conversation` answer from them, and the hot path's writes
+        Inside, in a savepoint: the batch's candidatures locked (in one order), then the
+        deliveries already stored and the conversations with their answers read, in one
+        round trip; `mark_seen` and `conversation` answer from them, and the hot path's writes
         are queued in one pipeline (their replies not awaited; the outbox ids are read at
         the end: `outbox_ids`). If anything raises, what the batch did is rolled back to
         the savepoint and the exception goes on: the caller runs the batch again, one
@@ -119,10 +119,12 @@ class Conversations(Database):
             hot.queue(conn, H.BATCH_SAVEPOINT, ())
             deliveries = sorted({(t, e) for t, e, _, _ in keys})
             people = sorted({(t, c, u) for t, _, c, u in keys})
+            triples = ", ".join(["(?, ?, ?)"] * len(people))
+            by_key = [v for key in people for v in key]
+            hot.queue(conn, hot.statements.lock_of.format(keys=triples), by_key)
             seen = hot.read(conn, H.SEEN_OF.format(pairs=", ".join(["(?, ?)"] * len(deliveries))),
                             [v for pair in deliveries for v in pair])
-            rows = hot.read(conn, hot.statements.conversations_of.format(
-                keys=", ".join(["(?, ?, ?)"] * len(people))), [v for key in people for v in key])
+            rows = hot.read(conn, hot.statements.conversations_of.format(keys=triples), by_key)
             fast.seen.update((t, e) for t, e in seen.fetchall())
             fast.rows.update(((r[19], r[20], r[21]), r) for r in rows.fetchall())
             yield fast

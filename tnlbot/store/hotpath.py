@@ -55,6 +55,7 @@ UPSERT_ANSWER = (
 # conversations of the batch with their answers, locked in one order (the candidatures' ids)
 SEEN_OF = "SELECT transport, external_id FROM inbound_seen WHERE (transport, external_id) IN ({pairs})"
 MARK_NEW = "INSERT INTO inbound_seen (transport, external_id, seen_at) VALUES (?, ?, ?)"
+KEYS_IN = "WHERE (c.transport, c.chat_id, c.user_id) IN ({keys})"
 BATCH_SAVEPOINT = "SAVEPOINT batch_ahead"
 BATCH_RELEASE = "RELEASE SAVEPOINT batch_ahead"
 BATCH_UNDO = "ROLLBACK TO SAVEPOINT batch_ahead"
@@ -103,8 +104,10 @@ class Statements:
     conversation_and_answers: str  # the same, with every answer as one JSON object
     answers: str                   # every answer of a candidature as one JSON object
     # several conversations and their answers, keyed by (transport, chat_id, user_id):
-    # format with `keys` (?, ?, ?) triples
+    # format with `keys` (?, ?, ?) triples; `lock_of` first locks their candidatures, in
+    # one order, so that this read (a statement of its own) sees what was committed before
     conversations_of: str
+    lock_of: str
 
     @classmethod
     def of(cls, is_sqlite: bool) -> "Statements":
@@ -117,8 +120,9 @@ class Statements:
             answers=f"SELECT {every} FROM answers a WHERE a.candidature_id = ?",
             conversations_of=(CONVERSATION_COLUMNS + f", (SELECT {every} FROM answers a "
                               "WHERE a.candidature_id = k.id), c.transport, c.chat_id, c.user_id"
-                              + CONVERSATION_JOIN + "WHERE (c.transport, c.chat_id, c.user_id) IN ({keys}) "
-                              "ORDER BY k.id" + lock))
+                              + CONVERSATION_JOIN + KEYS_IN),
+            lock_of=("SELECT k.id FROM conversations c JOIN candidatures k ON k.id = c.candidature_id "
+                     + KEYS_IN + " ORDER BY k.id" + lock))
 
 
 class NotAhead(Exception):
