@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
-from typing import AbstractSet, Iterable, Mapping
+from typing import AbstractSet, Iterable, Mapping, NamedTuple
 from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
@@ -73,8 +73,9 @@ class CampaignClock:
         return ZoneInfo(self.timezone)
 
 
-@dataclass(frozen=True, slots=True)
-class MemberView:
+# The policy's inputs and outputs are named tuples: immutable like frozen dataclasses, and built
+# several times faster, which a sweep does for every member of every candidature it reads.
+class MemberView(NamedTuple):
     person_id: int
     joined_at: datetime
     role: str = "member"                  # responsible | member | elu
@@ -83,16 +84,14 @@ class MemberView:
     reachable: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class CandidatureView:
+class CandidatureView(NamedTuple):
     id: int
     status: str                           # only "draft" is reminded
     last_activity: datetime
     members: tuple[MemberView, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Sent:
+class Sent(NamedTuple):
     """One recorded action (the per-person log)."""
     candidature_id: int
     person_id: int
@@ -106,8 +105,7 @@ class ActionKind(str, Enum):
     SKIP = "skip"
 
 
-@dataclass(frozen=True, slots=True)
-class Action:
+class Action(NamedTuple):
     kind: ActionKind
     candidature_id: int
     person_id: int
