@@ -244,12 +244,14 @@ def spy_reads(store, monkeypatch) -> list[tuple[str, str, bool]]:
     """Record each store read the receiving side could make: (method, calling module, whether
     it ran in the caller's transaction)."""
     calls: list[tuple[str, str, bool]] = []
-    for name in RECEIVE_READS:
-        def spy(*args, _real=getattr(store, name), _name=name, **kwargs):
-            calls.append((_name, sys._getframe(1).f_globals.get("__name__", ""),
+    def spied(name: str, real):
+        def spy(*args, **kwargs):
+            calls.append((name, sys._getframe(1).f_globals.get("__name__", ""),
                           kwargs.get("conn") is not None))
-            return _real(*args, **kwargs)
-        monkeypatch.setattr(store, name, spy)
+            return real(*args, **kwargs)
+        return spy
+    for name in RECEIVE_READS:
+        monkeypatch.setattr(store, name, spied(name, getattr(store, name)))
     return calls
 
 
