@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine
 
 import tnlbot
+from tnlbot.campaigns import reminders
 from tnlbot.campaigns.claims import ORG_FIELDS
 from tnlbot.campaigns.identity import CURRENT_ORG
 from tnlbot.store import Store
@@ -71,6 +72,8 @@ def hot_statements() -> dict[str, str]:
         for field in ("conversations_of", "lock_of"):
             shape = getattr(H.Statements.of(is_sqlite), field).format(keys="(?, ?, ?), (?, ?, ?)")
             found[f"Statements({'sqlite' if is_sqlite else 'postgresql'}).{field}(2 keys)"] = shape
+    found["reminders.DUE_MEMBERS(2 ids)"] = reminders.DUE_MEMBERS.format(marks="?, ?")
+    found["reminders.LOG_OF(2 ids)"] = reminders.LOG_OF.format(marks="?, ?")
     columns = sorted(ORG_FIELDS.values())      # identity.sync_organisation: every column at once
     found["identity.sync_organisation"] = ("UPDATE organisations SET " + ", ".join(f"{c} = ?" for c in columns)
                                            + " WHERE id = (" + CURRENT_ORG + ")")
@@ -86,7 +89,8 @@ def _fields(is_sqlite: bool) -> list[tuple[str, str]]:
 PARTS = {"tnlbot.store.hotpath.CONVERSATION_COLUMNS", "tnlbot.store.hotpath.OUTBOX_HEAD",
          "tnlbot.store.hotpath.ANSWERS_OF", "tnlbot.store.hotpath.SEEN_OF",
          "Statements(sqlite).conversations_of", "Statements(postgresql).conversations_of",
-         "Statements(sqlite).lock_of", "Statements(postgresql).lock_of"}
+         "Statements(sqlite).lock_of", "Statements(postgresql).lock_of",
+         "tnlbot.campaigns.reminders.DUE_MEMBERS", "tnlbot.campaigns.reminders.LOG_OF"}
 
 
 def for_database(name: str, is_sqlite: bool) -> bool:
