@@ -148,6 +148,8 @@ NOT_BEFORE_THE_FIRST_PROMPT = (
     "tnlbot.jury.privacy", "tnlbot.jury.rules",                  # a jury command, a submission
     "tnlbot.flowbook.carry", "tnlbot.flowbook.diff", "tnlbot.flowbook.notice",   # a draft behind its flow
     "tnlbot.campaigns.closing",                                  # the scheduler's first tick
+    "tarfile",                                                   # a backup or a restore
+    "platformdirs",                                              # no database configured
 )
 
 
