@@ -99,12 +99,37 @@ def test_a_copy_is_written_through_only_when_its_transaction_commits(two_stores,
     with pytest.raises(RuntimeError, match="rolled back"):
         chat.say("Commune")
     assert store.answers_cache.get(KEY) == before
-    results = dispatcher.handle_batch([Inbound(kind=InboundKind.TEXT, text="Commune",
-                                               **chat._base())])   # a savepoint rolled back
-    assert isinstance(results[0], RuntimeError)
+    bob = Chat(chat.app, "bob")
+    bob.say("/start")
+    # a batch (PostgreSQL: first tried read ahead, rolled back, then one savepoint per event)
+    results = dispatcher.handle_batch([Inbound(kind=InboundKind.TEXT, text="Commune", **chat._base()),
+                                       Inbound(kind=InboundKind.COMMAND, command="aide", **bob._base())])
+    assert isinstance(results[0], RuntimeError) and not isinstance(results[1], Exception)
     assert store.answers_cache.get(KEY) == before
     dispatcher.hooks = hooks
     chat.say("Commune")
     seen, stored = read(store)
     assert seen == stored and "type_collectivite" in seen
 
+
+
+def test_batches_keep_the_copies_current(two_stores, make_app):
+    """The same through group commit (PostgreSQL: the batch read ahead, its writes held)."""
+    a_store, b_store = two_stores
+    a = Chat(make_app(a_store), "alice")
+    b = Chat(make_app(b_store, campaign=False), "alice")
+    bob = Chat(a.app, "bob")
+
+    def batch(chat: Chat, *pairs: tuple[Chat, str]) -> None:
+        inbounds = [Inbound(kind=InboundKind.TEXT, text=words, **who._base()) for who, words in pairs]
+        results = chat.app.dispatcher.handle_batch(inbounds)
+        assert not [r for r in results if isinstance(r, Exception)]
+
+    a.say("/start")
+    bob.say("/start")
+    batch(a, (a, "Testbourg"), (bob, "Bobville"))
+    batch(b, (b, "Commune"))                         # the other worker
+    batch(a, (bob, "Commune"), (a, "732829320"))
+    seen, stored = read(a_store)
+    assert seen == stored and stored["type_collectivite"] == "commune" and len(stored) >= 3
+    assert read(b_store) == (stored, stored)

@@ -1,11 +1,13 @@
 """Conversations, their candidature and answers: what one inbound event reads and writes."""
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -16,6 +18,7 @@ from ..core.frozen import quick_init
 from . import hotpath as H
 from . import tables as T
 from .database import Database
+from .hotpath import Fast, NotAhead, Writes
 from .jsontext import dumps, loads
 
 
@@ -98,6 +101,16 @@ class Conversations(Database):
     # ------------------------------------------------------------ inbound
     def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False when it was already processed."""
+        fast = self.hot.fast
+        if fast.conn is not None:       # a batch read ahead (PostgreSQL)
+            key = (transport, external_id)
+            if key in fast.seen:
+                return False
+            fast.seen.add(key)
+            # no ON CONFLICT: a worker storing it meanwhile fails the batch, run again
+            # one savepoint per event, where this delivery is then found processed
+            self.hot.queue(conn, H.MARK_NEW, (transport, external_id, now))
+            return True
         return self.hot.run(conn, H.MARK_SEEN, (transport, external_id, self.hot.time(now))).rowcount == 1
 
     def conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
@@ -114,15 +127,37 @@ class Conversations(Database):
         otherwise from the database, and the copy is taken again.
         """
         key = (transport, chat_id, user_id)
-        cached = self.answers_cache.get(key) if with_answers else None
         statements = self.hot.statements
-        # SQLite reads the answers in the same statement when the copy is missing; PostgreSQL
-        # reads them after the lock is held (a statement's snapshot predates its lock wait)
-        joined = with_answers and cached is None and self.is_sqlite
-        query = statements.conversation_and_answers if joined else statements.conversation
-        row = self.hot.run(conn, query, (transport, chat_id, user_id)).fetchone()
-        if row is None:
-            return None
+        fast = self.hot.fast
+        if fast.conn is None:
+            cached = self.answers_cache.get(key) if with_answers else None
+            # SQLite reads the answers in the same statement when the copy is missing;
+            # PostgreSQL reads them after the lock is held (a statement's snapshot predates
+            # its wait for the lock)
+            joined = with_answers and cached is None and self.is_sqlite
+            query = statements.conversation_and_answers if joined else statements.conversation
+            row = self.hot.run(conn, query, key).fetchone()
+            return None if row is None else self._conversation_row(conn, row, with_answers, joined,
+                                                                   cached, key)
+        # a batch read ahead (PostgreSQL): its rows were read with their answers, once the
+        # batch's candidatures were locked
+        query = statements.conversation_and_answers if with_answers else statements.conversation
+        if fast.other or not with_answers:      # a command may change anything
+            fast.rows.clear()
+            fast.other = False
+        row = fast.rows.pop((transport, chat_id, user_id), None)
+        if row is None or row[2] in fast.touched:  # not read ahead, or changed since
+            row = self.hot.read(conn, query, (transport, chat_id, user_id)).fetchone()
+            if row is None:
+                return None
+        fast.touched.add(row[2])
+        return self._conversation_row(conn, row, with_answers, with_answers,
+                                      self.answers_cache.get(key) if with_answers else None, key)
+
+    def _conversation_row(self, conn: Connection, row: Any, with_answers: bool, joined: bool,
+                          cached: Entry | None, key: tuple[str, str, str]) -> ConversationRow:
+        """The row read (its answers at 19 when `joined`), with the answers from the copy
+        when it is current, else as read (and copied)."""
         (conv_id, person_id, candidature_id, campaign_id, state, status, version, amended,
          submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone, volets,
          marked, team, rev) = row[:19]
@@ -142,6 +177,51 @@ class Conversations(Database):
                                bool(amended), read(submitted_at), role == "responsible",
                                flow_id, campaign_state, read(opens_at), read(closes_at), zone,
                                volets or "[]", bool(marked), answers, bool(team), rev, key, walked)
+
+    @contextmanager
+    def ahead(self, conn: Connection, keys: Sequence[tuple[str, str, str, str]]) -> Iterator[Fast]:
+        """PostgreSQL: a batch of events, each (transport, external id, chat, user), read ahead.
+
+        Inside, in a savepoint: the batch's candidatures locked (in one order), then the
+        deliveries already stored and the conversations with their answers read, in one
+        round trip; `mark_seen` and `conversation` answer from them, and the hot path's writes
+        are held (hotpath.Writes), then sent in one pipeline, one statement per table, before
+        the next statement that reads and at the end (their replies not awaited; the outbox
+        ids are read last: `outbox_ids`). If anything raises, what the batch did is rolled back to
+        the savepoint and the exception goes on: the caller runs the batch again, one
+        savepoint per event, where a bad event fails alone."""
+        hot, fast = self.hot, self.hot.fast
+        driver = hot.driver(conn)
+        if fast.conn is not None:
+            raise NotAhead("a batch is already read ahead on this thread")
+        fast.conn, fast.seen, fast.rows, fast.touched, fast.other = driver, set(), {}, set(), False
+        fast.writes, fast.outbox, fast.queued = Writes(), [], 0
+        staged = len(self._staged.get(conn, ()))   # what is copied in at the commit, so far
+        try:
+            hot.queue(conn, H.BATCH_SAVEPOINT, ())
+            deliveries = sorted({(t, e) for t, e, _, _ in keys})
+            people = sorted({(t, c, u) for t, _, c, u in keys})
+            by_key = [list(column) for column in zip(*people)]
+            hot.ahead(H.AHEAD["lock"], by_key)
+            seen = hot.ahead(H.AHEAD["seen"], [list(column) for column in zip(*deliveries)])
+            rows = hot.ahead(H.AHEAD["conversations"], by_key)
+            fast.seen.update((t, e) for t, e in seen.fetchall())
+            fast.rows.update(((r[20], r[21], r[22]), r) for r in rows.fetchall())
+            yield fast
+            hot.queue(conn, H.BATCH_RELEASE, ())
+            hot.settle()
+        except BaseException:
+            try:
+                if fast.pipe is not None:
+                    pipe, fast.pipe = fast.pipe, None
+                    pipe.__exit__(*sys.exc_info())
+            except Exception:  # noqa: BLE001 - the first error is the one that counts
+                pass
+            driver.execute(H.BATCH_UNDO)
+            self._unstage(conn, staged)   # nothing of the batch is copied in
+            raise
+        finally:
+            fast.conn, fast.pipe, fast.rows, fast.outbox, fast.writes = None, None, {}, [], Writes()
 
     def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
                            display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
@@ -207,7 +287,7 @@ class Conversations(Database):
 
         PostgreSQL: the writes of the usual event go in one pipeline (psycopg sends them
         without waiting for each reply: one round trip instead of five)."""
-        if not self.is_sqlite and outcome.submission is None:
+        if not self.is_sqlite and outcome.submission is None and self.hot.fast.conn is None:
             with self.hot.driver(conn).pipeline():
                 return self._apply(conn, conv, before, outcome, addressed, now, flow)
         return self._apply(conn, conv, before, outcome, addressed, now, flow)
@@ -225,24 +305,27 @@ class Conversations(Database):
                     after.pop(key, None)
                 else:
                     after[key] = value
-            # each answer row written bumped the version once (the triggers)
+            # each answer row written bumped the version once (the triggers); counted low
+            # when unsure (a held delete), the copy is merely never used
             self.stage(conn, (self.answers_cache.put, conv.key, conv.candidature_id,
                               conv.answers_rev + written, after,
                               None if outcome.view is None else (flow, outcome.view)))
-        self.hot.run(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
+        self.hot.queue(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
         self._save_dossier(conn, conv, outcome.dossier, now, bool(outcome.changes))
         return self.enqueue(conn, addressed, now)
 
     def _save_answer(self, conn: Connection, conv: ConversationRow, key: str, old: JSON,
                      new: JSON, now: datetime) -> int:
-        """Write one answer and its history; the number of answer rows written."""
+        """Write one answer and its history; how many answer rows it surely wrote."""
         at = self.hot.time(now)
+        written = 1
         if new is None:
-            written = int(self.hot.run(conn, H.DELETE_ANSWER, (conv.candidature_id, key)).rowcount)
+            cursor = self.hot.queue(conn, H.DELETE_ANSWER, (conv.candidature_id, key))
+            # a delete held for later (a batch read ahead) may find nothing: counted as none
+            written = int(cursor.rowcount) if cursor is not None and cursor.rowcount > 0 else 0
         else:
-            self.hot.run(conn, H.UPSERT_ANSWER, (conv.candidature_id, key, dumps(new), conv.person_id, at))
-            written = 1
-        self.hot.run(conn, H.HISTORY, (conv.candidature_id, key, None if old is None else dumps(old),
+            self.hot.queue(conn, H.UPSERT_ANSWER, (conv.candidature_id, key, dumps(new), conv.person_id, at))
+        self.hot.queue(conn, H.HISTORY, (conv.candidature_id, key, None if old is None else dumps(old),
                                        None if new is None else dumps(new), conv.person_id, at))
         return written
 
@@ -258,4 +341,4 @@ class Conversations(Database):
             conn.execute(update(T.candidatures).where(T.candidatures.c.id == conv.candidature_id)
                          .values(**values))
         elif changed:   # the common case, on the path of every answer
-            self.hot.run(conn, H.TOUCH_CANDIDATURE, (self.hot.time(now), conv.candidature_id))
+            self.hot.queue(conn, H.TOUCH_CANDIDATURE, (self.hot.time(now), conv.candidature_id))

@@ -121,9 +121,9 @@ answers = Table(
 _BUMP = "UPDATE candidatures SET answers_rev = answers_rev + 1 WHERE id = {row}.candidature_id"
 ANSWERS_REV_TRIGGERS: dict[str, tuple[str, ...]] = {
     "sqlite": tuple(
-        f"CREATE TRIGGER answers_rev_{event.lower()} AFTER {event} ON answers "
+        f"CREATE TRIGGER answers_rev_{change.lower()} AFTER {change} ON answers "
         f"BEGIN {_BUMP.format(row=row)}; END"
-        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))),
+        for change, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))),
     "postgresql": (
         "CREATE OR REPLACE FUNCTION answers_rev_bump() RETURNS trigger LANGUAGE plpgsql AS $$ "
         f"BEGIN IF TG_OP = 'DELETE' THEN {_BUMP.format(row='OLD')}; RETURN OLD; "
@@ -190,9 +190,20 @@ outbox = Table(
     Column("display_name", String(200)),      # the addressee's name (mentions in groups)
     Index("ix_outbox_pending", "status", "not_before"),
     # partial: the messages of an answer carry no key and write nothing here
-    Index("uq_outbox_dedup_key", "dedup_key", unique=True,
-          sqlite_where=text("dedup_key IS NOT NULL"), postgresql_where=text("dedup_key IS NOT NULL")),
+    Index("uq_outbox_dedup_key", "dedup_key", unique=True, sqlite_where=text("dedup_key IS NOT NULL")),
 )
+
+
+@event.listens_for(outbox, "before_create")
+def _partial_on_postgresql(target: Table, connection: Any, **_: Any) -> None:
+    """The dedup key's index is partial on PostgreSQL too. Said here, when a PostgreSQL
+    connection creates the table, not as `postgresql_where=` in the Index above: naming a
+    dialect's option loads that dialect, and every process (SQLite ones included) would
+    import SQLAlchemy's PostgreSQL dialect at start."""
+    if connection.dialect.name == "postgresql":
+        for index in target.indexes:
+            if index.name == "uq_outbox_dedup_key":
+                index.dialect_options["postgresql"]["where"] = text("dedup_key IS NOT NULL")
 
 checkpoints = Table(
     "checkpoints", metadata,
