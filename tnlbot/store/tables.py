@@ -117,7 +117,7 @@ answers = Table(
 
 # Every insert, update or delete of an answer bumps its candidature's `answers_rev`, in
 # the same statement (a row trigger): the version the hot path's read checks its cached
-# answers against (store/conversations.py). Created with the table and by migration 0013.
+# answers against (store/conversations.py). Created with the table and by migration 0014.
 _BUMP = "UPDATE candidatures SET answers_rev = answers_rev + 1 WHERE id = {row}.candidature_id"
 ANSWERS_REV_TRIGGERS: dict[str, tuple[str, ...]] = {
     "sqlite": tuple(

@@ -1,7 +1,7 @@
 """candidatures.answers_rev: bumped by a trigger on every write of one of its answers
 
-Revision ID: 0013_answers_rev
-Revises: 0012_outbox_send_data
+Revision ID: 0014_answers_rev
+Revises: 0013_file_fetches
 
 A process keeps a copy of the answers of the candidatures it serves and checks it
 against this version, read with the conversation under the candidature's lock; the
@@ -14,8 +14,8 @@ from alembic import op
 
 from tnlbot.store.tables import ANSWERS_REV_TRIGGERS
 
-revision = '0013_answers_rev'
-down_revision = '0012_outbox_send_data'
+revision = '0014_answers_rev'
+down_revision = '0013_file_fetches'
 branch_labels = None
 depends_on = None
 
