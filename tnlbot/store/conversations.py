@@ -15,7 +15,7 @@ from ..core.flow import JSON, Flow
 from . import hotpath as H
 from . import tables as T
 from .database import Database
-from .hotpath import Fast, NotAhead
+from .hotpath import Fast, NotAhead, Writes
 from .jsontext import dumps, loads
 
 
@@ -105,26 +105,25 @@ class Conversations(Database):
         Inside, in a savepoint: the batch's candidatures locked (in one order), then the
         deliveries already stored and the conversations with their answers read, in one
         round trip; `mark_seen` and `conversation` answer from them, and the hot path's writes
-        are queued in one pipeline (their replies not awaited; the outbox ids are read at
-        the end: `outbox_ids`). If anything raises, what the batch did is rolled back to
+        are held (hotpath.Writes), then sent in one pipeline, one statement per table, before
+        the next statement that reads and at the end (their replies not awaited; the outbox
+        ids are read last: `outbox_ids`). If anything raises, what the batch did is rolled back to
         the savepoint and the exception goes on: the caller runs the batch again, one
         savepoint per event, where a bad event fails alone."""
         hot, fast = self.hot, self.hot.fast
         driver = hot.driver(conn)
         if fast.conn is not None:
             raise NotAhead("a batch is already read ahead on this thread")
-        fast.conn, fast.seen, fast.rows, fast.touched, fast.other, fast.outbox = (
-            driver, set(), {}, set(), False, [])
+        fast.conn, fast.seen, fast.rows, fast.touched, fast.other = driver, set(), {}, set(), False
+        fast.writes, fast.outbox, fast.queued = Writes(), [], 0
         try:
             hot.queue(conn, H.BATCH_SAVEPOINT, ())
             deliveries = sorted({(t, e) for t, e, _, _ in keys})
             people = sorted({(t, c, u) for t, _, c, u in keys})
-            triples = ", ".join(["(?, ?, ?)"] * len(people))
-            by_key = [v for key in people for v in key]
-            hot.queue(conn, hot.statements.lock_of.format(keys=triples), by_key)
-            seen = hot.read(conn, H.SEEN_OF.format(pairs=", ".join(["(?, ?)"] * len(deliveries))),
-                            [v for pair in deliveries for v in pair])
-            rows = hot.read(conn, hot.statements.conversations_of.format(keys=triples), by_key)
+            by_key = [list(column) for column in zip(*people)]
+            hot.ahead(H.AHEAD["lock"], by_key)
+            seen = hot.ahead(H.AHEAD["seen"], [list(column) for column in zip(*deliveries)])
+            rows = hot.ahead(H.AHEAD["conversations"], by_key)
             fast.seen.update((t, e) for t, e in seen.fetchall())
             fast.rows.update(((r[19], r[20], r[21]), r) for r in rows.fetchall())
             yield fast
@@ -140,7 +139,7 @@ class Conversations(Database):
             driver.execute(H.BATCH_UNDO)
             raise
         finally:
-            fast.conn, fast.pipe, fast.rows, fast.outbox = None, None, {}, []
+            fast.conn, fast.pipe, fast.rows, fast.outbox, fast.writes = None, None, {}, [], Writes()
 
     def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
                            display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
