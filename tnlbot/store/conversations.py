@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Iterator, Sequence
@@ -101,8 +101,8 @@ class Conversations(Database):
     # ------------------------------------------------------------ inbound
     def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False when it was already processed."""
-        fast = self.hot.fast
-        if fast.conn is not None:       # a batch read ahead (PostgreSQL)
+        if not self.is_sqlite and self.hot.fast.conn is not None:   # a batch read ahead
+            fast = self.hot.fast
             key = (transport, external_id)
             if key in fast.seen:
                 return False
@@ -128,8 +128,7 @@ class Conversations(Database):
         """
         key = (transport, chat_id, user_id)
         statements = self.hot.statements
-        fast = self.hot.fast
-        if fast.conn is None:
+        if self.is_sqlite or self.hot.fast.conn is None:
             cached = self.answers_cache.get(key) if with_answers else None
             # SQLite reads the answers in the same statement when the copy is missing;
             # PostgreSQL reads them after the lock is held (a statement's snapshot predates
@@ -139,18 +138,23 @@ class Conversations(Database):
             row = self.hot.run(conn, query, key).fetchone()
             return None if row is None else self._conversation_row(conn, row, with_answers, joined,
                                                                    cached, key)
+        fast = self.hot.fast
         # a batch read ahead (PostgreSQL): its rows were read with their answers, once the
         # batch's candidatures were locked
         query = statements.conversation_and_answers if with_answers else statements.conversation
         if fast.other or not with_answers:      # a command may change anything
             fast.rows.clear()
+            fast.carried.clear()
             fast.other = False
-        row = fast.rows.pop((transport, chat_id, user_id), None)
-        if row is None or row[2] in fast.touched:  # not read ahead, or changed since
-            row = self.hot.read(conn, query, (transport, chat_id, user_id)).fetchone()
+        carried = fast.carried.pop(key, None)    # this conversation's earlier event in the batch
+        if carried is not None and fast.owner.get(carried.candidature_id) == key:
+            return carried
+        row = fast.rows.pop(key, None)
+        if row is None or row[2] in fast.owner:  # not read ahead, or changed since
+            row = self.hot.read(conn, query, key).fetchone()
             if row is None:
                 return None
-        fast.touched.add(row[2])
+        fast.owner[row[2]] = fast.keys[row[0]] = key
         return self._conversation_row(conn, row, with_answers, with_answers,
                                       self.answers_cache.get(key) if with_answers else None, key)
 
@@ -194,7 +198,9 @@ class Conversations(Database):
         driver = hot.driver(conn)
         if fast.conn is not None:
             raise NotAhead("a batch is already read ahead on this thread")
-        fast.conn, fast.seen, fast.rows, fast.touched, fast.other = driver, set(), {}, set(), False
+        fast.conn, fast.seen, fast.rows, fast.owner, fast.carried = driver, set(), {}, {}, {}
+        fast.keys = {}
+        fast.other = False
         fast.writes, fast.outbox, fast.queued = Writes(), [], 0
         staged = len(self._staged.get(conn, ()))   # what is copied in at the commit, so far
         try:
@@ -222,6 +228,7 @@ class Conversations(Database):
             raise
         finally:
             fast.conn, fast.pipe, fast.rows, fast.outbox, fast.writes = None, None, {}, [], Writes()
+            fast.carried = {}
 
     def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
                            display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
@@ -290,7 +297,28 @@ class Conversations(Database):
         if not self.is_sqlite and outcome.submission is None and self.hot.fast.conn is None:
             with self.hot.driver(conn).pipeline():
                 return self._apply(conn, conv, before, outcome, addressed, now, flow)
-        return self._apply(conn, conv, before, outcome, addressed, now, flow)
+        ids = self._apply(conn, conv, before, outcome, addressed, now, flow)
+        if not self.is_sqlite and self.hot.fast.conn is not None:
+            self._carry(conv, before, outcome)
+        return ids
+
+    def _carry(self, conv: ConversationRow, before: dict[str, JSON], outcome: Outcome) -> None:
+        """A batch read ahead: the conversation as this event leaves it, for its next event
+        in the batch (nothing to read again), when only its state and answers changed."""
+        fast, dossier = self.hot.fast, outcome.dossier
+        key = fast.keys.get(conv.id)
+        if key is None or conv.answers is None or outcome.submission is not None or (
+                dossier.status, dossier.version, dossier.amended) != (conv.status, conv.version, conv.amended):
+            return
+        answers = dict(before)
+        for name, value in outcome.changes:
+            if value is None:
+                answers.pop(name, None)
+            else:
+                answers[name] = value
+        # its answers' version and walk are not known here: not copied in, walked again
+        fast.carried[key] = replace(conv, state=outcome.state, answers=answers, answers_rev=-1,
+                                    walked=None)
 
     def _apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
                outcome: Outcome, addressed: list[Addressed], now: datetime,

@@ -226,7 +226,11 @@ class Fast(threading.local):
     pipe: Any = None                 # its pipeline context, while open
     seen: set[tuple[str, str]]       # deliveries stored before the batch, or marked in it
     rows: dict[tuple[str, str, str], Any]   # conversations read ahead, not yet used
-    touched: set[int]                # candidatures an event of the batch has used
+    # candidature -> the conversation (key) of the batch's last event on it: a row read
+    # ahead, or carried, is good only while no other conversation has used its candidature
+    owner: dict[int, tuple[str, str, str]]
+    carried: dict[tuple[str, str, str], Any]   # key -> its ConversationRow after its last event
+    keys: dict[int, tuple[str, str, str]]      # conversation id -> key, as looked up
     other: bool = False              # some other statement ran: what was read ahead may be stale
     writes: Writes                   # the hot path's writes, held
     outbox: list[Any]                # outbox INSERT cursors (their RETURNING ids), in order

@@ -18,6 +18,7 @@ How this file works:
 from __future__ import annotations
 
 import html
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Callable, Mapping
 
@@ -162,25 +163,27 @@ def keyboard(item: Outgoing, keys: _Keys, words: Mapping[str, str]) -> list[list
 
 
 def _action_rows(actions: tuple[Option, ...], keys: _Keys) -> list[list[dict]]:
-    """The shortcuts' rows: the same on every question for one recipient, so built once
-    for them (the prompts' action tuples are shared, looked up by identity) and copied."""
+    """The shortcuts' rows: the same on every question for one recipient, so kept per
+    recipient (with the prompts' shared action tuple they were built from, compared by
+    identity; the least recently used recipients go first) and copied out."""
     if not actions:
         return []
-    key = (keys.secret, keys.chat_id, keys.user_id, id(actions))
+    key = (keys.secret, keys.chat_id, keys.user_id)
     found = _ACTION_ROWS.get(key)
     if found is None or found[0] is not actions:
         buttons = [keys.button(a.label, ACTION, a.value.lstrip("/")) for a in actions]
         kept = [b for b in buttons if b is not None]
         width = 5 if all(len(a.label) <= 4 for a in actions) else 3
-        found = (actions, [kept[i:i + width] for i in range(0, len(kept), width)])
-        if len(_ACTION_ROWS) >= _ACTION_ROWS_MAX:
-            _ACTION_ROWS.clear()
-        _ACTION_ROWS[key] = found
+        found = _ACTION_ROWS[key] = (actions, [kept[i:i + width] for i in range(0, len(kept), width)])
+        if len(_ACTION_ROWS) > _ACTION_ROWS_MAX:
+            _ACTION_ROWS.popitem(last=False)
+    else:
+        _ACTION_ROWS.move_to_end(key)
     return [[dict(button) for button in row] for row in found[1]]
 
 
-_ACTION_ROWS: dict[tuple[bytes, str, str, int], tuple[tuple[Option, ...], list[list[dict]]]] = {}
-_ACTION_ROWS_MAX = 4096     # recipients x shortcut sets; emptied when full
+_ACTION_ROWS: OrderedDict[tuple[bytes, str, str], tuple[tuple[Option, ...], list[list[dict]]]] = OrderedDict()
+_ACTION_ROWS_MAX = 1024     # recipients (as many as the store's copies of answers)
 
 
 def _head(item: Outgoing, chat_id: str, user_id: str, mention: str, words: Mapping[str, str]) -> tuple[str, str]:
