@@ -201,11 +201,17 @@ class Dispatcher:
     def handle_batch(self, inbounds: Sequence[Inbound],
                      then: Callable[[Connection], None] | None = None,
                      steps: Sequence[Step | None] = ()) -> list[Handled | Exception]:
-        """Events in one transaction, one savepoint each (see `submit_batch`)."""
+        """Events in one transaction, one savepoint each (see `submit_batch`).
+
+        PostgreSQL: the batch is first tried read ahead (`_ahead`), in a few round trips;
+        if anything fails there, it is run again here one savepoint per event."""
         now = self.clock.now()
         results: list[Handled | Exception] = []
         with self.store.begin() as conn:
-            for index, inbound in enumerate(inbounds):
+            ahead = self._ahead(conn, inbounds, now, steps)
+            if ahead is not None:
+                results = ahead
+            for index, inbound in enumerate(inbounds if ahead is None else ()):
                 step = steps[index] if steps else None
                 try:
                     with self.store.savepoint(conn):
@@ -217,10 +223,41 @@ class Dispatcher:
                 then(conn)
         return results
 
+    def _ahead(self, conn: Connection, inbounds: Sequence[Inbound], now: datetime,
+               steps: Sequence[Step | None]) -> list[Handled | Exception] | None:
+        """PostgreSQL: the whole batch at once, its reads ahead and its writes in one
+        pipeline (the store's `ahead`); None when that failed and nothing of it remains
+        (the caller then runs it one savepoint per event, where a bad event fails alone).
+        A held file is taken once by its event: such a batch is not tried ahead."""
+        if self.store.is_sqlite or not inbounds or any(i.file is not None for i in inbounds):
+            return None
+        bounded = [_bounded(i) for i in inbounds]
+        done: list[tuple[Handled, int, int]] = []
+        try:
+            with self.store.ahead(conn, [(i.transport, i.external_id, i.chat_id, i.user_id)
+                                         for i in bounded]) as fast:
+                for index, inbound in enumerate(bounded):
+                    first = fast.queued
+                    handled = self._handle(conn, inbound, now, steps[index] if steps else None)
+                    done.append((handled, first, fast.queued))
+                queued = fast.outbox        # written out and settled when `ahead` ends
+        except Exception:   # rolled back to its savepoint: run again one savepoint per event
+            log.info("a batch of %d events is run again one by one", len(inbounds), exc_info=True)
+            return None
+        ids = self.store.outbox_ids(queued)
+        return [replace(handled, outbox_ids=ids[first:last]) if last > first else handled
+                for handled, first, last in done]
+
     def handle(self, inbound: Inbound, step: Step | None = None) -> Handled:
+        """One event, one transaction. PostgreSQL: first tried read ahead as a batch of one
+        (its reads in one round trip, its writes in another); if that fails, run again."""
         inbound = _bounded(inbound)
         now = self.clock.now()
         with self.store.begin() as conn:
+            if not self.store.is_sqlite:
+                ahead = self._ahead(conn, [inbound], now, [step] if step is not None else ())
+                if ahead is not None and isinstance(ahead[0], Handled):
+                    return ahead[0]
             return self._handle(conn, inbound, now, step)
 
     def _handle(self, conn: Connection, inbound: Inbound, now: datetime,

@@ -13,6 +13,7 @@ from ..core.events import Addressed, OutKind, Outgoing
 from . import hotpath as H
 from . import tables as T
 from .database import Database
+from .hotpath import NotAhead
 from .jsontext import dumps
 
 
@@ -52,6 +53,11 @@ class Outbox(Database):
         The messages of one event go in one INSERT of several rows (ids grow in order)."""
         ids: list[int] = []
         at = self.hot.time(now)
+        if not self.is_sqlite and self.hot.fast.conn is not None:   # a batch read ahead: held
+            if any(item.dedup_key for item in items):
+                raise NotAhead("a keyed message in a batch read ahead")
+            self.hot.hold_outbox([self._given(item, at) for item in items])
+            return ids
         plain: list[Any] = []
         for item in items:
             if item.dedup_key:
@@ -60,6 +66,12 @@ class Outbox(Database):
             else:
                 plain += self._given(item, at)
         return ids + self._flush(conn, plain)
+
+    @staticmethod
+    def outbox_ids(cursors: list[Any]) -> tuple[int, ...]:
+        """The ids of the rows held in a batch read ahead, in order, once its pipeline is
+        settled (each statement's rows have growing ids, in the order they were given)."""
+        return tuple(i for cursor in cursors for i in sorted(int(r[0]) for r in cursor.fetchall()))
 
     def enqueue_many(self, conn: Connection, items: list[Addressed], now: datetime) -> dict[str, int]:
         """Queue scheduled messages in one statement per chunk: dedup key -> new outbox id.
