@@ -30,7 +30,7 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     locale = args.locale if args.locale in catalog.locales else "fr"
     store = _store(settings)
     try:
-        campaign = _find(store, args.slug)
+        campaign = _find(store, args.slug, settings)
         if campaign is None:
             return 1
         if campaign.flow_id not in flows:
