@@ -180,3 +180,19 @@ def test_create_and_edit_take_the_same_schedule_options(db, capsys):
                  "--yes"]) == 0
     [row] = campaigns(db)
     assert json.loads(row.config)["reminders"] == {"before_days": [5], "inactivity_days": 0, "max_per_person": 1}
+
+
+def test_the_report_command_says_what_it_wrote_in_the_operators_language(db, capsys, monkeypatch, tmp_path):
+    assert main(["campaign", "create", "rep", "--flow", "tnl-2022", "--opens", "2024-06-12",
+                 "--closes", "2024-11-08"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
+    assert main(["campaign", "report", "rep", "--out", str(tmp_path / "fr")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.endswith(" octets") for line in lines[:-1]) and len(lines) >= 2
+    assert lines[-1].startswith("commencées 0, déposées 0, modifiées sans nouveau dépôt 0, brouillons 0")
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
+    assert main(["campaign", "report", "rep", "--out", str(tmp_path / "en")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.endswith(" bytes") for line in lines[:-1])
+    assert lines[-1].startswith("started 0, submitted 0, amended not resubmitted 0, drafts 0")
