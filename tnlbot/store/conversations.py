@@ -101,7 +101,7 @@ class Conversations(Database):
     # ------------------------------------------------------------ inbound
     def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False when it was already processed."""
-        if not self.is_sqlite and self.hot.fast.conn is not None:   # a batch read ahead
+        if not self.is_sqlite and self.hot.ahead_on(conn):   # a batch read ahead
             fast = self.hot.fast
             key = (transport, external_id)
             if key in fast.seen:
@@ -128,7 +128,7 @@ class Conversations(Database):
         """
         key = (transport, chat_id, user_id)
         statements = self.hot.statements
-        if self.is_sqlite or self.hot.fast.conn is None:
+        if self.is_sqlite or not self.hot.ahead_on(conn):
             cached = self.answers_cache.get(key) if with_answers else None
             # SQLite reads the answers in the same statement when the copy is missing;
             # PostgreSQL reads them after the lock is held (a statement's snapshot predates
@@ -298,7 +298,7 @@ class Conversations(Database):
             with self.hot.driver(conn).pipeline():
                 return self._apply(conn, conv, before, outcome, addressed, now, flow)
         ids = self._apply(conn, conv, before, outcome, addressed, now, flow)
-        if not self.is_sqlite and self.hot.fast.conn is not None:
+        if not self.is_sqlite and self.hot.ahead_on(conn):
             self._carry(conv, before, outcome)
         return ids
 
