@@ -74,6 +74,7 @@ class Outgoing:
     mime: str = ""
     data: str = ""                       # DOCUMENT: the bytes, base64-encoded
     update: bool = False                 # PROMPT: replaces the last prompt with this ref
+    answered: str = ""                   # PROMPT: the choice just made on the question before it
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind.value, "text": self.text}
@@ -97,6 +98,8 @@ class Outgoing:
             out["selected"] = list(self.selected)
         if self.update:
             out["update"] = True
+        if self.answered:
+            out["answered"] = self.answered
         return out
 
     @staticmethod
@@ -114,6 +117,7 @@ class Outgoing:
             mime=raw.get("mime", ""),
             data=raw.get("data", ""),
             update=bool(raw.get("update", False)),
+            answered=raw.get("answered", ""),
         )
 
 

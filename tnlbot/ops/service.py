@@ -61,7 +61,8 @@ class Lifecycle:
         stop.set()
 
     async def drain(self, app: Any) -> int:
-        """Send what is due now, for at most `drain_seconds`; returns how many were sent."""
+        """Send what is due now, for at most `drain_seconds`; returns how many were sent.
+        Edits settling answered questions are cosmetic: left deferred, for the next start."""
         sent = 0
 
         async def flush_all() -> None:
@@ -69,7 +70,7 @@ class Lifecycle:
             while True:
                 done = 0
                 for name in list(app.transports):
-                    done += await app.relay.flush(name)
+                    done += await app.relay.flush(name, edits=False)   # edits wait for the next start
                 sent += done
                 if not done:
                     return

@@ -20,6 +20,9 @@ How this file works:
   with `not_before` (bounded attempts, then `failed`); unreachable -> the
   chat is marked unreachable, its pending rows `failed`; uncertain ->
   `uncertain`, never resent.
+- Edits settling an answered question are cosmetic: sent after what people wait
+  for, from spare send budget only; under send limits one still waiting when
+  the person answers again is settled `superseded` instead of being sent.
 """
 from __future__ import annotations
 
@@ -149,7 +152,7 @@ class Relay:
             return conn.execute(update(o).where(o.c.status == "sending").values(
                 status="uncertain", error="interrupted while sending")).rowcount
 
-    async def flush(self, name: str, chats: Collection[str] = ()) -> int:
+    async def flush(self, name: str, chats: Collection[str] = (), edits: bool = True) -> int:
         """Send every due row of one transport; returns how many were sent.
 
         Chats are served side by side (at most PARALLEL at once), each in order, what a
@@ -157,27 +160,52 @@ class Relay:
         question. An edit that would have to wait for the rate limiter, or take a token
         a question is waiting for, or (a transport with `settle_later`) whose chat was
         asked a question less than SETTLE_QUIET seconds ago, is deferred (status
-        `deferred`) until the relay has nothing else to send. With `chats`, only those (what a batch just committed:
-        sent at once, without waiting for the loop); a chat is served by one flush at a
-        time."""
+        `deferred`) until the relay has nothing else to send; under send limits, until the
+        person answers again at most (`_supersede`). With `chats`, only those (what a batch
+        just committed: sent at once, without waiting for the loop); a chat is served by one
+        flush at a time. Without `edits` (draining before an exit), no edit is sent: they
+        stay deferred for the next start."""
         transport = self.transports[name]
         limiter = self.limiters.get(name)
         queues = self._queues(self.store.due_messages(name, self.clock.now(), chats=chats))
         urgent = any(not _cosmetic(row) for rows in queues.values() for row in rows)
-        if (not urgent and not chats and self._deferred.get(name, True)
+        if (not urgent and not chats and edits and self._deferred.get(name, True)
                 and (limiter is None or not limiter.waiting)):
             self._deferred[name] = False         # (unknown at start-up: looked for once)
             if self.store.undefer_messages(name):
                 queues = self._queues(self.store.due_messages(name, self.clock.now()))
         gate = self._gate      # shared by every flush: few sends claimed and not yet on the wire
-        done = await asyncio.gather(*(self._flush_chat(transport, rows, limiter, gate)
+        done = await asyncio.gather(*(self._flush_chat(transport, rows, limiter, gate, edits)
                                       for rows in queues.values()))
         await self.ledger.written()
         deferred = [row_id for _, later in done for row_id in later]
-        if deferred:
+        if limiter is not None and limiter.limited:
+            self._supersede(name, queues, deferred)
+        elif deferred:
             self.store.defer_messages(deferred)
+        if deferred:
             self._deferred[name] = True
         return sum(sent for sent, _ in done)
+
+    def _supersede(self, name: str, queues: dict[str, list[OutboxRow]], deferred: list[int]) -> None:
+        """Under send limits, an edit settling a question is cosmetic: it waits for spare
+        budget only until the person answers again. Then it is settled `superseded` (the
+        choice it would show heads the next question: Outgoing.answered) and never sent: of
+        each person's edits, only the latest may still go out. `deferred` keeps the others."""
+        newest: dict[tuple[str, str], int] = {}
+        for rows in queues.values():
+            for row in rows:
+                if _cosmetic(row) and row.id > newest.get((row.chat_id, row.user_id), 0):
+                    newest[(row.chat_id, row.user_id)] = row.id
+        if not newest:
+            return
+        keep = set(newest.values())
+        dropped = [row_id for row_id in deferred if row_id not in keep]
+        deferred[:] = [row_id for row_id in deferred if row_id in keep]
+        self.store.defer_messages(deferred, dropped,
+                                  [(name, chat, user, row_id) for (chat, user), row_id in newest.items()])
+        if dropped:
+            log.debug("%d settling edits superseded by later answers", len(dropped))
 
     def _queues(self, rows: list[OutboxRow]) -> dict[str, list[OutboxRow]]:
         """Due rows per chat, in order, up to a row that must wait; settling edits last."""
@@ -196,7 +224,8 @@ class Relay:
         return queues
 
     async def _flush_chat(self, transport: Transport, rows: list[OutboxRow],
-                          limiter: RateLimiter | None, gate: asyncio.Semaphore) -> tuple[int, list[int]]:
+                          limiter: RateLimiter | None, gate: asyncio.Semaphore,
+                          edits: bool = True) -> tuple[int, list[int]]:
         sent, deferred = 0, list[int]()
         key = (rows[0].transport, rows[0].chat_id)
         lock = self._chat_locks.get(key) or self._chat_locks.setdefault(key, asyncio.Lock())
@@ -204,8 +233,8 @@ class Relay:
         quiet = float(getattr(transport, "settle_quiet", SETTLE_QUIET))
         async with gate, lock:
             for row in rows:
-                if _cosmetic(row) and (limiter is not None or later):
-                    if deferred or (later and (self._asked_lately(key, quiet) if quiet > 0 else sent)) or (
+                if _cosmetic(row) and (limiter is not None or later or not edits):
+                    if deferred or not edits or (later and (self._asked_lately(key, quiet) if quiet > 0 else sent)) or (
                             limiter is not None and not limiter.try_acquire(row.chat_id)):
                         deferred.append(row.id)
                         continue

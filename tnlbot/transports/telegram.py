@@ -156,9 +156,10 @@ class Telegram(Receiving):
             if not message_id and item.kind is OutKind.SETTLED:
                 return SendResult(SendStatus.SENT)
         group = row.chat_id.startswith("-")
-        # the translated button words serve a multiple choice's "validate" and a group's mention
-        # (both as queued with the row; looked up only for rows queued without them)
-        words = (self.words(self.store.locale_for(row)) if group or (item.multi and item.ref) else None)
+        # the translated words serve a multiple choice's "validate", a group's mention and the
+        # line recording a choice (as queued with the row; looked up only for rows queued without)
+        words = (self.words(self.store.locale_for(row)) if group or item.answered or (item.multi and item.ref)
+                 else None)
         name = self.store.name_for(row) if group else ""
 
         def calls(chat_id: str, edit: str) -> list[dict]:
@@ -195,7 +196,8 @@ class Telegram(Receiving):
 
     def words(self, locale: str) -> dict[str, str]:
         return {"validate": self.catalog(locale, "telegram.validate"),
-                "for_member": self.catalog(locale, "telegram.for_member")}
+                "for_member": self.catalog(locale, "telegram.for_member"),
+                "answered": self.catalog(locale, "telegram.answered")}
 
     async def fetch_file(self, ref: str, size: int) -> bytes:
         """The bytes of a document a person sent (refused above Telegram's 20 MB)."""

@@ -13,7 +13,9 @@ How this file works:
   shortcuts (Retour, Passer...). Each button carries signed data (see
   telegram_codec). A SETTLED item replaces the keyboard of its prompt with
   one button showing the answer (pressing it asks the question again); a
-  PROMPT with `update` edits the prompt in place.
+  PROMPT with `update` edits the prompt in place. A PROMPT that follows a
+  choice starts with a line recording it (`answered`): the settling edit is
+  cosmetic, and the relay drops it when the chat's send budget has no room.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_LABEL = 60
 LONG_CHOICE = 30      # longer choices are listed in full in the text, numbered on buttons
-WORDS = {"validate": "✅ Valider ({n})", "for_member": "Pour {name} (répondez en citant ce message) :"}
+WORDS = {"validate": "✅ Valider ({n})", "for_member": "Pour {name} (répondez en citant ce message) :",
+         "answered": "✓ {value}"}
 _NO_PREVIEW = {"is_disabled": True}
 
 
@@ -160,8 +163,14 @@ def _action_rows(actions: tuple[Option, ...], keys: _Keys) -> list[list[dict]]:
 
 
 def _head(item: Outgoing, chat_id: str, user_id: str, mention: str, words: Mapping[str, str]) -> tuple[str, str]:
-    """(html, plain) of what goes before the text: progress and, in groups, whose turn."""
+    """(html, plain) of what goes before the text: the choice just made on the question
+    before (its record in the chat, whether or not the edit settling that question is
+    ever sent), progress and, in groups, whose turn."""
     html_parts, plain_parts = [], []
+    if item.answered:
+        line = words["answered"].format(value=item.answered)
+        html_parts.append(_esc(line))
+        plain_parts.append(line)
     if item.header:
         html_parts.append(f"<i>{_esc(item.header)}</i>")
         plain_parts.append(item.header)
