@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine
 
 import tnlbot
+from tnlbot.campaigns import reminders
 from tnlbot.campaigns.claims import ORG_FIELDS
 from tnlbot.store import Store
 from tnlbot.store import hotpath as H
@@ -65,6 +66,8 @@ def hot_statements() -> dict[str, str]:
     found["outbox_rows(3)"] = H.outbox_rows(3)
     found["outbox_rows(2, returning=False)"] = H.outbox_rows(2, returning=False)
     found["ANSWERS_OF(2 keys)"] = H.ANSWERS_OF.format(marks="?, ?")
+    found["reminders.DUE_MEMBERS(2 ids)"] = reminders.DUE_MEMBERS.format(marks="?, ?")
+    found["reminders.LOG_OF(2 ids)"] = reminders.LOG_OF.format(marks="?, ?")
     columns = sorted(ORG_FIELDS.values())      # identity.sync_organisation: every column at once
     found["identity.sync_organisation"] = ("UPDATE organisations SET " + ", ".join(f"{c} = ?" for c in columns)
                                            + " WHERE id = ?")
@@ -78,7 +81,8 @@ def _fields(is_sqlite: bool) -> list[tuple[str, str]]:
 
 # parts of statements, checked as the statements they make up
 PARTS = {"tnlbot.store.hotpath.CONVERSATION_COLUMNS", "tnlbot.store.hotpath.OUTBOX_HEAD",
-         "tnlbot.store.hotpath.ANSWERS_OF"}
+         "tnlbot.store.hotpath.ANSWERS_OF", "tnlbot.campaigns.reminders.DUE_MEMBERS",
+         "tnlbot.campaigns.reminders.LOG_OF"}
 
 
 def for_database(name: str, is_sqlite: bool) -> bool:

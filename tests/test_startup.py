@@ -1,6 +1,7 @@
 """Start-up problems through the real `tnlbot` command: one clear line each, exit code 2, no traceback."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -111,3 +112,60 @@ def test_the_terminal_reaches_its_first_prompt_without_what_it_does_not_use(tmp_
     assert sorted(name for name in first if name in NOT_ON_THE_TERMINAL_PATH) == []
     # a store whose schema is current is opened without Alembic
     assert "alembic" in first and "alembic" not in again
+    # on a store whose schema is current, SQLite's start never loads PostgreSQL's dialect
+    assert sorted(name for name in again if "postgresql" in name) == []
+
+
+# What a restart of the terminal has imported when it prints its first line (the person
+# waits for it): `tnlbot` run by a driver that notes `sys.modules` at the first write to
+# stdout, then lets the chat go on as usual.
+FIRST_LINE_DRIVER = """
+import io, json, runpy, sys
+seen = []
+class Watch(io.TextIOBase):
+    def __init__(self, real):
+        self.real = real
+    def write(self, text):
+        if not seen:
+            seen.append(sorted(sys.modules))
+        return self.real.write(text)
+    def flush(self):
+        self.real.flush()
+    def isatty(self):
+        return False
+sys.stdout = Watch(sys.stdout)
+sys.argv = ["tnlbot"]
+try:
+    runpy.run_module("tnlbot", run_name="__main__", alter_sys=True)
+finally:
+    sys.stdout.flush()
+    sys.stderr.write("\\nMODULES " + json.dumps(seen[0] if seen else []) + "\\n")
+"""
+
+NOT_BEFORE_THE_FIRST_PROMPT = (
+    "sqlalchemy.dialects.postgresql",                            # SQLite needs none of it
+    "tnlbot.jury.chat", "tnlbot.jury.assess", "tnlbot.jury.exports", "tnlbot.jury.erasure",
+    "tnlbot.jury.privacy", "tnlbot.jury.rules",                  # a jury command, a submission
+    "tnlbot.flowbook.carry", "tnlbot.flowbook.diff", "tnlbot.flowbook.notice",   # a draft behind its flow
+    "tnlbot.campaigns.closing",                                  # the scheduler's first tick
+    "tarfile",                                                   # a backup or a restore
+    "platformdirs",                                              # no database configured
+)
+
+
+def test_the_resumed_question_is_printed_before_the_features_it_does_not_need_are_imported(
+        tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TNLBOT_", "LC_"))}
+    environ.update(LANG="fr_FR.UTF-8", TNLBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}")
+    runs = [subprocess.run([sys.executable, "-c", FIRST_LINE_DRIVER], input=line, capture_output=True,
+                           text=True, timeout=60, env=environ, cwd=ROOT, check=False)
+            for line in ("Mairie de Saint-Test\n", "")]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    again = runs[1]
+    assert again.stdout.startswith("Bon retour")     # the restart resumes where the person was:
+    assert "Quel est le nom de votre collectivité" not in again.stdout    # past the first question
+    report = [line for line in again.stderr.splitlines() if line.startswith("MODULES ")]
+    before = set(json.loads(report[-1].removeprefix("MODULES ")))
+    assert "tnlbot.core.engine" in before and "tnlbot.store" in before   # the driver saw the start
+    assert sorted(name for name in before if name.startswith(NOT_BEFORE_THE_FIRST_PROMPT)) == []

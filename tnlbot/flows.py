@@ -6,7 +6,7 @@ operator fixes a flow in one pass (`tnlbot check-flows`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -232,6 +232,8 @@ class _Builder:
 
 
 CAMPAIGN_BOUNDS = ("campaign.opens", "campaign.closes")
+EDITION = "{edition}"      # in a title or intro: the flow's edition (its year)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 def _date_bound(raw: Any) -> bool:
@@ -247,8 +249,14 @@ def _date_bound(raw: Any) -> bool:
 
 def dated_warnings(flow: Flow, today: date) -> list[str]:
     """Bounds that were right for a past edition: a fixed latest date already past (write
-    `max: campaign.closes`), year choices that stop before last year."""
+    `max: campaign.closes`), year choices that stop before last year, a title naming
+    another year than the flow's edition (write {edition})."""
     found = []
+    for locale, texts in flow.texts.items():
+        stale = sorted({y for y in _YEAR.findall(texts.title) if int(y) != flow.edition})
+        if stale and flow.edition:
+            found.append(f"title ({locale}) names {', '.join(stale)}, the flow's edition is {flow.edition} "
+                         f"(write {EDITION} for the edition)")
     for q in flow.questions.values():
         if q.kind is Kind.DATE and q.max_date and q.max_date not in CAMPAIGN_BOUNDS \
                 and q.max_date < today.isoformat():
@@ -320,6 +328,14 @@ def _texts(path: Path, raw: Any, volets: list[Volet], questions: dict[str, Quest
                      MappingProxyType(vtexts), MappingProxyType(qtexts))
 
 
+def _named(texts: FlowTexts, edition: Any) -> FlowTexts:
+    """The title and intro name the flow's edition where they say {edition}: the year is
+    written once, in the flow, never in each language's title."""
+    def named(text: str) -> str:
+        return text.replace(EDITION, str(edition)) if EDITION in text else text
+    return replace(texts, title=named(texts.title), intro=named(texts.intro))
+
+
 def _question_text(check: _Checker, qid: str, q: Question, qraw: dict) -> QuestionText:
     choices = qraw.get("choices") or {}
     for choice in q.choices:
@@ -361,7 +377,7 @@ def build_flow(name: str, raw: Any, raw_texts: dict[str, Any], problems: list[st
     for locale, traw in raw_texts.items():
         built = _texts(path.with_name(f"{name}.{locale}.yaml"), traw, volets, questions, problems)
         if built is not None:
-            texts[locale] = built
+            texts[locale] = _named(built, raw.get("edition", 0))
     if problems:
         raise FlowError(problems)
     grading = raw.get("grading") or {}

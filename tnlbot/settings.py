@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_data_dir
 from sqlalchemy.engine import make_url
 
 from .flows import BUNDLED as BUNDLED_FLOWS
@@ -65,6 +64,7 @@ class Settings:
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
+        from platformdirs import user_data_dir   # only without a configured database
         folder = private_folder(Path(user_data_dir("tnlbot", appauthor=False)))
         return Store.sqlite_url(folder / "tnlbot.db")
 
@@ -78,4 +78,5 @@ def crypto_store_dir(database_url: str, configured: str = "") -> Path:
     if url is not None and url.get_backend_name() == "sqlite" and url.database \
             and url.database != ":memory:":
         return Path(url.database).expanduser().resolve().parent / CRYPTO_FOLDER
+    from platformdirs import user_data_dir
     return Path(user_data_dir("tnlbot", appauthor=False)) / CRYPTO_FOLDER

@@ -27,34 +27,57 @@ def operator(badge, monkeypatch, capsys):
     return run
 
 
-def test_the_operator_registers_lists_and_removes_jury_members(operator, badge):
+def test_the_operator_registers_lists_and_removes_jury_members(operator, badge, monkeypatch):
     slug = "tnl-2025-badge-test"
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")            # the operator's language, from locales/
     assert operator("jury", "add", "--campaign", slug, "--console", "juge", "--name", "Camille") == (
-        0, f"added: console user juge ({slug})\n")
-    assert "already on the jury" in operator("jury", "add", "--campaign", slug, "--console", "juge")[1]
+        0, f"ajouté au jury : console personne juge ({slug})\n")
+    assert operator("jury", "add", "--campaign", slug, "--console", "juge") == (
+        0, f"déjà membre du jury : console personne juge ({slug})\n")
     assert operator("jury", "add", "--campaign", slug, "--matrix", "!jury:example.org")[0] == 0
-    assert operator("jury", "add", "--campaign", slug, "--telegram", "-100200300")[0] == 0
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
+    assert operator("jury", "add", "--campaign", slug, "--telegram", "-100200300") == (
+        0, f"added to the jury: telegram room -100200300 ({slug})\n")
     code, out = operator("jury", "list", "--campaign", slug)
     assert code == 0 and out.splitlines() == [
         f"{slug}\tconsole\tuser\tjuge\tCamille",
         f"{slug}\tmatrix\troom\t!jury:example.org\t",
         f"{slug}\ttelegram\troom\t-100200300\t"]
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
+    assert operator("jury", "list", "--campaign", slug)[1].splitlines()[1] == (
+        f"{slug}\tmatrix\tsalon\t!jury:example.org\t")
     assert "Ville d'Alice" in Chat(badge.app, "juge").say("/jury liste")
-    assert operator("jury", "remove", "--campaign", slug, "--console", "juge")[0] == 0
+    assert operator("jury", "remove", "--campaign", slug, "--console", "juge") == (
+        0, f"retiré du jury : console personne juge ({slug})\n")
+    assert operator("jury", "remove", "--campaign", slug, "--console", "juge") == (
+        1, f"pas membre du jury : console personne juge ({slug})\n")
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
     assert operator("jury", "remove", "--campaign", slug, "--console", "juge") == (
         1, f"not on the jury: console user juge ({slug})\n")
+    assert operator("jury", "remove", "--campaign", slug, "--telegram", "-100200300") == (
+        0, f"removed from the jury: telegram room -100200300 ({slug})\n")
+    assert operator("jury", "remove", "--campaign", slug, "--matrix", "!jury:example.org")[0] == 0
+    assert operator("jury", "list", "--campaign", slug) == (0, "no jury member\n")
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
+    assert operator("jury", "list") == (0, "aucun membre du jury\n")
     assert "réservées aux membres du jury" in Chat(badge.app, "juge").say("/jury liste")
 
 
-def test_an_unknown_campaign_is_named(operator):
-    assert operator("jury", "add", "--campaign", "nulle-part", "--console", "juge") == (
-        1, "no campaign 'nulle-part'\n")
-    assert operator("jury", "export", "--campaign", "nulle-part")[0] == 1
+def test_an_unknown_campaign_is_named(operator, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
+    told = "aucune campagne « nulle-part » : tapez tnlbot campaign list pour voir les campagnes\n"
+    assert operator("jury", "add", "--campaign", "nulle-part", "--console", "juge") == (1, told)
+    assert operator("jury", "export", "--campaign", "nulle-part") == (1, told)
+    assert operator("jury", "purge-drafts", "--campaign", "nulle-part") == (1, told)
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
+    assert operator("jury", "list", "--campaign", "nulle-part") == (
+        1, 'no campaign "nulle-part": type tnlbot campaign list to see the campaigns\n')
 
 
-def test_the_operator_exports_every_format_into_a_folder(operator, tmp_path):
+def test_the_operator_exports_every_format_into_a_folder(operator, tmp_path, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
     code, out = operator("jury", "export", "--campaign", "tnl-2025-badge-test", "--out", str(tmp_path))
-    assert code == 0
+    assert code == 0 and all(line.endswith(" octets") for line in out.splitlines())
     written = {line.split("\t")[0].rsplit("/", 1)[-1]: int(line.split("\t")[1].split()[0])
                for line in out.splitlines()}
     assert sorted(written) == ["candidature.schema.json", "candidatures-tnl-2025-badge-test.csv",
@@ -70,10 +93,11 @@ def test_the_operator_exports_every_format_into_a_folder(operator, tmp_path):
     assert len(zipfile.ZipFile(tmp_path / "dossiers-tnl-2025-badge-test.zip").namelist()) == 4
 
 
-def test_one_format_in_english(operator, tmp_path):
+def test_one_format_in_english(operator, tmp_path, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
     code, out = operator("jury", "export", "--campaign", "tnl-2025-badge-test", "--format", "ods",
                          "--locale", "en", "--out", str(tmp_path))
-    assert code == 0 and out.count("\n") == 1
+    assert code == 0 and out.count("\n") == 1 and out.endswith(" bytes\n")
     from odf.opendocument import load
     from odf.table import Table
     sheets = [t.getAttribute("name") for t in load(str(tmp_path / "candidatures-tnl-2025-badge-test.ods"))

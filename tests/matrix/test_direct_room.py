@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +15,17 @@ from tnlbot.store.attachments import content
 from .conftest import QUESTION, Room, direct_room
 
 pytestmark = pytest.mark.synapse
+
+
+@pytest.fixture(autouse=True)
+def no_event_failed(caplog):
+    """The bot's log: an event that failed in its batch (retried, replayed) fails the test
+    with its traceback, instead of a reply that never comes."""
+    caplog.set_level("WARNING")
+    yield
+    failed = [r for r in caplog.records if r.name.startswith("tnlbot") and (
+        r.levelname in ("ERROR", "CRITICAL") or "failed" in r.getMessage())]
+    assert not failed, "\n".join(caplog.text.splitlines()[-40:])
 
 IDENTIFICATION = [
     ("Mairie de Saint-Libre", "De quel type de structure"),
@@ -223,3 +235,57 @@ def stored_file(store, ref: str) -> bytes | None:
 
 def answers(bot) -> dict:
     return candidature(bot.app.store)[1]
+
+
+RECEIVE_READS = ("prompt_sent_as", "last_prompt_message", "conversation_locale", "was_handled")
+
+
+def spy_reads(store, monkeypatch) -> list[tuple[str, str, bool]]:
+    """Record each store read the receiving side could make: (method, calling module, whether
+    it ran in the caller's transaction)."""
+    calls: list[tuple[str, str, bool]] = []
+    def spied(name: str, real):
+        def spy(*args, **kwargs):
+            calls.append((name, sys._getframe(1).f_globals.get("__name__", ""),
+                          kwargs.get("conn") is not None))
+            return real(*args, **kwargs)
+        return spy
+    for name in RECEIVE_READS:
+        monkeypatch.setattr(store, name, spied(name, getattr(store, name)))
+    return calls
+
+
+async def test_after_a_restart_taps_replies_and_edits_are_read_in_their_own_transaction(
+        bot, agents, monkeypatch):
+    """A restarted bot remembers no question it sent: which question a tap or a reply answers,
+    whether an edited message was handled and which language to answer in are read from the
+    store, inside the event's transaction (the dispatcher's `Lookup`), never beside it."""
+    await bot.start()
+    agent = await agents("agent")
+    room, _ = await direct_room(agent, bot)
+    typed = await agent.say(room.id, "Mairie de Saint-Libre")
+    await room.next_question()
+    kind = await room.answer("/langue en")
+    assert "What type of organisation" in kind, kind
+    await bot.stop()
+    reads = spy_reads(bot.app.store, monkeypatch)
+    await bot.start()
+
+    siren = await room.tap(kind, "2️⃣")                           # the question, from the store
+    assert "SIREN" in siren
+    assert answers(bot)["type_collectivite"] == "epci"
+    (told,) = await room.react(kind, "4️⃣")                        # now an earlier question
+    assert "This reaction is on an earlier question" in told
+    (changed,) = await room.say("3", reply_to=kind.event_id)       # a reply to it changes it
+    assert "Your answer has been changed" in changed
+    assert answers(bot)["type_collectivite"] == "departement"
+    await agent.send(room.id, {"msgtype": "m.text", "body": "* Mairie de Saint-Libre !",
+                               "m.new_content": {"msgtype": "m.text", "body": "Mairie de Saint-Libre !"},
+                               "m.relates_to": {"rel_type": "m.replace", "event_id": typed}})
+    (edited,) = await room.read()
+    assert "You edited a message" in edited
+    assert answers(bot)["nom_collectivite"] == "Mairie de Saint-Libre"
+
+    beside = [c for c in reads if c[1].startswith("tnlbot.transports.matrix") and not c[2]]
+    assert beside == [], "read outside the event's transaction"
+    assert {name for name, _, inside in reads if inside} == set(RECEIVE_READS)

@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 from tnlbot.core.events import Addressed, Outgoing, OutKind
 from tnlbot.store import tables as T
 from tnlbot.store.attachments import content
+from tnlbot.store.fetches import DELAYS, file_fetches
 from tnlbot.transports.telegram_webhook import SECRET_HEADER, WebhookConfig
 
+from .conftest import Screen
 from .test_telegram_chat import answers
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -160,18 +162,73 @@ async def test_documents_are_checked_before_download(bot_session):
     assert [c.method for c in session.fake.calls].count("getFile") == 1
 
 
-async def test_a_document_telegram_cannot_hand_over_is_answered_with_its_file_id(bot_session):
+async def at_the_file_question(person) -> None:
+    for line in ("/start", "/aller 2"):
+        await person.says(line)
+    for label in ("Oui", "Oui"):
+        await person.presses(label)
+    await person.says("Une stratégie votée en 2021.")
+    await person.presses("Oui")
+    assert "Envoyez le fichier en pièce jointe" in await person.says("15/03/2021")
+
+
+def next_try(session):
+    with session.app.store.begin() as conn:
+        return conn.execute(select(func.min(file_fetches.c.due_at))).scalar()
+
+
+def getfiles(session) -> int:
+    return [c.method for c in session.fake.calls].count("getFile")
+
+
+async def test_a_document_telegram_did_not_hand_over_at_first_is_fetched_again_later(bot_session):
     session = await bot_session("tnl-2022")
     alice = session.person(308, "Alice")
-    for line in ("/start", "/aller 2"):
-        await alice.says(line)
-    for label in ("Oui", "Oui"):
-        await alice.presses(label)
-    await alice.says("Une stratégie votée en 2021.")
-    await alice.presses("Oui")
-    await alice.says("15/03/2021")
-    await alice.sends_document("deliberation.pdf", 120_000)          # getFile: invalid file_id
-    assert answers(session, alice)["deliberation"]["ref"] == "up-deliberation.pdf"
+    await at_the_file_question(alice)
+    session.fake.fail_next("getFile", 502, "Bad Gateway")                 # the first download fails
+    await alice.sends_document("deliberation.pdf", len(PDF), data=PDF)
+    assert answers(session, alice)["deliberation"]["ref"] == "up-deliberation.pdf"   # its handle, for now
+    assert getfiles(session) == 1
+    assert await session.telegram.refetch_due() == 0 and getfiles(session) == 1      # not due yet
+    session.app.clock.advance(30)
+    assert await session.telegram.refetch_due() == 1
+    stored = answers(session, alice)["deliberation"]
+    assert stored["ref"].startswith("sha256:") and stored["size"] == len(PDF)
+    assert stored_file(session, stored["ref"]) == PDF, "the file itself, for the jury"
+    session.app.clock.advance(3600)
+    assert await session.telegram.refetch_due() == 0 and getfiles(session) == 2      # fetched once more only
+
+
+async def test_a_document_telegram_never_hands_over_is_asked_again_politely(bot_session):
+    session = await bot_session("tnl-2022")
+    bruno = session.person(309, "Bruno")
+    await at_the_file_question(bruno)
+    await bruno.says("/langue en")
+    await bruno.sends_document("deliberation.pdf", 120_000)            # getFile: invalid file_id, always
+    assert answers(session, bruno)["deliberation"]["ref"] == "up-deliberation.pdf"
+    mark = len(session.fake.events)
+    for pause in DELAYS:                              # tried again after growing pauses, then given up
+        due = next_try(session)
+        assert due is not None
+        session.app.clock.advance((due - session.app.clock.now()).total_seconds() - 1)
+        calls = getfiles(session)
+        assert await session.telegram.refetch_due() == 0 and getfiles(session) == calls   # not yet
+        session.app.clock.advance(1)
+        assert await session.telegram.refetch_due() == 0 and getfiles(session) == calls + 1
+        if pause != DELAYS[-1]:
+            assert (next_try(session) - due).total_seconds() == DELAYS[DELAYS.index(pause) + 1]
+    assert next_try(session) is None
+    await session.flush()
+    told = Screen(session.fake.seen_by(bruno.chat_id, mark))
+    assert told.text == ('I could not retrieve the file "deliberation.pdf" you sent me: the messaging '
+                         "service did not hand it over, despite several tries. Your answer is therefore "
+                         "incomplete. Please send it again: type /recap to find the question, then /edit "
+                         "followed by its number.")
+    session.app.clock.advance(86_400)
+    calls = getfiles(session)
+    await session.telegram.refetch_due()
+    await session.flush()
+    assert getfiles(session) == calls and len(Screen(session.fake.seen_by(bruno.chat_id, mark)).messages) == 1
 
 
 def _free_port() -> int:

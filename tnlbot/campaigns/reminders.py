@@ -27,7 +27,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Mapping
 
-from sqlalchemy import Connection, Select, TextClause, bindparam, select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 
 from ..core.events import Addressed
 from ..core.flow import Flow
@@ -37,8 +37,8 @@ from ..i18n import Catalog
 from ..store import Store
 from ..store import campaign_tables as C
 from ..store import tables as T
-from ..store.instants import from_store
-from ..store.tables import UTC as UtcType
+from ..store.instants import from_store, sqlite_text
+from ..store.hotpath import Hot
 from ..store.campaigns import Campaign
 from .config import clock_of
 from .context import insert_or_skip
@@ -135,25 +135,15 @@ def candidates(conn: Connection, clock: CampaignClock, now: datetime, after: int
     """Draft candidatures whose stored next instant has come (or is to be computed), through
     the index (campaign, status, next_action_at), by id after `after`; the policy decides what
     is due. On PostgreSQL the rows stay locked until the batch commits: a change made meanwhile
-    (an answer, a member, retention) waits and lands on the instant this batch stores."""
-    lock = conn.dialect.name == "postgresql"
-    params = {"cid": clock.id, "now": now, "after": after, "limit": limit}
-    ids = [int(i) for query in (_due_query(lock, False), _due_query(lock, True))
-           for i in conn.execute(query, params).scalars()]
-    return sorted(ids)[:limit]
-
-
-@lru_cache(maxsize=4)
-def _due_query(lock: bool, unknown: bool) -> Select:
-    """Built once, run with parameters (statement building costs more than SQLite). Two range
-    reads of the index, not one with OR: the instants that have come, and those not computed."""
-    k = T.candidatures
-    when = k.c.next_action_at.is_(None) if unknown else k.c.next_action_at <= bindparam("now", type_=UtcType())
-    query = (select(k.c.id)
-             .where(k.c.campaign_id == bindparam("cid"), k.c.status == "draft", when,
-                    k.c.id > bindparam("after"))
-             .order_by(k.c.id).limit(bindparam("limit")))
-    return query.with_for_update(of=k) if lock else query
+    (an answer, a member, retention) waits and lands on the instant this batch stores.
+    Two range reads of the index, not one with OR: the instants that have come, and those not
+    computed; plain SQL on the driver (a sweep is mostly these reads)."""
+    hot = _hot(conn)
+    came, unknown = (DUE_IDS, UNKNOWN_IDS) if hot.is_sqlite else (_LOCKED[DUE_IDS], _LOCKED[UNKNOWN_IDS])
+    at = sqlite_text(now) if hot.is_sqlite else now     # the text SQLite keeps, to compare with it
+    rows = (hot.run(conn, came, (clock.id, at, after, limit)).fetchall()
+            + hot.run(conn, unknown, (clock.id, after, limit)).fetchall())
+    return sorted(int(i) for i, in rows)[:limit]
 
 
 def settle(conn: Connection, clock: CampaignClock, ids: list[int], now: datetime,
@@ -174,15 +164,24 @@ def settle(conn: Connection, clock: CampaignClock, ids: list[int], now: datetime
 
 
 def load(conn: Connection, campaign_id: int, ids: list[int]) -> tuple[list[CandidatureView], list[Sent]]:
-    heads, rows = _load_queries()
-    params = {"ids": ids, "cid": campaign_id}
-    found = {cid: (status, from_store(updated)) for cid, status, updated in conn.execute(heads, params)}
-    grouped: dict[int, list[MemberView]] = {}
-    for cid, person, role, joined, opted_out, snoozed in conn.execute(rows, params):
-        grouped.setdefault(cid, []).append(
-            MemberView(person, _at(joined), role, bool(opted_out), from_store(snoozed)))
-    views = [CandidatureView(cid, status, updated, tuple(grouped[cid]))
-             for cid, (status, updated) in sorted(found.items()) if cid in grouped and updated is not None]
+    """The candidatures `ids` with their members and preferences (one statement), and their log."""
+    if not ids:
+        return [], []
+    hot = _hot(conn)
+    views: list[CandidatureView] = []
+    current = -1
+    members: list[MemberView] = []
+    head: tuple[str, datetime | None] = ("", None)
+    for cid, status, updated, person, role, joined, opted_out, snoozed in hot.run(
+            conn, DUE_MEMBERS.format(marks=_marks(len(ids))), (campaign_id, *ids)):
+        if cid != current:
+            if members and head[1] is not None:
+                views.append(CandidatureView(current, head[0], head[1], tuple(members)))
+            current, members, head = cid, [], (status, from_store(updated))
+        members.append(MemberView(person, _at(joined), role, bool(opted_out),
+                                  None if snoozed is None else from_store(snoozed)))
+    if members and head[1] is not None:
+        views.append(CandidatureView(current, head[0], head[1], tuple(members)))
     return views, load_log(conn, ids)
 
 
@@ -192,29 +191,37 @@ def _at(value: object) -> datetime:
     return instant
 
 
-# Plain SQL, read without SQLAlchemy's per-value result processing (instants decoded by
-# store.instants, as the answer hot path does): a batch's rows are most of a sweep's time.
-_HEADS = "SELECT id, status, updated_at FROM candidatures WHERE id IN :ids"
-_ROWS = ("SELECT m.candidature_id, m.person_id, m.role, m.joined_at, p.opted_out, p.snoozed_until "
-         "FROM members m LEFT OUTER JOIN reminder_prefs p ON p.campaign_id = :cid AND p.person_id = m.person_id "
-         "WHERE m.candidature_id IN :ids ORDER BY m.candidature_id, m.person_id")
-_LOG = "SELECT candidature_id, person_id, slot, recorded_at, sent FROM reminder_log WHERE candidature_id IN :ids"
+# Plain SQL on the driver (store.hotpath's Hot: its parameter style, instants through
+# store.instants), no SQLAlchemy statement or result objects: a batch's rows are most of a
+# sweep's time. {marks}: one "?" per id of the batch.
+DUE_IDS = ("SELECT id FROM candidatures WHERE campaign_id = ? AND status = 'draft' AND next_action_at <= ? "
+           "AND id > ? ORDER BY id LIMIT ?")
+UNKNOWN_IDS = ("SELECT id FROM candidatures WHERE campaign_id = ? AND status = 'draft' "
+               "AND next_action_at IS NULL AND id > ? ORDER BY id LIMIT ?")
+DUE_MEMBERS = ("SELECT k.id, k.status, k.updated_at, m.person_id, m.role, m.joined_at, p.opted_out, "
+               "p.snoozed_until FROM candidatures k JOIN members m ON m.candidature_id = k.id "
+               "LEFT OUTER JOIN reminder_prefs p ON p.campaign_id = ? AND p.person_id = m.person_id "
+               "WHERE k.id IN ({marks}) ORDER BY k.id, m.person_id")
+LOG_OF = ("SELECT candidature_id, person_id, slot, recorded_at, sent FROM reminder_log "
+          "WHERE candidature_id IN ({marks})")
+_LOCKED = {query: query + " FOR UPDATE" for query in (DUE_IDS, UNKNOWN_IDS)}   # PostgreSQL
+_HOT = {True: Hot(True), False: Hot(False)}
 
 
-@lru_cache(maxsize=1)
-def _load_queries() -> tuple[TextClause, TextClause]:
-    ids = bindparam("ids", expanding=True)
-    return text(_HEADS).bindparams(ids), text(_ROWS).bindparams(ids)
+def _hot(conn: Connection) -> Hot:
+    return _HOT[conn.dialect.name == "sqlite"]
+
+
+@lru_cache(maxsize=8)
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
 
 
 def load_log(conn: Connection, ids: list[int]) -> list[Sent]:
+    if not ids:
+        return []
     return [Sent(cid, person, slot, _at(at), bool(sent))
-            for cid, person, slot, at, sent in conn.execute(_log_query(), {"ids": ids})]
-
-
-@lru_cache(maxsize=1)
-def _log_query() -> TextClause:
-    return text(_LOG).bindparams(bindparam("ids", expanding=True))
+            for cid, person, slot, at, sent in _hot(conn).run(conn, LOG_OF.format(marks=_marks(len(ids))), ids)]
 
 
 def log_of(conn: Connection, campaign_id: int, person_id: int) -> list[tuple[str, datetime, bool, str]]:

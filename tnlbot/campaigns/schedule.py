@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
-from typing import Iterable, Mapping
+from typing import AbstractSet, Iterable, Mapping, NamedTuple
 from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
@@ -73,8 +73,9 @@ class CampaignClock:
         return ZoneInfo(self.timezone)
 
 
-@dataclass(frozen=True, slots=True)
-class MemberView:
+# The policy's inputs and outputs are named tuples: immutable like frozen dataclasses, and built
+# several times faster, which a sweep does for every member of every candidature it reads.
+class MemberView(NamedTuple):
     person_id: int
     joined_at: datetime
     role: str = "member"                  # responsible | member | elu
@@ -83,16 +84,14 @@ class MemberView:
     reachable: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class CandidatureView:
+class CandidatureView(NamedTuple):
     id: int
     status: str                           # only "draft" is reminded
     last_activity: datetime
     members: tuple[MemberView, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Sent:
+class Sent(NamedTuple):
     """One recorded action (the per-person log)."""
     candidature_id: int
     person_id: int
@@ -106,8 +105,7 @@ class ActionKind(str, Enum):
     SKIP = "skip"
 
 
-@dataclass(frozen=True, slots=True)
-class Action:
+class Action(NamedTuple):
     kind: ActionKind
     candidature_id: int
     person_id: int
@@ -195,17 +193,6 @@ def snooze_until(now: datetime, campaign: CampaignClock) -> datetime:
 
 # ------------------------------------------------------------------ policy
 
-@dataclass
-class _Member:
-    """What is due for one member, gathered before choosing."""
-    candidature: CandidatureView
-    member: MemberView
-    recorded: set[str] = field(default_factory=set)
-    sent_count: int = 0
-    last_sent: datetime | None = None
-    due: list[tuple[int, str, datetime, str]] = field(default_factory=list)  # (rank, slot, at, reason)
-
-
 def due(campaign: CampaignClock, candidatures: Iterable[CandidatureView],
         sent: Iterable[Sent], now: datetime) -> list[Action]:
     """What to send (or record as skipped) now, one action per key."""
@@ -218,16 +205,28 @@ def due(campaign: CampaignClock, candidatures: Iterable[CandidatureView],
     slots = timeline(campaign)
     memo = _Memo()
     actions: list[Action] = []
-    for cand in sorted(candidatures, key=lambda c: c.id):
+    for cand in sorted(candidatures, key=_by_id):
         if cand.status != "draft":
             continue
-        for member in sorted(cand.members, key=lambda m: m.person_id):
+        for member in sorted(cand.members, key=_by_person) if len(cand.members) > 1 else cand.members:
             if member.role == "elu" or not member.reachable:
                 continue
-            state = _Member(cand, member, *log.get((cand.id, member.person_id), (set(), 0, None)))
-            state.due = [item for item in _pending(state, campaign, slots, memo) if item[2] <= now]
-            actions += _choose(state, plan, False)
+            recorded, count, last = log.get((cand.id, member.person_id), _NOTHING)
+            items = _pending(member, cand.last_activity, recorded, last, campaign, slots, memo, now)
+            if items:
+                actions += _choose(cand.id, member, items, plan, count)
     return actions
+
+
+def _by_id(candidature: CandidatureView) -> int:
+    return candidature.id
+
+
+def _by_person(member: MemberView) -> int:
+    return member.person_id
+
+
+_NOTHING: tuple[AbstractSet[str], int, datetime | None] = (frozenset(), 0, None)   # nothing recorded yet
 
 
 @dataclass
@@ -251,36 +250,43 @@ def _index(sent: Iterable[Sent]) -> Mapping[tuple[int, int], tuple[set[str], int
     return out
 
 
-def _pending(state: _Member, campaign: CampaignClock, slots: list[Planned],
-             memo: _Memo) -> list[tuple[int, str, datetime, str]]:
-    """Every action not recorded yet for this member, whenever it falls: (rank, slot, at, reason).
-    It is due once `at` has passed (and `now` is not quiet); only time makes more of them due."""
-    member, plan = state.member, campaign.plan
+def _pending(member: MemberView, activity: datetime, recorded: AbstractSet[str], last_sent: datetime | None,
+             campaign: CampaignClock, slots: list[Planned], memo: _Memo,
+             until: datetime | None = None) -> list[tuple[int, str, datetime, str]]:
+    """Every action not recorded yet for this member (`recorded`: its slots in the log), whenever
+    it falls, or (`until`) only those falling at or before it: (rank, slot, at, reason). It is due
+    once `at` has passed (and `now` is not quiet); only time makes more of them due."""
+    plan = campaign.plan
     out = []
-    floor = member.snoozed_until or member.joined_at
-    if member.joined_at in memo.late:
-        late = memo.late[member.joined_at]
+    joined, snoozed = member.joined_at, member.snoozed_until
+    floor = snoozed or joined
+    if joined in memo.late:
+        late = memo.late[joined]
     else:
-        late = memo.late[member.joined_at] = catch_up(campaign, slots, member.joined_at)
+        late = memo.late[joined] = catch_up(campaign, slots, joined)
     for rank, planned in enumerate(slots):
         if late is not None and planned.slot == late.slot:
             planned = late
-        if planned.due_at < member.joined_at or planned.slot in state.recorded:
+        at = planned.due_at
+        if at < joined or planned.slot in recorded:
             continue
-        out.append((100 + rank, planned.slot, max(planned.due_at, floor), "deadline"))
-    if member.snoozed_until is not None:
-        slot = snooze_slot(member.snoozed_until)
-        if slot not in state.recorded:
-            out.append((50, slot, member.snoozed_until, "snooze"))
+        if at < floor:
+            at = floor
+        if until is None or at <= until:
+            out.append((100 + rank, planned.slot, at, "deadline"))
+    if snoozed is not None and (until is None or snoozed <= until):
+        slot = snooze_slot(snoozed)
+        if slot not in recorded:
+            out.append((50, slot, snoozed, "snooze"))
     if plan.inactivity_days > 0:
-        start = max(state.candidature.last_activity, member.joined_at)
-        quiet_since = max(start, state.last_sent or start, member.snoozed_until or start)
+        start = activity if activity > joined else joined
+        quiet_since = max(start, last_sent or start, snoozed or start)
         known = memo.idle.get((start, quiet_since))
         if known is None:
             known = memo.idle[(start, quiet_since)] = (idle_slot(start), next_allowed(
                 quiet_since + timedelta(days=plan.inactivity_days), campaign.zone, plan.quiet))
         slot, at = known
-        if slot not in state.recorded and at >= campaign.opens_at:
+        if (until is None or at <= until) and slot not in recorded and at >= campaign.opens_at:
             out.append((10, slot, at, "idle"))
     return out
 
@@ -317,8 +323,8 @@ def next_due_all(campaign: CampaignClock, candidatures: Iterable[CandidatureView
         for member in candidature.members:
             if member.role == "elu" or not member.reachable:
                 continue
-            state = _Member(candidature, member, *log.get((candidature.id, member.person_id), (set(), 0, None)))
-            pending = _pending(state, campaign, slots, memo)
+            recorded, _, last = log.get((candidature.id, member.person_id), _NOTHING)
+            pending = _pending(member, candidature.last_activity, recorded, last, campaign, slots, memo)
             instants = [at for _, _, at, _ in pending]
             if plan.inactivity_days > 0 and not any(reason == "idle" for *_, reason in pending):
                 instants.append(poll)
@@ -330,18 +336,19 @@ def next_due_all(campaign: CampaignClock, candidatures: Iterable[CandidatureView
     return out
 
 
-def _choose(state: _Member, plan: ReminderPlan, quiet_now: bool) -> list[Action]:
-    if not state.due or quiet_now:
-        return []
-    cand, person = state.candidature.id, state.member.person_id
-    ranked = sorted(state.due, reverse=True)
-    best, rest = ranked[0], ranked[1:]
-    if state.member.opted_out:
+def _choose(candidature_id: int, member: MemberView, due_now: list[tuple[int, str, datetime, str]],
+            plan: ReminderPlan, sent_count: int) -> list[Action]:
+    """Of the member's due slots (`due_now`, not empty), the most useful is sent (or skipped,
+    with the reason); the others are recorded as stale."""
+    person = member.person_id
+    ranked = sorted(due_now, reverse=True) if len(due_now) > 1 else due_now
+    best = ranked[0]
+    if member.opted_out:
         verdict = (ActionKind.SKIP, "opted_out")
-    elif state.sent_count >= plan.max_per_person:
+    elif sent_count >= plan.max_per_person:
         verdict = (ActionKind.SKIP, "max")
     else:
         verdict = (ActionKind.SEND, best[3])
-    out = [Action(verdict[0], cand, person, best[1], best[2], verdict[1])]
-    out += [Action(ActionKind.SKIP, cand, person, slot, at, "stale") for _, slot, at, _ in rest]
+    out = [Action(verdict[0], candidature_id, person, best[1], best[2], verdict[1])]
+    out += [Action(ActionKind.SKIP, candidature_id, person, slot, at, "stale") for _, slot, at, _ in ranked[1:]]
     return out

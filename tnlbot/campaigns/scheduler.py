@@ -10,7 +10,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from sqlalchemy import select
 
@@ -20,9 +20,11 @@ from ..runtime.clock import Clock
 from ..store import Store
 from ..store import tables as T
 from ..store.campaigns import Campaign
-from .closing import Closer, ClosingReport
 from .reminders import Wave, WaveReport
 from .retention import EMPTY_DAYS, KEEP_DAYS, Pruned, prune
+
+if TYPE_CHECKING:   # closing.py is imported by the first tick, not at start (the terminal's first prompt)
+    from .closing import ClosingReport
 
 log = logging.getLogger(__name__)
 _LIVE = select(T.campaigns).where(T.campaigns.c.state != "closed").order_by(T.campaigns.c.id)
@@ -55,6 +57,7 @@ class Scheduler:
     _pruned_at: datetime | None = None
 
     def tick(self, now: datetime | None = None) -> TickReport:
+        from .closing import Closer
         now = now or self.clock.now()
         closer = Closer(self.store, self.flows, self.catalog)
         report = TickReport()

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from sqlalchemy import Connection, delete, func, select, update
@@ -37,9 +37,11 @@ from ..store import Store
 from ..store import flow_tables as F
 from ..store import tables as T
 from ..store.store import dumps
-from .carry import Plan, plan
-from .diff import compare
-from .notice import conversations_told, shown_values
+
+if TYPE_CHECKING:
+    from .carry import Plan
+# carry, diff and notice are imported by migrate_one, when a candidature is behind its flow:
+# at most starts nothing is, and the terminal reaches its first prompt sooner without them
 
 ACTIVE = ("draft", "submitted")
 log = logging.getLogger(__name__)
@@ -158,6 +160,7 @@ def _report(carry: Plan, old: Flow | None, new: Flow, after: dict[str, JSON]) ->
                                     for reason in ("withdrawn", "choice_withdrawn", "to_check")}
     report["added"], report["moved"] = [], []
     if old is not None:
+        from .diff import compare
         diff = compare(old, new)
         report["added"] = [c.question for c in diff.of("added") if new.questions[c.question].required
                            and c.question not in after]
@@ -168,6 +171,8 @@ def _report(carry: Plan, old: Flow | None, new: Flow, after: dict[str, JSON]) ->
 def migrate_one(store: Store, cand: int, new: Flow, from_version: int, catalog: Catalog,
                 now: datetime) -> Migrated | None:
     """Carry one candidature to `new`'s version, in one transaction; None when another did it."""
+    from .carry import plan
+    from .notice import conversations_told, shown_values
     k = T.candidatures
     with store.begin() as conn:
         row = conn.execute(select(k.c.status, k.c.amended).where(k.c.id == cand).with_for_update()).first()

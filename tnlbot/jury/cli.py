@@ -7,6 +7,9 @@
     tnlbot jury list [--campaign SLUG]
     tnlbot jury export --campaign SLUG --format csv|ods|json|dossiers|all [--out DIR] [--csv spreadsheet|rfc4180]
     tnlbot jury purge-drafts [--campaign SLUG] [--days N]
+
+What the operator reads is in their language (LC_ALL, LC_MESSAGES or LANG; French when
+none is set), from locales/ (jury.cli.*, jury.purged).
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from pathlib import Path
 from ..settings import Settings
 from ..flowbook.report import operator_locale
 from ..flows import load_all
-from ..i18n import load_catalog
+from ..i18n import Catalog, load_catalog
 from ..store import Store
 from ..store.campaigns import Campaign, campaign_by_slug, list_campaigns
 from . import queries as Q
@@ -73,11 +76,26 @@ def _address(args: argparse.Namespace) -> tuple[str, str, str]:
     return "console", "room" if args.room else "user", args.console
 
 
-def _campaign(store: Store, slug: str) -> Campaign | None:
+class Say:
+    """The operator's messages, in their language."""
+
+    def __init__(self, settings: Settings):
+        self.catalog: Catalog = load_catalog(Path(settings.locales_dir))
+        self.locale = operator_locale(self.catalog.locales)
+
+    def __call__(self, key: str, **values: object) -> str:
+        return str(self.catalog(self.locale, key, **{k: str(v) for k, v in values.items()}))
+
+    def member(self, key: str, transport: str, kind: str, external_id: str, campaign: str) -> str:
+        return self(key, transport=transport, kind=self(f"jury.cli.kind.{kind}"), id=external_id,
+                    campaign=campaign)
+
+
+def _campaign(store: Store, slug: str, say: Say) -> Campaign | None:
     with store.begin() as conn:
         found = campaign_by_slug(conn, slug)
     if found is None:
-        print(f"no campaign {slug!r}", file=sys.stderr)
+        print(say("jury.cli.unknown_campaign", slug=slug), file=sys.stderr)
     return found
 
 
@@ -86,61 +104,68 @@ def _now() -> datetime:
 
 
 def _add(settings: Settings, args: argparse.Namespace) -> int:
+    say = Say(settings)
     store = Store(settings.store_url())
     try:
-        campaign = _campaign(store, args.campaign)
+        campaign = _campaign(store, args.campaign, say)
         if campaign is None:
             return 1
         transport, kind, external_id = _address(args)
         with store.begin() as conn:
             added = Q.add_member(conn, campaign.id, transport, kind, external_id, args.name, _now())
-        print(f"{'added' if added else 'already on the jury'}: {transport} {kind} {external_id} ({campaign.slug})")
+        print(say.member("jury.cli.added" if added else "jury.cli.already", transport, kind, external_id,
+                         campaign.slug))
         return 0
     finally:
         store.close()
 
 
 def _remove(settings: Settings, args: argparse.Namespace) -> int:
+    say = Say(settings)
     store = Store(settings.store_url())
     try:
-        campaign = _campaign(store, args.campaign)
+        campaign = _campaign(store, args.campaign, say)
         if campaign is None:
             return 1
         transport, kind, external_id = _address(args)
         with store.begin() as conn:
             removed = Q.remove_member(conn, campaign.id, transport, kind, external_id)
-        print(f"{'removed' if removed else 'not on the jury'}: {transport} {kind} {external_id} ({campaign.slug})")
+        print(say.member("jury.cli.removed" if removed else "jury.cli.not_member", transport, kind,
+                         external_id, campaign.slug))
         return 0 if removed else 1
     finally:
         store.close()
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
+    say = Say(settings)
     store = Store(settings.store_url())
     try:
         campaign_id = None
         if args.campaign:
-            campaign = _campaign(store, args.campaign)
+            campaign = _campaign(store, args.campaign, say)
             if campaign is None:
                 return 1
             campaign_id = campaign.id
         with store.begin() as conn:
             found = Q.members(conn, campaign_id)
         for m in found:
-            print(f"{m.campaign}\t{m.transport}\t{m.kind}\t{m.external_id}\t{m.display_name}")
+            print(say("jury.cli.member", campaign=m.campaign, transport=m.transport,
+                      kind=say(f"jury.cli.kind.{m.kind}"), id=m.external_id, name=m.display_name))
         if not found:
-            print("no jury member")
+            print(say("jury.cli.no_member"))
         return 0
     finally:
         store.close()
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
-    catalog = load_catalog(Path(settings.locales_dir))
+    say = Say(settings)
+    catalog = say.catalog
     flows = load_all(Path(settings.flows_dir), catalog.locales)
     store = Store(settings.store_url())
     try:
-        campaign = _campaign(store, args.campaign)
+        campaign = _campaign(store, args.campaign, say)
         if campaign is None:
             return 1
         formats = FORMATS if args.format == "all" else (args.format,)
@@ -152,15 +177,14 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         for name, _, data in files:
             (folder / name).write_bytes(data)
-            print(f"{folder / name}\t{len(data)} bytes")
+            print(say("jury.cli.written", file=folder / name, n=len(data)))
         return 0
     finally:
         store.close()
 
 
 def _purge(settings: Settings, args: argparse.Namespace) -> int:
-    catalog = load_catalog(Path(settings.locales_dir))
-    locale = operator_locale(catalog.locales)
+    say = Say(settings)
     store = Store(settings.store_url())
     try:
         with store.begin() as conn:
@@ -168,11 +192,11 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
             if args.campaign:
                 campaigns = [c for c in campaigns if c.slug == args.campaign]
                 if not campaigns:
-                    print(f"no campaign {args.campaign!r}", file=sys.stderr)
+                    print(say("jury.cli.unknown_campaign", slug=args.campaign), file=sys.stderr)
                     return 1
             for campaign in campaigns:
                 count = purge_drafts(conn, campaign, _now(), args.days)
-                print(catalog(locale, "jury.purged", campaign=campaign.slug, n=str(count)))
+                print(say("jury.purged", campaign=campaign.slug, n=count))
         return 0
     finally:
         store.close()

@@ -19,7 +19,6 @@ from ..store import ConversationRow
 from ..store import tables as T
 from ..store.flow_tables import aside_answers
 from ..store.instants import iso_z
-from .rules import Snapshot, build_snapshot, canonical, digest
 
 
 def freeze(conn: Connection, conv: ConversationRow, outcome: Outcome, flow: Flow, now: datetime) -> None:
@@ -35,6 +34,7 @@ def record_submission(conn: Connection, candidature_id: int, version: int, flow_
                       *, locale: str = "fr", flow: Flow | None = None) -> None:
     """Freeze one submitted version (see rules.py); the row is never changed afterwards.
     With its `flow`, the snapshot keeps the question texts as they were asked."""
+    from .rules import Snapshot, build_snapshot, canonical, digest   # at the first submission, not at start
     k, a = T.candidatures, T.answers
     owner = conn.execute(select(k.c.responsible_id, k.c.created_at).where(
         k.c.id == candidature_id)).first()

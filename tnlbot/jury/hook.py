@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
-from functools import partial
-from typing import Mapping
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Mapping
 
 from sqlalchemy import Connection, select
 
@@ -24,23 +24,34 @@ from ..i18n import Catalog
 from ..store import ConversationRow
 from ..store import tables as T
 from ..store.jsontext import loads
-from . import assess, chat
 from . import queries as Q
-from .erasure import erase
-from .privacy import personal_data
 
-SUBCOMMANDS: Mapping[str, chat.Handler] = {
-    "aide": chat.help_, "help": chat.help_,
-    "liste": chat.list_, "list": chat.list_,
-    "voir": chat.show_, "show": chat.show_,
-    "dossier": chat.dossier_,
-    "export": chat.export_, "exporter": chat.export_,
-    "noter": assess.assess_, "assess": assess.assess_, "evaluer": assess.assess_,
-    "notes": assess.grades_, "grades": assess.grades_, "evaluations": assess.grades_,
-    "versions": chat.versions_,
-    "rapport": chat.report_, "report": chat.report_,
-    "diff": chat.diff_, "differences": chat.diff_, "ecarts": chat.diff_,
-}
+if TYPE_CHECKING:
+    from .chat import Handler
+
+# The jury's chat, exports, assessments and erasure are imported by the commands that use
+# them (below), not with this hook: every process builds the hook, few get a jury command,
+# and the terminal reaches its first prompt sooner without them.
+
+
+@lru_cache(maxsize=1)
+def subcommands() -> Mapping[str, Handler]:
+    """/jury's subcommands and their handlers."""
+    from . import assess, chat
+    return {
+        "aide": chat.help_, "help": chat.help_,
+        "liste": chat.list_, "list": chat.list_,
+        "voir": chat.show_, "show": chat.show_,
+        "dossier": chat.dossier_,
+        "export": chat.export_, "exporter": chat.export_,
+        "noter": assess.assess_, "assess": assess.assess_, "evaluer": assess.assess_,
+        "notes": assess.grades_, "grades": assess.grades_, "evaluations": assess.grades_,
+        "versions": chat.versions_,
+        "rapport": chat.report_, "report": chat.report_,
+        "diff": chat.diff_, "differences": chat.diff_, "ecarts": chat.diff_,
+    }
+
+
 JURY = {"jury"}
 MY_DATA = {"mes_donnees", "mesdonnees", "my_data", "mydata"}
 FORGET = {"oublier", "forget", "oubliez_moi", "forget_me"}
@@ -114,22 +125,25 @@ class JuryHook:
             return self._say(locale, "jury.refused")
         words = args.split(maxsplit=1)
         sub = fold(words[0]) if words else "aide"
-        handler = SUBCOMMANDS.get(sub)
+        handler = subcommands().get(sub)
         if handler is None:
             return self._say(locale, "jury.unknown_command", name=words[0][:40])
         rest = words[1] if len(words) > 1 else ""
-        ask = chat.Ask(conn, inbound, now, locale, self.catalog, self.flows, campaigns)
+        from .chat import Ask
+        ask = Ask(conn, inbound, now, locale, self.catalog, self.flows, campaigns)
         return handler(ask, rest.split(), rest)
 
     # ------------------------------------------------------------ personal data
     def _my_data(self, conn: Connection, inbound: Inbound, locale: str, args: str) -> list[Outgoing]:
+        from .chat import document
+        from .privacy import personal_data
         data = personal_data(conn, inbound.transport, inbound.user_id)
         out = self._say(locale, "jury.data.only_yours") if args else []
         if "person" not in data and not data["jury"]["seats"] and not data["jury"]["assessments_you_wrote"]:
             return out + self._say(locale, "jury.data.nothing")
         payload = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
         caption = self.catalog(locale, "jury.data.sent")
-        return out + [chat.document("mes-donnees.json", "application/json", payload, caption)]
+        return out + [document("mes-donnees.json", "application/json", payload, caption)]
 
     def _forget(self, conn: Connection, inbound: Inbound, now: datetime, locale: str,
                 args: str) -> list[Addressed]:
@@ -137,6 +151,7 @@ class JuryHook:
         if fold(args) not in CONFIRM:
             action = Option(self.catalog(locale, "jury.forget.command"), self.catalog(locale, "jury.forget.action"))
             return [here(Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.forget.explain"), actions=(action,)))]
+        from .erasure import erase
         done = erase(conn, inbound.transport, inbound.user_id, now)
         if not done.known:
             return [here(Outgoing(OutKind.NOTICE, self.catalog(locale, "jury.forget.nothing")))]

@@ -25,18 +25,20 @@ import json
 import os
 import shutil
 import sqlite3
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
 from ..store.files import private_file, private_folder
+
+if TYPE_CHECKING:   # tarfile (with bz2 and lzma) is imported by backup and restore, not by every start
+    import tarfile
 
 FORMAT = "tnlbot.backup/1"
 DB_NAME = "tnlbot.db"
@@ -178,6 +180,7 @@ def backup(db: Path, crypto: Path | None, archive: Path) -> Manifest:
         manifest = Manifest(datetime.now(UTC).isoformat(timespec="seconds"), revision,
                             _sha256(staged / DB_NAME), counts, has_crypto)
         partial = archive.with_name(archive.name + ".partial")
+        import tarfile
         with tarfile.open(partial, "w:gz") as tar:
             data = json.dumps(manifest.to_json(), indent=1).encode()
             info = tarfile.TarInfo("manifest.json")
@@ -214,6 +217,7 @@ def restore(archive: Path, db: Path, crypto: Path | None, force: bool = False) -
 
 
 def _unpack(archive: Path, staged: Path) -> Manifest:
+    import tarfile
     try:
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(staged, members=list(_members(tar)), filter="data")

@@ -5,6 +5,9 @@ in its `Inbound`. As the dispatcher's last hook, `after` stores the content in
 the same transaction as the answer that took it (store/attachments.keep); a
 file the engine refused is dropped unstored. The same content held twice (two
 people sending one file in one batch) is held until both events are handled.
+An answer that took a file its transport could not fetch (it holds the platform's
+handle) is recorded for a later fetch (store/fetches), when that transport fetches
+again (`refetched`).
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from ..core.events import Addressed, FileRef, Inbound
 from ..core.flow import JSON, Flow
 from ..core.kinds import KINDS, Form
 from ..store import ConversationRow
-from ..store.attachments import describe, keep
+from ..store import fetches
+from ..store.attachments import PREFIX, describe, keep
 
 
 Keep = Callable[[bytes, str], FileRef]   # holds a file's content, returns its reference
@@ -38,8 +42,9 @@ def wanted_by(flows: Mapping[str, Flow]) -> Wants:
 
 
 class HeldFiles:
-    def __init__(self) -> None:
+    def __init__(self, refetched: frozenset[str] = frozenset()) -> None:
         self._held: dict[str, tuple[bytes, int]] = {}   # reference -> content, events holding it
+        self.refetched = refetched    # transports that fetch again a file they could not fetch
 
     def hold(self, data: bytes, name: str) -> FileRef:
         file = describe(data, name)
@@ -53,7 +58,14 @@ class HeldFiles:
 
     def after(self, conn: Connection, inbound: Inbound, conv: ConversationRow,
               outcome: Outcome, now: datetime, answers: Mapping[str, JSON]) -> Outcome:
-        if inbound.file is None or inbound.file.ref not in self._held:
+        if inbound.file is None:
+            return outcome
+        if inbound.file.ref not in self._held:
+            if inbound.transport in self.refetched and inbound.file.ref and not inbound.file.ref.startswith(PREFIX):
+                for key, value in outcome.changes:
+                    if isinstance(value, dict) and value.get("ref") == inbound.file.ref:
+                        fetches.record(conn, inbound.transport, inbound.file, conv.candidature_id, key,
+                                       inbound.chat_id, inbound.user_id, now)
             return outcome
         data, holders = self._held.pop(inbound.file.ref)
         if holders > 1:

@@ -318,6 +318,9 @@ class StoreLookup:
     def move_chat(self, old_chat: str, new_chat: str) -> int:
         return self.store.move_chat(self.transport, old_chat, new_chat, conn=self.conn)
 
+    def was_handled(self, external_id: str) -> bool:
+        return self.store.was_handled(self.transport, external_id, conn=self.conn)
+
 
 @lru_cache(maxsize=256)   # a campaign's opening and closing instants, on every event
 def _day(instant: datetime, zone: str) -> str:

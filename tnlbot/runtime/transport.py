@@ -4,7 +4,7 @@ A transport turns native updates into `Inbound` events and hands each one to
 the `Sink` the runner gives it at `start`; the sink returns once the event is
 committed (a `Handled`), and only then may the transport acknowledge the
 platform. What a transport needs from the store to read an event (whom a pressed
-button was for, a chat that moved) it gets through the `Lookup` the dispatcher
+button was for, a chat that moved, which question a reaction answers) it gets through the `Lookup` the dispatcher
 hands its `Step`, inside the event's transaction. The relay calls `send` with one committed outbox row and acts on
 the `SendResult`.
 """
@@ -68,6 +68,9 @@ class Lookup(Protocol):
 
     def move_chat(self, old_chat: str, new_chat: str) -> int:
         """The chat got a new id: its conversations and unsent messages follow it."""
+
+    def was_handled(self, external_id: str) -> bool:
+        """Whether an event of this transport was handled already (an edit's original)."""
 
 
 # A transport's last step in reading an event, run by the dispatcher first thing in the

@@ -66,10 +66,10 @@ class Lookups(Database):
                 return str(user_id), item
         return None
 
-    def was_handled(self, transport: str, external_id: str) -> bool:
+    def was_handled(self, transport: str, external_id: str, conn: Connection | None = None) -> bool:
         """Whether an inbound event was handed to the dispatcher (its id was recorded)."""
         s = T.inbound_seen
-        with self.begin() as conn:
+        with self._joined(conn) as conn:
             return conn.execute(select(s.c.external_id).where(
                 s.c.transport == transport, s.c.external_id == external_id)).first() is not None
 

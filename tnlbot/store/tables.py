@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text, TypeDecorator, UniqueConstraint, text)
+                        MetaData, String, Table, Text, TypeDecorator, UniqueConstraint, event, text)
 
 from .instants import from_store, to_store
 
@@ -167,9 +167,20 @@ outbox = Table(
     Column("display_name", String(200)),      # the addressee's name (mentions in groups)
     Index("ix_outbox_pending", "status", "not_before"),
     # partial: the messages of an answer carry no key and write nothing here
-    Index("uq_outbox_dedup_key", "dedup_key", unique=True,
-          sqlite_where=text("dedup_key IS NOT NULL"), postgresql_where=text("dedup_key IS NOT NULL")),
+    Index("uq_outbox_dedup_key", "dedup_key", unique=True, sqlite_where=text("dedup_key IS NOT NULL")),
 )
+
+
+@event.listens_for(outbox, "before_create")
+def _partial_on_postgresql(target: Table, connection: Any, **_: Any) -> None:
+    """The dedup key's index is partial on PostgreSQL too. Said here, when a PostgreSQL
+    connection creates the table, not as `postgresql_where=` in the Index above: naming a
+    dialect's option loads that dialect, and every process (SQLite ones included) would
+    import SQLAlchemy's PostgreSQL dialect at start."""
+    if connection.dialect.name == "postgresql":
+        for index in target.indexes:
+            if index.name == "uq_outbox_dedup_key":
+                index.dialect_options["postgresql"]["where"] = text("dedup_key IS NOT NULL")
 
 checkpoints = Table(
     "checkpoints", metadata,

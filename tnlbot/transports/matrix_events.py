@@ -4,12 +4,14 @@ How this file works:
 - `EventReader.read(room_id, event)` gives the `Inbound` an event means (the
   pure mapping is matrix_render.inbound_from_event), a `Notice` the
   transport owes its sender (an edit that changes nothing, a tap under an old
-  question, a message it cannot decrypt), or None. It writes nothing: the
-  receiver commits the inbound events together and the notices with the
-  sync token (matrix_sync).
+  question, a message it cannot decrypt), or None. It reads and writes no
+  store: when the meaning needs the store (a reaction or reply to a question
+  this process did not send, an edit of a message it does not remember) it
+  gives a `Deferred`, whose `meaning(lookup)` the receiver runs as the
+  event's `Step`, inside its transaction (matrix_sync).
 - `StoreLookups` answers the mapping's questions (which question an event id
   is, which toggle a reaction made), from the questions this process just
-  sent first, then from the outbox.
+  sent first, then through the event's `Lookup` (the outbox).
 - The bot's own join greets: a direct room starts its person's
   questionnaire, a group room gets one notice.
 - Encrypted attachments are downloaded and decrypted here, so the answer
@@ -22,13 +24,14 @@ import logging
 import mimetypes
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Mapping
+from functools import partial
+from typing import Callable, Mapping
 
 from nio import AsyncClient
 
 from ..core.events import FileRef, Inbound, InboundKind
 from ..runtime.attachments import Keep
-from ..store import Store
+from ..runtime.transport import Lookup
 from . import matrix_crypto as crypto
 from .matrix_render import NAME, Allow, SentPrompt, Skip, inbound_from_event
 from .matrix_rooms import Members
@@ -47,19 +50,35 @@ class Notice:
     dedup_key: str
 
 
-class StoreLookups:
-    """Which prompt an event id is (from the outbox), which toggle a reaction made."""
+class Later(Exception):
+    """The event's meaning needs the store: it is read inside the event's transaction."""
 
-    def __init__(self, store: Store, recent: Mapping[str, SentPrompt], keep: int = KEEP):
-        self.store = store
+
+class StoreLookups:
+    """Which prompt an event id is, which toggle a reaction made: from the questions this
+    process just sent, else (`within` an event's transaction) through its `Lookup`."""
+
+    def __init__(self, recent: Mapping[str, SentPrompt], keep: int = KEEP, lookup: Lookup | None = None,
+                 toggles: "OrderedDict[str, Inbound] | None" = None):
         self.recent = recent           # questions just sent, before their rows are settled
         self.keep = keep
-        self.toggles: OrderedDict[str, Inbound] = OrderedDict()
+        self.lookup = lookup
+        self.toggles: OrderedDict[str, Inbound] = OrderedDict() if toggles is None else toggles
+
+    def within(self, lookup: Lookup) -> "StoreLookups":
+        """The same lookups, reading the store through one event's transaction."""
+        return StoreLookups(self.recent, self.keep, lookup, self.toggles)
+
+    def _lookup(self) -> Lookup:
+        if self.lookup is None:
+            raise Later
+        return self.lookup
 
     def prompt(self, room_id: str, event_id: str) -> SentPrompt | None:
-        if event_id in self.recent:
-            return self.recent[event_id]
-        found = self.store.prompt_sent_as(NAME, room_id, event_id) if event_id else None
+        sent = self.recent.get(event_id)
+        if sent is not None or not event_id:
+            return sent
+        found = self._lookup().prompt_sent_as(room_id, event_id)
         return SentPrompt(event_id, found[0], found[1], room_id) if found else None
 
     def toggle(self, event_id: str) -> Inbound | None:
@@ -70,7 +89,7 @@ class StoreLookups:
         for sent in reversed(list(self.recent.values())):
             if sent.room_id == room_id and sent.user_id == user_id:
                 return sent.event_id
-        return self.store.last_prompt_message(NAME, room_id, user_id)
+        return self._lookup().last_prompt_message(room_id, user_id)
 
     def remember(self, inbound: Inbound) -> None:
         if inbound.kind is InboundKind.TOGGLE:
@@ -79,38 +98,65 @@ class StoreLookups:
                 self.toggles.popitem(last=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """An event whose meaning needs the store: a stand-in to hand the dispatcher (the
+    event's id, room and sender), and `meaning(lookup)`, run inside its transaction."""
+    inbound: Inbound
+    meaning: Callable[[Lookup], "Inbound | Notice | None"]
+
+
 class EventReader:
-    def __init__(self, client: AsyncClient, store: Store, allow: Allow, members: Members,
+    def __init__(self, client: AsyncClient, allow: Allow, members: Members,
                  recent: Mapping[str, SentPrompt], keep: Keep | None = None):
         self.client = client
         self.keep = keep          # holds an attachment's bytes until its answer is saved with them
-        self.store = store
         self.allow = allow
         self.members = members
-        self.lookups = StoreLookups(store, recent)
+        self.lookups = StoreLookups(recent)
         self.authors: OrderedDict[str, str] = OrderedDict()   # event id -> sender, for edits
         self.max_download = MAX_DOWNLOAD
 
-    async def read(self, room_id: str, event: dict) -> Inbound | Notice | None:
+    async def read(self, room_id: str, event: dict) -> Inbound | Notice | Deferred | None:
+        """What the event means; `Deferred` when that needs the store (read in its transaction)."""
         me, sender = self.client.user_id, event.get("sender", "")
         if sender != me and not self.allow(sender):
             return None
         joined = await self.members.of(room_id) if sender != me else {}
         name = joined.get(sender, sender) if sender != me else sender
-        result = inbound_from_event(room_id, event, me, self.lookups, name)
-        if isinstance(result, Inbound) and len(joined) > 2:
-            result = replace(result, group=True)      # personal data never answered in this room
-        event_id = str(event.get("event_id", ""))
-        if result is Skip.EDIT:
-            return self._edited(room_id, event, event_id)
+        group = len(joined) > 2                       # personal data never answered in this room
+        try:
+            result = self._meaning(room_id, event, name, group, None)
+        except Later:
+            stand_in = Inbound(NAME, str(event.get("event_id", "")), room_id, sender,
+                               InboundKind.UNRECOGNISED, display_name=name, group=group)
+            return Deferred(stand_in, partial(self._within, room_id, event, name, group))
         if result is Skip.ENCRYPTED:
             return await self._undecryptable(room_id, event)
+        if isinstance(result, Inbound) and result.kind is InboundKind.FILE:
+            return await self._checked_file(result, event.get("content") or {})
+        return result
+
+    def _within(self, room_id: str, event: dict, name: str, group: bool, lookup: Lookup) -> Inbound | Notice | None:
+        found = self._meaning(room_id, event, name, group, lookup)
+        return None if found is Skip.ENCRYPTED else found    # (decided without the store)
+
+    def _meaning(self, room_id: str, event: dict, name: str, group: bool,
+                 lookup: Lookup | None) -> Inbound | Notice | Skip | None:
+        """The mapping, reading the store through `lookup` (None: raises `Later` if needed)."""
+        lookups = self.lookups if lookup is None else self.lookups.within(lookup)
+        result = inbound_from_event(room_id, event, self.client.user_id, lookups, name)
+        if isinstance(result, Inbound) and group:
+            result = replace(result, group=True)
+        event_id, sender = str(event.get("event_id", "")), event.get("sender", "")
+        if result is Skip.EDIT:
+            return self._edited(room_id, event, event_id, lookup)
+        if result is Skip.ENCRYPTED:
+            return result
         if result is Skip.STALE:
             return Notice(room_id, sender, "matrix.reaction_old", f"matrix:stale:{event_id}")
         if not isinstance(result, Inbound) or not event_id:
             return None
-        if result.kind is InboundKind.FILE:
-            result = await self._checked_file(result, event.get("content") or {})
         if result.kind in (InboundKind.TEXT, InboundKind.COMMAND, InboundKind.CHOICE):
             self.authors[event_id] = sender
             while len(self.authors) > KEEP:
@@ -174,13 +220,17 @@ class EventReader:
             return inbound
         return replace(inbound, file=self.keep(body, file.name))
 
-    def _edited(self, room_id: str, event: dict, event_id: str) -> Notice | None:
+    def _edited(self, room_id: str, event: dict, event_id: str, lookup: Lookup | None) -> Notice | None:
         """An edit never changes an answer; its author is told so, anyone else is ignored.
-        After a restart the edited message is found among the events handled (SQL)."""
+        After a restart the edited message is found among the events handled (in the
+        edit's transaction: `Later` without it)."""
         target = ((event.get("content") or {}).get("m.relates_to") or {}).get("event_id", "")
         sender = event.get("sender", "")
         author = self.authors.get(target) if target else None
-        if author == sender or (target and author is None and self.store.was_handled(NAME, target)):
+        if target and author is None and lookup is None:
+            raise Later
+        if author == sender or (target and author is None and lookup is not None
+                                and lookup.was_handled(target)):
             return Notice(room_id, sender, "matrix.edit_ignored", f"matrix:edit:{event_id}")
         return None
 
@@ -196,4 +246,4 @@ def real_name(name: str, mime: str) -> str:
     return (name.rsplit(".", 1)[0] if "." in name else name) + extension
 
 
-__all__ = ["EventReader", "Notice", "StoreLookups", "real_name"]
+__all__ = ["Deferred", "EventReader", "Later", "Notice", "StoreLookups", "real_name"]

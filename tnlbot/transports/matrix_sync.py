@@ -4,6 +4,12 @@ How this file works:
 - One long-polling /sync at a time. Each batch: accept or refuse invitations
   (allow-list), then for each joined room read its timeline (matrix_rooms)
   into Inbound values and the transport's own notices (matrix_events).
+- Nothing here reads the store about an event before its transaction: what
+  needs it (which question a reaction answers, whether an edited message was
+  handled, the language of a notice) is the event's `Step`, run by the
+  dispatcher first thing in the event's savepoint, through its `Lookup`. A
+  notice goes as a stand-in event whose step settles it (nothing is stored
+  for it) and queues its text, written with the sync token.
 - The sink takes the batch's events together (group commit: one transaction,
   a savepoint per event, `sink.batch`), and the same transaction stores the
   notices and the sync token after them (`then`); then the relay is woken
@@ -34,14 +40,14 @@ from nio import AsyncClient, SyncError, SyncResponse
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ..core.events import Addressed, Inbound, Outgoing, OutKind
+from ..core.events import Addressed, Inbound, InboundKind, Outgoing, OutKind
 from ..i18n import Catalog
 from ..runtime.attachments import Keep
 from ..runtime.clock import Clock
-from ..runtime.transport import Sink
+from ..runtime.transport import Lookup, Sink, Step
 from ..store import Store
 from . import matrix_crypto as crypto
-from .matrix_events import EventReader, Notice
+from .matrix_events import Deferred, EventReader, Notice
 from .matrix_rooms import BatchFailed, Members, answer_invitation, timeline
 from .matrix_render import NAME, Allow, SentPrompt
 
@@ -77,7 +83,7 @@ class Receiver:
         self.wake = wake
         self.timeline_limit = timeline_limit
         self.poll_ms = poll_ms
-        self.reader = EventReader(client, store, allow, members, recent if recent is not None else {}, keep)
+        self.reader = EventReader(client, allow, members, recent if recent is not None else {}, keep)
         self.stopping = asyncio.Event()
         self.batches = 0
         self.received_at: datetime | None = None     # the last /sync that answered (health)
@@ -145,8 +151,8 @@ class Receiver:
         await self.quiet()   # replies and reactions may point at the message being sent
         for room_id, info in response.rooms.invite.items():
             await answer_invitation(self.client, self.allow, room_id, info.invite_state)
-        inbounds: list[Inbound] = []
-        notices: list[Notice] = []
+        inbounds: list[tuple[Inbound, Step | None]] = []
+        notices: dict[str, Addressed] = {}     # queued by the events' steps, by dedup key
         for room_id, info in response.rooms.join.items():
             if any(e.source.get("type") == "m.room.member" for e in [*info.state, *info.timeline.events]):
                 self.members.changed(room_id)
@@ -154,70 +160,88 @@ class Receiver:
             for found in [self.reader.greet(room_id, join) if join else None,
                           *[await self.reader.read(room_id, event) for event in events]]:
                 if isinstance(found, Inbound):
-                    inbounds.append(found)
+                    inbounds.append((found, None))
                 elif isinstance(found, Notice):
-                    notices.append(found)
-        handled = bool(inbounds or notices or response.rooms.invite) or not since
+                    inbounds.append((stand_in(found), partial(self._noticed, notices, found)))
+                elif isinstance(found, Deferred):
+                    inbounds.append((found.inbound, partial(self._within, notices, found)))
+        handled = bool(inbounds or response.rooms.invite) or not since
         await self._submit_all(inbounds, response.next_batch, notices, handled)
         self.since = response.next_batch
         self.batches += 1
 
     # ------------------------------------------------------------ committing
-    async def _submit_all(self, inbounds: list[Inbound], token: str, notices: list[Notice],
-                          handled: bool) -> None:
+    async def _submit_all(self, inbounds: list[tuple[Inbound, Step | None]], token: str,
+                          notices: dict[str, Addressed], handled: bool) -> None:
         """The batch's events committed (together when the sink takes batches, in chunks that
         wait for a room's queued replies), its notices and its token in the last chunk's
         transaction: a crash before that replays the batch, and what was committed is not
         done twice. A batch with nothing to handle (the echo of the bot's own messages)
         stores its token only now and then: replaying it changes nothing."""
         together = getattr(self.sink, "batch", None)
-        rows = [self._notice(n) for n in notices]
         acknowledge = handled or self.clock.now() >= self._token_due
         chunks = [inbounds[i:i + CHUNK] for i in range(0, len(inbounds), CHUNK)] or [[]]
         for number, chunk in enumerate(chunks):
-            for room_id in sorted({i.chat_id for i in chunk}):
+            for room_id in sorted({i.chat_id for i, _ in chunk}):
                 await self._caught_up(room_id)
             last = number == len(chunks) - 1
-            then = partial(self._acknowledge, token, rows) if last and acknowledge else None
+            then = partial(self._acknowledge, token, notices) if last and acknowledge else None
             if together is not None and (chunk or then is not None):
                 await self._together(chunk, together, then)
             else:
-                for inbound in chunk:
-                    await self._submit(inbound)
+                for inbound, step in chunk:
+                    await self._submit(inbound, step)
                 if then is not None:
                     with self.store.begin() as conn:
                         then(conn)
-        if rows:
+        if notices:
             self.wake()
 
-    def _notice(self, notice: Notice) -> Addressed:
-        locale = (self.store.conversation_locale(NAME, notice.room_id, notice.user_id)
-                  if notice.user_id else "fr")
-        return Addressed(NAME, notice.room_id, Outgoing(OutKind.NOTICE, self.catalog(locale, notice.key)),
-                         notice.user_id, notice.dedup_key[:255])
+    # ------------------------------------------------------------ the events' steps
+    def _within(self, notices: dict[str, Addressed], deferred: Deferred, lookup: Lookup,
+                inbound: Inbound) -> Inbound | str:
+        """A deferred event's step: its meaning, read in its transaction."""
+        found = deferred.meaning(lookup)
+        if isinstance(found, Inbound):
+            return found
+        if isinstance(found, Notice):
+            return self._noticed(notices, found, lookup, inbound)
+        return ""          # nothing to handle: nothing stored
 
-    def _acknowledge(self, token: str, rows: list[Addressed], conn: Connection) -> None:
+    def _noticed(self, notices: dict[str, Addressed], notice: Notice, lookup: Lookup,
+                 inbound: Inbound) -> str:
+        """A notice's step: its text in its addressee's language, queued with the sync token."""
+        locale = lookup.conversation_locale(notice.room_id, notice.user_id) if notice.user_id else "fr"
+        notices[notice.dedup_key] = Addressed(
+            NAME, notice.room_id, Outgoing(OutKind.NOTICE, self.catalog(locale, notice.key)),
+            notice.user_id, notice.dedup_key[:255], locale=locale)
+        return ""
+
+    def _acknowledge(self, token: str, notices: dict[str, Addressed], conn: Connection) -> None:
         """Inside the batch's transaction: the transport's notices, then the sync token."""
+        rows = list(notices.values())
         if rows:
             self.store.enqueue(conn, rows, self.clock.now())
         self.store.set_checkpoint(conn, TOKEN, token)
         self._token_due = self.clock.now() + TOKEN_EVERY
 
-    async def _together(self, chunk: list[Inbound], batch: Any,
+    async def _together(self, chunk: list[tuple[Inbound, Step | None]], batch: Any,
                         then: Callable[[Connection], None] | None) -> None:
         """Group commit (one transaction, a savepoint per event), then the relay woken; an
         event that failed is tried again alone, then set aside."""
+        inbounds, steps = [i for i, _ in chunk], [s for _, s in chunk]
         try:
-            results = await batch(chunk, then=then)
+            results = await (batch(inbounds, then=then, steps=steps) if any(steps)
+                             else batch(inbounds, then=then))
         except DBAPIError as exc:     # the store is away: the batch is fetched again later
             raise BatchFailed(f"store unavailable: {exc.__class__.__name__}") from exc
         self.wake()       # the relay's loop sends the replies (one flush at a time: in order)
-        for inbound, result in zip(chunk, results):
+        for (inbound, step), result in zip(chunk, results):
             if isinstance(result, DBAPIError):
                 raise BatchFailed(f"store unavailable: {result.__class__.__name__}")
             if isinstance(result, Exception):
                 log.warning("event %s failed (%r); retrying", inbound.external_id, result)
-                await self._submit(inbound, first=2)
+                await self._submit(inbound, step, first=2)
             elif result.duplicate:
                 log.info("event %s was already handled: skipped", inbound.external_id)
         if then is not None and any(isinstance(r, Exception) for r in results):
@@ -234,10 +258,10 @@ class Receiver:
             self.wake()
             await self._sleep(0.05)
 
-    async def _submit(self, inbound: Inbound, first: int = 1) -> None:
+    async def _submit(self, inbound: Inbound, step: Step | None = None, first: int = 1) -> None:
         for attempt in range(first, EVENT_ATTEMPTS + 1):
             try:
-                handled = await self.sink(inbound)
+                handled = await (self.sink(inbound, step) if step is not None else self.sink(inbound))
                 if getattr(handled, "duplicate", False):
                     log.info("event %s was already handled: skipped", inbound.external_id)
                 await asyncio.sleep(0)   # let the relay send while a long batch is handled
@@ -250,6 +274,11 @@ class Receiver:
                     return
                 log.warning("event %s failed (%r); retrying", inbound.external_id, exc)
                 await asyncio.sleep(0.2 * attempt)
+
+
+def stand_in(notice: Notice) -> Inbound:
+    """The event a notice goes as: its step settles it, so nothing is stored for it."""
+    return Inbound(NAME, notice.dedup_key, notice.room_id, notice.user_id, InboundKind.UNRECOGNISED)
 
 
 __all__ = ["BatchFailed", "Members", "Receiver", "TOKEN", "sync_filter"]   # (re-exported)

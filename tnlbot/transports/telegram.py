@@ -15,6 +15,7 @@ How this file works:
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 REMEMBERED = 50_000     # questions whose message id is kept for their edits
+REFETCH_EVERY = 15.0    # seconds between two looks for documents to fetch again
 # The commands shown in Telegram's menu, in the order of the menu: (French, English).
 MENU = tuple((command.fr, command.en) for command in REGISTRY if command.menu)
 
@@ -67,6 +69,7 @@ class Telegram(Receiving):
         self._server: Any = None
         # (chat, user, question) -> (outbox id, message id) of the last question sent
         self._prompts: dict[tuple[str, str, str], tuple[int, str]] = {}
+        self._refetching: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ lifecycle
     async def connect(self) -> "Telegram":
@@ -86,11 +89,22 @@ class Telegram(Receiving):
         return self
 
     async def start(self, sink: Sink) -> None:
+        if self.keep is not None:
+            self._refetching = asyncio.create_task(self._refetch_loop())
         if self.webhook is not None:
             from .telegram_webhook import start_webhook
             self._server = await start_webhook(self, sink, self.webhook)
             return
         self.polling.start(sink)
+
+    async def _refetch_loop(self) -> None:
+        """Documents Telegram did not hand over on receipt, fetched again when due."""
+        while True:
+            await asyncio.sleep(REFETCH_EVERY)
+            try:
+                await self.refetch_due()
+            except Exception:  # logged; tried again at the next round
+                log.warning("documents to fetch again could not be read", exc_info=True)
 
     async def stop(self) -> None:
         await self.stop_receiving()
@@ -99,6 +113,10 @@ class Telegram(Receiving):
     async def stop_receiving(self) -> None:
         """The batch in hand is committed; no update is fetched after it (sending still works)."""
         await self.polling.stop()
+        if self._refetching is not None:
+            self._refetching.cancel()
+            await asyncio.gather(self._refetching, return_exceptions=True)
+            self._refetching = None
         if self._server is not None:
             await self._server.cleanup()
             self._server = None
