@@ -109,18 +109,19 @@ def _plural(workers: int) -> str:
 
 
 def tnlbot_postgres(script: Script, conversations: int, workers: int,
-                    budget: float | None = None) -> Run:
+                    budget: float | None = None, batch: int = 1) -> Run:
     from .floor import prepare
     from .pg import database, run_workers
     with database() as url:
         prepare(url)
-        result = run_workers("tnlbot", url, script, conversations, workers, budget)
+        result = run_workers("tnlbot", url, script, conversations, workers, budget, batch)
         bot = TnlBot(url, campaign=False)
         try:
             stored = check_stored(bot.answers_per_conversation(), result.expected(script))
         finally:
             bot.close()
-    return Run(f"tnlbot, PostgreSQL, {_plural(workers)}", result.seconds, result.answers, stored,
+    how = f"batches of {batch} (group commit)" if batch > 1 else "one transaction per update"
+    return Run(f"tnlbot, PostgreSQL, {_plural(workers)}, {how}", result.seconds, result.answers, stored,
                result.start_seconds, partial(result.answers, result.total, budget))
 
 

@@ -53,7 +53,7 @@ def claim_of(app, agent: Agent) -> int:
                                 .order_by(k.c.id.desc())).scalars().first())
 
 
-def test_a_squatter_can_neither_lock_out_nor_speak_for_the_body(verified_camp, operator, flows):
+def test_a_squatter_can_neither_lock_out_nor_speak_for_the_body(verified_camp, operator, flows, monkeypatch):
     app = verified_camp
     mallory, alice = Agent(app, "mallory"), Agent(app, "alice")
     first = identify(mallory, TESTBOURG)
@@ -73,21 +73,34 @@ def test_a_squatter_can_neither_lock_out_nor_speak_for_the_body(verified_camp, o
     assert "n'a pas encore vérifié que vous représentez cette collectivité" in reply
     assert reply.prompt is None
     # the operator sees the conflict and verifies the real agent's claim
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")            # the operator's language, from locales/
     code, listed = operator(app, "claims", "list")
-    assert code == 0 and listed.count("CONFLICT: 1 other claim(s) of this body") == 2
+    assert code == 0 and listed.count("CONFLICT: 1 other claim of this body") == 2
     assert "responsible mallory" in listed and "responsible alice" in listed
-    assert operator(app, "claims", "verify", str(claim_of(app, alice)))[0] == 0
+    assert listed.count("  pending   ") == 2
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
+    code, listed = operator(app, "claims", "list")
+    assert code == 0 and listed.count("CONFLIT : 1 autre rattachement pour cette collectivité") == 2
+    assert "responsable mallory" in listed and listed.count("  en attente  ") == 2
+    claim = claim_of(app, alice)
+    assert operator(app, "claims", "verify", str(claim)) == (0, f"rattachement n°{claim} vérifié\n")
+    assert operator(app, "claims", "release", "999") == (1, "aucun rattachement n°999 en cours\n")
     assert "l'équipe du label a vérifié le rattachement" in alice.inbox()
     assert "n'a pas retenu le rattachement de votre candidature" in mallory.inbox()
     assert "n'a pas encore vérifié" in mallory.say("/deposer")
     code, listed = operator(app, "claims", "list")
-    assert "CONFLICT" not in listed and "verified" in listed and "mallory" not in listed
+    assert "CONFLIT" not in listed and "  vérifié  " in listed and "mallory" not in listed
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
+    assert operator(app, "claims", "verify", "999") == (1, "no pending claim #999\n")
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
     # the élu's confirmation comes from the operator; then alice submits
     fill_as(alice, flows)
     c = T.conversations
     with app.store.begin() as conn:
         cand = conn.execute(select(c.c.candidature_id).where(c.c.chat_id == alice.chat)).scalar()
-    assert operator(app, "claims", "elu", str(cand))[0] == 0
+    code, recorded = operator(app, "claims", "elu", str(cand))
+    assert code == 0 and recorded.startswith(f"candidature n°{cand} : confirmation de ") and \
+        recorded.endswith(" enregistrée\n")
     assert "L'équipe du label a enregistré le" in alice.say("/elu")
     assert alice.say("/deposer").ref == "confirm"
     assert "Votre candidature est déposée" in alice.say("oui")
@@ -108,7 +121,7 @@ def test_probing_sirens_reveals_nothing_and_notifies_no_one(verified_camp, opera
 
 
 def test_first_come_campaigns_accept_the_first_claim_and_send_conflicts_to_the_operator(
-        build, any_store, clock, operator, flows):
+        build, any_store, clock, operator, flows, monkeypatch):
     now = clock.now()
     app = build(any_store, opens=now - timedelta(days=1), closes=now + timedelta(days=120),
                 config={"jury": JURY, "elu_confirmation": False})
@@ -117,6 +130,7 @@ def test_first_come_campaigns_accept_the_first_claim_and_send_conflicts_to_the_o
     assert identify(alice, TESTBOURG).text == first            # not refused, not told
     fill_as(alice, flows)
     assert "n'a pas encore vérifié" in alice.say("/deposer")    # the second claim waits
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
     code, listed = operator(app, "claims", "list")
     assert listed.count("CONFLICT") == 2
     assert operator(app, "claims", "verify", str(claim_of(app, alice)))[0] == 0
@@ -128,10 +142,19 @@ def test_first_come_campaigns_accept_the_first_claim_and_send_conflicts_to_the_o
     c = T.conversations
     with app.store.begin() as conn:
         cand = conn.execute(select(c.c.candidature_id).where(c.c.chat_id == alice.chat)).scalar()
-    assert operator(app, "claims", "reassign", str(cand), "--to", "console:bob")[0] == 0
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
+    assert operator(app, "claims", "reassign", str(cand), "--to", "console:bob") == (
+        0, f"candidature n°{cand} : console:bob en est maintenant responsable\n")
     assert "vous a confié la responsabilité de la candidature" in bob.inbox()
     assert "Seule la personne responsable" in alice.say("/inviter")
-    assert operator(app, "claims", "reassign", str(cand), "--to", "console:mallory")[0] == 1
+    assert operator(app, "claims", "reassign", str(cand), "--to", "console:mallory") == (
+        1, f"console:mallory ne fait pas partie de l'équipe de la candidature n°{cand} : il faut d'abord "
+           "la rejoindre avec un code d'invitation\n")
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
+    assert operator(app, "claims", "reassign", str(cand), "--to", "console:nobody") == (
+        1, "no account console:nobody\n")
+    assert operator(app, "claims", "list", "--campaign", "nowhere") == (
+        1, 'no campaign "nowhere": type tnlbot campaign list to see the campaigns\n')
 
 
 def test_the_operator_commands_are_in_the_help(capsys):

@@ -210,3 +210,32 @@ def test_a_member_asked_the_question_a_colleague_is_on_is_told_who(camp, clock):
     clock.advance(minutes=11)
     bob.say("/retour")
     assert "est en train de répondre" not in bob.say("/reprendre")
+
+
+def test_two_members_answering_one_question_in_one_batch_the_later_sees_the_first(build, any_store,
+                                                                                 clock):
+    """Group commit (on PostgreSQL read ahead): the second member's answer in the same batch
+    replaces the first member's, and the first is told, as one after the other."""
+    from tnlbot.core.events import Inbound
+    from tnlbot.transports.console import parse_line
+    now = clock.now()
+    camp = build(any_store, opens=now - timedelta(days=1), closes=now + timedelta(days=120))
+    alice, bob = Agent(camp, "alice"), Agent(camp, "bob")
+    identify(alice, TESTBOURG)
+    bob.say(f"/rejoindre {code_in(alice.say('/inviter'))}")
+    bob.say("/reprendre")
+    assert bob.say("/modifier 5").ref == alice.say("/modifier 5").ref == "population"
+    alice.inbox()
+    clock.advance(minutes=5)
+
+    def said(agent: Agent, text: str, external_id: str) -> Inbound:
+        parsed = parse_line(text, agent.chat, agent.user, external_id)
+        return Inbound(agent.transport, external_id, agent.chat, agent.user, parsed.kind,
+                       text=parsed.text, display_name=agent.user)
+    results = camp.dispatcher.handle_batch([said(alice, "12500", "b1"), said(bob, "12600", "b2")])
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert bob.answers()["population"] == 12600
+    assert "bob a modifié une réponse que vous aviez donnée" in alice.inbox()
+    history = alice.say("/qui 5")
+    assert "alice : 12\u202f000 habitants → 12\u202f500 habitants" in history
+    assert "bob : 12\u202f500 habitants → 12\u202f600 habitants" in history

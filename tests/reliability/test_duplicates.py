@@ -13,6 +13,7 @@ must come out equal.
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -177,3 +178,86 @@ def _both_at_once(workers: list[App], pools: list[ThreadPoolExecutor], events: l
         assert results.count(False) == 1, f"{event.external_id} handled {results.count(False)} times"
         duplicates += results.count(True)
     return duplicates
+
+
+def batches_of(events: list[Inbound], rng: random.Random) -> list[list[Inbound]]:
+    """Events cut into batches of 2 to 12, in order, as a platform delivers them together."""
+    out: list[list[Inbound]] = []
+    while events:
+        size = rng.randint(2, 12)
+        out.append(events[:size])
+        events = events[size:]
+    return out
+
+
+def spy_ahead(store) -> list[str]:
+    """How each batch read ahead ended (PostgreSQL): 'ahead', or 'again' (run one by one)."""
+    plain, ended = store.ahead, []
+
+    @contextmanager
+    def ahead(conn, keys):
+        try:
+            with plain(conn, keys) as fast:
+                yield fast
+        except Exception:
+            ended.append("again")
+            raise
+        ended.append("ahead")
+    store.ahead = ahead
+    return ended
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_each_event_twice_delivered_in_batches_gives_the_clean_store(fresh_store, clock, flows,
+                                                                     catalog, seed):
+    """Group commit: the same interleaved deliveries handed in batches (on PostgreSQL read
+    ahead: one event or its duplicate may come twice in one batch, a conversation several
+    times, two people of one team side by side)."""
+    expected = clean_run(fresh_store, clock, flows, catalog)
+    store = fresh_store()
+    open_campaign(store)
+    app = make(store, clock, flows, catalog)
+    ended = spy_ahead(store)
+    rng = random.Random(seed)
+    handled = [result for batch in batches_of(interleaved_twice(rng), rng)
+               for result in app.dispatcher.handle_batch(batch)]
+    assert not [h for h in handled if isinstance(h, Exception)]
+    assert sum(h.duplicate for h in handled) == len(handled) // 2
+    assert all(h.outbox_ids == tuple(sorted(h.outbox_ids)) for h in handled)
+    assert [len(h.outbox_ids) for h in handled] == [len(h.messages) for h in handled]
+    got = content(store)
+    assert got == expected, differences(got, expected)
+    if fresh_store.kind == "postgres":
+        assert ended.count("ahead") > len(ended) // 2, ended   # most batches went ahead
+
+
+def test_two_workers_receiving_each_batch_at_once_give_the_clean_store(fresh_store, clock, flows,
+                                                                       catalog):
+    """Two workers handed the same batch at the same moment: each event is handled once."""
+    expected = clean_run(fresh_store, clock, flows, catalog)
+    first = fresh_store()
+    open_campaign(first)
+    second = type(first)(first.url)
+    workers = [make(first, clock, flows, catalog), make(second, clock, flows, catalog)]
+    rng = random.Random(7)
+    queues, order = conversations(), []
+    while any(queues):
+        order.append(rng.choice([q for q in queues if q]).pop(0))
+    try:
+        with ThreadPoolExecutor(len(workers)) as pool:
+            for batch in batches_of(order, rng):
+                gate = threading.Barrier(len(workers))
+
+                def deliver(app: App, batch: list[Inbound] = batch,
+                            gate: threading.Barrier = gate) -> list:
+                    gate.wait()
+                    return app.dispatcher.handle_batch(batch)
+                both = [f.result() for f in [pool.submit(deliver, app) for app in workers]]
+                for event, results in zip(batch, zip(*both)):
+                    assert not [r for r in results if isinstance(r, Exception)], results
+                    done = [r for r in results if not r.duplicate]
+                    assert len(done) == 1, f"{event.external_id} handled {len(done)} times"
+        got = content(first)
+    finally:
+        second.close()
+    assert got == expected, differences(got, expected)

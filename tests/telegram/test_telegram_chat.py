@@ -88,7 +88,7 @@ async def test_a_whole_candidature_through_buttons_and_text(bot_session):
     assert all(c.outcome == "ok" for c in session.fake.calls), "every call was valid for Telegram"
 
 
-async def test_multiple_choice_toggles(bot_session):
+async def test_multiple_choice_toggles(bot_session, monkeypatch):
     session = await bot_session("tnl-2025-badge")
     alice = session.person(112, "Alice")
     await alice.says("/start")
@@ -111,9 +111,12 @@ async def test_multiple_choice_toggles(bot_session):
     assert answers(session, alice)["formats_ouverts"] == ["html"]
     assert "déclaration d'accessibilité" in bot
 
+    read_back: list = []                             # the press's notice is known as queued
+    monkeypatch.setattr(session.app.store, "outbox_items", lambda ids: read_back.append(ids) or [])
     bot = await alice.presses_data(prompt, validate)   # "validate" pressed again, too late
     assert bot.toasts == ["Ce bouton correspond à une question précédente : il n'a rien changé."]
     assert not bot.messages and answers(session, alice)["formats_ouverts"] == ["html"]
+    assert read_back == [], "nothing read back from the outbox once committed"
 
 
 async def test_an_old_keyboard_pressed(bot_session):

@@ -214,11 +214,12 @@ def _row(conn: Connection, claim_id: int):
 
 
 def verify(desk: Desk, claim_id: int) -> str:
-    """Verify a claim; other claims of the body are released. Returns "" or a problem."""
+    """Verify a claim; other claims of the body are released. Returns "" or a problem (the
+    catalog key of what the operator is told: claims.cli.*)."""
     conn = desk.conn
     row = _row(conn, claim_id)
     if row is None or row.status not in ACTIVE:
-        return f"no pending claim #{claim_id}"
+        return "claims.cli.no_pending"
     if row.status == "verified":
         return ""
     c = C.claims
@@ -228,7 +229,7 @@ def verify(desk: Desk, claim_id: int) -> str:
     for other in others:
         release(desk, other, "another claim of the body was verified")
     if not _link(conn, claim_id, row.candidature_id, row.organisation_id, desk.now, "verified by the operator"):
-        return "another candidature holds this body"
+        return "claims.cli.body_taken"
     _sync_body(conn, row.candidature_id, row.organisation_id)
     desk.tell(row.candidature_id, "claims.told_verified")
     return ""
@@ -238,7 +239,7 @@ def release(desk: Desk, claim_id: int, note: str = "released by the operator") -
     conn = desk.conn
     row = _row(conn, claim_id)
     if row is None or row.status not in ACTIVE:
-        return f"no active claim #{claim_id}"
+        return "claims.cli.no_active"
     conn.execute(update(C.claims).where(C.claims.c.id == claim_id)
                  .values(status="released", decided_at=desk.now, note=note[:200]))
     k = T.candidatures

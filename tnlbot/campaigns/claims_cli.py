@@ -7,7 +7,8 @@
     tnlbot claims elu CANDIDATURE       (record the élu's confirmation, after checking)
 
 Each decision is told to the candidature's responsible, in their language,
-through the outbox (the running bot sends it).
+through the outbox (the running bot sends it). What the operator reads is in their
+own language (LC_ALL, LC_MESSAGES or LANG), from locales/ (claims.cli.*).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, select, update
 
 from ..settings import Settings
 from ..i18n import load_catalog
+from ..say import Say
 from ..store import Store
 from ..store import tables as T
 from ..store.campaigns import campaign_by_slug
@@ -58,37 +60,41 @@ def _desk(store: Store, conn: Connection, settings: Settings) -> claims.Desk:
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
+    say = Say(settings)
     store = Store(settings.store_url())
     with store.begin() as conn:
         campaign_id = None
         if args.campaign:
             campaign = campaign_by_slug(conn, args.campaign)
             if campaign is None:
-                print(f"no campaign {args.campaign!r}", file=sys.stderr)
+                print(say("claims.cli.unknown_campaign", slug=args.campaign), file=sys.stderr)
                 return 1
             campaign_id = campaign.id
         rows = claims.listing(conn, campaign_id, every=args.all)
-    if not rows:
-        print("no claims")
-    for c in rows:
-        conflict = f"  CONFLICT: {c.rivals} other claim(s) of this body" if c.rivals else ""
-        print(f"#{c.id}  {c.status:<8}  {c.campaign}  candidature {c.candidature_id}  "
-              f"SIREN {c.siren} ({c.body or '?'})  responsible {c.responsible}  "
-              f"since {c.created_at:%Y-%m-%d %H:%M} UTC{conflict}")
     store.close()
+    if not rows:
+        print(say("claims.cli.none"))
+    statuses = {s: say(f"claims.cli.status.{s}") for s in ("pending", "verified", "released")}
+    width = max(len(s) for s in statuses.values())
+    for c in rows:
+        conflict = say("claims.cli.conflict", n=c.rivals) if c.rivals else ""
+        print(say("claims.cli.line", id=c.id, status=statuses.get(c.status, c.status).ljust(width),
+                  campaign=c.campaign, candidature=c.candidature_id, siren=c.siren, body=c.body or "?",
+                  responsible=c.responsible, since=f"{c.created_at:%Y-%m-%d %H:%M}", conflict=conflict))
     return 0
 
 
 def _decide(settings: Settings, claim_id: int, verb: str) -> int:
+    say = Say(settings)
     store = Store(settings.store_url())
     with store.begin() as conn:
         desk = _desk(store, conn, settings)
         problem = claims.verify(desk, claim_id) if verb == "verified" else claims.release(desk, claim_id)
     store.close()
     if problem:
-        print(problem, file=sys.stderr)
+        print(say(problem, claim=claim_id), file=sys.stderr)
         return 1
-    print(f"claim #{claim_id} {verb}")
+    print(say(f"claims.cli.{verb}", claim=claim_id))
     return 0
 
 
@@ -101,6 +107,7 @@ def _release(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _reassign(settings: Settings, args: argparse.Namespace) -> int:
+    say = Say(settings)
     transport, _, user = args.to.partition(":")
     store = Store(settings.store_url())
     with store.begin() as conn:
@@ -108,24 +115,24 @@ def _reassign(settings: Settings, args: argparse.Namespace) -> int:
         problem = reassign(desk, args.candidature, transport, user)
     store.close()
     if problem:
-        print(problem, file=sys.stderr)
+        print(say(problem, account=args.to, candidature=args.candidature), file=sys.stderr)
         return 1
-    print(f"candidature {args.candidature}: {args.to} is now responsible")
+    print(say("claims.cli.reassigned", candidature=args.candidature, account=args.to))
     return 0
 
 
 def reassign(desk: claims.Desk, candidature_id: int, transport: str, user: str) -> str:
-    """The member behind this account becomes responsible; the former one stays a member."""
+    """The member behind this account becomes responsible; the former one stays a member.
+    Returns "" or a problem (its catalog key)."""
     conn, a, m = desk.conn, T.accounts, T.members
     person = conn.execute(select(a.c.person_id).where(a.c.transport == transport,
                                                       a.c.external_id == user)).scalar()
     if person is None:
-        return f"no account {transport}:{user}"
+        return "claims.cli.no_account"
     role = conn.execute(select(m.c.role).where(m.c.candidature_id == candidature_id,
                                                m.c.person_id == person)).scalar()
     if role is None:
-        return (f"{transport}:{user} is not on candidature {candidature_id}'s team: "
-                "they join with an invitation code first")
+        return "claims.cli.not_in_team"
     conn.execute(update(m).where(m.c.candidature_id == candidature_id, m.c.role == "responsible")
                  .values(role="member"))
     conn.execute(update(m).where(m.c.candidature_id == candidature_id, m.c.person_id == person)
@@ -137,12 +144,13 @@ def reassign(desk: claims.Desk, candidature_id: int, transport: str, user: str) 
 
 
 def _elu(settings: Settings, args: argparse.Namespace) -> int:
+    say = Say(settings)
     store = Store(settings.store_url())
     with store.begin() as conn:
         name = confirm_by_operator(conn, args.candidature, _now())
     store.close()
     if not name:
-        print(f"candidature {args.candidature} names no élu référent yet", file=sys.stderr)
+        print(say("claims.cli.no_elu", candidature=args.candidature), file=sys.stderr)
         return 1
-    print(f"candidature {args.candidature}: confirmation of {name} recorded")
+    print(say("claims.cli.elu_recorded", candidature=args.candidature, name=name))
     return 0

@@ -80,12 +80,11 @@ def sync_organisation(ctx: Ctx, changes: Mapping[str, JSON]) -> None:
         return
     if "departement" in values:
         values["departement"] = values["departement"][:3]
-    row = ctx.store.hot.run(ctx.conn, CURRENT_ORG, (ctx.conv.candidature_id,)).fetchone()
-    if row is None or row[0] is None:
-        return
     columns = sorted(values)
-    sql = ("UPDATE organisations SET " + ", ".join(f"{c} = ?" for c in columns) + " WHERE id = ?")
-    ctx.store.hot.run(ctx.conn, sql, (*(values[c] for c in columns), row[0]))
+    # the candidature's body, if it has one (nothing read back: queued with the event's writes)
+    sql = ("UPDATE organisations SET " + ", ".join(f"{c} = ?" for c in columns)
+           + " WHERE id = (" + CURRENT_ORG + ")")
+    ctx.store.hot.queue(ctx.conn, sql, (*(values[c] for c in columns), ctx.conv.candidature_id))
 
 
 # ------------------------------------------------------------------ overwrites

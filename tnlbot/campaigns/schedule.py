@@ -234,6 +234,7 @@ class _Memo:
     """What members of one batch share, computed once: a team's members share their activity,
     and many join on the same instant."""
     late: dict[datetime, Planned | None] = field(default_factory=dict)
+    earliest: datetime | None = None     # the earliest deadline slot's instant
     idle: dict[tuple[datetime, datetime], tuple[str, datetime]] = field(default_factory=dict)
 
 
@@ -264,16 +265,22 @@ def _pending(member: MemberView, activity: datetime, recorded: AbstractSet[str],
         late = memo.late[joined]
     else:
         late = memo.late[joined] = catch_up(campaign, slots, joined)
-    for rank, planned in enumerate(slots):
-        if late is not None and planned.slot == late.slot:
-            planned = late
-        at = planned.due_at
-        if at < joined or planned.slot in recorded:
-            continue
-        if at < floor:
-            at = floor
-        if until is None or at <= until:
-            out.append((100 + rank, planned.slot, at, "deadline"))
+    if memo.earliest is None and slots:
+        memo.earliest = min(p.due_at for p in slots)
+    # a deadline slot falls at its instant or later (the floor): none falls by `until` when the
+    # earliest of them (or the member's catch-up) comes after it, which is most of a sweep
+    if until is None or (memo.earliest is not None and memo.earliest <= until) or (
+            late is not None and late.due_at <= until):
+        for rank, planned in enumerate(slots):
+            if late is not None and planned.slot == late.slot:
+                planned = late
+            at = planned.due_at
+            if at < joined or planned.slot in recorded:
+                continue
+            if at < floor:
+                at = floor
+            if until is None or at <= until:
+                out.append((100 + rank, planned.slot, at, "deadline"))
     if snoozed is not None and (until is None or snoozed <= until):
         slot = snooze_slot(snoozed)
         if slot not in recorded:

@@ -19,9 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..settings import Settings
-from ..flowbook.report import operator_locale
 from ..flows import load_all
-from ..i18n import Catalog, load_catalog
+from ..say import Say as OperatorSay
 from ..store import Store
 from ..store.campaigns import Campaign, campaign_by_slug, list_campaigns
 from . import queries as Q
@@ -76,15 +75,8 @@ def _address(args: argparse.Namespace) -> tuple[str, str, str]:
     return "console", "room" if args.room else "user", args.console
 
 
-class Say:
+class Say(OperatorSay):
     """The operator's messages, in their language."""
-
-    def __init__(self, settings: Settings):
-        self.catalog: Catalog = load_catalog(Path(settings.locales_dir))
-        self.locale = operator_locale(self.catalog.locales)
-
-    def __call__(self, key: str, **values: object) -> str:
-        return str(self.catalog(self.locale, key, **{k: str(v) for k, v in values.items()}))
 
     def member(self, key: str, transport: str, kind: str, external_id: str, campaign: str) -> str:
         return self(key, transport=transport, kind=self(f"jury.cli.kind.{kind}"), id=external_id,

@@ -201,11 +201,17 @@ class Dispatcher:
     def handle_batch(self, inbounds: Sequence[Inbound],
                      then: Callable[[Connection], None] | None = None,
                      steps: Sequence[Step | None] = ()) -> list[Handled | Exception]:
-        """Events in one transaction, one savepoint each (see `submit_batch`)."""
+        """Events in one transaction, one savepoint each (see `submit_batch`).
+
+        PostgreSQL: the batch is first tried read ahead (`_ahead`), in a few round trips;
+        if anything fails there, it is run again here one savepoint per event."""
         now = self.clock.now()
         results: list[Handled | Exception] = []
         with self.store.begin() as conn:
-            for index, inbound in enumerate(inbounds):
+            ahead = self._ahead(conn, inbounds, now, steps)
+            if ahead is not None:
+                results = ahead
+            for index, inbound in enumerate(inbounds if ahead is None else ()):
                 step = steps[index] if steps else None
                 try:
                     with self.store.savepoint(conn):
@@ -216,6 +222,30 @@ class Dispatcher:
             if then is not None and not any(isinstance(r, Exception) for r in results):
                 then(conn)
         return results
+
+    def _ahead(self, conn: Connection, inbounds: Sequence[Inbound], now: datetime,
+               steps: Sequence[Step | None]) -> list[Handled | Exception] | None:
+        """PostgreSQL: the whole batch at once, its reads ahead and its writes in one
+        pipeline (the store's `ahead`); None when that failed and nothing of it remains
+        (the caller then runs it one savepoint per event, where a bad event fails alone).
+        A held file is taken once by its event: such a batch is not tried ahead."""
+        if self.store.is_sqlite or len(inbounds) < 2 or any(i.file is not None for i in inbounds):
+            return None
+        bounded = [_bounded(i) for i in inbounds]
+        done: list[tuple[Handled, int, int]] = []
+        try:
+            with self.store.ahead(conn, [(i.transport, i.external_id, i.chat_id, i.user_id)
+                                         for i in bounded]) as fast:
+                for index, inbound in enumerate(bounded):
+                    first = len(fast.outbox)
+                    handled = self._handle(conn, inbound, now, steps[index] if steps else None)
+                    done.append((handled, first, len(fast.outbox)))
+                queued = list(fast.outbox)
+        except Exception:   # rolled back to its savepoint: run again one savepoint per event
+            log.info("a batch of %d events is run again one by one", len(inbounds), exc_info=True)
+            return None
+        return [replace(handled, outbox_ids=self.store.outbox_ids(queued[first:last]))
+                if last > first else handled for handled, first, last in done]
 
     def handle(self, inbound: Inbound, step: Step | None = None) -> Handled:
         inbound = _bounded(inbound)

@@ -1,9 +1,11 @@
 """Conversations, their candidature and answers: what one inbound event reads and writes."""
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -13,6 +15,7 @@ from ..core.flow import JSON, Flow
 from . import hotpath as H
 from . import tables as T
 from .database import Database
+from .hotpath import Fast, NotAhead
 from .jsontext import dumps, loads
 
 
@@ -44,6 +47,16 @@ class Conversations(Database):
     # ------------------------------------------------------------ inbound
     def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False when it was already processed."""
+        fast = self.hot.fast
+        if fast.conn is not None:       # a batch read ahead (PostgreSQL)
+            key = (transport, external_id)
+            if key in fast.seen:
+                return False
+            fast.seen.add(key)
+            # no ON CONFLICT: a worker storing it meanwhile fails the batch, run again
+            # one savepoint per event, where this delivery is then found processed
+            self.hot.queue(conn, H.MARK_NEW, (transport, external_id, now))
+            return True
         return self.hot.run(conn, H.MARK_SEEN, (transport, external_id, self.hot.time(now))).rowcount == 1
 
     def conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
@@ -57,9 +70,22 @@ class Conversations(Database):
         """
         statements = self.hot.statements
         query = statements.conversation_and_answers if with_answers else statements.conversation
-        row = self.hot.run(conn, query, (transport, chat_id, user_id)).fetchone()
-        if row is None:
-            return None
+        fast = self.hot.fast
+        if fast.conn is None:
+            row = self.hot.run(conn, query, (transport, chat_id, user_id)).fetchone()
+            return None if row is None else self._conversation_row(row, with_answers)
+        if fast.other or not with_answers:      # a command may change anything
+            fast.rows.clear()
+            fast.other = False
+        row = fast.rows.pop((transport, chat_id, user_id), None)
+        if row is None or row[2] in fast.touched:  # not read ahead, or changed since
+            row = self.hot.read(conn, query, (transport, chat_id, user_id)).fetchone()
+            if row is None:
+                return None
+        fast.touched.add(row[2])
+        return self._conversation_row(row, with_answers)
+
+    def _conversation_row(self, row: Any, with_answers: bool) -> ConversationRow:
         (conv_id, person_id, candidature_id, campaign_id, state, status, version, amended,
          submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone, volets,
          marked, team) = row[:18]
@@ -71,6 +97,50 @@ class Conversations(Database):
                                volets or "[]", bool(marked),
                                (loads(row[18]) if row[18] else {}) if with_answers else None,
                                bool(team))
+
+    @contextmanager
+    def ahead(self, conn: Connection, keys: Sequence[tuple[str, str, str, str]]) -> Iterator[Fast]:
+        """PostgreSQL: a batch of events, each (transport, external id, chat, user), read ahead.
+
+        Inside, in a savepoint: the batch's candidatures locked (in one order), then the
+        deliveries already stored and the conversations with their answers read, in one
+        round trip; `mark_seen` and `conversation` answer from them, and the hot path's writes
+        are queued in one pipeline (their replies not awaited; the outbox ids are read at
+        the end: `outbox_ids`). If anything raises, what the batch did is rolled back to
+        the savepoint and the exception goes on: the caller runs the batch again, one
+        savepoint per event, where a bad event fails alone."""
+        hot, fast = self.hot, self.hot.fast
+        driver = hot.driver(conn)
+        if fast.conn is not None:
+            raise NotAhead("a batch is already read ahead on this thread")
+        fast.conn, fast.seen, fast.rows, fast.touched, fast.other, fast.outbox = (
+            driver, set(), {}, set(), False, [])
+        try:
+            hot.queue(conn, H.BATCH_SAVEPOINT, ())
+            deliveries = sorted({(t, e) for t, e, _, _ in keys})
+            people = sorted({(t, c, u) for t, _, c, u in keys})
+            triples = ", ".join(["(?, ?, ?)"] * len(people))
+            by_key = [v for key in people for v in key]
+            hot.queue(conn, hot.statements.lock_of.format(keys=triples), by_key)
+            seen = hot.read(conn, H.SEEN_OF.format(pairs=", ".join(["(?, ?)"] * len(deliveries))),
+                            [v for pair in deliveries for v in pair])
+            rows = hot.read(conn, hot.statements.conversations_of.format(keys=triples), by_key)
+            fast.seen.update((t, e) for t, e in seen.fetchall())
+            fast.rows.update(((r[19], r[20], r[21]), r) for r in rows.fetchall())
+            yield fast
+            hot.queue(conn, H.BATCH_RELEASE, ())
+            hot.settle()
+        except BaseException:
+            try:
+                if fast.pipe is not None:
+                    pipe, fast.pipe = fast.pipe, None
+                    pipe.__exit__(*sys.exc_info())
+            except Exception:  # noqa: BLE001 - the first error is the one that counts
+                pass
+            driver.execute(H.BATCH_UNDO)
+            raise
+        finally:
+            fast.conn, fast.pipe, fast.rows, fast.outbox = None, None, {}, []
 
     def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
                            display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
@@ -136,7 +206,7 @@ class Conversations(Database):
 
         PostgreSQL: the writes of the usual event go in one pipeline (psycopg sends them
         without waiting for each reply: one round trip instead of five)."""
-        if not self.is_sqlite and outcome.submission is None:
+        if not self.is_sqlite and outcome.submission is None and self.hot.fast.conn is None:
             with self.hot.driver(conn).pipeline():
                 return self._apply(conn, conv, before, outcome, addressed, now, flow)
         return self._apply(conn, conv, before, outcome, addressed, now, flow)
@@ -146,7 +216,7 @@ class Conversations(Database):
                flow: Flow) -> list[int]:
         for key, value in outcome.changes:
             self._save_answer(conn, conv, key, before.get(key), value, now)
-        self.hot.run(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
+        self.hot.queue(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
         self._save_dossier(conn, conv, outcome.dossier, now, bool(outcome.changes))
         return self.enqueue(conn, addressed, now)
 
@@ -154,10 +224,10 @@ class Conversations(Database):
                      new: JSON, now: datetime) -> None:
         at = self.hot.time(now)
         if new is None:
-            self.hot.run(conn, H.DELETE_ANSWER, (conv.candidature_id, key))
+            self.hot.queue(conn, H.DELETE_ANSWER, (conv.candidature_id, key))
         else:
-            self.hot.run(conn, H.UPSERT_ANSWER, (conv.candidature_id, key, dumps(new), conv.person_id, at))
-        self.hot.run(conn, H.HISTORY, (conv.candidature_id, key, None if old is None else dumps(old),
+            self.hot.queue(conn, H.UPSERT_ANSWER, (conv.candidature_id, key, dumps(new), conv.person_id, at))
+        self.hot.queue(conn, H.HISTORY, (conv.candidature_id, key, None if old is None else dumps(old),
                                        None if new is None else dumps(new), conv.person_id, at))
 
     def _save_dossier(self, conn: Connection, conv: ConversationRow, dossier: Dossier,
@@ -172,4 +242,4 @@ class Conversations(Database):
             conn.execute(update(T.candidatures).where(T.candidatures.c.id == conv.candidature_id)
                          .values(**values))
         elif changed:   # the common case, on the path of every answer
-            self.hot.run(conn, H.TOUCH_CANDIDATURE, (self.hot.time(now), conv.candidature_id))
+            self.hot.queue(conn, H.TOUCH_CANDIDATURE, (self.hot.time(now), conv.candidature_id))

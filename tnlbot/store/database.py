@@ -40,6 +40,15 @@ class Database:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
         self._insert = sqlite.insert if self.is_sqlite else _pg_insert()
         self.hot = H.Hot(self.is_sqlite)
+        if not self.is_sqlite:
+            hot = self.hot
+
+            @event.listens_for(self.engine, "before_cursor_execute")
+            def _settle(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+                # a statement through SQLAlchemy reads its result at once: the pipeline
+                # of a batch read ahead on this thread is settled first (hotpath.Fast)
+                if hot.fast.conn is not None:
+                    hot.other_statement(statement)
         self._local = threading.local()
         self._held: list[Connection] = []
         if migrate:

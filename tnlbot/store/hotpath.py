@@ -14,6 +14,8 @@ two databases (the JSON aggregate, the row lock) is chosen once, in `Statements`
 """
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
@@ -32,11 +34,11 @@ CONVERSATION_COLUMNS = (
     "m.volets, EXISTS (SELECT 1 FROM answer_checks x WHERE x.candidature_id = k.id), "
     # a team of more than one member (the members' primary key: one index probe)
     "EXISTS (SELECT 1 FROM members o WHERE o.candidature_id = k.id AND o.person_id <> c.person_id)")
-CONVERSATION_FROM = (
+CONVERSATION_JOIN = (
     " FROM conversations c JOIN candidatures k ON k.id = c.candidature_id "
     "JOIN campaigns g ON g.id = k.campaign_id "
-    "LEFT JOIN members m ON m.candidature_id = k.id AND m.person_id = c.person_id "
-    "WHERE c.transport = ? AND c.chat_id = ? AND c.user_id = ?")
+    "LEFT JOIN members m ON m.candidature_id = k.id AND m.person_id = c.person_id ")
+CONVERSATION_FROM = CONVERSATION_JOIN + "WHERE c.transport = ? AND c.chat_id = ? AND c.user_id = ?"
 CONVERSATION = CONVERSATION_COLUMNS + CONVERSATION_FROM
 # every answer of a candidature as one JSON object (text), per database
 ANSWERS_OBJECT = {True: "json_group_object(a.key, json(a.value))",
@@ -49,6 +51,14 @@ UPSERT_ANSWER = (
     "INSERT INTO answers (candidature_id, key, value, answered_by, answered_at) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (candidature_id, key) DO UPDATE SET value = excluded.value, "
     "answered_by = excluded.answered_by, answered_at = excluded.answered_at")
+# PostgreSQL, a batch read ahead (see `Fast`): which deliveries are stored already, and the
+# conversations of the batch with their answers, locked in one order (the candidatures' ids)
+SEEN_OF = "SELECT transport, external_id FROM inbound_seen WHERE (transport, external_id) IN ({pairs})"
+MARK_NEW = "INSERT INTO inbound_seen (transport, external_id, seen_at) VALUES (?, ?, ?)"
+KEYS_IN = "WHERE (c.transport, c.chat_id, c.user_id) IN ({keys})"
+BATCH_SAVEPOINT = "SAVEPOINT batch_ahead"
+BATCH_RELEASE = "RELEASE SAVEPOINT batch_ahead"
+BATCH_UNDO = "ROLLBACK TO SAVEPOINT batch_ahead"
 DELETE_ANSWER = "DELETE FROM answers WHERE candidature_id = ? AND key = ?"
 HISTORY = ("INSERT INTO answer_history (candidature_id, key, old_value, new_value, changed_by, changed_at) "
            "VALUES (?, ?, ?, ?, ?, ?)")
@@ -93,6 +103,11 @@ class Statements:
     conversation: str              # the conversation and its candidature, under its lock
     conversation_and_answers: str  # the same, with every answer as one JSON object
     answers: str                   # every answer of a candidature as one JSON object
+    # several conversations and their answers, keyed by (transport, chat_id, user_id):
+    # format with `keys` (?, ?, ?) triples; `lock_of` first locks their candidatures, in
+    # one order, so that this read (a statement of its own) sees what was committed before
+    conversations_of: str
+    lock_of: str
 
     @classmethod
     def of(cls, is_sqlite: bool) -> "Statements":
@@ -102,7 +117,34 @@ class Statements:
             conversation=CONVERSATION + lock,
             conversation_and_answers=(CONVERSATION_COLUMNS + f", (SELECT {every} FROM answers a "
                                       "WHERE a.candidature_id = k.id)" + CONVERSATION_FROM + lock),
-            answers=f"SELECT {every} FROM answers a WHERE a.candidature_id = ?")
+            answers=f"SELECT {every} FROM answers a WHERE a.candidature_id = ?",
+            conversations_of=(CONVERSATION_COLUMNS + f", (SELECT {every} FROM answers a "
+                              "WHERE a.candidature_id = k.id), c.transport, c.chat_id, c.user_id"
+                              + CONVERSATION_JOIN + KEYS_IN),
+            lock_of=("SELECT k.id FROM conversations c JOIN candidatures k ON k.id = c.candidature_id "
+                     + KEYS_IN + " ORDER BY k.id" + lock))
+
+
+class NotAhead(Exception):
+    """What a batch read ahead does not cover (see `Fast`): the batch is run again, one
+    savepoint per event."""
+
+
+class Fast(threading.local):
+    """A PostgreSQL batch read ahead, on this thread (the store's `ahead`).
+
+    The batch's deliveries already stored and its conversations (locked) are read in one
+    round trip; each event then finds its own there, and its writes are queued in one
+    psycopg pipeline with the next events' (no reply awaited); the outbox ids are read at
+    the end. Any statement besides these (a command's, a feature's) first settles the
+    pipeline and runs as usual, and what was read ahead is then read again."""
+    conn: Any = None                 # the driver connection of the batch (None: not ahead)
+    pipe: Any = None                 # its pipeline context, while open
+    seen: set[tuple[str, str]]       # deliveries stored before the batch, or marked in it
+    rows: dict[tuple[str, str, str], Any]   # conversations read ahead, not yet used
+    touched: set[int]                # candidatures an event of the batch has used
+    other: bool = False              # some other statement ran: what was read ahead may be stale
+    outbox: list[Any]                # outbox INSERT cursors (their RETURNING ids), in order
 
 
 class Hot:
@@ -110,6 +152,7 @@ class Hot:
 
     def __init__(self, is_sqlite: bool):
         self.is_sqlite = is_sqlite
+        self.fast = Fast()
         self.statements = Statements.of(is_sqlite)
         self._last_instant: datetime | None = None
         self._last_text = ""
@@ -139,7 +182,43 @@ class Hot:
 
     def run(self, conn: Connection, statement: str, params: Sequence[Any]) -> Any:
         # sqlite3 and psycopg connections both execute on a new cursor and return it
+        if not self.is_sqlite and self.fast.conn is not None:
+            self.other_statement(statement)
         return self.driver(conn).execute(self.sql(statement), params)
+
+    def queue(self, conn: Connection, statement: str, params: Sequence[Any]) -> Any:
+        """A statement whose result is not read now: in a batch read ahead it goes into
+        the pipeline (its reply is not awaited); otherwise it runs as `run` does."""
+        driver = self.driver(conn)
+        if self.is_sqlite:
+            return driver.execute(statement, params)
+        fast = self.fast
+        if fast.conn is driver and fast.pipe is None:
+            fast.pipe = driver.pipeline()
+            fast.pipe.__enter__()
+        return driver.execute(self.sql(statement), params)
+
+    def read(self, conn: Connection, statement: str, params: Sequence[Any]) -> Any:
+        """A statement of the hot path whose rows are fetched at once: in a batch read
+        ahead it goes into the pipeline after the writes queued before it (fetching its
+        rows sends them all, one round trip)."""
+        return self.driver(conn).execute(self.sql(statement), params)
+
+    def settle(self) -> None:
+        """Close this thread's pipeline: every queued statement run, its errors raised."""
+        fast = self.fast
+        pipe, fast.pipe = fast.pipe, None
+        if pipe is not None:
+            pipe.__exit__(None, None, None)
+
+    def other_statement(self, statement: str) -> None:
+        """A statement outside the batch's read ahead is about to run: its result is read
+        at once, so the pipeline is settled first; if it may change what was read ahead
+        (see `_changes_rows_ahead`), that is read again."""
+        if not self.fast.other and _changes_rows_ahead(statement):
+            self.fast.other = True
+        if self.fast.pipe is not None:
+            self.settle()
 
     def time(self, instant: datetime) -> Any:
         """An instant as a parameter of plain SQL (see instants.py)."""
@@ -151,3 +230,19 @@ class Hot:
         return self._last_text
 
     read_time = staticmethod(from_store)
+
+
+# the tables a conversation read ahead is made of (Statements.conversations_of)
+ROWS_AHEAD = frozenset({"conversations", "candidatures", "campaigns", "members", "answer_checks",
+                        "answers"})
+_READ_ONLY = ("SELECT", "SAVEPOINT", "RELEASE", "ROLLBACK TO")
+_WRITTEN = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def _changes_rows_ahead(statement: str) -> bool:
+    """Whether a statement may change a conversation read ahead: a write to one of its
+    tables, or anything not plainly a read or a write to another table."""
+    if statement.lstrip()[:11].upper().startswith(_READ_ONLY):
+        return False
+    written = _WRITTEN.match(statement)
+    return written is None or written.group(1).lower() in ROWS_AHEAD

@@ -13,6 +13,7 @@ from ..core.events import Addressed, OutKind, Outgoing
 from . import hotpath as H
 from . import tables as T
 from .database import Database
+from .hotpath import NotAhead
 from .jsontext import dumps
 
 
@@ -58,11 +59,18 @@ class Outbox(Database):
         plain: list[Any] = []
         for item in items:
             if item.dedup_key:
+                if self.hot.fast.conn is not None:
+                    raise NotAhead("a keyed message in a batch read ahead")
                 ids += self._flush(conn, plain)
                 ids += self._queue_keyed(conn, [item], now).values()
             else:
                 plain += self._given(item, at)
         return ids + self._flush(conn, plain)
+
+    @staticmethod
+    def outbox_ids(cursors: list[Any]) -> tuple[int, ...]:
+        """The ids of the rows queued in a batch read ahead, once its pipeline is settled."""
+        return tuple(i for cursor in cursors for i in sorted(int(r[0]) for r in cursor.fetchall()))
 
     def enqueue_many(self, conn: Connection, items: list[Addressed], now: datetime) -> dict[str, int]:
         """Queue scheduled messages in one statement per chunk: dedup key -> new outbox id.
@@ -97,6 +105,8 @@ class Outbox(Database):
                 # (cheaper than RETURNING, which goes through a temporary table)
                 last = self.hot.run(conn, H.outbox_rows(rows, returning=False), chunk).lastrowid
                 found += range(last - rows + 1, last + 1)
+            elif self.hot.fast.conn is not None:    # a batch read ahead: ids read at its end
+                self.hot.fast.outbox.append(self.hot.queue(conn, H.outbox_rows(rows), chunk))
             else:
                 cursor = self.hot.run(conn, H.outbox_rows(rows), chunk)
                 found += sorted(int(r[0]) for r in cursor.fetchall())

@@ -27,7 +27,7 @@ from telegram.error import TelegramError
 
 from ..core.events import Addressed, FileRef, Inbound, InboundKind, Outgoing, OutKind
 from ..runtime.transport import Handled, Lookup
-from ..store import OutboxRow, fetches
+from ..store import fetches
 from .telegram_codec import ACTION, TRANSPORT, inbound_from_update, needs_resolving, resolve_press
 from .telegram_hook import MAX_DOWNLOAD, locale_of
 from .telegram_render import units
@@ -166,25 +166,25 @@ class Receiving:
         if handled.refused == "transport":
             await self.answer_press(query, handled.answer)
             return
-        ids = handled.outbox_ids
         answer = inbound.kind in (InboundKind.CHOICE, InboundKind.TOGGLE)   # not a command's output
-        toast = self._lone_notice(ids) if answer else None
-        answered = await self.answer_press(query, toast.item.text if toast else "")
+        toast = self._lone_notice(handled) if answer else None
+        answered = await self.answer_press(query, toast[1] if toast else "")
         if toast is not None:
             status = "sent" if answered else "pending"
-            self.store.settle_message(toast.id, status, self.clock.now(),
+            self.store.settle_message(toast[0], status, self.clock.now(),
                                       error="" if answered else "shown as a message instead")
 
-    def _lone_notice(self, ids: tuple[int, ...]) -> OutboxRow | None:
+    def _lone_notice(self, handled: Handled) -> tuple[int, str] | None:
         """A press that changed nothing and produced one short notice (an old button, a
-        selection refused): that notice, claimed to be shown as the press's answer."""
-        rows = self.store.outbox_items(ids) if len(ids) == 1 else []
-        if len(rows) != 1 or rows[0].item.kind is not OutKind.NOTICE:
+        selection refused): that notice (its outbox id and text, as queued: nothing is read
+        back), claimed to be shown as the press's answer."""
+        if len(handled.outbox_ids) != 1 or len(handled.messages) != 1:
             return None
-        notice = rows[0]
-        if notice.item.actions or units(notice.item.text) > MAX_TOAST:
+        item = handled.messages[0].item
+        if item.kind is not OutKind.NOTICE or item.actions or units(item.text) > MAX_TOAST:
             return None
-        return notice if self.store.claim_message(notice.id, self.clock.now()) else None
+        notice = handled.outbox_ids[0]
+        return (notice, item.text) if self.store.claim_message(notice, self.clock.now()) else None
 
     async def answer_press(self, query: dict, text: str = "") -> bool:
         params: dict = {"callback_query_id": str(query.get("id", ""))}
