@@ -80,12 +80,11 @@ async def test_an_edit_still_waiting_when_the_person_answers_again_is_dropped(bo
     session = await bot_session("tnl-2025-badge")
     alice = session.person(133, "Alice")
     clock = session.app.clock
-    await alice.says("/start")                            # greeting + question: 2 of the burst of 3
+    await alice.says("/start")                            # greeting atop the question: 1 of 3 tokens
 
     seen = await answers_at_once(session, alice, "Mairie de Testbourg")
     assert [kind for kind, _, _ in seen] == ["message"]   # the next question; its edit waits
-    clock.advance(1)                                      # one token: kept for a question
-    assert await session.app.relay.flush("telegram") == 0
+    assert await session.app.relay.flush("telegram") == 0  # one token: kept for a question
     seen = await answers_at_once(session, alice, press="Commune")
 
     assert [kind for kind, _, _ in seen] == ["toast", "message"]
@@ -158,3 +157,29 @@ async def test_draining_before_an_exit_sends_questions_not_edits(bot_session):
     assert await session.app.relay.flush("telegram", edits=False) == 0
     assert [kind for kind, _, _ in session.fake.seen_by(136, mark)] == ["message"]
     assert settling_rows(session, 136) == [("deferred", "Mairie de Testbourg")]   # for the next start
+
+
+async def test_a_notice_and_the_question_after_it_are_one_message(bot_session):
+    session = await bot_session("tnl-2025-badge")
+    alice = session.person(137, "Alice")
+    bot = await alice.says("/start")
+    assert len(bot.messages) == 1 and "Bonjour" in bot.text and "Quel est le nom" in bot.text
+    await alice.says("Mairie de Testbourg")
+    await alice.presses("Commune")
+
+    bot = await alice.says("732829320")
+
+    assert len(bot.messages) == 1, "the body's link is told atop the next question"
+    text = bot.messages[0]["text"]
+    assert "cette candidature représente Mairie de Testbourg (SIREN 732829320)" in text
+    assert text.index("SIREN 732829320") < text.index("Dans quel département")
+    assert labels(bot.messages[0]) == ["◀ Retour", "Passer ▶"]
+    o = T.outbox
+    with session.app.store.begin() as conn:
+        rows = conn.execute(select(o.c.status, o.c.sent_ref, o.c.payload).where(o.c.chat_id == "137")
+                            .order_by(o.c.id)).all()
+    last = {json.loads(r.payload)["kind"]: r for r in rows}
+    told, asked = last["notice"], last["prompt"]
+    assert told.status == asked.status == "sent" and told.sent_ref == asked.sent_ref, \
+        "both rows are accounted for by the one message"
+    assert told.sent_ref == str(bot.messages[0]["message_id"])

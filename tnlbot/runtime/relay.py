@@ -20,6 +20,9 @@ How this file works:
   with `not_before` (bounded attempts, then `failed`); unreachable -> the
   chat is marked unreachable, its pending rows `failed`; uncertain ->
   `uncertain`, never resent.
+- A transport with `fold_notices` gets a plain notice and the question right
+  after it (what one answer produced, e.g. "SIREN noted" then the next
+  question) as one message: one send, both rows settled with its result.
 - Edits settling an answered question are cosmetic: sent after what people wait
   for, from spare send budget only; under send limits one still waiting when
   the person answers again is settled `superseded` instead of being sent.
@@ -29,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Collection
 from weakref import WeakValueDictionary
@@ -53,6 +56,26 @@ SETTLE_QUIET = 1.0    # seconds without a question to a chat before its settling
 def _cosmetic(row: OutboxRow) -> bool:
     """An edit settling an answered question: nobody waits for it."""
     return row.item.kind is OutKind.SETTLED
+
+
+def _question_after(rows: list[OutboxRow], at: int) -> OutboxRow | None:
+    """The question that follows a plain notice (no buttons, not a scheduled message) to the
+    same person, next in the chat's queue: sent together as one message (`fold_notices`)."""
+    notice = rows[at]
+    if (notice.item.kind is not OutKind.NOTICE or notice.item.actions or notice.dedup_key
+            or at + 1 >= len(rows)):
+        return None
+    question = rows[at + 1]
+    if (question.item.kind is not OutKind.PROMPT or question.item.update
+            or question.user_id != notice.user_id or question.dedup_key):
+        return None
+    return question
+
+
+def _folded(notice: OutboxRow, question: OutboxRow) -> OutboxRow:
+    """The question, its text preceded by the notice's."""
+    item = replace(question.item, text=f"{notice.item.text}\n\n{question.item.text}")
+    return replace(question, item=item)
 
 
 class Ledger:
@@ -231,8 +254,12 @@ class Relay:
         lock = self._chat_locks.get(key) or self._chat_locks.setdefault(key, asyncio.Lock())
         later = getattr(transport, "settle_later", False)
         quiet = float(getattr(transport, "settle_quiet", SETTLE_QUIET))
+        fold = getattr(transport, "fold_notices", False)
         async with gate, lock:
-            for row in rows:
+            at = -1
+            while at + 1 < len(rows):
+                at += 1
+                row = rows[at]
                 if _cosmetic(row) and (limiter is not None or later or not edits):
                     if deferred or not edits or (later and (self._asked_lately(key, quiet) if quiet > 0 else sent)) or (
                             limiter is not None and not limiter.try_acquire(row.chat_id)):
@@ -249,7 +276,14 @@ class Relay:
                     # never overtake it; the loop goes round again on fresh rows.
                     self.wake.set()
                     break
-                result = await self._send(transport, row)
+                question = _question_after(rows, at) if fold else None
+                if question is not None and await self.ledger.claim(question.id):
+                    at += 1                  # one message: the notice above the question
+                    result = await self._send(transport, _folded(row, question))
+                    self._record(row, result)
+                    row = question
+                else:
+                    result = await self._send(transport, row)
                 self._settle(row, result)
                 if result.status is not SendStatus.SENT:
                     break                    # later rows of this chat wait

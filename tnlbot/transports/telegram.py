@@ -52,6 +52,7 @@ class Telegram(Receiving):
     settle_later = True     # the edit settling an answered question waits until the relay is free
     settle_quiet = 0.0      # behind the question sent with it only: the rate limiter paces the rest
     resend_questions = True  # a question a crash left half-sent is sent again at start-up
+    fold_notices = True     # a plain notice and the question after it: one message (send budget)
 
     def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
                  secret: bytes, poll_timeout: int = 25, webhook: Any = None, lease: Any = None,
