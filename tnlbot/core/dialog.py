@@ -113,13 +113,15 @@ def confirm(turn: Turn, slot: Slot, previous: JSON, value: JSON) -> None:
 
 def settle(turn: Turn, slot: Slot, value: JSON, fold: bool = False) -> None:
     """The question `slot` is answered: an edit shows the answer on it. With `fold`, a choice
-    (a question offered with buttons) is also recorded at the top of the next question, which
-    a transport that cannot always afford the edit shows (Outgoing.answered)."""
+    (a question offered with buttons, pressed or typed) lists the values chosen (`selected`):
+    a transport that cannot always afford the edit shows that answer atop the next question."""
     shown = show_value(turn, slot, value)
-    turn.out.append(Outgoing(OutKind.SETTLED, shown, ref=slot.key))
-    if fold and (isinstance(value, bool) or (
+    if fold and (value is True or value is False or (
             not slot.part and slot.question is not None and slot.question.kind in CHOICE_KINDS)):
-        turn.answered = shown
+        chosen = tuple(map(str, value)) if isinstance(value, list) else (str(value).lower(),)
+        turn.out.append(Outgoing(OutKind.SETTLED, shown, ref=slot.key, selected=chosen))
+    else:
+        turn.out.append(Outgoing(OutKind.SETTLED, shown, ref=slot.key))
 
 
 def parse_for(turn: Turn, slot: Slot, text: str) -> JSON | Problem:

@@ -68,13 +68,12 @@ class Outgoing:
     ref: str = ""                        # the prompt this is about
     options: tuple[Option, ...] = ()     # choices, answered by value
     multi: bool = False
-    selected: tuple[str, ...] = ()       # multiple choice: toggled so far
+    selected: tuple[str, ...] = ()       # multiple choice: toggled so far; SETTLED: a choice made
     actions: tuple[Option, ...] = ()     # navigation shortcuts (value = command)
     filename: str = ""
     mime: str = ""
     data: str = ""                       # DOCUMENT: the bytes, base64-encoded
     update: bool = False                 # PROMPT: replaces the last prompt with this ref
-    answered: str = ""                   # PROMPT: the choice just made on the question before it
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind.value, "text": self.text}
@@ -98,8 +97,6 @@ class Outgoing:
             out["selected"] = list(self.selected)
         if self.update:
             out["update"] = True
-        if self.answered:
-            out["answered"] = self.answered
         return out
 
     @staticmethod
@@ -117,7 +114,6 @@ class Outgoing:
             mime=raw.get("mime", ""),
             data=raw.get("data", ""),
             update=bool(raw.get("update", False)),
-            answered=raw.get("answered", ""),
         )
 
 

@@ -142,12 +142,9 @@ def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
     selected = turn.state.pending if multi else ()
     if multi and not selected and isinstance(value, list):
         selected = tuple(value)
-    answered = ""
-    if turn.answered and not update:
-        answered, turn.answered = turn.answered, ""     # told once, by the question that follows
     return Outgoing(OutKind.PROMPT, "\n".join(lines), header=progress(turn, slot, all_slots),
                     ref=slot.key, options=choices, multi=multi,
-                    selected=selected, actions=actions, update=update, answered=answered)
+                    selected=selected, actions=actions, update=update)
 
 
 def recap(turn: Turn, all_slots: list[Slot], volet_id: str = "") -> str:

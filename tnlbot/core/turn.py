@@ -87,7 +87,6 @@ class Turn:
     out: list[Outgoing] = field(default_factory=list)
     submission: dict[str, JSON] | None = None
     transport: str = ""          # where the event came from: a few words depend on it
-    answered: str = ""           # a choice just stored, shown again by the next question (see prompt)
     _view: View | None = None
 
     # ------------------------------------------------------------ helpers

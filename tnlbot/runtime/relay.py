@@ -23,6 +23,9 @@ How this file works:
 - A transport with `fold_notices` gets a plain notice and the question right
   after it (what one answer produced, e.g. "SIREN noted" then the next
   question) as one message: one send, both rows settled with its result.
+- A transport with `fold_answers` gets, with a question, the choice the person
+  just made (`OutboxRow.answered`, from the edit settling it): shown atop the
+  question, it is the chat's record of that answer if the edit never goes.
 - Edits settling an answered question are cosmetic: sent after what people wait
   for, from spare send budget only; under send limits one still waiting when
   the person answers again is settled `superseded` instead of being sent.
@@ -70,6 +73,21 @@ def _question_after(rows: list[OutboxRow], at: int) -> OutboxRow | None:
             or question.user_id != notice.user_id or question.dedup_key):
         return None
     return question
+
+
+def _choice_before(rows: list[OutboxRow], question: OutboxRow) -> str:
+    """The choice the person just made (an edit settling a choice, `selected`), queued in
+    the same chat after their previous question and before this one: shown atop this
+    question (`fold_answers`), whether or not that edit is ever sent."""
+    found, since = None, 0
+    for row in rows:
+        if row.user_id != question.user_id or row.id >= question.id:
+            continue
+        if row.item.kind is OutKind.PROMPT:
+            since = max(since, row.id)
+        elif _cosmetic(row) and row.item.selected and (found is None or row.id > found.id):
+            found = row
+    return found.item.text if found is not None and found.id > since else ""
 
 
 def _folded(notice: OutboxRow, question: OutboxRow) -> OutboxRow:
@@ -255,6 +273,7 @@ class Relay:
         later = getattr(transport, "settle_later", False)
         quiet = float(getattr(transport, "settle_quiet", SETTLE_QUIET))
         fold = getattr(transport, "fold_notices", False)
+        record = getattr(transport, "fold_answers", False)
         async with gate, lock:
             at = -1
             while at + 1 < len(rows):
@@ -277,13 +296,18 @@ class Relay:
                     self.wake.set()
                     break
                 question = _question_after(rows, at) if fold else None
+                notice = None
                 if question is not None and await self.ledger.claim(question.id):
                     at += 1                  # one message: the notice above the question
-                    result = await self._send(transport, _folded(row, question))
-                    self._record(row, result)
-                    row = question
-                else:
-                    result = await self._send(transport, row)
+                    notice, row = row, question
+                shown = _folded(notice, row) if notice is not None else row
+                if record and row.item.kind is OutKind.PROMPT and not row.item.update:
+                    answered = _choice_before(rows, row)
+                    if answered:
+                        shown = replace(shown, answered=answered)
+                result = await self._send(transport, shown)
+                if notice is not None:
+                    self._record(notice, result)
                 self._settle(row, result)
                 if result.status is not SendStatus.SENT:
                     break                    # later rows of this chat wait

@@ -31,6 +31,7 @@ class OutboxRow:
     dedup_key: str = ""           # set on scheduled sends (reminders, notices): nobody asked
     locale: str | None = None     # what sending needs, as queued (None: look it up)
     display_name: str | None = None
+    answered: str = ""            # a question: the choice just made, shown atop it (see Relay)
 
 
 def _outbox_row(r: Any) -> OutboxRow:

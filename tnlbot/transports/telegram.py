@@ -53,6 +53,7 @@ class Telegram(Receiving):
     settle_quiet = 0.0      # behind the question sent with it only: the rate limiter paces the rest
     resend_questions = True  # a question a crash left half-sent is sent again at start-up
     fold_notices = True     # a plain notice and the question after it: one message (send budget)
+    fold_answers = True     # the choice just made is shown atop the next question (OutboxRow.answered)
 
     def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
                  secret: bytes, poll_timeout: int = 25, webhook: Any = None, lease: Any = None,
@@ -177,13 +178,13 @@ class Telegram(Receiving):
         group = row.chat_id.startswith("-")
         # the translated words serve a multiple choice's "validate", a group's mention and the
         # line recording a choice (as queued with the row; looked up only for rows queued without)
-        words = (self.words(self.store.locale_for(row)) if group or item.answered or (item.multi and item.ref)
+        words = (self.words(self.store.locale_for(row)) if group or row.answered or (item.multi and item.ref)
                  else None)
         name = self.store.name_for(row) if group else ""
 
         def calls(chat_id: str, edit: str) -> list[dict]:
             return render(item, chat_id, user_id=row.user_id, secret=self.secret,
-                          message_id=edit, words=words, mention=name)
+                          message_id=edit, words=words, mention=name, answered=row.answered)
         result = await deliver(self, row.chat_id, calls, message_id)
         if result.moved_to:
             self.store.move_chat(self.name, row.chat_id, result.moved_to)
