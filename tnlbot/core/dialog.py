@@ -116,9 +116,11 @@ def settle(turn: Turn, slot: Slot, value: JSON, fold: bool = False) -> None:
     (a question offered with buttons, pressed or typed) lists the values chosen (`selected`):
     a transport that cannot always afford the edit shows that answer atop the next question."""
     shown = show_value(turn, slot, value)
+    q = slot.question
     if fold and (value is True or value is False or (
-            not slot.part and slot.question is not None and slot.question.kind in CHOICE_KINDS)):
-        chosen = tuple(map(str, value)) if isinstance(value, list) else (str(value).lower(),)
+            not slot.part and q is not None and q.choices and q.kind in CHOICE_KINDS)):
+        chosen = (tuple(map(str, value)) if isinstance(value, list)
+                  else ("true" if value else "false",) if isinstance(value, bool) else (str(value),))
         turn.out.append(Outgoing(OutKind.SETTLED, shown, ref=slot.key, selected=chosen))
     else:
         turn.out.append(Outgoing(OutKind.SETTLED, shown, ref=slot.key))

@@ -62,7 +62,8 @@ class Lifecycle:
 
     async def drain(self, app: Any) -> int:
         """Send what is due now, for at most `drain_seconds`; returns how many were sent.
-        Edits settling answered questions are cosmetic: left deferred, for the next start."""
+        Under send limits, edits settling answered questions (cosmetic) are left deferred
+        for the next start: the budget left goes to what people wait for."""
         sent = 0
 
         async def flush_all() -> None:

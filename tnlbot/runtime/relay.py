@@ -204,10 +204,12 @@ class Relay:
         `deferred`) until the relay has nothing else to send; under send limits, until the
         person answers again at most (`_supersede`). With `chats`, only those (what a batch
         just committed: sent at once, without waiting for the loop); a chat is served by one
-        flush at a time. Without `edits` (draining before an exit), no edit is sent: they
-        stay deferred for the next start."""
+        flush at a time. Without `edits` (draining before an exit) and under send limits,
+        no edit is sent: they stay deferred for the next start."""
         transport = self.transports[name]
         limiter = self.limiters.get(name)
+        limited = limiter is not None and limiter.limited
+        edits = edits or not limited             # without limits, edits cost no question anything
         queues = self._queues(self.store.due_messages(name, self.clock.now(), chats=chats))
         urgent = any(not _cosmetic(row) for rows in queues.values() for row in rows)
         if (not urgent and not chats and edits and self._deferred.get(name, True)
@@ -220,7 +222,7 @@ class Relay:
                                       for rows in queues.values()))
         await self.ledger.written()
         deferred = [row_id for _, later in done for row_id in later]
-        if limiter is not None and limiter.limited:
+        if limited:
             self._supersede(name, queues, deferred)
         elif deferred:
             self.store.defer_messages(deferred)
