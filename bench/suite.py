@@ -106,19 +106,28 @@ def postgres_rows(sizes: Sizes, log: Log, contest: Contest) -> list[Row]:
     why = reachable()
     if why:
         return [Row(section, "tnlbot and floor on PostgreSQL", "", met=f"not run: {why}")]
-    rows: list[Row] = []
-    runs = {}
+    from .pg import wire_rows
+    log("tnlbot on PostgreSQL: statements and round trips per answer (libpq trace)")
+    rows: list[Row] = wire_rows(section, contest.script, 100)
+    runs, batched = {}, {}
     for workers in (1, 2):
         log(f"tnlbot on PostgreSQL, {workers} worker(s), {n} conversations")
         tnl = A.tnlbot_postgres(contest.script, n, workers, sizes.pg_budget)
+        log(f"tnlbot on PostgreSQL, {workers} worker(s), batches of 100 updates")
+        grouped = A.tnlbot_postgres(contest.script, n, workers, sizes.pg_budget, batch=100)
         log(f"floor on PostgreSQL, {workers} worker(s)")
         floor = A.floor_postgres(contest.script, n, workers, sizes.pg_budget / 2)
-        runs[workers] = tnl
-        rows += [run_row(section, tnl), run_row(section, floor),
-                 ratio_row(section, f"tnlbot {workers}w / Peer A", tnl.rate / contest.peer_a.rate, at_least=1.0),
-                 ratio_row(section, f"tnlbot {workers}w / Peer B", tnl.rate / contest.peer_b.rate, at_least=10.0),
+        runs[workers], batched[workers] = tnl, grouped
+        peer_a, peer_b = contest.peer_a.rate, contest.peer_b.rate
+        rows += [run_row(section, tnl), run_row(section, grouped), run_row(section, floor),
+                 ratio_row(section, f"tnlbot {workers}w, batches of 100 / Peer A", grouped.rate / peer_a,
+                           at_least=1.0),
+                 ratio_row(section, f"tnlbot {workers}w / Peer A", tnl.rate / peer_a),
+                 ratio_row(section, f"tnlbot {workers}w / Peer B", tnl.rate / peer_b, at_least=10.0),
                  ratio_row(section, f"floor {workers}w / tnlbot {workers}w", floor.rate / tnl.rate, at_most=2.0)]
-    rows.append(ratio_row(section, "tnlbot 2 workers / 1 worker", runs[2].rate / runs[1].rate))
+    rows += [ratio_row(section, "tnlbot 2 workers / 1 worker, batches of 100",
+                       batched[2].rate / batched[1].rate, at_least=1.8),
+             ratio_row(section, "tnlbot 2 workers / 1 worker", runs[2].rate / runs[1].rate)]
     return rows
 
 

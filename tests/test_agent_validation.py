@@ -100,7 +100,7 @@ def test_a_deliberation_dated_during_todays_campaign_is_taken_and_the_bound_is_a
     assert agent.answers()["deliberation_date"] == (START + timedelta(days=10)).date().isoformat()
 
 
-def test_check_flows_warns_of_a_fixed_latest_date_that_has_passed():
+def test_check_flows_warns_of_a_fixed_latest_date_that_has_passed(catalog):
     flows = load_all()
     assert dated_warnings(flows["tnl-2022"], date(2026, 12, 3)) == []
     old = Question(id="deliberation_date", kind=Kind.DATE, volet="v", max_date="2024-12-31")
@@ -108,6 +108,6 @@ def test_check_flows_warns_of_a_fixed_latest_date_that_has_passed():
     flow = flows["tnl-2022"]
     from dataclasses import replace
     stale = replace(flow, questions={"deliberation_date": old, "annees": years})
-    warnings = dated_warnings(stale, date(2026, 12, 3))
+    warnings = [catalog("en", w.key, **dict(w.values)) for w in dated_warnings(stale, date(2026, 12, 3))]
     assert any("2024-12-31 has passed" in w for w in warnings)
     assert any("the years stop at 2020" in w for w in warnings)

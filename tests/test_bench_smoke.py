@@ -111,3 +111,23 @@ def test_postgres_workers_share_the_conversations(script):
         pytest.skip(f"PostgreSQL not reachable: {why}")
     run = A.tnlbot_postgres(script, 4, workers=2)
     assert run.answers == run.stored == 4 * ANSWERS
+    grouped = A.tnlbot_postgres(script, 4, workers=2, batch=3)   # each worker's answers, 3 at a time
+    assert grouped.answers == grouped.stored == 4 * ANSWERS
+
+
+@pytest.mark.postgres
+def test_postgres_wire_counts_statements_and_round_trips(script):
+    from bench.floor import prepare
+    from bench.pg import database, reachable, wire
+    if reachable():
+        pytest.skip("PostgreSQL not reachable")
+    found = []
+    for batch in (1, 4):
+        with database() as url:
+            prepare(url)
+            found.append(wire(url, script, 4, batch))
+    one, grouped = found
+    assert one.answers == grouped.answers == 4 * ANSWERS
+    # one update at a time: at least its commit and its reads each wait for the server
+    assert one.round_trips_per_answer > 2 and one.statements_per_answer > 3
+    assert grouped.round_trips < one.round_trips and grouped.statements < one.statements

@@ -51,7 +51,7 @@ def test_the_purity_check_catches_an_impure_import(tmp_path):
 # ---------------------------------------------------------------- layering
 # Each package may import only from its own layer or below; no cycle between modules.
 LAYERS = (("core",), ("store", "flows", "i18n", "bundled"), ("settings", "runtime"),
-          ("campaigns", "jury", "flowbook", "startup"), ("transports", "ops"), ("app",),
+          ("campaigns", "jury", "flowbook", "startup", "say"), ("transports", "ops"), ("app",),
           ("cli", "__main__"))
 # Feature CLIs sit in their feature's package but are commands: given Settings, never App.
 LAYER_OF = {name: rank for rank, names in enumerate(LAYERS) for name in names}

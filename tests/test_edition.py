@@ -47,5 +47,8 @@ def test_check_flows_names_a_title_that_names_another_year(tmp_path: Path) -> No
     french.write_text(french.read_text(encoding="utf-8").replace("{edition}", "2024", 1), encoding="utf-8")
     checked = tnlbot(tmp_path, "check-flows", str(folder))
     assert checked.returncode == 0, checked.stderr
+    assert ("tnl-2022.yaml : attention : le titre (fr) nomme 2024 alors que l'édition du questionnaire est "
+            "2022 (écrivez {edition} pour l'édition)") in checked.stdout.splitlines()
+    checked = tnlbot(tmp_path, "check-flows", str(folder), lang="en_GB.UTF-8")
     assert ("tnl-2022.yaml: warning: title (fr) names 2024, the flow's edition is 2022 (write {edition} "
             "for the edition)") in checked.stdout.splitlines()

@@ -1,5 +1,6 @@
 """Flow files: every shipped flow loads; broken flows give precise errors."""
 import copy
+import os
 import subprocess
 import sys
 
@@ -173,14 +174,23 @@ def test_all_problems_are_reported_at_once(tmp_path):
 
 
 def test_check_flows_command_reports_for_operators(tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "tnlbot", "check-flows"], capture_output=True, text=True)
+    """In the operator's language: French first, English when LANG says so."""
+    def check_flows(lang: str, *folder: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "TNLBOT_"))}
+        return subprocess.run([sys.executable, "-m", "tnlbot", "check-flows", *folder], capture_output=True,
+                              text=True, env={**env, "LANG": lang})
+    ok = check_flows("fr_FR.UTF-8")
     assert ok.returncode == 0
-    assert "tnl-2022.yaml: ok" in ok.stdout
+    assert "tnl-2022.yaml : valide (" in ok.stdout
+    assert "tnl-2022.yaml: ok (" in check_flows("en_GB.UTF-8").stdout
     write(tmp_path, mutated(lambda s: s["volets"][0]["questions"][0].update(kind="texte")))
-    bad = subprocess.run([sys.executable, "-m", "tnlbot", "check-flows", str(tmp_path)],
-                         capture_output=True, text=True)
+    bad = check_flows("en_GB.UTF-8", str(tmp_path))
     assert bad.returncode == 1
-    assert "unknown kind 'texte'" in bad.stderr
+    assert "mini.yaml: volets[0](identification).questions[0](nom).kind: unknown question kind “texte” (" in bad.stderr
+    bad = check_flows("fr_FR.UTF-8", str(tmp_path))
+    assert bad.returncode == 1
+    assert ("mini.yaml: volets[0](identification).questions[0](nom).kind : type de question « texte » inconnu ("
+            in bad.stderr)
     assert [p.name for p in flow_files(tmp_path)] == ["mini.yaml"]
 
 

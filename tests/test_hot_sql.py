@@ -67,11 +67,8 @@ def hot_statements() -> dict[str, str]:
     found["outbox_rows(3)"] = H.outbox_rows(3)
     found["outbox_rows(2, returning=False)"] = H.outbox_rows(2, returning=False)
     found["ANSWERS_OF(2 keys)"] = H.ANSWERS_OF.format(marks="?, ?")
-    found["SEEN_OF(2 pairs)"] = H.SEEN_OF.format(pairs="(?, ?), (?, ?)")   # a batch read ahead
-    for is_sqlite in (True, False):
-        for field in ("conversations_of", "lock_of"):
-            shape = getattr(H.Statements.of(is_sqlite), field).format(keys="(?, ?, ?), (?, ?, ?)")
-            found[f"Statements({'sqlite' if is_sqlite else 'postgresql'}).{field}(2 keys)"] = shape
+    for name, sql in (*H.AHEAD.items(), *H.BATCHED.items()):   # PostgreSQL only (arrays)
+        found[f"Statements(postgresql).batch.{name}"] = sql
     found["reminders.DUE_MEMBERS(2 ids)"] = reminders.DUE_MEMBERS.format(marks="?, ?")
     found["reminders.LOG_OF(2 ids)"] = reminders.LOG_OF.format(marks="?, ?")
     columns = sorted(ORG_FIELDS.values())      # identity.sync_organisation: every column at once
@@ -87,9 +84,7 @@ def _fields(is_sqlite: bool) -> list[tuple[str, str]]:
 
 # parts of statements, checked as the statements they make up
 PARTS = {"tnlbot.store.hotpath.CONVERSATION_COLUMNS", "tnlbot.store.hotpath.OUTBOX_HEAD",
-         "tnlbot.store.hotpath.ANSWERS_OF", "tnlbot.store.hotpath.SEEN_OF",
-         "Statements(sqlite).conversations_of", "Statements(postgresql).conversations_of",
-         "Statements(sqlite).lock_of", "Statements(postgresql).lock_of",
+         "tnlbot.store.hotpath.ANSWERS_OF", "tnlbot.store.hotpath.ANSWERS_PG",
          "tnlbot.campaigns.reminders.DUE_MEMBERS", "tnlbot.campaigns.reminders.LOG_OF"}
 
 

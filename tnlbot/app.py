@@ -59,9 +59,9 @@ class App:
         except StoreBusy as exc:
             raise StartupError([Reason("store_restoring", (("path", exc.path),))]) from None
         self.store = store or Store(settings.store_url())
-        # files read by a transport until their answer is saved; Telegram fetches again later
-        # a document it could not fetch on receipt
-        self.held_files = HeldFiles(refetched=frozenset({"telegram"}))
+        # files read by a transport until their answer is saved; Telegram and Matrix fetch
+        # again later a file they could not fetch on receipt
+        self.held_files = HeldFiles(refetched=frozenset({"telegram", "matrix"}))
         self._wants_file = wanted_by(self.flows)
         hooks = [CampaignHook(self.store, self.flows, self.catalog, settings.campaign),
                  JuryHook(self.flows, self.catalog),

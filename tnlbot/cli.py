@@ -20,11 +20,14 @@ FEATURE_CLIS = ("tnlbot.campaigns.cli", "tnlbot.campaigns.claims_cli", "tnlbot.j
 
 
 def _check_flows(settings: Settings, args: argparse.Namespace) -> int:
+    """Each flow checked; what is said is in the operator's language (LC_ALL, LANG...)."""
+    from .flowbook.report import operator_locale, reason
     try:
         catalog = load_catalog(Path(settings.locales_dir))
     except LocaleError as exc:
         print(exc, file=sys.stderr)
         return 1
+    locale = operator_locale(catalog.locales)
     folder = Path(args.folder or settings.flows_dir)
     failed = 0
     for path in flow_files(folder):
@@ -32,12 +35,17 @@ def _check_flows(settings: Settings, args: argparse.Namespace) -> int:
             flow = load_flow(path, catalog.locales)
         except FlowError as exc:
             failed += 1
-            print("\n".join(exc.problems), file=sys.stderr)
+            for problem in exc.problems:     # file: path: reason
+                file, _, rest = problem.partition(": ")
+                where, _, why = rest.partition(": ")
+                print(catalog(locale, "flowbook.check.problem", where=f"{file}: {where}" if why else file,
+                              reason=reason(catalog, locale, why or where)), file=sys.stderr)
             continue
         counts = ", ".join(f"{v.id} {len(v.questions)}" for v in flow.volets)
-        print(f"{path.name}: ok ({len(flow.questions)} questions: {counts})")
+        print(catalog(locale, "flowbook.check.ok", file=path.name, n=str(len(flow.questions)), volets=counts))
         for warning in dated_warnings(flow, date.today()):
-            print(f"{path.name}: warning: {warning}")
+            print(catalog(locale, "flowbook.check.warning", file=path.name,
+                          warning=catalog(locale, warning.key, **dict(warning.values))))
     return 1 if failed else 0
 
 

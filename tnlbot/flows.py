@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -247,7 +247,14 @@ def _date_bound(raw: Any) -> bool:
     return True
 
 
-def dated_warnings(flow: Flow, today: date) -> list[str]:
+class FlowWarning(NamedTuple):
+    """Something `check-flows` points out without refusing the flow: a catalog key
+    (flowbook.check.*) and its values."""
+    key: str
+    values: tuple[tuple[str, str], ...]
+
+
+def dated_warnings(flow: Flow, today: date) -> list[FlowWarning]:
     """Bounds that were right for a past edition: a fixed latest date already past (write
     `max: campaign.closes`), year choices that stop before last year, a title naming
     another year than the flow's edition (write {edition})."""
@@ -255,16 +262,15 @@ def dated_warnings(flow: Flow, today: date) -> list[str]:
     for locale, texts in flow.texts.items():
         stale = sorted({y for y in _YEAR.findall(texts.title) if int(y) != flow.edition})
         if stale and flow.edition:
-            found.append(f"title ({locale}) names {', '.join(stale)}, the flow's edition is {flow.edition} "
-                         f"(write {EDITION} for the edition)")
+            found.append(FlowWarning("flowbook.check.title_year", (("language", locale), ("years", ", ".join(stale)),
+                                                               ("edition", str(flow.edition)), ("marker", EDITION))))
     for q in flow.questions.values():
         if q.kind is Kind.DATE and q.max_date and q.max_date not in CAMPAIGN_BOUNDS \
                 and q.max_date < today.isoformat():
-            found.append(f"{q.id}.max: {q.max_date} has passed: answers after it are refused "
-                         "(write campaign.closes for the day the campaign closes)")
+            found.append(FlowWarning("flowbook.check.date_passed", (("question", q.id), ("date", q.max_date))))
         years = [int(c) for c in q.choices if c.isascii() and c.isdigit() and len(c) == 4]
         if years and len(years) == len(q.choices) and max(years) < today.year - 1:
-            found.append(f"{q.id}.choices: the years stop at {max(years)}")
+            found.append(FlowWarning("flowbook.check.years_stop", (("question", q.id), ("year", str(max(years))))))
     return found
 
 

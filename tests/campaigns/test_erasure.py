@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import String, Text, select
 
-from tnlbot.core.events import Inbound, InboundKind
+from tnlbot.core.events import FileRef, Inbound, InboundKind
 from tnlbot.store import tables as T
+from tnlbot.store.fetches import record
 
 from .conftest import JURY, Agent, identify, siren
 from .test_teams import code_in
@@ -29,7 +30,8 @@ PERSONAL = {
     ("organisations", "name"), ("campaigns", "config"), ("checkpoints", "value"),
     ("closings", "summary"), ("campaign_changes", "by"), ("campaign_changes", "changes"),
     ("claims", "note"), ("answers_aside", "value"), ("answers_aside", "shown"),
-    ("draft_migrations", "report"),
+    ("draft_migrations", "report"), ("file_fetches", "chat_id"), ("file_fetches", "user_id"),
+    ("file_fetches", "name"), ("file_fetches", "handle"),
 }
 
 
@@ -61,6 +63,9 @@ def team(build, any_store, clock):
     bob.say(f"/rejoindre {code_in(alice.say('/inviter'))}")
     alice.say("/assigner 2 1")                  # bob is told, by name, who assigned him
     alice.say("/rejoindre ZZZZ-ZZZZ")           # a wrong code is counted against her account
+    with app.store.begin() as conn:             # a file of hers the platform has not handed over yet
+        record(conn, "telegram", FileRef("Alice Martin - deliberation.pdf", "application/pdf", 1000,
+                                         "777001-file-handle"), 1, "deliberation", "777001", "777001", now)
     return app, alice, bob
 
 
@@ -88,6 +93,7 @@ NO_PERSON = {
     ("flow_versions", "flow_id"), ("leases", "holder"), ("leases", "name"),
     # a stored file's hash and the type read from its content; the content is the body's document
     ("attachments", "sha256"), ("attachments", "mime"), ("attachments", "kind"),
+    ("file_fetches", "transport"), ("file_fetches", "key"),
 }
 
 

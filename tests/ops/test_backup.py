@@ -35,9 +35,10 @@ ROOT = Path(__file__).resolve().parents[2]
 STEPS = 7     # /start, then six answers of the identification volet
 
 
-def tnlbot(db: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TNLBOT_")}
-    env.update(TNLBOT_DATABASE_URL=Store.sqlite_url(db), PYTHONPATH=str(ROOT))
+def tnlbot(db: Path, *args: str, lang: str = "fr_FR.UTF-8") -> subprocess.CompletedProcess:
+    """The real command, in the operator's language."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TNLBOT_", "LC_"))}
+    env.update(TNLBOT_DATABASE_URL=Store.sqlite_url(db), PYTHONPATH=str(ROOT), LANG=lang)
     return subprocess.run([sys.executable, "-m", "tnlbot", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
@@ -119,15 +120,16 @@ def test_backup_under_load_restored_elsewhere_resumes(tmp_path):
     load.join(60)
     assert load.error is None, load.error
     assert made.returncode == 0, made.stderr
-    assert "checked" in made.stdout and "crypto store" in made.stdout
+    assert "la base de données et le dossier de chiffrement Matrix, vérifiée (" in made.stdout
     assert said_after > said_before, "the agents went on answering during the backup"
     with tarfile.open(archive) as tar:
         assert sorted(m.name for m in tar.getmembers() if "/" not in m.name) == \
             ["manifest.json", "matrix-crypto", "tnlbot.db"]
 
     new = tmp_path / "elsewhere" / "tnlbot.db"
-    done = tnlbot(new, "restore", str(archive))
+    done = tnlbot(new, "restore", str(archive), lang="en_GB.UTF-8")
     assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{new}: restored from the backup of ")
     with closing(sqlite3.connect(new)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         answers = conn.execute("SELECT candidature_id, key, value FROM answers").fetchall()
@@ -181,11 +183,15 @@ def test_restore_refuses_a_running_store_and_an_existing_one(tmp_path, monkeypat
     archive = tmp_path / "backup.tar.gz"
     assert tnlbot(db, "backup", str(archive)).returncode == 0
     before = dump(db)
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")               # the operator's language, from locales/
     refused = tnlbot(db, "restore", "--force", str(archive))      # the App holds the store
-    assert refused.returncode == 1 and "a bot is running" in refused.stderr
+    assert refused.returncode == 1 and refused.stderr == (
+        f"restauration impossible : un bot fonctionne sur {db} : arrêtez-le avant de restaurer\n")
     app.close()
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
     refused = tnlbot(db, "restore", str(archive))
-    assert refused.returncode == 1 and "--force" in refused.stderr
+    assert refused.returncode == 1 and refused.stderr == f"restore: {db} exists: restore with --force to replace it\n"
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
     assert dump(db) == before, "nothing was changed"
     assert tnlbot(db, "restore", "--force", str(archive)).returncode == 0
     with hold(db):                                             # the bot may start again
@@ -197,4 +203,4 @@ def test_restore_refuses_a_running_store_and_an_existing_one(tmp_path, monkeypat
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not a backup")
     refused = tnlbot(db, "restore", "--force", str(broken))
-    assert refused.returncode == 1 and "not a tnlbot backup" in refused.stderr
+    assert refused.returncode == 1 and "n'est pas une sauvegarde de tnlbot" in refused.stderr

@@ -183,6 +183,7 @@ class Lane:
             verdict = integrity(self.sqlite_path)
             if verdict != "ok":
                 raise Broken(f"PRAGMA integrity_check says {verdict!r}")
+        self.reader.settle()
         snap = self.reader.snapshot(self.user)
         committed = self._committed(snap, bool(partial))
         point = _kill_point(snap, before, committed > self.done, partial == expected)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
 from tnlbot.core.events import Outgoing
@@ -56,13 +57,34 @@ def integrity(path: Path) -> str:
 
 
 class Reader:
-    """Reads a store the way the bot wrote it, without holding connections."""
+    """Reads a store the way the bot wrote it, without holding connections. A snapshot is
+    one transaction; on PostgreSQL a repeatable-read one, so that it sees a commit in full or
+    not at all (read committed gives each statement its own view)."""
 
     def __init__(self, url: str):
-        self.engine = create_engine(url, poolclass=NullPool)
+        self.postgres = url.startswith("postgresql")
+        options = {"isolation_level": "REPEATABLE READ"} if self.postgres else {}
+        self.engine = create_engine(url, poolclass=NullPool, **options)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def settle(self, timeout: float = 60) -> None:
+        """After a kill -9: on PostgreSQL the server finishes the statement in hand (a COMMIT
+        among them) of a client that is gone; wait until the dead bot's sessions have ended, so
+        what is read next is what the bot left, not a moment before its last commit lands."""
+        if not self.postgres:
+            return
+        end = time.monotonic() + timeout
+        query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                     "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+        while True:
+            with self.engine.connect() as conn:
+                if not conn.execute(query).scalar():
+                    return
+            if time.monotonic() > end:
+                raise Broken("the killed bot's database sessions did not end")
+            time.sleep(0.02)
 
     def snapshot(self, user: str) -> Snapshot:
         c, a, h, o = T.conversations, T.answers, T.answer_history, T.outbox

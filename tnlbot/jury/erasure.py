@@ -1,7 +1,8 @@
 """/oublier: what erasing a person removes, and what the label's rules keep.
 
 Removed: the name, every platform id (accounts, conversations, delivery ids
-that carry a chat id, wrong-code counts, jury seats), every message to or
+that carry a chat id, wrong-code counts, jury seats, files of theirs still to be
+fetched again from the platform), every message to or
 from the person that was delivered, the messages to others that name them
 (delivered ones deleted; queued ones no longer name them), their own draft
 candidature when they were its only member, the referent's contact they
@@ -31,6 +32,7 @@ from ..store import flow_tables as F
 from ..store import jury_tables as J
 from ..store import tables as T
 from ..store.attachments import forget_unreferenced
+from ..store.fetches import file_fetches
 from ..store.jsontext import dumps
 
 REFERENT_KEYS = ("referent_nom", "referent_fonction", "referent_email", "referent_telephone")
@@ -154,6 +156,8 @@ def _codes(conn: Connection, person: int, chats: list, now: datetime) -> None:
     for transport, user, _chat in chats:
         conn.execute(delete(C.code_failures).where(C.code_failures.c.transport == transport,
                                                    C.code_failures.c.user_id == user))
+        conn.execute(delete(file_fetches).where(file_fetches.c.transport == transport,
+                                                file_fetches.c.user_id == user))
 
 
 def _like(text: str) -> str:

@@ -47,14 +47,22 @@ COUNTED = ("campaigns", "candidatures", "answers", "answer_history", "conversati
 
 
 class BackupError(Exception):
-    """A backup or restore that cannot be done; the message says why."""
+    """A backup or restore that cannot be done: why, as a catalog key (ops.backup.*) and its
+    values, said to the operator in their language."""
+
+    def __init__(self, key: str, **values: object):
+        self.key, self.values = key, {k: str(v) for k, v in values.items()}
+        super().__init__(key, self.values)
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.values}"
 
 
 class StoreBusy(BackupError):
     """The store is being restored: a bot must not open it now."""
 
     def __init__(self, path: Path):
-        super().__init__(f"{path} is being restored: start the bot again afterwards")
+        super().__init__("ops.backup.busy", path=path)
         self.path = str(path)
 
 
@@ -74,8 +82,7 @@ class Manifest:
 def sqlite_path(url: str) -> Path:
     parsed = make_url(url)
     if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
-        raise BackupError("backup and restore handle a SQLite store; for PostgreSQL use "
-                          "pg_dump and pg_restore (see the README)")
+        raise BackupError("ops.backup.not_sqlite")
     return Path(parsed.database)
 
 
@@ -124,7 +131,7 @@ def check_integrity(path: Path) -> None:
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         result = [r[0] for r in conn.execute("PRAGMA integrity_check")]
     if result != ["ok"]:
-        raise BackupError(f"{path.name} failed its integrity check: {'; '.join(result[:5])}")
+        raise BackupError("ops.backup.integrity", file=path.name, detail="; ".join(result[:5]))
 
 
 def _facts(db: Path) -> tuple[str, dict[str, int]]:
@@ -168,7 +175,7 @@ def _is_sqlite(path: Path) -> bool:
 
 def backup(db: Path, crypto: Path | None, archive: Path) -> Manifest:
     if not db.exists():
-        raise BackupError(f"there is no database at {db}")
+        raise BackupError("ops.backup.no_database", db=db)
     with tempfile.TemporaryDirectory(prefix=".tnlbot-backup-", dir=archive.parent) as work:
         staged = Path(work)
         copy_database(db, staged / DB_NAME)
@@ -206,9 +213,9 @@ def restore(archive: Path, db: Path, crypto: Path | None, force: bool = False) -
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BackupError(f"a bot is running on {db}: stop it before restoring") from None
+            raise BackupError("ops.backup.running", db=db) from None
         if db.exists() and not force:
-            raise BackupError(f"{db} exists: restore with --force to replace it")
+            raise BackupError("ops.backup.exists", db=db)
         with tempfile.TemporaryDirectory(prefix=".tnlbot-restore-", dir=db.parent) as work:
             staged = Path(work)
             manifest = _unpack(archive, staged)
@@ -222,15 +229,15 @@ def _unpack(archive: Path, staged: Path) -> Manifest:
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(staged, members=list(_members(tar)), filter="data")
     except (OSError, tarfile.TarError) as exc:
-        raise BackupError(f"{archive} is not a tnlbot backup: {exc}") from None
+        raise BackupError("ops.backup.unreadable", archive=archive, detail=exc) from None
     try:
         raw = json.loads((staged / "manifest.json").read_text())
     except (OSError, ValueError):
-        raise BackupError(f"{archive} has no manifest: not a tnlbot backup") from None
+        raise BackupError("ops.backup.no_manifest", archive=archive) from None
     if raw.get("format") != FORMAT or not (staged / DB_NAME).exists():
-        raise BackupError(f"{archive} is not a tnlbot backup ({raw.get('format')!r})")
+        raise BackupError("ops.backup.wrong_format", archive=archive, format=repr(raw.get("format")))
     if _sha256(staged / DB_NAME) != raw.get("sha256"):
-        raise BackupError(f"{archive}: the database does not match its checksum")
+        raise BackupError("ops.backup.checksum", archive=archive)
     check_integrity(staged / DB_NAME)
     return Manifest(raw["created_at"], raw.get("revision", ""), raw["sha256"],
                     dict(raw.get("counts", {})), bool(raw.get("crypto_store")))

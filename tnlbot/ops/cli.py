@@ -1,4 +1,8 @@
-"""`tnlbot backup FILE` and `tnlbot restore FILE [--force]` (SQLite store)."""
+"""`tnlbot backup FILE` and `tnlbot restore FILE [--force]` (SQLite store).
+
+What the operator reads is in their language (LC_ALL, LC_MESSAGES or LANG; French
+when none is set), from locales/ (ops.backup.*).
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..say import Say
 from .backup import BackupError, backup, restore, sqlite_path
 
 
@@ -26,25 +31,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _backup(settings: Any, args: argparse.Namespace) -> int:
+    say = Say(settings)
     try:
         db = sqlite_path(settings.store_url())
         manifest = backup(db, crypto_folder(settings), Path(args.file))
     except BackupError as exc:
-        print(f"backup: {exc}", file=sys.stderr)
+        print(say("ops.backup.failed", reason=say(exc.key, **exc.values)), file=sys.stderr)
         return 1
     counts = ", ".join(f"{k} {v}" for k, v in manifest.counts.items())
-    extra = " and the Matrix crypto store" if manifest.crypto_store else ""
-    print(f"{args.file}: the database{extra}, checked ({counts}); sha256 {manifest.sha256[:16]}…")
+    crypto = say("ops.backup.with_crypto") if manifest.crypto_store else ""
+    print(say("ops.backup.done", file=args.file, crypto=crypto, counts=counts, sha=manifest.sha256[:16]))
     return 0
 
 
 def _restore(settings: Any, args: argparse.Namespace) -> int:
+    say = Say(settings)
     try:
         db = sqlite_path(settings.store_url())
         manifest = restore(Path(args.file), db, crypto_folder(settings), force=args.force)
     except BackupError as exc:
-        print(f"restore: {exc}", file=sys.stderr)
+        print(say("ops.backup.restore_failed", reason=say(exc.key, **exc.values)), file=sys.stderr)
         return 1
-    print(f"{db}: restored from the backup of {manifest.created_at} (schema {manifest.revision}); "
-          "start the bot to resume")
+    print(say("ops.backup.restored", db=db, when=manifest.created_at, revision=manifest.revision))
     return 0

@@ -237,15 +237,16 @@ class Dispatcher:
             with self.store.ahead(conn, [(i.transport, i.external_id, i.chat_id, i.user_id)
                                          for i in bounded]) as fast:
                 for index, inbound in enumerate(bounded):
-                    first = len(fast.outbox)
+                    first = fast.queued
                     handled = self._handle(conn, inbound, now, steps[index] if steps else None)
-                    done.append((handled, first, len(fast.outbox)))
-                queued = list(fast.outbox)
+                    done.append((handled, first, fast.queued))
+                queued = fast.outbox        # written out and settled when `ahead` ends
         except Exception:   # rolled back to its savepoint: run again one savepoint per event
             log.info("a batch of %d events is run again one by one", len(inbounds), exc_info=True)
             return None
-        return [replace(handled, outbox_ids=self.store.outbox_ids(queued[first:last]))
-                if last > first else handled for handled, first, last in done]
+        ids = self.store.outbox_ids(queued)
+        return [replace(handled, outbox_ids=ids[first:last]) if last > first else handled
+                for handled, first, last in done]
 
     def handle(self, inbound: Inbound, step: Step | None = None) -> Handled:
         inbound = _bounded(inbound)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
@@ -15,7 +15,7 @@ from ..core.flow import JSON, Flow
 from . import hotpath as H
 from . import tables as T
 from .database import Database
-from .hotpath import Fast, NotAhead
+from .hotpath import Fast, NotAhead, Writes
 from .jsontext import dumps, loads
 
 
@@ -47,8 +47,8 @@ class Conversations(Database):
     # ------------------------------------------------------------ inbound
     def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False when it was already processed."""
-        fast = self.hot.fast
-        if fast.conn is not None:       # a batch read ahead (PostgreSQL)
+        if not self.is_sqlite and self.hot.fast.conn is not None:   # a batch read ahead
+            fast = self.hot.fast
             key = (transport, external_id)
             if key in fast.seen:
                 return False
@@ -70,19 +70,24 @@ class Conversations(Database):
         """
         statements = self.hot.statements
         query = statements.conversation_and_answers if with_answers else statements.conversation
-        fast = self.hot.fast
-        if fast.conn is None:
+        if self.is_sqlite or self.hot.fast.conn is None:
             row = self.hot.run(conn, query, (transport, chat_id, user_id)).fetchone()
             return None if row is None else self._conversation_row(row, with_answers)
+        fast = self.hot.fast
         if fast.other or not with_answers:      # a command may change anything
             fast.rows.clear()
+            fast.carried.clear()
             fast.other = False
-        row = fast.rows.pop((transport, chat_id, user_id), None)
-        if row is None or row[2] in fast.touched:  # not read ahead, or changed since
-            row = self.hot.read(conn, query, (transport, chat_id, user_id)).fetchone()
+        key = (transport, chat_id, user_id)
+        carried = fast.carried.pop(key, None)    # this conversation's earlier event in the batch
+        if carried is not None and fast.owner.get(carried.candidature_id) == key:
+            return carried
+        row = fast.rows.pop(key, None)
+        if row is None or row[2] in fast.owner:  # not read ahead, or changed since
+            row = self.hot.read(conn, query, key).fetchone()
             if row is None:
                 return None
-        fast.touched.add(row[2])
+        fast.owner[row[2]] = fast.keys[row[0]] = key
         return self._conversation_row(row, with_answers)
 
     def _conversation_row(self, row: Any, with_answers: bool) -> ConversationRow:
@@ -105,26 +110,27 @@ class Conversations(Database):
         Inside, in a savepoint: the batch's candidatures locked (in one order), then the
         deliveries already stored and the conversations with their answers read, in one
         round trip; `mark_seen` and `conversation` answer from them, and the hot path's writes
-        are queued in one pipeline (their replies not awaited; the outbox ids are read at
-        the end: `outbox_ids`). If anything raises, what the batch did is rolled back to
+        are held (hotpath.Writes), then sent in one pipeline, one statement per table, before
+        the next statement that reads and at the end (their replies not awaited; the outbox
+        ids are read last: `outbox_ids`). If anything raises, what the batch did is rolled back to
         the savepoint and the exception goes on: the caller runs the batch again, one
         savepoint per event, where a bad event fails alone."""
         hot, fast = self.hot, self.hot.fast
         driver = hot.driver(conn)
         if fast.conn is not None:
             raise NotAhead("a batch is already read ahead on this thread")
-        fast.conn, fast.seen, fast.rows, fast.touched, fast.other, fast.outbox = (
-            driver, set(), {}, set(), False, [])
+        fast.conn, fast.seen, fast.rows, fast.owner, fast.carried = driver, set(), {}, {}, {}
+        fast.keys = {}
+        fast.other = False
+        fast.writes, fast.outbox, fast.queued = Writes(), [], 0
         try:
             hot.queue(conn, H.BATCH_SAVEPOINT, ())
             deliveries = sorted({(t, e) for t, e, _, _ in keys})
             people = sorted({(t, c, u) for t, _, c, u in keys})
-            triples = ", ".join(["(?, ?, ?)"] * len(people))
-            by_key = [v for key in people for v in key]
-            hot.queue(conn, hot.statements.lock_of.format(keys=triples), by_key)
-            seen = hot.read(conn, H.SEEN_OF.format(pairs=", ".join(["(?, ?)"] * len(deliveries))),
-                            [v for pair in deliveries for v in pair])
-            rows = hot.read(conn, hot.statements.conversations_of.format(keys=triples), by_key)
+            by_key = [list(column) for column in zip(*people)]
+            hot.ahead(H.AHEAD["lock"], by_key)
+            seen = hot.ahead(H.AHEAD["seen"], [list(column) for column in zip(*deliveries)])
+            rows = hot.ahead(H.AHEAD["conversations"], by_key)
             fast.seen.update((t, e) for t, e in seen.fetchall())
             fast.rows.update(((r[19], r[20], r[21]), r) for r in rows.fetchall())
             yield fast
@@ -140,7 +146,8 @@ class Conversations(Database):
             driver.execute(H.BATCH_UNDO)
             raise
         finally:
-            fast.conn, fast.pipe, fast.rows, fast.outbox = None, None, {}, []
+            fast.conn, fast.pipe, fast.rows, fast.outbox, fast.writes = None, None, {}, [], Writes()
+            fast.carried = {}
 
     def start_conversation(self, conn: Connection, transport: str, chat_id: str, user_id: str,
                            display_name: str, campaign_id: int, now: datetime) -> ConversationRow:
@@ -209,7 +216,26 @@ class Conversations(Database):
         if not self.is_sqlite and outcome.submission is None and self.hot.fast.conn is None:
             with self.hot.driver(conn).pipeline():
                 return self._apply(conn, conv, before, outcome, addressed, now, flow)
-        return self._apply(conn, conv, before, outcome, addressed, now, flow)
+        ids = self._apply(conn, conv, before, outcome, addressed, now, flow)
+        if not self.is_sqlite and self.hot.fast.conn is not None:
+            self._carry(conv, before, outcome)
+        return ids
+
+    def _carry(self, conv: ConversationRow, before: dict[str, JSON], outcome: Outcome) -> None:
+        """A batch read ahead: the conversation as this event leaves it, for its next event
+        in the batch (nothing to read again), when only its state and answers changed."""
+        fast, dossier = self.hot.fast, outcome.dossier
+        key = fast.keys.get(conv.id)
+        if key is None or conv.answers is None or outcome.submission is not None or (
+                dossier.status, dossier.version, dossier.amended) != (conv.status, conv.version, conv.amended):
+            return
+        answers = dict(before)
+        for name, value in outcome.changes:
+            if value is None:
+                answers.pop(name, None)
+            else:
+                answers[name] = value
+        fast.carried[key] = replace(conv, state=outcome.state, answers=answers)
 
     def _apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
                outcome: Outcome, addressed: list[Addressed], now: datetime,

@@ -46,16 +46,27 @@ ANSWERS_OBJECT = {True: "json_group_object(a.key, json(a.value))",
 # PostgreSQL: the candidature's row lock serialises its members across workers
 # (SQLite: BEGIN IMMEDIATE already holds the database's write lock)
 CANDIDATURE_LOCK = {True: "", False: " FOR UPDATE OF k"}
+ANSWERS_PG = f"SELECT {ANSWERS_OBJECT[False]} FROM answers a WHERE a.candidature_id = k.id"
 ANSWERS_OF = "SELECT key, value, answered_by FROM answers WHERE candidature_id = ? AND key IN ({marks})"
 UPSERT_ANSWER = (
     "INSERT INTO answers (candidature_id, key, value, answered_by, answered_at) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (candidature_id, key) DO UPDATE SET value = excluded.value, "
     "answered_by = excluded.answered_by, answered_at = excluded.answered_at")
-# PostgreSQL, a batch read ahead (see `Fast`): which deliveries are stored already, and the
-# conversations of the batch with their answers, locked in one order (the candidatures' ids)
-SEEN_OF = "SELECT transport, external_id FROM inbound_seen WHERE (transport, external_id) IN ({pairs})"
+# PostgreSQL, a batch read ahead (see `Fast`), its keys as arrays (one statement text): the
+# batch's candidatures locked in one order (their ids), then, in statements of their own
+# (which see what was committed before the locks were granted), the deliveries already
+# stored and the conversations with their answers, keyed by (transport, chat_id, user_id)
+_KEYS_IN = ("WHERE (c.transport, c.chat_id, c.user_id) IN "
+            "(SELECT * FROM unnest(?::text[], ?::text[], ?::text[]))")
+AHEAD = {
+    "lock": ("SELECT k.id FROM conversations c JOIN candidatures k ON k.id = c.candidature_id "
+             + _KEYS_IN + " ORDER BY k.id" + CANDIDATURE_LOCK[False]),
+    "seen": ("SELECT transport, external_id FROM inbound_seen WHERE (transport, external_id) IN "
+             "(SELECT * FROM unnest(?::text[], ?::text[]))"),
+    "conversations": (CONVERSATION_COLUMNS + f", ({ANSWERS_PG}), c.transport, c.chat_id, c.user_id"
+                      + CONVERSATION_JOIN + _KEYS_IN),
+}
 MARK_NEW = "INSERT INTO inbound_seen (transport, external_id, seen_at) VALUES (?, ?, ?)"
-KEYS_IN = "WHERE (c.transport, c.chat_id, c.user_id) IN ({keys})"
 BATCH_SAVEPOINT = "SAVEPOINT batch_ahead"
 BATCH_RELEASE = "RELEASE SAVEPOINT batch_ahead"
 BATCH_UNDO = "ROLLBACK TO SAVEPOINT batch_ahead"
@@ -97,17 +108,93 @@ def outbox_rows(count: int, returning: bool = True) -> str:
     return found
 
 
+# PostgreSQL, a batch read ahead: the hot path's writes of the whole batch, one statement per
+# table, each column an array (one statement text whatever the number of rows)
+_U = {"bigint": "?::bigint[]", "text": "?::text[]", "at": "?::timestamptz[]"}
+BATCHED = {
+    "seen": ("INSERT INTO inbound_seen (transport, external_id, seen_at) "
+             "SELECT * FROM unnest({text}, {text}, {at})").format(**_U),
+    "delete": ("DELETE FROM answers WHERE (candidature_id, key) IN "
+               "(SELECT * FROM unnest({bigint}, {text}))").format(**_U),
+    "upsert": ("INSERT INTO answers (candidature_id, key, value, answered_by, answered_at) "
+               "SELECT * FROM unnest({bigint}, {text}, {text}, {bigint}, {at}) "
+               "ON CONFLICT (candidature_id, key) DO UPDATE SET value = excluded.value, "
+               "answered_by = excluded.answered_by, answered_at = excluded.answered_at").format(**_U),
+    "history": ("INSERT INTO answer_history (candidature_id, key, old_value, new_value, changed_by, "
+                "changed_at) SELECT * FROM unnest({bigint}, {text}, {text}, {text}, {bigint}, {at})"
+                ).format(**_U),
+    "states": ("UPDATE conversations c SET state = u.state, updated_at = u.at "
+               "FROM unnest({bigint}, {text}, {at}) AS u(id, state, at) WHERE c.id = u.id").format(**_U),
+    "touched": ("UPDATE candidatures k SET updated_at = u.at FROM unnest({bigint}, {at}) AS u(id, at) "
+                "WHERE k.id = u.id").format(**_U),
+}
+
+
+def _outbox_batched() -> str:
+    kinds = {"not_before": "at", "created_at": "at"}
+    arrays = ", ".join(_U[kinds.get(name, "text")] for name in OUTBOX_GIVEN)
+    return (OUTBOX_HEAD.removesuffix(" VALUES ") + " SELECT u.*, " + ", ".join(_literal(v) for v in _QUEUED.values())
+            + f" FROM unnest({arrays}) AS u RETURNING id")
+
+
+BATCHED["outbox"] = _outbox_batched()
+_BINARY = {sql: sql.replace("?", "%b") for sql in (*BATCHED.values(), *AHEAD.values())}
+
+
+class Writes:
+    """The hot path's writes of a batch read ahead, held until a statement reads (or the batch
+    ends), then sent as one statement per table (`Hot.write_out`). Answers keep the last
+    change of each key (what one statement after another would leave); history, deliveries
+    and outbox rows keep every row, in order."""
+    __slots__ = ("answers", "history", "outbox", "seen", "states", "touched")
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Any, ...]] = []
+        self.answers: dict[tuple[int, str], tuple[Any, ...]] = {}   # value None: deleted
+        self.history: list[tuple[Any, ...]] = []
+        self.states: dict[int, tuple[Any, ...]] = {}
+        self.touched: dict[int, Any] = {}
+        self.outbox: list[tuple[Any, ...]] = []
+
+    def hold(self, statement: str, params: Sequence[Any]) -> bool:
+        """Keep one of the hot path's writes; False for any other statement."""
+        if statement is UPSERT_ANSWER:
+            self.answers[(params[0], params[1])] = (params[2], params[3], params[4])
+        elif statement is HISTORY:
+            self.history.append(tuple(params))
+        elif statement is SAVE_STATE:
+            self.states[params[2]] = (params[0], params[1])
+        elif statement is TOUCH_CANDIDATURE:
+            self.touched[params[1]] = params[0]
+        elif statement is MARK_NEW:
+            self.seen.append(tuple(params))
+        elif statement is DELETE_ANSWER:
+            self.answers[(params[0], params[1])] = (None, None, None)
+        else:
+            return False
+        return True
+
+    def statements(self) -> list[tuple[str, list[list[Any]]]]:
+        """(statement, its column arrays) for what is held, and forget it (outbox last)."""
+        out: list[tuple[str, list[list[Any]]]] = []
+        gone = [key for key, (value, _by, _at) in self.answers.items() if value is None]
+        kept = [(*key, *rest) for key, rest in self.answers.items() if rest[0] is not None]
+        states = [(conv, *rest) for conv, rest in self.states.items()]
+        for name, rows in (("seen", self.seen), ("delete", gone), ("upsert", kept),
+                           ("history", self.history), ("states", states),
+                           ("touched", list(self.touched.items())), ("outbox", self.outbox)):
+            if rows:
+                out.append((BATCHED[name], [list(column) for column in zip(*rows)]))
+        self.__init__()  # type: ignore[misc]
+        return out
+
+
 @dataclass(frozen=True, slots=True)
 class Statements:
     """The statements whose text depends on the database, chosen once."""
     conversation: str              # the conversation and its candidature, under its lock
     conversation_and_answers: str  # the same, with every answer as one JSON object
     answers: str                   # every answer of a candidature as one JSON object
-    # several conversations and their answers, keyed by (transport, chat_id, user_id):
-    # format with `keys` (?, ?, ?) triples; `lock_of` first locks their candidatures, in
-    # one order, so that this read (a statement of its own) sees what was committed before
-    conversations_of: str
-    lock_of: str
 
     @classmethod
     def of(cls, is_sqlite: bool) -> "Statements":
@@ -117,12 +204,7 @@ class Statements:
             conversation=CONVERSATION + lock,
             conversation_and_answers=(CONVERSATION_COLUMNS + f", (SELECT {every} FROM answers a "
                                       "WHERE a.candidature_id = k.id)" + CONVERSATION_FROM + lock),
-            answers=f"SELECT {every} FROM answers a WHERE a.candidature_id = ?",
-            conversations_of=(CONVERSATION_COLUMNS + f", (SELECT {every} FROM answers a "
-                              "WHERE a.candidature_id = k.id), c.transport, c.chat_id, c.user_id"
-                              + CONVERSATION_JOIN + KEYS_IN),
-            lock_of=("SELECT k.id FROM conversations c JOIN candidatures k ON k.id = c.candidature_id "
-                     + KEYS_IN + " ORDER BY k.id" + lock))
+            answers=f"SELECT {every} FROM answers a WHERE a.candidature_id = ?")
 
 
 class NotAhead(Exception):
@@ -134,17 +216,23 @@ class Fast(threading.local):
     """A PostgreSQL batch read ahead, on this thread (the store's `ahead`).
 
     The batch's deliveries already stored and its conversations (locked) are read in one
-    round trip; each event then finds its own there, and its writes are queued in one
-    psycopg pipeline with the next events' (no reply awaited); the outbox ids are read at
-    the end. Any statement besides these (a command's, a feature's) first settles the
+    round trip; each event then finds its own there, and its writes are held (`Writes`)
+    then sent in one psycopg pipeline, one statement per table (no reply awaited); the
+    outbox ids are read at the end. Any statement besides these (a command's, a feature's) first settles the
     pipeline and runs as usual, and what was read ahead is then read again."""
     conn: Any = None                 # the driver connection of the batch (None: not ahead)
     pipe: Any = None                 # its pipeline context, while open
     seen: set[tuple[str, str]]       # deliveries stored before the batch, or marked in it
     rows: dict[tuple[str, str, str], Any]   # conversations read ahead, not yet used
-    touched: set[int]                # candidatures an event of the batch has used
+    # candidature -> the conversation (key) of the batch's last event on it: a row read
+    # ahead, or carried, is good only while no other conversation has used its candidature
+    owner: dict[int, tuple[str, str, str]]
+    carried: dict[tuple[str, str, str], Any]   # key -> its ConversationRow after its last event
+    keys: dict[int, tuple[str, str, str]]      # conversation id -> key, as looked up
     other: bool = False              # some other statement ran: what was read ahead may be stale
+    writes: Writes                   # the hot path's writes, held
     outbox: list[Any]                # outbox INSERT cursors (their RETURNING ids), in order
+    queued: int = 0                  # outbox rows held so far in the batch
 
 
 class Hot:
@@ -193,16 +281,47 @@ class Hot:
         if self.is_sqlite:
             return driver.execute(statement, params)
         fast = self.fast
-        if fast.conn is driver and fast.pipe is None:
-            fast.pipe = driver.pipeline()
-            fast.pipe.__enter__()
+        if fast.conn is driver:
+            if fast.writes.hold(statement, params):
+                return None
+            self.write_out()
+            self.pipeline()
         return driver.execute(self.sql(statement), params)
+
+    def pipeline(self) -> None:
+        """Open this thread's pipeline, if not open (a batch read ahead)."""
+        fast = self.fast
+        if fast.pipe is None:
+            fast.pipe = fast.conn.pipeline()
+            fast.pipe.__enter__()
+
+    def hold_outbox(self, rows: list[tuple[Any, ...]]) -> None:
+        """Outbox rows (OUTBOX_GIVEN values each) held with the batch's writes."""
+        self.fast.writes.outbox.extend(rows)
+        self.fast.queued += len(rows)
+
+    def write_out(self) -> None:
+        """Send the writes held so far into the pipeline (a statement is about to read)."""
+        fast = self.fast
+        for statement, columns in fast.writes.statements():
+            self.pipeline()
+            # the arrays in binary (%b): no quoting of every element as text arrays need
+            cursor = fast.conn.execute(_BINARY[statement], columns)
+            if statement is BATCHED["outbox"]:
+                fast.outbox.append(cursor)
 
     def read(self, conn: Connection, statement: str, params: Sequence[Any]) -> Any:
         """A statement of the hot path whose rows are fetched at once: in a batch read
         ahead it goes into the pipeline after the writes queued before it (fetching its
         rows sends them all, one round trip)."""
+        if self.fast.conn is not None:
+            self.write_out()
         return self.driver(conn).execute(self.sql(statement), params)
+
+    def ahead(self, statement: str, columns: list[list[str]]) -> Any:
+        """One of the reads of a batch read ahead (AHEAD), in the pipeline."""
+        self.pipeline()
+        return self.fast.conn.execute(_BINARY[statement], columns)
 
     def settle(self) -> None:
         """Close this thread's pipeline: every queued statement run, its errors raised."""
@@ -217,6 +336,7 @@ class Hot:
         (see `_changes_rows_ahead`), that is read again."""
         if not self.fast.other and _changes_rows_ahead(statement):
             self.fast.other = True
+        self.write_out()
         if self.fast.pipe is not None:
             self.settle()
 

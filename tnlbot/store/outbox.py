@@ -57,11 +57,14 @@ class Outbox(Database):
         The messages of one event go in one INSERT of several rows (ids grow in order)."""
         ids: list[int] = []
         at = self.hot.time(now)
+        if not self.is_sqlite and self.hot.fast.conn is not None:   # a batch read ahead: held
+            if any(item.dedup_key for item in items):
+                raise NotAhead("a keyed message in a batch read ahead")
+            self.hot.hold_outbox([self._given(item, at) for item in items])
+            return ids
         plain: list[Any] = []
         for item in items:
             if item.dedup_key:
-                if self.hot.fast.conn is not None:
-                    raise NotAhead("a keyed message in a batch read ahead")
                 ids += self._flush(conn, plain)
                 ids += self._queue_keyed(conn, [item], now).values()
             else:
@@ -70,7 +73,8 @@ class Outbox(Database):
 
     @staticmethod
     def outbox_ids(cursors: list[Any]) -> tuple[int, ...]:
-        """The ids of the rows queued in a batch read ahead, once its pipeline is settled."""
+        """The ids of the rows held in a batch read ahead, in order, once its pipeline is
+        settled (each statement's rows have growing ids, in the order they were given)."""
         return tuple(i for cursor in cursors for i in sorted(int(r[0]) for r in cursor.fetchall()))
 
     def enqueue_many(self, conn: Connection, items: list[Addressed], now: datetime) -> dict[str, int]:
@@ -106,8 +110,6 @@ class Outbox(Database):
                 # (cheaper than RETURNING, which goes through a temporary table)
                 last = self.hot.run(conn, H.outbox_rows(rows, returning=False), chunk).lastrowid
                 found += range(last - rows + 1, last + 1)
-            elif self.hot.fast.conn is not None:    # a batch read ahead: ids read at its end
-                self.hot.fast.outbox.append(self.hot.queue(conn, H.outbox_rows(rows), chunk))
             else:
                 cursor = self.hot.run(conn, H.outbox_rows(rows), chunk)
                 found += sorted(int(r[0]) for r in cursor.fetchall())

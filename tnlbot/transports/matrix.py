@@ -20,7 +20,9 @@ How this file works:
   matrix_crypto); whether a room is encrypted is checked before its first
   send, and a send that cannot be encrypted is retried, never sent clear.
 - Receiving: matrix_sync (rooms: matrix_rooms, events: matrix_events); the
-  pure mapping is matrix_render.
+  pure mapping is matrix_render. An attachment the homeserver did not hand over
+  when it arrived is answered with its mxc:// handle and fetched again later
+  (`refetch_due`, runtime/refetch), or its sender told to send it again.
 """
 from __future__ import annotations
 
@@ -42,11 +44,13 @@ from nio import AsyncClient, ContentRepositoryConfigResponse, RoomSendResponse, 
 
 from ..core.events import OutKind
 from ..i18n import Catalog
+from ..runtime import refetch
 from ..runtime.attachments import Keep
 from ..runtime.clock import Clock
 from ..store import OutboxRow, Store
 from . import matrix_crypto as crypto
 from ..runtime.transport import SendResult, SendStatus, Sink
+from .matrix_events import MAX_DOWNLOAD
 from .matrix_login import connect, open_client
 from .matrix_render import (NAME, Addressee, Allow, Look, SentPrompt, bang, command_names, document_mime,
                             file_content, for_matrix, hint_key, render, render_settled, render_update)
@@ -89,6 +93,7 @@ class Matrix:
         self.wake = wake                  # wakes the outbox relay
         self.receiver: Receiver | None = None
         self._task: asyncio.Task | None = None
+        self._refetching: asyncio.Task | None = None
         self.recent: OrderedDict[str, SentPrompt] = OrderedDict()
         self._inflight = 0
         self._idle = asyncio.Event()
@@ -107,6 +112,8 @@ class Matrix:
                                  timeline_limit=self.timeline_limit, poll_ms=self.poll_ms,
                                  recent=self.recent, keep=self.keep)
         self._task = asyncio.create_task(self.receiver.run())
+        if self.keep is not None:
+            self._refetching = asyncio.create_task(refetch.every(refetch.EVERY, self.refetch_due))
 
     async def stop(self) -> None:
         await self.stop_receiving()
@@ -121,6 +128,20 @@ class Matrix:
                 self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._refetching is not None:
+            self._refetching.cancel()
+            await asyncio.gather(self._refetching, return_exceptions=True)
+            self._refetching = None
+
+    async def refetch_due(self) -> int:
+        """Attachments not handed over on receipt whose next try is due (runtime/refetch)."""
+        async def fetch(row: Any) -> bytes:
+            answer = await self.client.download(row.handle)
+            body = getattr(answer, "body", None)
+            if not isinstance(body, bytes) or len(body) > MAX_DOWNLOAD:
+                raise OSError(f"the homeserver did not hand it over: {answer}")
+            return body
+        return await refetch.refetch_due(self.store, self.catalog, self.clock, NAME, fetch)
 
     @property
     def received_at(self) -> datetime | None:

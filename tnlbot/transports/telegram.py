@@ -27,6 +27,7 @@ from ..core.events import OutKind
 from ..i18n import Catalog
 from ..runtime.attachments import Keep, Wants
 from ..runtime.clock import Clock
+from ..runtime import refetch
 from ..runtime.receiver import Polling
 from ..runtime.transport import Refused, SendResult, SendStatus, Sink, Unreachable
 from ..store import OutboxRow, Store
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 REMEMBERED = 50_000     # questions whose message id is kept for their edits
-REFETCH_EVERY = 15.0    # seconds between two looks for documents to fetch again
 # The commands shown in Telegram's menu, in the order of the menu: (French, English).
 MENU = tuple((command.fr, command.en) for command in REGISTRY if command.menu)
 
@@ -92,21 +92,12 @@ class Telegram(Receiving):
 
     async def start(self, sink: Sink) -> None:
         if self.keep is not None:
-            self._refetching = asyncio.create_task(self._refetch_loop())
+            self._refetching = asyncio.create_task(refetch.every(refetch.EVERY, self.refetch_due))
         if self.webhook is not None:
             from .telegram_webhook import start_webhook
             self._server = await start_webhook(self, sink, self.webhook)
             return
         self.polling.start(sink)
-
-    async def _refetch_loop(self) -> None:
-        """Documents Telegram did not hand over on receipt, fetched again when due."""
-        while True:
-            await asyncio.sleep(REFETCH_EVERY)
-            try:
-                await self.refetch_due()
-            except Exception:  # logged; tried again at the next round
-                log.warning("documents to fetch again could not be read", exc_info=True)
 
     async def stop(self) -> None:
         await self.stop_receiving()

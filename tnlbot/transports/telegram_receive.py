@@ -25,9 +25,9 @@ from typing import Any
 
 from telegram.error import TelegramError
 
-from ..core.events import Addressed, FileRef, Inbound, InboundKind, Outgoing, OutKind
+from ..core.events import FileRef, Inbound, InboundKind, OutKind
+from ..runtime.refetch import refetch_due
 from ..runtime.transport import Handled, Lookup
-from ..store import fetches
 from .telegram_codec import ACTION, TRANSPORT, inbound_from_update, needs_resolving, resolve_press
 from .telegram_hook import MAX_DOWNLOAD, locale_of
 from .telegram_render import units
@@ -113,31 +113,10 @@ class Receiving:
         return replace(inbound, file=self.keep(data, file.name))
 
     async def refetch_due(self) -> int:
-        """Documents not handed over on receipt whose next try is due: fetched and kept with
-        their answer, tried again later, or (the last try failed) their sender told to send
-        them again. How many were fetched."""
-        now = self.clock.now()
-        with self.store.begin() as conn:
-            due = fetches.due(conn, TRANSPORT, now)
-        got = 0
-        for fetch in due:
-            try:
-                data: bytes | None = await self.fetch_file(fetch.handle, fetch.size)
-            except (TelegramError, OSError, ValueError) as exc:
-                log.warning("document %s of candidature %s still not fetched (try %d): %s",
-                            fetch.key, fetch.candidature_id, fetch.attempts + 2, exc)
-                data = None
-            with self.store.begin() as conn:
-                if data is not None:
-                    fetches.fetched(conn, fetch, data, now)
-                    got += 1
-                elif fetches.failed(conn, fetch, now):
-                    locale = self.store.conversation_locale(TRANSPORT, fetch.chat_id, fetch.user_id, conn=conn)
-                    text = self.catalog(locale, "file.fetch_failed", name=fetch.name)
-                    self.store.enqueue(conn, [Addressed(TRANSPORT, fetch.chat_id, Outgoing(OutKind.NOTICE, text),
-                                                        fetch.user_id, f"file-fetch:{fetch.id}", locale=locale)],
-                                       now)
-        return got
+        """Documents not handed over on receipt whose next try is due (runtime/refetch)."""
+        async def fetch(row: Any) -> bytes:
+            return await self.fetch_file(row.handle, row.size)
+        return await refetch_due(self.store, self.catalog, self.clock, TRANSPORT, fetch)
 
     # ------------------------------------------------------------ presses
     def _still_live(self, lookup: Lookup, query: dict, inbound: Inbound) -> bool:
