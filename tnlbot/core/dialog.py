@@ -8,7 +8,7 @@ from . import answers as parsing
 from .problem import Problem
 from .events import Inbound, Outgoing, OutKind
 from .flow import JSON, Kind
-from .kinds import CHOICE_KINDS, KINDS, Form, parse
+from .kinds import KINDS, Form, parse
 from .machine import ASKING, BEGIN, FINISH, IDLE
 from .prompts import prompt, qtext, show_value
 from .shown import show_date, show_number
@@ -86,7 +86,7 @@ def store(turn: Turn, index: int, slot: Slot, value: JSON) -> None:
             count = item_count(turn.answers, q.id)
             turn.set(q.id, count + 1)
             turn.set(q.id + ".done", None)
-            settle(turn, slot, value, fold=True)
+            settle(turn, slot, value)
             first = next(i for i, s in enumerate(turn.slots()) if s.key.startswith(f"{q.id}[{count}]."))
             return advance(turn, first - 1)
         if item_count(turn.answers, q.id) < q.min_items:
@@ -97,7 +97,7 @@ def store(turn: Turn, index: int, slot: Slot, value: JSON) -> None:
         turn.set(slot.key, value)
     if slot.key in turn.state.skipped:
         turn.state = replace(turn.state, skipped=tuple(k for k in turn.state.skipped if k != slot.key))
-    settle(turn, slot, value, fold=True)
+    settle(turn, slot, value)
     position = turn.position(slot.key)
     advance(turn, index if position is None else position)
 
@@ -111,19 +111,8 @@ def confirm(turn: Turn, slot: Slot, previous: JSON, value: JSON) -> None:
         turn.say("edit.changed", old=show_value(turn, slot, previous), value=show_value(turn, slot, value))
 
 
-def settle(turn: Turn, slot: Slot, value: JSON, fold: bool = False) -> None:
-    """The question `slot` is answered: an edit shows the answer on it. With `fold`, a choice
-    (a question offered with buttons, pressed or typed) lists the values chosen (`selected`):
-    a transport that cannot always afford the edit shows that answer atop the next question."""
-    shown = show_value(turn, slot, value)
-    q = slot.question
-    if fold and (value is True or value is False or (
-            not slot.part and q is not None and q.choices and q.kind in CHOICE_KINDS)):
-        chosen = (tuple(map(str, value)) if isinstance(value, list)
-                  else ("true" if value else "false",) if isinstance(value, bool) else (str(value),))
-        turn.out.append(Outgoing(OutKind.SETTLED, shown, ref=slot.key, selected=chosen))
-    else:
-        turn.out.append(Outgoing(OutKind.SETTLED, shown, ref=slot.key))
+def settle(turn: Turn, slot: Slot, value: JSON) -> None:
+    turn.out.append(Outgoing(OutKind.SETTLED, show_value(turn, slot, value), ref=slot.key))
 
 
 def parse_for(turn: Turn, slot: Slot, text: str) -> JSON | Problem:

@@ -68,7 +68,7 @@ class Outgoing:
     ref: str = ""                        # the prompt this is about
     options: tuple[Option, ...] = ()     # choices, answered by value
     multi: bool = False
-    selected: tuple[str, ...] = ()       # multiple choice: toggled so far; SETTLED: a choice made
+    selected: tuple[str, ...] = ()       # multiple choice: toggled so far
     actions: tuple[Option, ...] = ()     # navigation shortcuts (value = command)
     filename: str = ""
     mime: str = ""

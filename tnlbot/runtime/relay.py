@@ -23,9 +23,10 @@ How this file works:
 - A transport with `fold_notices` gets a plain notice and the question right
   after it (what one answer produced, e.g. "SIREN noted" then the next
   question) as one message: one send, both rows settled with its result.
-- A transport with `fold_answers` gets, with a question, the choice the person
-  just made (`OutboxRow.answered`, from the edit settling it): shown atop the
-  question, it is the chat's record of that answer if the edit never goes.
+- A transport with `fold_answers` gets, with a question, the answer the person
+  just gave (`OutboxRow.answered`, from the edit settling it): shown atop the
+  question (Telegram: a choice), it is the chat's record of that answer if the
+  edit never goes.
 - Edits settling an answered question are cosmetic: sent after what people wait
   for, from spare send budget only; under send limits one still waiting when
   the person answers again is settled `superseded` instead of being sent.
@@ -75,19 +76,19 @@ def _question_after(rows: list[OutboxRow], at: int) -> OutboxRow | None:
     return question
 
 
-def _choice_before(rows: list[OutboxRow], question: OutboxRow) -> str:
-    """The choice the person just made (an edit settling a choice, `selected`), queued in
-    the same chat after their previous question and before this one: shown atop this
-    question (`fold_answers`), whether or not that edit is ever sent."""
+def _settled_before(rows: list[OutboxRow], question: OutboxRow) -> OutboxRow | None:
+    """The edit settling the answer the person just gave: queued in the same chat after their
+    previous question and before this one. Its answer may head this question (`fold_answers`),
+    whether or not that edit is ever sent."""
     found, since = None, 0
     for row in rows:
         if row.user_id != question.user_id or row.id >= question.id:
             continue
         if row.item.kind is OutKind.PROMPT:
             since = max(since, row.id)
-        elif _cosmetic(row) and row.item.selected and (found is None or row.id > found.id):
+        elif _cosmetic(row) and (found is None or row.id > found.id):
             found = row
-    return found.item.text if found is not None and found.id > since else ""
+    return found if found is not None and found.id > since else None
 
 
 def _folded(notice: OutboxRow, question: OutboxRow) -> OutboxRow:
@@ -304,9 +305,9 @@ class Relay:
                     notice, row = row, question
                 shown = _folded(notice, row) if notice is not None else row
                 if record and row.item.kind is OutKind.PROMPT and not row.item.update:
-                    answered = _choice_before(rows, row)
-                    if answered:
-                        shown = replace(shown, answered=answered)
+                    settled = _settled_before(rows, row)
+                    if settled is not None:
+                        shown = replace(shown, answered=settled.item.text, answered_ref=settled.item.ref)
                 result = await self._send(transport, shown)
                 if notice is not None:
                     self._record(notice, result)

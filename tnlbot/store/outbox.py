@@ -31,7 +31,10 @@ class OutboxRow:
     dedup_key: str = ""           # set on scheduled sends (reminders, notices): nobody asked
     locale: str | None = None     # what sending needs, as queued (None: look it up)
     display_name: str | None = None
-    answered: str = ""            # a question: the choice just made, shown atop it (see Relay)
+    # a question: the answer just given (the edit settling the question `answered_ref`),
+    # which a transport may show atop it (see Relay, `fold_answers`)
+    answered: str = ""
+    answered_ref: str = ""
 
 
 def _outbox_row(r: Any) -> OutboxRow:
