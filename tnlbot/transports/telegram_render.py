@@ -191,7 +191,7 @@ def render(item: Outgoing, chat_id: str = "0", *, user_id: str = "", secret: byt
            mention: str = "", answered: str = "") -> list[dict]:
     """One outbox item -> the Bot API calls that show it: [{"method", "params"}]. `answered`:
     the choice just made on the question before, shown atop this one."""
-    words = {**WORDS, **(words or {})}
+    words = {**WORDS, **words} if words else WORDS     # (a private chat's question: the defaults)
     keys = _Keys(secret, chat_id, user_id)
     if item.kind is OutKind.SETTLED:
         return _settled(item, chat_id, message_id, keys)
