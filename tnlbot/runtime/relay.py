@@ -233,8 +233,8 @@ class Relay:
 
     def _supersede(self, name: str, queues: dict[str, list[OutboxRow]], deferred: list[int]) -> None:
         """Under send limits, an edit settling a question is cosmetic: it waits for spare
-        budget only until the person answers again. Then it is settled `superseded` (the
-        choice it would show heads the next question: Outgoing.answered) and never sent: of
+        budget only until the person answers again. Then it is settled `superseded` (a choice
+        it would show heads the next question: OutboxRow.answered) and never sent: of
         each person's edits, only the latest may still go out. `deferred` keeps the others."""
         newest: dict[tuple[str, str], int] = {}
         for rows in queues.values():
