@@ -79,9 +79,29 @@ def first_line(argv: list[str], env: dict[str, str]) -> float:
     return seconds
 
 
+def byte_compile() -> None:
+    """Byte-compile the tnlbot package that `tnlbot` will import, as pip does when it installs
+    one: a checkout run with PYTHONDONTWRITEBYTECODE set (or never run) would otherwise compile
+    every changed module from source at each start, which is not the start-up people get."""
+    import compileall
+    found = subprocess.run([*python_for(command()), "-c", "import tnlbot, os; print(os.path.dirname(tnlbot.__file__))"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    compileall.compile_dir(found, quiet=1)
+
+
+def python_for(argv: list[str]) -> list[str]:
+    """The interpreter that runs `argv` (the `tnlbot` script's own, else this one)."""
+    if len(argv) == 1:
+        first = Path(argv[0]).read_text(encoding="utf-8", errors="replace").splitlines()[0]
+        if first.startswith("#!") and "python" in first:
+            return [first[2:].strip()]
+    return [sys.executable]
+
+
 def start_up(runs: int) -> tuple[Timing, Timing, Timing]:
     """(new database, restart on it, python -c pass) medians."""
     argv = command()
+    byte_compile()
     name = "tnlbot" if len(argv) == 1 else "python -m tnlbot"
     new, again = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,3 +113,47 @@ def start_up(runs: int) -> tuple[Timing, Timing, Timing]:
     peer = median_of(runs, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
     return (Timing(statistics.median(new), runs, name), Timing(statistics.median(again), runs, name),
             Timing(peer, runs, "python -c pass"))
+
+
+# ------------------------------------------------------------------ instructions to the first line
+
+FIRST_LINE = r'''
+import io, os, runpy, sys
+class FirstLine(io.TextIOBase):          # the process ends at its first write to stdout
+    def write(self, text):
+        os._exit(0)
+sys.stdout = FirstLine()
+sys.argv = ["tnlbot"]
+runpy.run_module("tnlbot", run_name="__main__", alter_sys=True)
+'''
+
+
+def _instructions(argv: list[str], env: dict[str, str]) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv],
+                             input=b"", capture_output=True, env=env, check=False)
+        found = [line for line in run.stderr.decode().splitlines() if "Collected :" in line]
+        if not found:
+            raise RuntimeError(run.stderr.decode()[-2000:])
+        return int(found[-1].rsplit(":", 1)[1].strip())
+
+
+def instructions_to_first_line() -> tuple[int, int]:
+    """(instructions from the start of `python` to the terminal's first printed line on a
+    restart, instructions of `python -c pass`), counted by callgrind: the same on every run,
+    whatever else the machine is doing (the wall clock of a shared machine is not)."""
+    if not shutil.which("valgrind"):
+        raise SystemExit("valgrind is not installed (apt-get install valgrind)")
+    byte_compile()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "TNLBOT_DATABASE_URL": f"sqlite:///{Path(tmp) / 'start.db'}"}
+        env.pop("TNLBOT_CAMPAIGN", None)
+        subprocess.run([sys.executable, "-m", "tnlbot"], input=b"", capture_output=True, env=env, check=True)
+        start = _instructions([sys.executable, "-c", FIRST_LINE], env)
+    return start, _instructions([sys.executable, "-c", "pass"], dict(os.environ))
+
+
+if __name__ == "__main__":   # python -m bench.startup: instructions to the first line (valgrind)
+    tnl, bare = instructions_to_first_line()
+    print(f"{tnl:,} instructions to the first prompt (restart), {bare:,} for python -c pass: {tnl / bare:.2f}x")

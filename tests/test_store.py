@@ -255,3 +255,26 @@ def test_a_claim_taken_by_another_worker_is_not_sent(any_store, clock):
                                  "retry_at": clock.now() + timedelta(seconds=30)}], [])
     [row] = [r for r in any_store.due_messages("fake", clock.now()) if r.id == first]
     assert row.attempts == 1 and row.not_before == clock.now() + timedelta(seconds=30)
+
+
+def test_a_batch_read_ahead_holds_only_its_own_connections_writes(any_store):
+    """PostgreSQL: inside a batch read ahead, the batch's deliveries and messages are held
+    until its end; a transaction of its own on another connection runs as usual."""
+    if any_store.is_sqlite:
+        pytest.skip("the read ahead is PostgreSQL's")
+    keys = [("telegram", "2001", "c1", "u1"), ("telegram", "2002", "c2", "u2")]
+    with any_store.begin() as conn:
+        with any_store.ahead(conn, keys) as fast:
+            assert any_store.mark_seen(conn, "telegram", "2001", START)
+            assert not any_store.mark_seen(conn, "telegram", "2001", START)   # twice in the batch
+            assert any_store.enqueue(conn, [Addressed("console", "c1", notice("held"))], START) == []
+            with any_store.begin() as own:                    # another connection: its own rows
+                assert any_store.mark_seen(own, "telegram", "2002", START)
+                ids = any_store.enqueue(own, [Addressed("console", "c9", notice("own"))], START)
+            assert len(ids) == 1 and fast.queued == 1
+            queued = fast.outbox
+        assert len(any_store.outbox_ids(queued)) == 1
+    with any_store.begin() as conn:
+        assert not any_store.mark_seen(conn, "telegram", "2001", START)
+        assert not any_store.mark_seen(conn, "telegram", "2002", START)
+        assert conn.execute(select(func.count()).select_from(T.outbox)).scalar() == 2

@@ -72,23 +72,36 @@ def test_bad_campaigns_are_refused_with_a_reason(db, capsys, argv, error):
     assert campaigns(db) == []
 
 
-def test_open_then_close_now(db, capsys):
+def test_open_then_close_now(db, capsys, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")            # the operator's language, from locales/
     now = datetime.now(timezone.utc)
     opens, closes = (now + timedelta(days=3)).date().isoformat(), (now + timedelta(days=60)).date().isoformat()
     assert main(["campaign", "create", "soon", "--flow", "tnl-2022", "--opens", opens, "--closes", closes,
                  "--jury", "console:jury"]) == 0
+    capsys.readouterr()
     assert main(["campaign", "open", "soon"]) == 0
+    assert capsys.readouterr().out == "soon est ouverte\n"
     [row] = campaigns(db)
     assert row.state == "open" and row.opens_at <= datetime.now(timezone.utc)
+    assert main(["campaign", "list"]) == 0
+    assert capsys.readouterr().out.startswith(f"{'soon':24} ouverte    {'tnl-2022':16} ")
     assert main(["campaign", "close", "soon"]) == 0
     out = capsys.readouterr().out
-    assert "closed soon" in out and '"submitted": 0' in out
+    assert out.startswith('soon est close : {"submitted": 0') and " avis mis en file ; fichiers : " in out
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
     assert main(["campaign", "close", "soon"]) == 0
-    assert "was already closed" in capsys.readouterr().out
+    assert capsys.readouterr().out == "soon was already closed\n"
     assert main(["campaign", "open", "soon"]) == 1
+    assert capsys.readouterr().err == ("soon is closed: to give it a new closing, type tnlbot campaign reopen "
+                                       "soon --closes ...\n")
     [row] = campaigns(db)
     assert row.state == "closed" and row.closes_at <= datetime.now(timezone.utc)
     assert main(["campaign", "show", "nope"]) == 1
+    assert capsys.readouterr().err == 'no campaign "nope": type tnlbot campaign list to see the campaigns\n'
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
+    assert main(["campaign", "open", "nope"]) == 1
+    assert capsys.readouterr().err == ("aucune campagne « nope » : tapez tnlbot campaign list pour voir les "
+                                       "campagnes\n")
 
 
 def test_hour_offsets_and_the_badge_flow_in_show(db, capsys):
@@ -167,3 +180,19 @@ def test_create_and_edit_take_the_same_schedule_options(db, capsys):
                  "--yes"]) == 0
     [row] = campaigns(db)
     assert json.loads(row.config)["reminders"] == {"before_days": [5], "inactivity_days": 0, "max_per_person": 1}
+
+
+def test_the_report_command_says_what_it_wrote_in_the_operators_language(db, capsys, monkeypatch, tmp_path):
+    assert main(["campaign", "create", "rep", "--flow", "tnl-2022", "--opens", "2024-06-12",
+                 "--closes", "2024-11-08"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
+    assert main(["campaign", "report", "rep", "--out", str(tmp_path / "fr")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.endswith(" octets") for line in lines[:-1]) and len(lines) >= 2
+    assert lines[-1].startswith("commencées 0, déposées 0, modifiées sans nouveau dépôt 0, brouillons 0")
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
+    assert main(["campaign", "report", "rep", "--out", str(tmp_path / "en")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.endswith(" bytes") for line in lines[:-1])
+    assert lines[-1].startswith("started 0, submitted 0, amended not resubmitted 0, drafts 0")

@@ -23,6 +23,7 @@ from ..settings import Settings
 from ..flows import load_all
 from ..i18n import load_catalog, local_time
 from ..runtime.clock import Clock
+from ..say import Say
 from ..store import Store
 from ..store import campaign_tables as C
 from ..store import tables as T
@@ -152,40 +153,42 @@ def _create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _open(settings: Settings, args: argparse.Namespace) -> int:
+    say = Say(settings)
     store = _store(settings)
     try:
-        campaign = _find(store, args.slug)
+        campaign = _find(store, args.slug, settings)
         if campaign is None:
             return 1
         now = Clock().now()
         if campaign.state == "closed" or campaign.closes_at <= now:
-            print(f"{args.slug} is closed", file=sys.stderr)
+            print(say("campaign.cli.is_closed", slug=args.slug), file=sys.stderr)
             return 1
         with store.begin() as conn:
             conn.execute(T.campaigns.update().where(T.campaigns.c.id == campaign.id).values(
                 state="open", opens_at=min(campaign.opens_at, now)))
-        print(f"opened {args.slug}")
+        print(say("campaign.cli.opened", slug=args.slug))
         return 0
     finally:
         store.close()
 
 
 def _close(settings: Settings, args: argparse.Namespace) -> int:
-    catalog = load_catalog(Path(settings.locales_dir))
+    say = Say(settings)
+    catalog = say.catalog
     flows = load_all(Path(settings.flows_dir), catalog.locales)
     store = _store(settings)
     try:
-        campaign = _find(store, args.slug)
+        campaign = _find(store, args.slug, settings)
         if campaign is None:
             return 1
         now = Clock().now()
         report = Closer(store, flows, catalog).close(campaign.id, now, early=now < campaign.closes_at)
         if report is None:
-            print(f"{args.slug} was already closed")
+            print(say("campaign.cli.already_closed", slug=args.slug))
             return 0
-        print(f"closed {args.slug}: {json.dumps(report.counts, ensure_ascii=False)}; "
-              f"{report.notices} notices queued; files: "
-              + ", ".join(f"{n} ({s} bytes)" for n, s in report.files))
+        files = ", ".join(say("campaign.cli.file", name=n, size=s) for n, s in report.files)
+        print(say("campaign.cli.closed", slug=args.slug, counts=json.dumps(report.counts, ensure_ascii=False),
+                  notices=report.notices, files=files or say("campaign.cli.no_file")))
         return 0
     finally:
         store.close()
@@ -194,7 +197,7 @@ def _close(settings: Settings, args: argparse.Namespace) -> int:
 def _show(settings: Settings, args: argparse.Namespace) -> int:
     store = _store(settings)
     try:
-        campaign = _find(store, args.slug)
+        campaign = _find(store, args.slug, settings)
         if campaign is None:
             return 1
         catalog = load_catalog(Path(settings.locales_dir))
@@ -272,15 +275,19 @@ def _dest(dest: Destination) -> str:
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
+    say = Say(settings)
     store = _store(settings)
     try:
         with store.begin() as conn:
             campaigns = list_campaigns(conn)
+        states = {s: say(f"campaign.cli.state.{s}") for s in ("scheduled", "open", "closed")}
+        width = max(len(s) for s in states.values())
         for c in campaigns:
-            print(f"{c.slug:24} {c.state:9} {c.flow_id:16} {local_time(c.opens_at, 'en', c.timezone)}"
-                  f" -> {local_time(c.closes_at, 'en', c.timezone)}")
+            print(say("campaign.cli.line", slug=f"{c.slug:24}", state=states.get(c.state, c.state).ljust(width),
+                      flow=f"{c.flow_id:16}", opens=local_time(c.opens_at, say.locale, c.timezone),
+                      closes=local_time(c.closes_at, say.locale, c.timezone)))
         if not campaigns:
-            print("no campaign")
+            print(say("campaign.cli.none"))
         return 0
     finally:
         store.close()

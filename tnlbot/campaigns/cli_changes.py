@@ -65,7 +65,7 @@ def _run(settings: Settings, args: argparse.Namespace,
          planner: Callable[[Any, Campaign], Plan]) -> int:
     store = _store(settings)
     try:
-        campaign = _find(store, args.slug)
+        campaign = _find(store, args.slug, settings)
         if campaign is None:
             return 1
         now = Clock().now()

@@ -59,9 +59,11 @@ def _store(settings: Settings) -> Store:
     return Store(settings.store_url())
 
 
-def _find(store: Store, slug: str) -> Campaign | None:
+def _find(store: Store, slug: str, settings: Settings) -> Campaign | None:
+    """The campaign, or None when there is none (said in the operator's language)."""
     with store.begin() as conn:
         found = campaign_by_slug(conn, slug)
     if found is None:
-        print(f"no campaign {slug!r}", file=sys.stderr)
+        from ..say import Say
+        print(Say(settings)("campaign.cli.unknown", slug=slug), file=sys.stderr)
     return found

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..settings import Settings
 from ..flows import load_all
-from ..i18n import load_catalog
+from ..say import Say
 from ..runtime.clock import Clock
 from .cli_common import _find, _store
 from .report import for_campaign
@@ -25,16 +25,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
-    catalog = load_catalog(Path(settings.locales_dir))
+    say = Say(settings)                  # the operator's language; the page's is --locale
+    catalog = say.catalog
     flows = load_all(Path(settings.flows_dir), catalog.locales)
     locale = args.locale if args.locale in catalog.locales else "fr"
     store = _store(settings)
     try:
-        campaign = _find(store, args.slug)
+        campaign = _find(store, args.slug, settings)
         if campaign is None:
             return 1
         if campaign.flow_id not in flows:
-            print(f"unknown flow {campaign.flow_id!r}", file=sys.stderr)
+            print(say("campaign.cli.unknown_flow", flow=campaign.flow_id), file=sys.stderr)
             return 1
         with store.begin() as conn:
             report = for_campaign(conn, campaign, flows[campaign.flow_id], Clock().now(), locale,
@@ -45,8 +46,8 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     for name, _, data in files(report, lambda key, **p: catalog(locale, key, **p), locale):
         (folder / name).write_bytes(data)
-        print(f"{folder / name}\t{len(data)} bytes")
-    print(f"started {report.started}, submitted {report.count('submitted')}, amended not resubmitted "
-          f"{report.count('amended')}, drafts {report.count('draft')}, frozen {report.count('frozen')}, "
-          f"idle {len(report.idle)}, reminders sent {report.reminders_sent}, days left {report.days_left}")
+        print(say("campaign.cli.written", file=folder / name, n=len(data)))
+    print(say("campaign.cli.summary", started=report.started, submitted=report.count("submitted"),
+              amended=report.count("amended"), drafts=report.count("draft"), frozen=report.count("frozen"),
+              idle=len(report.idle), reminders=report.reminders_sent, days=report.days_left))
     return 0

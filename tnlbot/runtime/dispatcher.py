@@ -229,7 +229,7 @@ class Dispatcher:
         pipeline (the store's `ahead`); None when that failed and nothing of it remains
         (the caller then runs it one savepoint per event, where a bad event fails alone).
         A held file is taken once by its event: such a batch is not tried ahead."""
-        if self.store.is_sqlite or not inbounds or any(i.file is not None for i in inbounds):
+        if self.store.is_sqlite or len(inbounds) < 2 or any(i.file is not None for i in inbounds):
             return None
         bounded = [_bounded(i) for i in inbounds]
         done: list[tuple[Handled, int, int]] = []
@@ -249,15 +249,9 @@ class Dispatcher:
                 for handled, first, last in done]
 
     def handle(self, inbound: Inbound, step: Step | None = None) -> Handled:
-        """One event, one transaction. PostgreSQL: first tried read ahead as a batch of one
-        (its reads in one round trip, its writes in another); if that fails, run again."""
         inbound = _bounded(inbound)
         now = self.clock.now()
         with self.store.begin() as conn:
-            if not self.store.is_sqlite:
-                ahead = self._ahead(conn, [inbound], now, [step] if step is not None else ())
-                if ahead is not None and isinstance(ahead[0], Handled):
-                    return ahead[0]
             return self._handle(conn, inbound, now, step)
 
     def _handle(self, conn: Connection, inbound: Inbound, now: datetime,

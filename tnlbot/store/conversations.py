@@ -47,7 +47,7 @@ class Conversations(Database):
     # ------------------------------------------------------------ inbound
     def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False when it was already processed."""
-        if not self.is_sqlite and self.hot.fast.conn is not None:   # a batch read ahead
+        if not self.is_sqlite and self.hot.ahead_on(conn):   # a batch read ahead
             fast = self.hot.fast
             key = (transport, external_id)
             if key in fast.seen:
@@ -70,7 +70,7 @@ class Conversations(Database):
         """
         statements = self.hot.statements
         query = statements.conversation_and_answers if with_answers else statements.conversation
-        if self.is_sqlite or self.hot.fast.conn is None:
+        if self.is_sqlite or not self.hot.ahead_on(conn):
             row = self.hot.run(conn, query, (transport, chat_id, user_id)).fetchone()
             return None if row is None else self._conversation_row(row, with_answers)
         fast = self.hot.fast
@@ -217,7 +217,7 @@ class Conversations(Database):
             with self.hot.driver(conn).pipeline():
                 return self._apply(conn, conv, before, outcome, addressed, now, flow)
         ids = self._apply(conn, conv, before, outcome, addressed, now, flow)
-        if not self.is_sqlite and self.hot.fast.conn is not None:
+        if not self.is_sqlite and self.hot.ahead_on(conn):
             self._carry(conv, before, outcome)
         return ids
 

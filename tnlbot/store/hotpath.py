@@ -274,6 +274,12 @@ class Hot:
             self.other_statement(statement)
         return self.driver(conn).execute(self.sql(statement), params)
 
+    def ahead_on(self, conn: Connection) -> bool:
+        """Whether this thread runs a batch read ahead on this connection (another
+        connection of the thread, e.g. a transaction of its own, runs as usual)."""
+        fast = self.fast
+        return fast.conn is not None and fast.conn is self.driver(conn)
+
     def queue(self, conn: Connection, statement: str, params: Sequence[Any]) -> Any:
         """A statement whose result is not read now: in a batch read ahead it goes into
         the pipeline (its reply is not awaited); otherwise it runs as `run` does."""

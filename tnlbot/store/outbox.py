@@ -60,7 +60,7 @@ class Outbox(Database):
         The messages of one event go in one INSERT of several rows (ids grow in order)."""
         ids: list[int] = []
         at = self.hot.time(now)
-        if not self.is_sqlite and self.hot.fast.conn is not None:   # a batch read ahead: held
+        if not self.is_sqlite and self.hot.ahead_on(conn):   # a batch read ahead: held
             if any(item.dedup_key for item in items):
                 raise NotAhead("a keyed message in a batch read ahead")
             self.hot.hold_outbox([self._given(item, at) for item in items])
