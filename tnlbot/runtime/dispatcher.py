@@ -367,11 +367,18 @@ def _day(instant: datetime, zone: str) -> str:
     return instant.astimezone(ZoneInfo(zone or "Europe/Paris")).date().isoformat()
 
 
-_LIMITS = {"external_id": 255, "chat_id": 255, "user_id": 255, "display_name": 200, "command": 64}
+_ID_LIMIT, _NAME_LIMIT, _COMMAND_LIMIT = 255, 200, 64
+_LIMITS = {"external_id": _ID_LIMIT, "chat_id": _ID_LIMIT, "user_id": _ID_LIMIT,
+           "display_name": _NAME_LIMIT, "command": _COMMAND_LIMIT}
 
 
 def _bounded(inbound: Inbound) -> Inbound:
     """Cut identifiers to their column sizes; never let a DB error poison the queue."""
+    if (len(inbound.external_id) <= _ID_LIMIT and len(inbound.chat_id) <= _ID_LIMIT
+            and len(inbound.user_id) <= _ID_LIMIT and len(inbound.display_name) <= _NAME_LIMIT
+            and len(inbound.command) <= _COMMAND_LIMIT and inbound.display_name.isprintable()
+            and (inbound.kind is not _COMMAND or inbound.command.isprintable())):
+        return inbound    # the usual case, read field by field (printable text holds no NUL)
     changes = {name: getattr(inbound, name)[:limit] for name, limit in _LIMITS.items()
                if len(getattr(inbound, name)) > limit}
     if not changes and inbound.display_name.isprintable() and (
