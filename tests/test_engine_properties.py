@@ -80,3 +80,29 @@ def test_required_slots_are_a_subset_of_applicable_slots(flows):
     for _number, slot in missing(flow, answers):
         assert is_required(slot, answers) and slot.key in keys
     assert all(q.kind is not Kind.NOTICE or not q.required for q in flow.questions.values())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(step, min_size=1, max_size=40))
+def test_a_walk_handed_back_with_its_answers_changes_nothing(flows, catalog, steps):
+    """An Outcome's `view` is the walk of the answers after it: handed back with them to the
+    next event (as the store's copy of the answers does), the engine answers the same."""
+    flow = flows["tnl-2022"]
+    state, dossier, answers, kept = State(), Dossier(), {}, None
+    for n, (kind, a, b) in enumerate(steps):
+        if kind == "valid":
+            a = valid_answer(flow, state.cursor, {"__items__": "non"}) if state.cursor and state.cursor != "confirm" else "oui"
+            kind = "text"
+        event = inbound(kind, a, b, state, n)
+        outcome = handle(flow, catalog, state, dossier, answers, event, kept)
+        fresh = handle(flow, catalog, state, dossier, answers, event)
+        assert (outcome.state, outcome.changes, outcome.messages) == (fresh.state, fresh.changes, fresh.messages)
+        state, dossier = outcome.state, outcome.dossier
+        for key, value in outcome.changes:
+            if value is None:
+                answers.pop(key, None)
+            else:
+                answers[key] = value
+        kept = outcome.view
+        if kept is not None:
+            assert kept.slots == slots(flow, answers)

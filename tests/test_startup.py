@@ -169,3 +169,16 @@ def test_the_resumed_question_is_printed_before_the_features_it_does_not_need_ar
     before = set(json.loads(report[-1].removeprefix("MODULES ")))
     assert "tnlbot.core.engine" in before and "tnlbot.store" in before   # the driver saw the start
     assert sorted(name for name in before if name.startswith(NOT_BEFORE_THE_FIRST_PROMPT)) == []
+
+
+def test_loading_the_command_pauses_garbage_collection_and_resumes_it() -> None:
+    """No collection while the modules load (they only allocate); what they made is frozen,
+    and collection is on again after, unless the program had it off already."""
+    probe = ("import gc, sys\n"
+             "off = sys.argv[1] == 'off'\n"
+             "if off: gc.disable()\n"
+             "import tnlbot.cli\n"
+             "print(gc.isenabled(), gc.get_freeze_count() > 0)")
+    said = [subprocess.run([sys.executable, "-c", probe, state], capture_output=True, text=True, timeout=60,
+                           cwd=ROOT, check=True).stdout.split() for state in ("on", "off")]
+    assert said == [["True", "True"], ["False", "False"]]

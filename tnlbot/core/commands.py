@@ -55,12 +55,7 @@ def dispatch(turn: Turn, event: Inbound) -> None:
             return on_confirmation(turn, parsing.parse_yes_no(event.text.strip(), None, {}))
         if event.kind is InboundKind.CHOICE and event.ref == "confirm":
             return on_confirmation(turn, _YES_NO.get(event.values, Problem("x")))
-    handlers: Mapping[InboundKind, Callable[[Turn, Inbound], None]] = {
-        InboundKind.TEXT: on_text, InboundKind.COMMAND: on_command,
-        InboundKind.CHOICE: on_choice, InboundKind.TOGGLE: on_toggle,
-        InboundKind.FILE: on_file,
-    }
-    handler = handlers.get(event.kind)
+    handler = ROUTES.get(event.kind)
     if handler is None:
         return turn.say("error.unrecognised")
     handler(turn, event)
@@ -292,3 +287,11 @@ HANDLERS: Mapping[str, Handler] = {
 }
 
 __all__ = ["COMMANDS", "REGISTRY", "Command", "dispatch", "idle", "values_for"]
+
+# Each kind of event to its handler (built once: reading an Enum's member goes through its
+# metaclass's __getattr__, a Python call each time)
+ROUTES: Mapping[InboundKind, Callable[[Turn, Inbound], None]] = {
+    InboundKind.TEXT: on_text, InboundKind.COMMAND: on_command,
+    InboundKind.CHOICE: on_choice, InboundKind.TOGGLE: on_toggle,
+    InboundKind.FILE: on_file,
+}

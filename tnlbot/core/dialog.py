@@ -15,6 +15,17 @@ from .shown import show_date, show_number
 from .turn import State, Turn
 from .walk import Slot, is_answered, item_count, missing
 
+# Enum members read on every event, as module constants: reading one through its class
+# goes through the Enum metaclass's __getattr__ hook, a Python-level call each time
+_NOTICE_KIND = Kind.NOTICE
+_FILE_KIND = Kind.FILE
+_DATE_KIND = Kind.DATE
+_SETTLED = OutKind.SETTLED
+_YES_NO = Form.YES_NO
+_ONE = Form.ONE
+_SEVERAL = Form.SEVERAL
+_FILE_FORM = Form.FILE
+
 # ------------------------------------------------------------------ moving
 
 def ask(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "") -> None:
@@ -42,7 +53,7 @@ def advance(turn: Turn, after: int) -> None:
             turn.set(q.id, item_count(turn.answers, q.id) + 1)   # a required item: no need to ask
             after = chosen - 1
             continue
-        if slot.question is not None and slot.question.kind is Kind.NOTICE and not slot.part:
+        if slot.question is not None and slot.question.kind is _NOTICE_KIND and not slot.part:
             turn.say_text(qtext(turn, slot.question.id).text)
             turn.set(slot.key, True)
             after = chosen
@@ -105,14 +116,14 @@ def store(turn: Turn, index: int, slot: Slot, value: JSON) -> None:
 def confirm(turn: Turn, slot: Slot, previous: JSON, value: JSON) -> None:
     """Say that a file was kept, or that an answer given before was changed."""
     q = slot.question
-    if q is not None and q.kind is Kind.FILE and not slot.part and isinstance(value, dict):
+    if q is not None and q.kind is _FILE_KIND and not slot.part and isinstance(value, dict):
         turn.say("file.saved", name=str(value.get("name", "")), size=str(max(1, int(value.get("size", 0)) // 1000)))
     elif previous is not None and previous != value:
         turn.say("edit.changed", old=show_value(turn, slot, previous), value=show_value(turn, slot, value))
 
 
 def settle(turn: Turn, slot: Slot, value: JSON) -> None:
-    turn.out.append(Outgoing(OutKind.SETTLED, show_value(turn, slot, value), ref=slot.key))
+    turn.out.append(Outgoing(_SETTLED, show_value(turn, slot, value), ref=slot.key))
 
 
 def parse_for(turn: Turn, slot: Slot, text: str) -> JSON | Problem:
@@ -121,7 +132,7 @@ def parse_for(turn: Turn, slot: Slot, text: str) -> JSON | Problem:
         cleaned = parsing.clean_text(text)
         return cleaned if isinstance(cleaned, Problem) else parsing.parse_yes_no(cleaned, q, {})
     assert q is not None
-    if q.kind is Kind.DATE and (q.min_date.startswith(CAMPAIGN) or q.max_date.startswith(CAMPAIGN)):
+    if q.kind is _DATE_KIND and (q.min_date.startswith(CAMPAIGN) or q.max_date.startswith(CAMPAIGN)):
         q = replace(q, min_date=campaign_day(turn, q.min_date), max_date=campaign_day(turn, q.max_date))
     if slot.part == "other":
         cleaned = parsing.clean_text(text)
@@ -160,15 +171,15 @@ def shown_problem(turn: Turn, problem: Problem) -> dict[str, str]:
 def values_for(turn: Turn, slot: Slot, values: tuple[str, ...]) -> JSON | Problem:
     q = slot.question
     form = KINDS[q.kind].form if q is not None and not slot.part else None
-    if slot.part in ("concerned", "adder") or form is Form.YES_NO:
+    if slot.part in ("concerned", "adder") or form is _YES_NO:
         if values in (("yes",), ("no",)):
             return values == ("yes",)
         return Problem("error.yes_no")
     if q is None or slot.part:
         return Problem("error.unrecognised")
-    if form is Form.ONE and len(values) == 1 and values[0] in q.choices:
+    if form is _ONE and len(values) == 1 and values[0] in q.choices:
         return values[0]
-    if form is Form.SEVERAL:
+    if form is _SEVERAL:
         return parsing.check_selection(list(values or turn.state.pending), q)
     return Problem("error.unrecognised")
 
@@ -209,7 +220,7 @@ def on_file(turn: Turn, event: Inbound) -> None:
         return on_no_question(turn)
     index, slot = found
     q = slot.question
-    if q is None or KINDS[q.kind].form is not Form.FILE or slot.part:
+    if q is None or KINDS[q.kind].form is not _FILE_FORM or slot.part:
         return turn.say("error.file_unexpected")
     answer(turn, parsing.check_file(event.file, q), index, slot)
 
@@ -240,7 +251,7 @@ def on_toggle(turn: Turn, event: Inbound) -> None:
         return turn.say("error.stale_button")
     index, slot = found
     q = slot.question
-    if q is None or KINDS[q.kind].form is not Form.SEVERAL or slot.part or event.values[0] not in q.choices:
+    if q is None or KINDS[q.kind].form is not _SEVERAL or slot.part or event.values[0] not in q.choices:
         return turn.say("error.stale_button")
     pending = list(turn.state.pending)
     value = event.values[0]

@@ -27,12 +27,14 @@ from .events import Inbound, InboundKind
 from .flow import JSON, Flow
 from .machine import NEW
 from .turn import Dossier, Messages, Outcome, State, Turn
+from .walk import View
 
 
 def handle(flow: Flow, t: Messages, state: State, dossier: Dossier,
-           answers: Mapping[str, JSON], event: Inbound) -> Outcome:
-    """Answer one inbound event."""
-    turn = Turn(flow, t, state, dossier, dict(answers), transport=event.transport)
+           answers: Mapping[str, JSON], event: Inbound, view: View | None = None) -> Outcome:
+    """Answer one inbound event. `view`, when given, is the flow's walk for exactly these
+    answers (an earlier Outcome's `view`): it is not computed again."""
+    turn = Turn(flow, t, state, dossier, dict(answers), transport=event.transport, _view=view)
     if state.mode == NEW:
         welcome(turn, event.language)
         if answers and event.kind in _ANSWERS:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .frozen import quick_init
+
 
 class InboundKind(str, Enum):
     TEXT = "text"            # a typed message
@@ -20,6 +22,7 @@ class InboundKind(str, Enum):
     UNRECOGNISED = "unrecognised"  # anything a transport could not read
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FileRef:
     name: str
@@ -30,6 +33,7 @@ class FileRef:
     refused: str = ""   # why the transport could not take the file (see error.file_<refused>)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Inbound:
     transport: str
@@ -54,12 +58,14 @@ class OutKind(str, Enum):
     DOCUMENT = "document"    # a file to send (receipt, export)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Option:
     value: str
     label: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     kind: OutKind
@@ -117,6 +123,7 @@ class Outgoing:
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Addressed:
     """An outgoing item and the chat it goes to."""

@@ -8,6 +8,13 @@ from .numbers import label
 from .turn import Turn
 from .walk import Slot, is_answered, is_required, item_count, remember
 
+# Enum members read on every event, as module constants: reading one through its class
+# goes through the Enum metaclass's __getattr__ hook, a Python-level call each time
+_FILE_KIND = Kind.FILE
+_NOTICE_KIND = Kind.NOTICE
+_SEVERAL = Form.SEVERAL
+_PROMPT = OutKind.PROMPT
+
 
 def qtext(turn: Turn, question_id: str) -> QuestionText:
     return turn.flow.text(turn.state.locale).questions[question_id]
@@ -41,10 +48,10 @@ def show_value(turn: Turn, slot: Slot, value: JSON) -> str:
         labels = qtext(turn, q.id).choices
         chosen = value if isinstance(value, list) else [value]
         return ", ".join(labels.get(str(c), str(c)) for c in chosen)
-    if q.kind is Kind.FILE and isinstance(value, dict):
+    if q.kind is _FILE_KIND and isinstance(value, dict):
         return turn.tr("value.file", name=str(value.get("name", "")),
                        size=str(max(1, int(value.get("size", 0)) // 1000)))
-    if q.kind is Kind.NOTICE:
+    if q.kind is _NOTICE_KIND:
         return turn.tr("value.notice")
     shown = show_kind(q.kind, value, turn.state.locale)
     unit = qtext(turn, q.id).unit if q.unit else ""
@@ -118,8 +125,11 @@ def _fixed(turn: Turn, slot: Slot) -> tuple[str, tuple[Option, ...], tuple[Optio
 
 
 def _actions(turn: Turn) -> tuple[Option, ...]:
-    return (Option(turn.tr("action.back_command"), turn.tr("action.back")),
-            Option(turn.tr("action.skip_command"), turn.tr("action.skip")))
+    """The shortcuts, one tuple per flow, messages and language (shared by every prompt, so a
+    transport may keep what it builds from them by identity)."""
+    return remember(turn.flow, ("actions", turn.t, turn.state.locale), lambda: (
+        Option(turn.tr("action.back_command"), turn.tr("action.back")),
+        Option(turn.tr("action.skip_command"), turn.tr("action.skip"))))
 
 
 def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
@@ -130,7 +140,8 @@ def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
     else:
         text, choices, actions = _fixed(turn, slot)
     if all_slots and all_slots[0].key == slot.key:
-        actions = actions[1:]      # nothing comes before the first question
+        first = actions     # nothing comes before the first question (the tuple shared too)
+        actions = remember(turn.flow, ("first", first), lambda: first[1:])
     lines.append(text)
     value = turn.answers.get(slot.key)
     if value is not None and slot.part != "adder":
@@ -138,11 +149,11 @@ def prompt(turn: Turn, slot: Slot, all_slots: list[Slot], intro: str = "",
     q = slot.question
     if not is_answered(slot, turn.answers) and not is_required(slot, turn.answers):
         lines.append(turn.tr("hint.optional"))
-    multi = q is not None and KINDS[q.kind].form is Form.SEVERAL and not slot.part
+    multi = q is not None and KINDS[q.kind].form is _SEVERAL and not slot.part
     selected = turn.state.pending if multi else ()
     if multi and not selected and isinstance(value, list):
         selected = tuple(value)
-    return Outgoing(OutKind.PROMPT, "\n".join(lines), header=progress(turn, slot, all_slots),
+    return Outgoing(_PROMPT, "\n".join(lines), header=progress(turn, slot, all_slots),
                     ref=slot.key, options=choices, multi=multi,
                     selected=selected, actions=actions, update=update)
 

@@ -5,9 +5,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol
 
 from .events import Outgoing, OutKind
+from .frozen import quick_init
 from .flow import JSON, Flow
 from .machine import MODE_OF, NEW, PLAIN, RESTART, Condition, Mode, Refused, Trigger, fire
 from .walk import Slot, View, missing, reads, view
+
+# Enum members read on every event, as module constants: reading one through its class
+# goes through the Enum metaclass's __getattr__ hook, a Python-level call each time
+_NOTICE = OutKind.NOTICE
 
 
 class Messages(Protocol):
@@ -16,6 +21,7 @@ class Messages(Protocol):
     def __call__(self, locale: str, key: str, **params: str) -> str: ...
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class State:
     """One person's conversation: where they are, in which language."""
@@ -48,6 +54,7 @@ class State:
         return State(mode, "", locale or self.locale)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Dossier:
     """The candidature as the engine sees it; times already in local text."""
@@ -66,6 +73,7 @@ class Dossier:
     claim_verified: bool = True    # the body's claim is verified (checked at submission)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     state: State
@@ -73,6 +81,9 @@ class Outcome:
     changes: tuple[tuple[str, JSON], ...] = ()
     messages: tuple[Outgoing, ...] = ()
     submission: Mapping[str, JSON] | None = None
+    # the slot list for the answers after this event, when the engine computed it (a caller
+    # that keeps those answers may hand it back with them to the next event)
+    view: View | None = None
 
 
 @dataclass
@@ -91,10 +102,10 @@ class Turn:
 
     # ------------------------------------------------------------ helpers
     def say(self, key: str, **params: str) -> None:
-        self.out.append(Outgoing(OutKind.NOTICE, self.t(self.state.locale, key, **params)))
+        self.out.append(Outgoing(_NOTICE, self.t(self.state.locale, key, **params)))
 
     def say_text(self, text: str) -> None:
-        self.out.append(Outgoing(OutKind.NOTICE, text))
+        self.out.append(Outgoing(_NOTICE, text))
 
     def tr(self, key: str, **params: str) -> str:
         return self.t(self.state.locale, key, **params)
@@ -162,4 +173,4 @@ class Turn:
 
     def outcome(self) -> Outcome:
         return Outcome(self.state, self.dossier, tuple(self.changes.items()),
-                       tuple(self.out), self.submission)
+                       tuple(self.out), self.submission, self._view)

@@ -49,6 +49,10 @@ from ..store.campaigns import campaign_by_slug, current_campaign
 from .clock import Clock
 from .transport import Handled, Step
 
+# Enum members read on every event, as module constants: reading one through its class
+# goes through the Enum metaclass's __getattr__ hook, a Python-level call each time
+_COMMAND = InboundKind.COMMAND
+
 log = logging.getLogger(__name__)
 
 
@@ -267,7 +271,7 @@ class Dispatcher:
         # an answer (not a command) is never handled by a hook's `before` in a way that
         # changes the answers: read them with the conversation, in the same statement
         conv = self.store.conversation(conn, inbound.transport, inbound.chat_id, inbound.user_id,
-                                       with_answers=inbound.kind is not InboundKind.COMMAND)
+                                       with_answers=inbound.kind is not _COMMAND)
         for hook in self.hooks:
             early = hook.before(conn, inbound, conv, now)
             if early is not None:
@@ -290,9 +294,13 @@ class Dispatcher:
         shapes, afters = self._stages()
         for shape in shapes:
             dossier = shape(conn, inbound, conv, answers, dossier, now)
-        outcome = handle(flow, self.catalog, conv.state, dossier, answers, inbound)
+        walked = conv.walked    # the walk kept with the answers' copy, for this flow only
+        engine = outcome = handle(flow, self.catalog, conv.state, dossier, answers, inbound,
+                                  walked[1] if walked is not None and walked[0] is flow else None)
         for after in afters:
             outcome = after(conn, inbound, conv, outcome, now, answers)
+        if outcome.view is not None and outcome.changes is not engine.changes:
+            outcome = replace(outcome, view=None)   # a hook changed the answers: walk again
         # each row carries what sending it needs: the relay reads nothing more
         locale, name = outcome.state.locale, inbound.display_name
         addressed = [Addressed(inbound.transport, inbound.chat_id, item, inbound.user_id,
@@ -359,19 +367,26 @@ def _day(instant: datetime, zone: str) -> str:
     return instant.astimezone(ZoneInfo(zone or "Europe/Paris")).date().isoformat()
 
 
-_LIMITS = {"external_id": 255, "chat_id": 255, "user_id": 255, "display_name": 200, "command": 64}
+_ID_LIMIT, _NAME_LIMIT, _COMMAND_LIMIT = 255, 200, 64
+_LIMITS = {"external_id": _ID_LIMIT, "chat_id": _ID_LIMIT, "user_id": _ID_LIMIT,
+           "display_name": _NAME_LIMIT, "command": _COMMAND_LIMIT}
 
 
 def _bounded(inbound: Inbound) -> Inbound:
     """Cut identifiers to their column sizes; never let a DB error poison the queue."""
+    if (len(inbound.external_id) <= _ID_LIMIT and len(inbound.chat_id) <= _ID_LIMIT
+            and len(inbound.user_id) <= _ID_LIMIT and len(inbound.display_name) <= _NAME_LIMIT
+            and len(inbound.command) <= _COMMAND_LIMIT and inbound.display_name.isprintable()
+            and (inbound.kind is not _COMMAND or inbound.command.isprintable())):
+        return inbound    # the usual case, read field by field (printable text holds no NUL)
     changes = {name: getattr(inbound, name)[:limit] for name, limit in _LIMITS.items()
                if len(getattr(inbound, name)) > limit}
     if not changes and inbound.display_name.isprintable() and (
-            inbound.kind is not InboundKind.COMMAND or inbound.command.isprintable()):
+            inbound.kind is not _COMMAND or inbound.command.isprintable()):
         return inbound    # the usual case (printable text holds no NUL nor surrogate)
     if "\x00" in inbound.display_name or _has_surrogate(inbound.display_name):
         changes["display_name"] = ""
-    if inbound.kind is InboundKind.COMMAND and (_has_surrogate(inbound.command) or "\x00" in inbound.command):
+    if inbound.kind is _COMMAND and (_has_surrogate(inbound.command) or "\x00" in inbound.command):
         changes["command"] = "?"
     return replace(inbound, **changes) if changes else inbound
 

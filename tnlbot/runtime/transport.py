@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Awaitable, Callable, Protocol
 
 from ..core.events import Addressed, Inbound, Outgoing
+from ..core.frozen import quick_init
 from ..store import OutboxRow
 
 
@@ -35,6 +36,7 @@ class SendResult:
     moved_to: str = ""           # the chat moved (Telegram group -> supergroup)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Handled:
     """What the dispatcher did with one inbound event (committed when returned)."""

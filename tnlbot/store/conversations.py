@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Connection, insert, select, update
@@ -12,6 +14,7 @@ from sqlalchemy import Connection, insert, select, update
 from ..core.engine import Dossier, Outcome, State
 from ..core.events import Addressed
 from ..core.flow import JSON, Flow
+from ..core.frozen import quick_init
 from . import hotpath as H
 from . import tables as T
 from .database import Database
@@ -19,6 +22,7 @@ from .hotpath import Fast, NotAhead, Writes
 from .jsontext import dumps, loads
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ConversationRow:
     id: int
@@ -40,10 +44,60 @@ class ConversationRow:
     marked: bool = False        # answers copied from last year still to be checked
     answers: dict | None = None  # the candidature's answers, when read with the conversation
     team: bool = False          # the candidature has other members than this person
+    answers_rev: int = -1       # the version of the candidature's answers read (-1: unknown)
+    key: tuple[str, str, str] = ("", "", "")   # (transport, chat, user)
+    walked: tuple[Flow, Any] | None = None      # (flow, its walk of `answers`), kept with the copy
+
+
+# (candidature, answers_rev, answers, (flow, the engine's walk of those answers) or None)
+Entry = tuple[int, int, dict, "tuple[Flow, Any] | None"]
+
+
+class AnswersCache:
+    """This process's copy of the answers of the candidatures it serves, per conversation:
+    (candidature, answers_rev, answers).
+
+    The store stays the one source of truth: a copy is used only when the
+    `answers_rev` read with the conversation, under the candidature's lock, is the
+    one it was taken at, and the database bumps that version on every write of an
+    answer (row triggers, whoever writes), so a change made by another worker or
+    another member is seen at the next read. A transaction's own writes are copied
+    in (write-through) only once it has committed (`Database.begin` publishes what
+    `stage` was given; a rolled back savepoint drops its part). The version copied
+    in counts only the writes this process made: when someone else wrote too, the
+    database's version is higher and the copy is never used. Bounded: the least
+    recently written entries go first."""
+
+    def __init__(self, size: int = 1024):
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str, str], Entry] = OrderedDict()
+
+    def get(self, key: tuple[str, str, str]) -> Entry | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple[str, str, str], candidature: int, rev: int, answers: dict,
+            walked: tuple[Flow, Any] | None = None) -> None:
+        entries = self._entries
+        entries[key] = (candidature, rev, answers, walked)
+        entries.move_to_end(key)
+        if len(entries) > self.size:
+            entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+@lru_cache(maxsize=512)   # the few states people are in, read on every event
+def _state(text: str) -> State:
+    return State.from_json(loads(text))
 
 
 
 class Conversations(Database):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.answers_cache = AnswersCache()
+
     # ------------------------------------------------------------ inbound
     def mark_seen(self, conn: Connection, transport: str, external_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False when it was already processed."""
@@ -67,18 +121,31 @@ class Conversations(Database):
         SQLite: BEGIN IMMEDIATE already holds the write lock. PostgreSQL: FOR UPDATE OF
         the candidature row serialises the agents of one candidature across workers,
         and what is read (status, frozen or not) is the latest committed version.
+
+        The answers come from this process's copy when the candidature's `answers_rev`,
+        read here under the lock, is the one the copy was taken at (see `AnswersCache`);
+        otherwise from the database, and the copy is taken again.
         """
+        key = (transport, chat_id, user_id)
         statements = self.hot.statements
-        query = statements.conversation_and_answers if with_answers else statements.conversation
         if self.is_sqlite or not self.hot.ahead_on(conn):
-            row = self.hot.run(conn, query, (transport, chat_id, user_id)).fetchone()
-            return None if row is None else self._conversation_row(row, with_answers)
+            cached = self.answers_cache.get(key) if with_answers else None
+            # SQLite reads the answers in the same statement when the copy is missing;
+            # PostgreSQL reads them after the lock is held (a statement's snapshot predates
+            # its wait for the lock)
+            joined = with_answers and cached is None and self.is_sqlite
+            query = statements.conversation_and_answers if joined else statements.conversation
+            row = self.hot.run(conn, query, key).fetchone()
+            return None if row is None else self._conversation_row(conn, row, with_answers, joined,
+                                                                   cached, key)
         fast = self.hot.fast
+        # a batch read ahead (PostgreSQL): its rows were read with their answers, once the
+        # batch's candidatures were locked
+        query = statements.conversation_and_answers if with_answers else statements.conversation
         if fast.other or not with_answers:      # a command may change anything
             fast.rows.clear()
             fast.carried.clear()
             fast.other = False
-        key = (transport, chat_id, user_id)
         carried = fast.carried.pop(key, None)    # this conversation's earlier event in the batch
         if carried is not None and fast.owner.get(carried.candidature_id) == key:
             return carried
@@ -88,20 +155,32 @@ class Conversations(Database):
             if row is None:
                 return None
         fast.owner[row[2]] = fast.keys[row[0]] = key
-        return self._conversation_row(row, with_answers)
+        return self._conversation_row(conn, row, with_answers, with_answers,
+                                      self.answers_cache.get(key) if with_answers else None, key)
 
-    def _conversation_row(self, row: Any, with_answers: bool) -> ConversationRow:
+    def _conversation_row(self, conn: Connection, row: Any, with_answers: bool, joined: bool,
+                          cached: Entry | None, key: tuple[str, str, str]) -> ConversationRow:
+        """The row read (its answers at 19 when `joined`), with the answers from the copy
+        when it is current, else as read (and copied)."""
         (conv_id, person_id, candidature_id, campaign_id, state, status, version, amended,
          submitted_at, role, flow_id, campaign_state, opens_at, closes_at, zone, volets,
-         marked, team) = row[:18]
+         marked, team, rev) = row[:19]
+        answers: dict | None = None
+        walked = None
+        if with_answers:
+            if cached is not None and cached[0] == candidature_id and cached[1] == rev:
+                answers = dict(cached[2])      # the copy stays the cache's own
+                walked = cached[3]
+            else:
+                answers = ((loads(row[19]) if row[19] else {}) if joined
+                           else self.answers(conn, candidature_id))
+                self.answers_cache.put(key, candidature_id, rev, dict(answers))
         read = self.hot.read_time
         return ConversationRow(conv_id, person_id, candidature_id, campaign_id,
-                               State.from_json(loads(state)), status, version,
+                               _state(state), status, version,
                                bool(amended), read(submitted_at), role == "responsible",
                                flow_id, campaign_state, read(opens_at), read(closes_at), zone,
-                               volets or "[]", bool(marked),
-                               (loads(row[18]) if row[18] else {}) if with_answers else None,
-                               bool(team))
+                               volets or "[]", bool(marked), answers, bool(team), rev, key, walked)
 
     @contextmanager
     def ahead(self, conn: Connection, keys: Sequence[tuple[str, str, str, str]]) -> Iterator[Fast]:
@@ -123,6 +202,7 @@ class Conversations(Database):
         fast.keys = {}
         fast.other = False
         fast.writes, fast.outbox, fast.queued = Writes(), [], 0
+        staged = len(self._staged.get(conn, ()))   # what is copied in at the commit, so far
         try:
             hot.queue(conn, H.BATCH_SAVEPOINT, ())
             deliveries = sorted({(t, e) for t, e, _, _ in keys})
@@ -132,7 +212,7 @@ class Conversations(Database):
             seen = hot.ahead(H.AHEAD["seen"], [list(column) for column in zip(*deliveries)])
             rows = hot.ahead(H.AHEAD["conversations"], by_key)
             fast.seen.update((t, e) for t, e in seen.fetchall())
-            fast.rows.update(((r[19], r[20], r[21]), r) for r in rows.fetchall())
+            fast.rows.update(((r[20], r[21], r[22]), r) for r in rows.fetchall())
             yield fast
             hot.queue(conn, H.BATCH_RELEASE, ())
             hot.settle()
@@ -144,6 +224,7 @@ class Conversations(Database):
             except Exception:  # noqa: BLE001 - the first error is the one that counts
                 pass
             driver.execute(H.BATCH_UNDO)
+            self._unstage(conn, staged)   # nothing of the batch is copied in
             raise
         finally:
             fast.conn, fast.pipe, fast.rows, fast.outbox, fast.writes = None, None, {}, [], Writes()
@@ -235,26 +316,46 @@ class Conversations(Database):
                 answers.pop(name, None)
             else:
                 answers[name] = value
-        fast.carried[key] = replace(conv, state=outcome.state, answers=answers)
+        # its answers' version and walk are not known here: not copied in, walked again
+        fast.carried[key] = replace(conv, state=outcome.state, answers=answers, answers_rev=-1,
+                                    walked=None)
 
     def _apply(self, conn: Connection, conv: ConversationRow, before: dict[str, JSON],
                outcome: Outcome, addressed: list[Addressed], now: datetime,
                flow: Flow) -> list[int]:
+        written = 0
         for key, value in outcome.changes:
-            self._save_answer(conn, conv, key, before.get(key), value, now)
+            written += self._save_answer(conn, conv, key, before.get(key), value, now)
+        if conv.answers_rev >= 0 and conv.key[0]:
+            after = dict(before)
+            for key, value in outcome.changes:
+                if value is None:
+                    after.pop(key, None)
+                else:
+                    after[key] = value
+            # each answer row written bumped the version once (the triggers); counted low
+            # when unsure (a held delete), the copy is merely never used
+            self.stage(conn, (self.answers_cache.put, conv.key, conv.candidature_id,
+                              conv.answers_rev + written, after,
+                              None if outcome.view is None else (flow, outcome.view)))
         self.hot.queue(conn, H.SAVE_STATE, (dumps(outcome.state.to_json()), self.hot.time(now), conv.id))
         self._save_dossier(conn, conv, outcome.dossier, now, bool(outcome.changes))
         return self.enqueue(conn, addressed, now)
 
     def _save_answer(self, conn: Connection, conv: ConversationRow, key: str, old: JSON,
-                     new: JSON, now: datetime) -> None:
+                     new: JSON, now: datetime) -> int:
+        """Write one answer and its history; how many answer rows it surely wrote."""
         at = self.hot.time(now)
+        written = 1
         if new is None:
-            self.hot.queue(conn, H.DELETE_ANSWER, (conv.candidature_id, key))
+            cursor = self.hot.queue(conn, H.DELETE_ANSWER, (conv.candidature_id, key))
+            # a delete held for later (a batch read ahead) may find nothing: counted as none
+            written = int(cursor.rowcount) if cursor is not None and cursor.rowcount > 0 else 0
         else:
             self.hot.queue(conn, H.UPSERT_ANSWER, (conv.candidature_id, key, dumps(new), conv.person_id, at))
         self.hot.queue(conn, H.HISTORY, (conv.candidature_id, key, None if old is None else dumps(old),
                                        None if new is None else dumps(new), conv.person_id, at))
+        return written
 
     def _save_dossier(self, conn: Connection, conv: ConversationRow, dossier: Dossier,
                       now: datetime, changed: bool) -> None:

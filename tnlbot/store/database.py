@@ -51,6 +51,8 @@ class Database:
                     hot.other_statement(statement)
         self._local = threading.local()
         self._held: list[Connection] = []
+        # per open transaction: what to do once it has committed (see `stage`)
+        self._staged: dict[Connection, list[tuple[Any, ...]]] = {}
         if migrate:
             from .migrate import upgrade
             upgrade(self.engine)
@@ -82,10 +84,18 @@ class Database:
         SQLite: each thread keeps its connection, and the transaction is opened and
         committed on the driver (BEGIN IMMEDIATE ... COMMIT), which the plain SQL of the
         hot path uses directly; a statement run through SQLAlchemy inside it joins it
-        (SQLAlchemy then commits or rolls back the same transaction)."""
+        (SQLAlchemy then commits or rolls back the same transaction).
+        What was `stage`d in it runs once it has committed, never when it rolls back."""
         if not self.is_sqlite:
-            with self.engine.begin() as conn:
-                yield conn
+            opened: Connection | None = None
+            try:
+                with self.engine.begin() as conn:
+                    opened = conn
+                    yield conn
+            except BaseException:
+                self._staged.pop(opened, None)  # type: ignore[arg-type]
+                raise
+            self._publish(conn)
             return
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
@@ -97,32 +107,59 @@ class Database:
         try:
             yield conn
         except BaseException:
+            self._staged.pop(conn, None)
             if conn.in_transaction():
                 conn.rollback()
             elif raw.in_transaction:
                 raw.execute("ROLLBACK")
             raise
-        if conn.in_transaction():
-            conn.commit()
-        else:
-            raw.execute("COMMIT")
+        try:
+            if conn.in_transaction():
+                conn.commit()
+            else:
+                raw.execute("COMMIT")
+        except BaseException:
+            self._staged.pop(conn, None)
+            raise
+        self._publish(conn)
+
+    def stage(self, conn: Connection, call: tuple[Any, ...]) -> None:
+        """`call` = (function, *arguments), run once `conn`'s transaction has committed
+        (a savepoint rolled back drops what was staged inside it)."""
+        self._staged.setdefault(conn, []).append(call)
+
+    def _publish(self, conn: Connection) -> None:
+        for function, *arguments in self._staged.pop(conn, ()):
+            function(*arguments)
 
     @contextmanager
     def savepoint(self, conn: Connection) -> Iterator[None]:
         """Inside `begin()`: what runs here is undone alone if it raises (group commit)."""
+        staged = self._staged.get(conn)
+        mark = len(staged) if staged else 0
         if not self.is_sqlite:
-            with conn.begin_nested():
-                yield
+            try:
+                with conn.begin_nested():
+                    yield
+            except BaseException:
+                self._unstage(conn, mark)
+                raise
             return
         raw = self._local.raw
         raw.execute("SAVEPOINT inbound")
         try:
             yield
         except BaseException:
+            self._unstage(conn, mark)
             raw.execute("ROLLBACK TO inbound")
             raw.execute("RELEASE inbound")
             raise
         raw.execute("RELEASE inbound")
+
+    def _unstage(self, conn: Connection, mark: int) -> None:
+        staged = self._staged.get(conn)
+        if staged is not None:
+            del staged[mark:]
 
     def close(self) -> None:
         for conn in self._held:

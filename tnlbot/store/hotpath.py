@@ -33,7 +33,9 @@ CONVERSATION_COLUMNS = (
     "k.amended, k.submitted_at, m.role, g.flow_id, g.state, g.opens_at, g.closes_at, g.timezone, "
     "m.volets, EXISTS (SELECT 1 FROM answer_checks x WHERE x.candidature_id = k.id), "
     # a team of more than one member (the members' primary key: one index probe)
-    "EXISTS (SELECT 1 FROM members o WHERE o.candidature_id = k.id AND o.person_id <> c.person_id)")
+    "EXISTS (SELECT 1 FROM members o WHERE o.candidature_id = k.id AND o.person_id <> c.person_id), "
+    # the version of the candidature's answers (bumped by a trigger on each write of one)
+    "k.answers_rev")
 CONVERSATION_JOIN = (
     " FROM conversations c JOIN candidatures k ON k.id = c.candidature_id "
     "JOIN campaigns g ON g.id = k.campaign_id "

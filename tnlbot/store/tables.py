@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
+from sqlalchemy import (DDL, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
                         MetaData, String, Table, Text, TypeDecorator, UniqueConstraint, event, text)
 
 from .instants import from_store, to_store
@@ -88,6 +88,9 @@ candidatures = Table(
     Column("updated_at", UTC, nullable=False),
     # when the scheduler reads this candidature again (campaigns/reminders.py); NULL: as soon as it can
     Column("next_action_at", UTC),
+    # bumped by the database (ANSWERS_REV_TRIGGERS) on every write of one of its answers,
+    # whoever writes it: a process's copy of the answers is current while this is unchanged
+    Column("answers_rev", BigInteger, nullable=False, default=0, server_default=text("0")),
     UniqueConstraint("campaign_id", "organisation_id", name="uq_candidatures_campaign_org"),
     Index("ix_candidatures_due", "campaign_id", "status", "next_action_at"),
 )
@@ -111,6 +114,26 @@ answers = Table(
     Column("answered_at", UTC, nullable=False),
     sqlite_with_rowid=False,     # clustered on (candidature, key)
 )
+
+# Every insert, update or delete of an answer bumps its candidature's `answers_rev`, in
+# the same statement (a row trigger): the version the hot path's read checks its cached
+# answers against (store/conversations.py). Created with the table and by migration 0014.
+_BUMP = "UPDATE candidatures SET answers_rev = answers_rev + 1 WHERE id = {row}.candidature_id"
+ANSWERS_REV_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "sqlite": tuple(
+        f"CREATE TRIGGER answers_rev_{change.lower()} AFTER {change} ON answers "
+        f"BEGIN {_BUMP.format(row=row)}; END"
+        for change, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))),
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION answers_rev_bump() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN IF TG_OP = 'DELETE' THEN {_BUMP.format(row='OLD')}; RETURN OLD; "
+        f"ELSE {_BUMP.format(row='NEW')}; RETURN NEW; END IF; END $$",
+        "CREATE TRIGGER answers_rev AFTER INSERT OR UPDATE OR DELETE ON answers "
+        "FOR EACH ROW EXECUTE FUNCTION answers_rev_bump()"),
+}
+for _dialect, _statements in ANSWERS_REV_TRIGGERS.items():
+    for _statement in _statements:
+        event.listen(answers, "after_create", DDL(_statement).execute_if(dialect=_dialect))
 
 answer_history = Table(
     "answer_history", metadata,
@@ -153,7 +176,7 @@ outbox = Table(
     Column("chat_id", String(255), nullable=False),
     Column("user_id", String(255), nullable=False, default=""),
     Column("payload", Text, nullable=False),            # Outgoing as JSON
-    Column("status", String(16), nullable=False, default="pending"),  # pending|deferred|sent|uncertain|failed
+    Column("status", String(16), nullable=False, default="pending"),  # pending|deferred|sending|sent|uncertain|failed|superseded
     Column("attempts", Integer, nullable=False, default=0),
     Column("not_before", UTC, nullable=False),
     Column("txn_id", String(64), nullable=False),       # idempotency key for the platform

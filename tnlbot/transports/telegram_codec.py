@@ -26,6 +26,11 @@ from typing import Any
 
 from ..core.events import FileRef, Inbound, InboundKind, Outgoing
 
+# Enum members read on every event, as module constants: reading one through its class
+# goes through the Enum metaclass's __getattr__ hook, a Python-level call each time
+_TEXT = InboundKind.TEXT
+_COMMAND = InboundKind.COMMAND
+
 TRANSPORT = "telegram"
 MAX_DATA = 64
 TAG_LEN = 8                      # 6 bytes of HMAC, base64url
@@ -33,9 +38,9 @@ CHOICE, TOGGLE, VALIDATE, ACTION, EDIT = "c", "t", "v", "a", "e"
 COMPACT = {"C": CHOICE, "T": TOGGLE, "V": VALIDATE, "E": EDIT}
 INVALID_BUTTON = "button:invalid"
 _GROUPS = ("group", "supergroup")
-_SERVICE = ("new_chat_members", "left_chat_member", "migrate_to_chat_id", "migrate_from_chat_id",
+_SERVICE = frozenset(("new_chat_members", "left_chat_member", "migrate_to_chat_id", "migrate_from_chat_id",
             "group_chat_created", "supergroup_chat_created", "pinned_message", "new_chat_title",
-            "new_chat_photo", "delete_chat_photo", "message_auto_delete_timer_changed")
+            "new_chat_photo", "delete_chat_photo", "message_auto_delete_timer_changed"))
 
 
 # ------------------------------------------------------------------ button data
@@ -92,10 +97,10 @@ def _press(base: dict, op: str, body: str) -> Inbound | None:
     if op == VALIDATE and body:
         return Inbound(kind=InboundKind.CHOICE, ref=body, values=(), **base)
     if op == EDIT and body:
-        return Inbound(kind=InboundKind.COMMAND, command="edit", text=body, **base)
+        return Inbound(kind=_COMMAND, command="edit", text=body, **base)
     if op == ACTION and body:
         name, _, args = body.lstrip("/").partition(" ")
-        return Inbound(kind=InboundKind.COMMAND, command=name.lower(), text=args.strip(), **base)
+        return Inbound(kind=_COMMAND, command=name.lower(), text=args.strip(), **base)
     return None
 
 
@@ -188,7 +193,7 @@ def _from_message(update_id: int, message: dict, bot: str) -> Inbound | None:
     chat = message["chat"]
     if not sender or sender.get("is_bot") or chat.get("type") == "channel":
         return None
-    if any(key in message for key in _SERVICE):
+    if not _SERVICE.isdisjoint(message):
         return None
     group = chat.get("type") in _GROUPS
     user, name, language = _person(sender)
@@ -210,7 +215,7 @@ def _from_message(update_id: int, message: dict, bot: str) -> Inbound | None:
             name="photo.jpg", mime="image/jpeg", size=int(photo.get("file_size") or 0),
             ref=str(photo["file_id"])), **base)
     if "contact" in message and str(message["contact"].get("user_id", "")) == user:
-        return Inbound(kind=InboundKind.TEXT, text=str(message["contact"]["phone_number"]), **base)
+        return Inbound(kind=_TEXT, text=str(message["contact"]["phone_number"]), **base)
     return Inbound(kind=InboundKind.UNRECOGNISED, **base)
 
 
@@ -220,7 +225,7 @@ def _from_text(text: str, message: dict, base: dict, bot: str, group: bool) -> I
         name, _, target = head.partition("@")
         if target and bot and target.lower() != bot:
             return None   # a command for another bot
-        return Inbound(kind=InboundKind.COMMAND, command=name.lower(), text=args.strip(), **base)
+        return Inbound(kind=_COMMAND, command=name.lower(), text=args.strip(), **base)
     if group:
         mention = f"@{bot}" if bot else ""
         if mention and mention in text.lower():
@@ -228,7 +233,7 @@ def _from_text(text: str, message: dict, base: dict, bot: str, group: bool) -> I
             text = (text[:start] + text[start + len(mention):]).strip()
         elif not _replies_to_bot(message, bot, base["user_id"]):
             return None
-    return Inbound(kind=InboundKind.TEXT, text=text, **base)
+    return Inbound(kind=_TEXT, text=text, **base)
 
 
 def _replies_to_bot(message: dict, bot: str, user: str) -> bool:

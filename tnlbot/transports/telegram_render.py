@@ -13,22 +13,34 @@ How this file works:
   shortcuts (Retour, Passer...). Each button carries signed data (see
   telegram_codec). A SETTLED item replaces the keyboard of its prompt with
   one button showing the answer (pressing it asks the question again); a
-  PROMPT with `update` edits the prompt in place.
+  PROMPT with `update` edits the prompt in place. A question that follows a
+  choice starts with a line recording it (`answered`, given by the relay): the
+  settling edit is cosmetic, and dropped when the send budget has no room.
 """
 from __future__ import annotations
 
 import html
+from collections import OrderedDict
+from functools import lru_cache
 from typing import Callable, Mapping
 
 from ..core.events import Option, Outgoing, OutKind
 from ..core.kinds import Form, form_of
 from .telegram_codec import ACTION, CHOICE, EDIT, TOGGLE, VALIDATE, button_data
 
+# Enum members read on every event, as module constants: reading one through its class
+# goes through the Enum metaclass's __getattr__ hook, a Python-level call each time
+_SETTLED = OutKind.SETTLED
+_DOCUMENT = OutKind.DOCUMENT
+_PROMPT = OutKind.PROMPT
+_TYPED = Form.TYPED
+
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_LABEL = 60
 LONG_CHOICE = 30      # longer choices are listed in full in the text, numbered on buttons
-WORDS = {"validate": "✅ Valider ({n})", "for_member": "Pour {name} (répondez en citant ce message) :"}
+WORDS = {"validate": "✅ Valider ({n})", "for_member": "Pour {name} (répondez en citant ce message) :",
+         "answered": "✓ {value}"}
 _NO_PREVIEW = {"is_disabled": True}
 
 
@@ -76,6 +88,7 @@ def _fit(text: str, budget: int) -> int:
     return len(text)
 
 
+@lru_cache(maxsize=4096)   # the flows' choices and shortcuts, on every keyboard
 def _label(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
@@ -147,21 +160,45 @@ FORMS: Mapping[Form, Keyboard] = {
 
 def keyboard(item: Outgoing, keys: _Keys, words: Mapping[str, str]) -> list[list[dict]]:
     """The answer's buttons (a button needs the prompt's ref), then the shortcuts."""
-    rows = FORMS[form_of(item) if item.ref else Form.TYPED](item, keys, words)
+    rows = FORMS[form_of(item) if item.ref else _TYPED](item, keys, words)
     rows += _action_rows(item.actions, keys)
     return [row for row in rows if row]
 
 
 def _action_rows(actions: tuple[Option, ...], keys: _Keys) -> list[list[dict]]:
-    buttons = [keys.button(a.label, ACTION, a.value.lstrip("/")) for a in actions]
-    kept = [b for b in buttons if b is not None]
-    width = 5 if all(len(a.label) <= 4 for a in actions) else 3
-    return [kept[i:i + width] for i in range(0, len(kept), width)]
+    """The shortcuts' rows: the same on every question for one recipient, so kept per
+    recipient (with the prompts' shared action tuple they were built from, compared by
+    identity; the least recently used recipients go first) and copied out."""
+    if not actions:
+        return []
+    key = (keys.secret, keys.chat_id, keys.user_id)
+    found = _ACTION_ROWS.get(key)
+    if found is None or found[0] is not actions:
+        buttons = [keys.button(a.label, ACTION, a.value.lstrip("/")) for a in actions]
+        kept = [b for b in buttons if b is not None]
+        width = 5 if all(len(a.label) <= 4 for a in actions) else 3
+        found = _ACTION_ROWS[key] = (actions, [kept[i:i + width] for i in range(0, len(kept), width)])
+        if len(_ACTION_ROWS) > _ACTION_ROWS_MAX:
+            _ACTION_ROWS.popitem(last=False)
+    else:
+        _ACTION_ROWS.move_to_end(key)
+    return [[dict(button) for button in row] for row in found[1]]
 
 
-def _head(item: Outgoing, chat_id: str, user_id: str, mention: str, words: Mapping[str, str]) -> tuple[str, str]:
-    """(html, plain) of what goes before the text: progress and, in groups, whose turn."""
+_ACTION_ROWS: OrderedDict[tuple[bytes, str, str], tuple[tuple[Option, ...], list[list[dict]]]] = OrderedDict()
+_ACTION_ROWS_MAX = 1024     # recipients (as many as the store's copies of answers)
+
+
+def _head(item: Outgoing, chat_id: str, user_id: str, mention: str, words: Mapping[str, str],
+          answered: str = "") -> tuple[str, str]:
+    """(html, plain) of what goes before the text: the choice just made on the question
+    before (its record in the chat, whether or not the edit settling that question is
+    ever sent), progress and, in groups, whose turn."""
     html_parts, plain_parts = [], []
+    if answered:
+        line = words["answered"].format(value=answered)
+        html_parts.append(_esc(line))
+        plain_parts.append(line)
     if item.header:
         html_parts.append(f"<i>{_esc(item.header)}</i>")
         plain_parts.append(item.header)
@@ -178,15 +215,16 @@ def _head(item: Outgoing, chat_id: str, user_id: str, mention: str, words: Mappi
 
 def render(item: Outgoing, chat_id: str = "0", *, user_id: str = "", secret: bytes = b"",
            message_id: str = "", words: Mapping[str, str] | None = None,
-           mention: str = "") -> list[dict]:
-    """One outbox item -> the Bot API calls that show it: [{"method", "params"}]."""
-    words = {**WORDS, **(words or {})}
+           mention: str = "", answered: str = "") -> list[dict]:
+    """One outbox item -> the Bot API calls that show it: [{"method", "params"}]. `answered`:
+    the choice just made on the question before, shown atop this one."""
+    words = {**WORDS, **words} if words else WORDS
     keys = _Keys(secret, chat_id, user_id)
-    if item.kind is OutKind.SETTLED:
+    if item.kind is _SETTLED:
         return _settled(item, chat_id, message_id, keys)
-    if item.kind is OutKind.DOCUMENT:
+    if item.kind is _DOCUMENT:
         return _document(item, chat_id, user_id, mention, words)
-    head_html, head_plain = _head(item, chat_id, user_id, mention, words)
+    head_html, head_plain = _head(item, chat_id, user_id, mention, words, answered)
     text = item.text or "…"
     if numbered(item):
         text += "\n\n" + "\n".join(_choice_labels(item))
@@ -197,7 +235,7 @@ def render(item: Outgoing, chat_id: str = "0", *, user_id: str = "", secret: byt
     markup = keyboard(item, keys, words)
     if markup:
         calls[-1]["params"]["reply_markup"] = {"inline_keyboard": markup}
-    if item.kind is OutKind.PROMPT and item.update and message_id:
+    if item.kind is _PROMPT and item.update and message_id:
         last = calls[-1]["params"]
         last.pop("link_preview_options")
         return [{"method": "editMessageText", "params": {
