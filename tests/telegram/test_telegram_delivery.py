@@ -95,22 +95,22 @@ async def test_429_with_retry_after(bot_session, clock):
     mark = len(session.fake.events)
     await session.flush()
     shown = [e[2]["text"] for e in session.fake.seen_by(alice.chat_id, mark)]
-    assert len(shown) == 2 and shown[0].startswith("Bonjour") and "Quel est le nom" in shown[1]
+    assert len(shown) == 1 and "Bonjour" in shown[0] and "Quel est le nom" in shown[0]   # one message
     sends = [c.outcome for c in session.fake.calls if c.method == "sendMessage"]
-    assert sends == ["error 429", "ok", "ok"]
+    assert sends == ["error 429", "ok"]
 
 
 async def test_a_send_that_times_out(bot_session):
     session = await bot_session(read_timeout=0.5)
     alice = session.person(304, "Alice")
     session.fake.stall_next("sendMessage", 2.0)       # Telegram shows it, the answer is lost
-    bot = await alice.says("/start")
-    assert [m["text"][:7] for m in bot.messages] == ["Bonjour", "Identif"]
-    assert [s for s, _ in outbox(session)] == ["uncertain", "sent"]
+    bot = await alice.says("/start")                  # the greeting atop the first question
+    assert [m["text"][:7] for m in bot.messages] == ["Identif"] and "Bonjour" in bot.text
+    assert [s for s, _ in outbox(session)] == ["uncertain", "uncertain"]
     await asyncio.sleep(1.6)                          # let the stalled answer finish
     await session.flush()
     await alice.says("Mairie de Testbourg")
-    welcomes = [e for e in session.fake.events if e[0] == "message" and e[2]["text"].startswith("Bonjour")]
+    welcomes = [e for e in session.fake.events if e[0] == "message" and "Bonjour" in e[2]["text"]]
     assert len(welcomes) == 1, "an uncertain message is never sent twice"
 
 

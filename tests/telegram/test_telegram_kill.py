@@ -299,3 +299,82 @@ def _rows(db: Path, where) -> list:
 def _sent_to(fake, user: int) -> int:
     return sum(1 for c in fake.calls if c.method == "sendMessage" and c.outcome == "ok"
                and c.params.get("chat_id") == user)
+
+
+# Loaded at the bot's start (a sitecustomize module): the process kills itself -9 right
+# after the N-th event of its life was handled, inside its batch's transaction (on
+# PostgreSQL a batch is read ahead: its writes are still held or in flight there).
+KILL_AT_EVENT = '''
+import os, signal
+if os.environ.get("KILL_AT_EVENT"):
+    from tnlbot.runtime import dispatcher as module
+    limit, done, plain = int(os.environ["KILL_AT_EVENT"]), [0], module.Dispatcher._handle
+
+    def _handle(self, *args, **kwargs):
+        handled = plain(self, *args, **kwargs)
+        done[0] += 1
+        if done[0] == limit:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return handled
+    module.Dispatcher._handle = _handle
+'''
+
+
+class PgBot(Bot):
+    """The bot process on a PostgreSQL database."""
+
+    def __init__(self, fake, url: str, log: Path):
+        super().__init__(fake, Path("unused"), log)
+        self.env["TNLBOT_DATABASE_URL"] = url
+        self.engine = create_engine(url)
+
+    def committed(self) -> int:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(T.inbound_seen.c.external_id)).scalars().all()
+        return len({int(e.split(":")[0]) for e in found} & set(self.wave))
+
+
+async def test_kill_9_inside_a_batch_read_ahead_on_postgresql(fake, tmp_path, pg_url):
+    """Group commit on PostgreSQL, the batch read ahead: a kill -9 between two events, or
+    after the last before the batch's writes are sent and committed, leaves nothing of the
+    batch; it comes again and is handled once."""
+    from tests.conftest import _pg_store
+    _pg_store(pg_url).close()                              # empty tables of its own
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(KILL_AT_EVENT, encoding="utf-8")
+    bot = PgBot(fake, pg_url, tmp_path / "bot.log")
+    bot.env["PYTHONPATH"] = os.pathsep.join((str(hooks), str(ROOT)))
+    try:
+        pushed = []
+        for user in PEOPLE:
+            sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
+            pushed += [fake.push({"message": fake.user_message(user, sender, text)})
+                       for text in script(user)[:3]]
+        bot.wave = pushed
+        for kill_at in (5, len(pushed)):               # between events; before the writes and commit
+            bot.env["KILL_AT_EVENT"] = str(kill_at)
+            await bot.start()
+            assert await asyncio.wait_for(bot.proc.wait(), 60) == -signal.SIGKILL
+            assert bot.committed() == 0 and not fake.confirmed
+        del bot.env["KILL_AT_EVENT"]
+        await bot.start()
+        for user in PEOPLE:
+            sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
+            pushed += [fake.push({"message": fake.user_message(user, sender, text)})
+                       for text in script(user)[3:]]
+        bot.wave = pushed
+        await until(lambda: set(pushed) <= set(fake.confirmed) and not fake.queue, bot)
+        bot.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(bot.proc.wait(), 30) == 0
+        with bot.engine.connect() as conn:
+            seen = Counter(int(r[0].split(":")[0]) for r in conn.execute(select(T.inbound_seen.c.external_id)))
+            history = Counter((r.candidature_id, r.key) for r in conn.execute(select(T.answer_history)))
+            prompts = Counter((r.chat_id, json.loads(r.payload).get("ref")) for r in conn.execute(
+                select(T.outbox)) if json.loads(r.payload)["kind"] == "prompt")
+    finally:
+        bot.kill()
+        bot.engine.dispose()
+    assert set(seen) == set(pushed) and set(seen.values()) == {1}, "every update stored once"
+    assert len(history) == len(PEOPLE) * len(KEYS) and set(history.values()) == {1}
+    assert set(prompts.values()) == {1}, "no question asked twice"

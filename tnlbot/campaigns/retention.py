@@ -46,7 +46,7 @@ def prune(store: Store, now: datetime, keep_days: int = KEEP_DAYS, empty_days: i
     o, seen = T.outbox, T.inbound_seen
     with store.begin() as conn:
         ids = conn.execute(delete(seen).where(seen.c.seen_at < before)).rowcount
-        messages = conn.execute(delete(o).where(o.c.status.in_(("sent", "failed", "uncertain")),
+        messages = conn.execute(delete(o).where(o.c.status.in_(("sent", "failed", "uncertain", "superseded")),
                                                 o.c.created_at < before)).rowcount
         empty = _empty_candidatures(conn, now - timedelta(days=empty_days), now)
         drafts = _drafts(conn, now)

@@ -61,7 +61,9 @@ class Lifecycle:
         stop.set()
 
     async def drain(self, app: Any) -> int:
-        """Send what is due now, for at most `drain_seconds`; returns how many were sent."""
+        """Send what is due now, for at most `drain_seconds`; returns how many were sent.
+        Under send limits, edits settling answered questions (cosmetic) are left deferred
+        for the next start: the budget left goes to what people wait for."""
         sent = 0
 
         async def flush_all() -> None:
@@ -69,7 +71,7 @@ class Lifecycle:
             while True:
                 done = 0
                 for name in list(app.transports):
-                    done += await app.relay.flush(name)
+                    done += await app.relay.flush(name, edits=False)   # edits wait for the next start
                 sent += done
                 if not done:
                     return

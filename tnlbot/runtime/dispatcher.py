@@ -12,7 +12,10 @@ How this file works:
   savepoint, in delivery order (group commit: one commit for the batch). An
   event that fails is rolled back alone; its exception is its result, and
   the transport fetches it again or sets it aside. Nothing of the batch may
-  be acknowledged before `submit_batch` returns.
+  be acknowledged before `submit_batch` returns. On PostgreSQL the batch is
+  first run read ahead (`_ahead`, the store's `ahead`: its reads in one round
+  trip, its writes held and sent as one statement per table); if anything
+  fails there it is rolled back and run again one savepoint per event.
 - A transport may hand a `Step` with an event: it runs first in the event's
   savepoint with a `Lookup` on this transaction (whom a pressed button was
   for, a chat that moved), and may settle the event there (nothing stored).

@@ -35,6 +35,11 @@ class RateLimiter:
     _all: Bucket | None = None
     waiting: int = 0       # sends waiting for a token
 
+    @property
+    def limited(self) -> bool:
+        """Whether there is any limit at all (0 and 0: every send goes at once)."""
+        return bool(self.per_chat or self.overall)
+
     def _buckets(self, chat: str) -> list[Bucket]:
         buckets = []
         if self.per_chat:

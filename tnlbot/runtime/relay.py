@@ -20,13 +20,23 @@ How this file works:
   with `not_before` (bounded attempts, then `failed`); unreachable -> the
   chat is marked unreachable, its pending rows `failed`; uncertain ->
   `uncertain`, never resent.
+- A transport with `fold_notices` gets a plain notice and the question right
+  after it (what one answer produced, e.g. "SIREN noted" then the next
+  question) as one message: one send, both rows settled with its result.
+- A transport with `fold_answers` gets, with a question, the answer the person
+  just gave (`OutboxRow.answered`, from the edit settling it): shown atop the
+  question (Telegram: a choice), it is the chat's record of that answer if the
+  edit never goes.
+- Edits settling an answered question are cosmetic: sent after what people wait
+  for, from spare send budget only; under send limits one still waiting when
+  the person answers again is settled `superseded` instead of being sent.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Collection
 from weakref import WeakValueDictionary
@@ -50,6 +60,41 @@ SETTLE_QUIET = 1.0    # seconds without a question to a chat before its settling
 def _cosmetic(row: OutboxRow) -> bool:
     """An edit settling an answered question: nobody waits for it."""
     return row.item.kind is OutKind.SETTLED
+
+
+def _question_after(rows: list[OutboxRow], at: int) -> OutboxRow | None:
+    """The question that follows a plain notice (no buttons, not a scheduled message) to the
+    same person, next in the chat's queue: sent together as one message (`fold_notices`)."""
+    notice = rows[at]
+    if (notice.item.kind is not OutKind.NOTICE or notice.item.actions or notice.dedup_key
+            or at + 1 >= len(rows)):
+        return None
+    question = rows[at + 1]
+    if (question.item.kind is not OutKind.PROMPT or question.item.update
+            or question.user_id != notice.user_id or question.dedup_key):
+        return None
+    return question
+
+
+def _settled_before(rows: list[OutboxRow], question: OutboxRow) -> OutboxRow | None:
+    """The edit settling the answer the person just gave: queued in the same chat after their
+    previous question and before this one. Its answer may head this question (`fold_answers`),
+    whether or not that edit is ever sent."""
+    found, since = None, 0
+    for row in rows:
+        if row.user_id != question.user_id or row.id >= question.id:
+            continue
+        if row.item.kind is OutKind.PROMPT:
+            since = max(since, row.id)
+        elif _cosmetic(row) and (found is None or row.id > found.id):
+            found = row
+    return found if found is not None and found.id > since else None
+
+
+def _folded(notice: OutboxRow, question: OutboxRow) -> OutboxRow:
+    """The question, its text preceded by the notice's."""
+    item = replace(question.item, text=f"{notice.item.text}\n\n{question.item.text}")
+    return replace(question, item=item)
 
 
 class Ledger:
@@ -149,7 +194,7 @@ class Relay:
             return conn.execute(update(o).where(o.c.status == "sending").values(
                 status="uncertain", error="interrupted while sending")).rowcount
 
-    async def flush(self, name: str, chats: Collection[str] = ()) -> int:
+    async def flush(self, name: str, chats: Collection[str] = (), edits: bool = True) -> int:
         """Send every due row of one transport; returns how many were sent.
 
         Chats are served side by side (at most PARALLEL at once), each in order, what a
@@ -157,27 +202,54 @@ class Relay:
         question. An edit that would have to wait for the rate limiter, or take a token
         a question is waiting for, or (a transport with `settle_later`) whose chat was
         asked a question less than SETTLE_QUIET seconds ago, is deferred (status
-        `deferred`) until the relay has nothing else to send. With `chats`, only those (what a batch just committed:
-        sent at once, without waiting for the loop); a chat is served by one flush at a
-        time."""
+        `deferred`) until the relay has nothing else to send; under send limits, until the
+        person answers again at most (`_supersede`). With `chats`, only those (what a batch
+        just committed: sent at once, without waiting for the loop); a chat is served by one
+        flush at a time. Without `edits` (draining before an exit) and under send limits,
+        no edit is sent: they stay deferred for the next start."""
         transport = self.transports[name]
         limiter = self.limiters.get(name)
+        limited = limiter is not None and limiter.limited
+        edits = edits or not limited             # without limits, edits cost no question anything
         queues = self._queues(self.store.due_messages(name, self.clock.now(), chats=chats))
         urgent = any(not _cosmetic(row) for rows in queues.values() for row in rows)
-        if (not urgent and not chats and self._deferred.get(name, True)
+        if (not urgent and not chats and edits and self._deferred.get(name, True)
                 and (limiter is None or not limiter.waiting)):
             self._deferred[name] = False         # (unknown at start-up: looked for once)
             if self.store.undefer_messages(name):
                 queues = self._queues(self.store.due_messages(name, self.clock.now()))
         gate = self._gate      # shared by every flush: few sends claimed and not yet on the wire
-        done = await asyncio.gather(*(self._flush_chat(transport, rows, limiter, gate)
+        done = await asyncio.gather(*(self._flush_chat(transport, rows, limiter, gate, edits)
                                       for rows in queues.values()))
         await self.ledger.written()
         deferred = [row_id for _, later in done for row_id in later]
-        if deferred:
+        if limited:
+            self._supersede(name, queues, deferred)
+        elif deferred:
             self.store.defer_messages(deferred)
+        if deferred:
             self._deferred[name] = True
         return sum(sent for sent, _ in done)
+
+    def _supersede(self, name: str, queues: dict[str, list[OutboxRow]], deferred: list[int]) -> None:
+        """Under send limits, an edit settling a question is cosmetic: it waits for spare
+        budget only until the person answers again. Then it is settled `superseded` (a choice
+        it would show heads the next question: OutboxRow.answered) and never sent: of
+        each person's edits, only the latest may still go out. `deferred` keeps the others."""
+        newest: dict[tuple[str, str], int] = {}
+        for rows in queues.values():
+            for row in rows:
+                if _cosmetic(row) and row.id > newest.get((row.chat_id, row.user_id), 0):
+                    newest[(row.chat_id, row.user_id)] = row.id
+        if not newest:
+            return
+        keep = set(newest.values())
+        dropped = [row_id for row_id in deferred if row_id not in keep]
+        deferred[:] = [row_id for row_id in deferred if row_id in keep]
+        self.store.defer_messages(deferred, dropped,
+                                  [(name, chat, user, row_id) for (chat, user), row_id in newest.items()])
+        if dropped:
+            log.debug("%d settling edits superseded by later answers", len(dropped))
 
     def _queues(self, rows: list[OutboxRow]) -> dict[str, list[OutboxRow]]:
         """Due rows per chat, in order, up to a row that must wait; settling edits last."""
@@ -196,16 +268,22 @@ class Relay:
         return queues
 
     async def _flush_chat(self, transport: Transport, rows: list[OutboxRow],
-                          limiter: RateLimiter | None, gate: asyncio.Semaphore) -> tuple[int, list[int]]:
+                          limiter: RateLimiter | None, gate: asyncio.Semaphore,
+                          edits: bool = True) -> tuple[int, list[int]]:
         sent, deferred = 0, list[int]()
         key = (rows[0].transport, rows[0].chat_id)
         lock = self._chat_locks.get(key) or self._chat_locks.setdefault(key, asyncio.Lock())
         later = getattr(transport, "settle_later", False)
         quiet = float(getattr(transport, "settle_quiet", SETTLE_QUIET))
+        fold = getattr(transport, "fold_notices", False)
+        record = getattr(transport, "fold_answers", False)
         async with gate, lock:
-            for row in rows:
-                if _cosmetic(row) and (limiter is not None or later):
-                    if deferred or (later and (self._asked_lately(key, quiet) if quiet > 0 else sent)) or (
+            at = -1
+            while at + 1 < len(rows):
+                at += 1
+                row = rows[at]
+                if _cosmetic(row) and (limiter is not None or later or not edits):
+                    if deferred or not edits or (later and (self._asked_lately(key, quiet) if quiet > 0 else sent)) or (
                             limiter is not None and not limiter.try_acquire(row.chat_id)):
                         deferred.append(row.id)
                         continue
@@ -220,7 +298,19 @@ class Relay:
                     # never overtake it; the loop goes round again on fresh rows.
                     self.wake.set()
                     break
-                result = await self._send(transport, row)
+                question = _question_after(rows, at) if fold else None
+                notice = None
+                if question is not None and await self.ledger.claim(question.id):
+                    at += 1                  # one message: the notice above the question
+                    notice, row = row, question
+                shown = _folded(notice, row) if notice is not None else row
+                if record and row.item.kind is OutKind.PROMPT and not row.item.update:
+                    settled = _settled_before(rows, row)
+                    if settled is not None:
+                        shown = replace(shown, answered=settled.item.text, answered_ref=settled.item.ref)
+                result = await self._send(transport, shown)
+                if notice is not None:
+                    self._record(notice, result)
                 self._settle(row, result)
                 if result.status is not SendStatus.SENT:
                     break                    # later rows of this chat wait

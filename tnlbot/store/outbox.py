@@ -31,12 +31,19 @@ class OutboxRow:
     dedup_key: str = ""           # set on scheduled sends (reminders, notices): nobody asked
     locale: str | None = None     # what sending needs, as queued (None: look it up)
     display_name: str | None = None
+    # a question: the answer just given (the edit settling the question `answered_ref`),
+    # which a transport may show atop it (see Relay, `fold_answers`)
+    answered: str = ""
+    answered_ref: str = ""
 
 
 def _outbox_row(r: Any) -> OutboxRow:
     return OutboxRow(r.id, r.transport, r.chat_id, r.user_id, Outgoing.from_json(json.loads(r.payload)),
                      r.attempts, r.txn_id, r.status, r.not_before, r.dedup_key or "", r.locale,
                      r.display_name)
+
+
+SUPERSEDED = "not sent: a later answer came first (the choice is shown atop the next question)"
 
 
 def _txn_id() -> str:
@@ -206,12 +213,29 @@ class Outbox(Database):
         with self.begin() as conn:
             conn.execute(T.outbox.delete().where(T.outbox.c.id == outbox_id))
 
-    def defer_messages(self, ids: list[int]) -> None:
-        """Edits nobody waits for, put aside while the relay has other things to send."""
+    def defer_messages(self, ids: list[int], superseded: Collection[int] = (),
+                       newest: Collection[tuple[str, str, str, int]] = ()) -> None:
+        """Edits nobody waits for, put aside while the relay has other things to send.
+
+        An edit the person's next answer made pointless is settled `superseded` (kept with
+        that status, never sent): the rows `superseded`, and for each (transport, chat, user,
+        id) of `newest` (the latest edit of a person) the older edits of that person still
+        deferred."""
         o = T.outbox
         with self.begin() as conn:
-            conn.execute(update(o).where(o.c.id.in_(ids), o.c.status == "pending")
-                         .values(status="deferred"))
+            if ids:
+                conn.execute(update(o).where(o.c.id.in_(ids), o.c.status == "pending")
+                             .values(status="deferred"))
+            if superseded:
+                conn.execute(update(o).where(o.c.id.in_(list(superseded)),
+                                             o.c.status.in_(("pending", "deferred")))
+                             .values(status="superseded", error=SUPERSEDED))
+            if newest:
+                conn.execute(update(o).where(
+                    o.c.transport == bindparam("t"), o.c.chat_id == bindparam("c"),
+                    o.c.user_id == bindparam("u"), o.c.id < bindparam("newest"),
+                    o.c.status == "deferred").values(status="superseded", error=SUPERSEDED),
+                    [{"t": t, "c": c, "u": u, "newest": n} for t, c, u, n in newest])
 
     def undefer_messages(self, transport: str) -> int:
         """The relay is free: deferred edits are due again."""

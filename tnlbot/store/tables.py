@@ -176,7 +176,7 @@ outbox = Table(
     Column("chat_id", String(255), nullable=False),
     Column("user_id", String(255), nullable=False, default=""),
     Column("payload", Text, nullable=False),            # Outgoing as JSON
-    Column("status", String(16), nullable=False, default="pending"),  # pending|deferred|sent|uncertain|failed
+    Column("status", String(16), nullable=False, default="pending"),  # pending|deferred|sending|sent|uncertain|failed|superseded
     Column("attempts", Integer, nullable=False, default=0),
     Column("not_before", UTC, nullable=False),
     Column("txn_id", String(64), nullable=False),       # idempotency key for the platform

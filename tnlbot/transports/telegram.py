@@ -52,6 +52,8 @@ class Telegram(Receiving):
     settle_later = True     # the edit settling an answered question waits until the relay is free
     settle_quiet = 0.0      # behind the question sent with it only: the rate limiter paces the rest
     resend_questions = True  # a question a crash left half-sent is sent again at start-up
+    fold_notices = True     # a plain notice and the question after it: one message (send budget)
+    fold_answers = True     # a choice just made is shown atop the next question (OutboxRow.answered)
 
     def __init__(self, bot: Bot, store: Store, catalog: Catalog, clock: Clock, *,
                  secret: bytes, poll_timeout: int = 25, webhook: Any = None, lease: Any = None,
@@ -67,8 +69,8 @@ class Telegram(Receiving):
                                role="receives from Telegram")
         self.username = ""
         self._server: Any = None
-        # (chat, user, question) -> (outbox id, message id) of the last question sent
-        self._prompts: dict[tuple[str, str, str], tuple[int, str]] = {}
+        # (chat, user, question) -> (outbox id, message id, offered choices) of the last question sent
+        self._prompts: dict[tuple[str, str, str], tuple[int, str, bool]] = {}
         self._refetching: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -165,14 +167,16 @@ class Telegram(Receiving):
             if not message_id and item.kind is OutKind.SETTLED:
                 return SendResult(SendStatus.SENT)
         group = row.chat_id.startswith("-")
-        # the translated button words serve a multiple choice's "validate" and a group's mention
-        # (both as queued with the row; looked up only for rows queued without them)
-        words = (self.words(self.store.locale_for(row)) if group or (item.multi and item.ref) else None)
+        # the translated words serve a multiple choice's "validate", a group's mention and the
+        # line recording a choice (as queued with the row; looked up only for rows queued without)
+        answered = row.answered if row.answered and self._offered_choices(row) else ""
+        words = (self.words(self.store.locale_for(row)) if group or answered or (item.multi and item.ref)
+                 else None)
         name = self.store.name_for(row) if group else ""
 
         def calls(chat_id: str, edit: str) -> list[dict]:
             return render(item, chat_id, user_id=row.user_id, secret=self.secret,
-                          message_id=edit, words=words, mention=name)
+                          message_id=edit, words=words, mention=name, answered=answered)
         result = await deliver(self, row.chat_id, calls, message_id)
         if result.moved_to:
             self.store.move_chat(self.name, row.chat_id, result.moved_to)
@@ -191,6 +195,16 @@ class Telegram(Receiving):
                                        before=row.id if settling else None)
         return found[0] if found else ""
 
+    def _offered_choices(self, row: OutboxRow) -> bool:
+        """Whether the question answered just before this one (`row.answered_ref`) was shown
+        with choice buttons: then its answer, pressed or typed, heads this question. (A typed
+        free text is in the chat already.)"""
+        known = self._prompts.get((row.chat_id, row.user_id, row.answered_ref))
+        if known is not None:
+            return known[2]
+        found = self.store.sent_prompt(self.name, row.chat_id, row.user_id, row.answered_ref, before=row.id)
+        return found is not None and bool(found[1].options)
+
     def _remember(self, row: OutboxRow, message_id: str) -> None:
         key = (row.chat_id, row.user_id, row.item.ref)
         known = self._prompts.pop(key, None)
@@ -198,13 +212,14 @@ class Telegram(Receiving):
             message_id, row_id = known[1], known[0]     # a later rendering already went out
         else:
             row_id = row.id
-        self._prompts[key] = (row_id, message_id)
+        self._prompts[key] = (row_id, message_id, bool(row.item.options))
         if len(self._prompts) > REMEMBERED:
             del self._prompts[next(iter(self._prompts))]      # the oldest
 
     def words(self, locale: str) -> dict[str, str]:
         return {"validate": self.catalog(locale, "telegram.validate"),
-                "for_member": self.catalog(locale, "telegram.for_member")}
+                "for_member": self.catalog(locale, "telegram.for_member"),
+                "answered": self.catalog(locale, "telegram.answered")}
 
     async def fetch_file(self, ref: str, size: int) -> bytes:
         """The bytes of a document a person sent (refused above Telegram's 20 MB)."""

@@ -13,7 +13,9 @@ How this file works:
   shortcuts (Retour, Passer...). Each button carries signed data (see
   telegram_codec). A SETTLED item replaces the keyboard of its prompt with
   one button showing the answer (pressing it asks the question again); a
-  PROMPT with `update` edits the prompt in place.
+  PROMPT with `update` edits the prompt in place. A question that follows a
+  choice starts with a line recording it (`answered`, given by the relay): the
+  settling edit is cosmetic, and dropped when the send budget has no room.
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_LABEL = 60
 LONG_CHOICE = 30      # longer choices are listed in full in the text, numbered on buttons
-WORDS = {"validate": "✅ Valider ({n})", "for_member": "Pour {name} (répondez en citant ce message) :"}
+WORDS = {"validate": "✅ Valider ({n})", "for_member": "Pour {name} (répondez en citant ce message) :",
+         "answered": "✓ {value}"}
 _NO_PREVIEW = {"is_disabled": True}
 
 
@@ -186,9 +189,16 @@ _ACTION_ROWS: OrderedDict[tuple[bytes, str, str], tuple[tuple[Option, ...], list
 _ACTION_ROWS_MAX = 1024     # recipients (as many as the store's copies of answers)
 
 
-def _head(item: Outgoing, chat_id: str, user_id: str, mention: str, words: Mapping[str, str]) -> tuple[str, str]:
-    """(html, plain) of what goes before the text: progress and, in groups, whose turn."""
+def _head(item: Outgoing, chat_id: str, user_id: str, mention: str, words: Mapping[str, str],
+          answered: str = "") -> tuple[str, str]:
+    """(html, plain) of what goes before the text: the choice just made on the question
+    before (its record in the chat, whether or not the edit settling that question is
+    ever sent), progress and, in groups, whose turn."""
     html_parts, plain_parts = [], []
+    if answered:
+        line = words["answered"].format(value=answered)
+        html_parts.append(_esc(line))
+        plain_parts.append(line)
     if item.header:
         html_parts.append(f"<i>{_esc(item.header)}</i>")
         plain_parts.append(item.header)
@@ -205,15 +215,16 @@ def _head(item: Outgoing, chat_id: str, user_id: str, mention: str, words: Mappi
 
 def render(item: Outgoing, chat_id: str = "0", *, user_id: str = "", secret: bytes = b"",
            message_id: str = "", words: Mapping[str, str] | None = None,
-           mention: str = "") -> list[dict]:
-    """One outbox item -> the Bot API calls that show it: [{"method", "params"}]."""
+           mention: str = "", answered: str = "") -> list[dict]:
+    """One outbox item -> the Bot API calls that show it: [{"method", "params"}]. `answered`:
+    the choice just made on the question before, shown atop this one."""
     words = {**WORDS, **words} if words else WORDS
     keys = _Keys(secret, chat_id, user_id)
     if item.kind is _SETTLED:
         return _settled(item, chat_id, message_id, keys)
     if item.kind is _DOCUMENT:
         return _document(item, chat_id, user_id, mention, words)
-    head_html, head_plain = _head(item, chat_id, user_id, mention, words)
+    head_html, head_plain = _head(item, chat_id, user_id, mention, words, answered)
     text = item.text or "…"
     if numbered(item):
         text += "\n\n" + "\n".join(_choice_labels(item))
