@@ -278,3 +278,54 @@ def test_a_batch_read_ahead_holds_only_its_own_connections_writes(any_store):
         assert not any_store.mark_seen(conn, "telegram", "2001", START)
         assert not any_store.mark_seen(conn, "telegram", "2002", START)
         assert conn.execute(select(func.count()).select_from(T.outbox)).scalar() == 2
+
+
+def test_a_worker_waiting_for_a_candidature_reads_the_conversation_as_left_by_the_one_before(
+        any_store, make_app):
+    """PostgreSQL, two workers and one person's two messages: the second worker waits for
+    the candidature's lock while the first moves the conversation on, then reads the
+    conversation as the first one left it, not as it was when it began to wait."""
+    if any_store.is_sqlite:
+        pytest.skip("SQLite's write lock is taken before anything is read")
+    import threading
+    import time
+
+    from sqlalchemy import text, update
+
+    app = make_app(any_store)
+    chat = Chat(app, "alice")
+    chat.say("/start")
+    key = ("console", "chat-alice", "alice")
+
+    def saved_state():
+        with any_store.begin() as conn:
+            return conn.execute(select(T.conversations.c.state)).scalar_one()
+
+    at_the_name = saved_state()
+    chat.say("Testbourg")
+    with any_store.begin() as conn:
+        assert any_store.conversation(conn, *key).state.cursor == "type_collectivite"
+
+    seen = {}
+
+    def second_worker():
+        with any_store.begin() as conn:
+            seen["cursor"] = any_store.conversation(conn, *key).state.cursor
+
+    with any_store.begin() as first:           # the first worker: alice goes back a question
+        conv = any_store.conversation(first, *key)
+        first.execute(update(T.conversations).where(T.conversations.c.id == conv.id)
+                      .values(state=at_the_name))
+        waiting = threading.Thread(target=second_worker)
+        waiting.start()
+        for _ in range(500):                   # until the second worker waits for the lock
+            with any_store.begin() as probe:
+                if probe.execute(text("SELECT count(*) FROM pg_stat_activity "
+                                      "WHERE wait_event_type = 'Lock' "
+                                      "AND datname = current_database()")).scalar():
+                    break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("the second worker never waited for the candidature's lock")
+    waiting.join(timeout=30)
+    assert seen == {"cursor": "nom_collectivite"}

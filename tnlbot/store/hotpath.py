@@ -48,6 +48,12 @@ ANSWERS_OBJECT = {True: "json_group_object(a.key, json(a.value))",
 # PostgreSQL: the candidature's row lock serialises its members across workers
 # (SQLite: BEGIN IMMEDIATE already holds the database's write lock)
 CANDIDATURE_LOCK = {True: "", False: " FOR UPDATE OF k"}
+# One event's conversation, read with that lock: its own row is locked too, so that a
+# statement which waited for the lock returns the conversation as the transaction before
+# it left it (once the wait is over PostgreSQL reads again the rows it locks; the others
+# come from the snapshot taken before the wait). Every event takes its locks in this order
+# anyway: the candidature here, then its conversation when its state is written.
+CONVERSATION_LOCK = {True: "", False: " FOR UPDATE OF k, c"}
 ANSWERS_PG = f"SELECT {ANSWERS_OBJECT[False]} FROM answers a WHERE a.candidature_id = k.id"
 ANSWERS_OF = "SELECT key, value, answered_by FROM answers WHERE candidature_id = ? AND key IN ({marks})"
 UPSERT_ANSWER = (
@@ -201,7 +207,7 @@ class Statements:
     @classmethod
     def of(cls, is_sqlite: bool) -> "Statements":
         every = ANSWERS_OBJECT[is_sqlite]
-        lock = CANDIDATURE_LOCK[is_sqlite]
+        lock = CONVERSATION_LOCK[is_sqlite]
         return cls(
             conversation=CONVERSATION + lock,
             conversation_and_answers=(CONVERSATION_COLUMNS + f", (SELECT {every} FROM answers a "
