@@ -6,9 +6,10 @@ already holds `existing` candidatures (written in bulk, see fill.py), then
 creates more itself through the real path (a /start update each, parsed,
 dispatched, committed, reply read and rendered) and answers in some, in
 steps, and reads its resident set size after each step, idle (after a garbage collection and a
-short pause). The first thousand events warm the caches (SQLite's page
-cache, bounded at 2 MB a connection; SQLAlchemy's statement cache): growth
-after them is what a leak would show.
+short pause). The first events fill the bounded caches (SQLite's page
+cache, 2 MB a connection; SQLAlchemy's statement cache; tnlbot's per-process
+copies of answers and shortcut rows, 1,024 conversations each): growth after
+them is what a leak would show.
 """
 from __future__ import annotations
 
