@@ -241,7 +241,7 @@ async def play_all(contests: list[Contest], log=print) -> list[Result]:
 
 def contests(sizes: tuple[int, ...], budget: float, limited_budget: float) -> list[Contest]:
     """Interleaved: tnlbot then the plain bot for each case, so a passing load hits both."""
-    found = []
+    found = [Contest(bot, 1, False, budget) for bot in (TNLBOT, PLAIN)]   # the bot's own time, unqueued
     for limits in (False, True):
         for people in sizes:
             for bot in (TNLBOT, PLAIN):
