@@ -48,11 +48,7 @@ def test_random_conversations_keep_the_invariants(flows, catalog, steps):
             kind = "text"
         outcome = handle(flow, catalog, state, dossier, answers, inbound(kind, a, b, state, n))
         state, dossier = outcome.state, outcome.dossier
-        for key, value in outcome.changes:
-            if value is None:
-                answers.pop(key, None)
-            else:
-                answers[key] = value
+        answers = outcome.applied(answers)
         applicable = slots(flow, answers)
         # the cursor always points at an applicable question (or nowhere when idle)
         if state.mode == "asking":
@@ -98,11 +94,7 @@ def test_a_walk_handed_back_with_its_answers_changes_nothing(flows, catalog, ste
         fresh = handle(flow, catalog, state, dossier, answers, event)
         assert (outcome.state, outcome.changes, outcome.messages) == (fresh.state, fresh.changes, fresh.messages)
         state, dossier = outcome.state, outcome.dossier
-        for key, value in outcome.changes:
-            if value is None:
-                answers.pop(key, None)
-            else:
-                answers[key] = value
+        answers = outcome.applied(answers)
         kept = outcome.view
         if kept is not None:
             assert kept.slots == slots(flow, answers)

@@ -44,6 +44,16 @@ def script(user: int) -> list[str]:
     return ["/start", f"Mairie de Testbourg-{user}", "commune", siren(user), "34", "1200", "25"]
 
 
+def _push_scripts(fake, part: slice) -> list:
+    """Every person's messages of `part` of their script, pushed in turn; their update ids."""
+    pushed = []
+    for user in PEOPLE:
+        sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
+        pushed += [fake.push({"message": fake.user_message(user, sender, text)})
+                   for text in script(user)[part]]
+    return pushed
+
+
 KEYS = ["nom_collectivite", "type_collectivite", "siren", "departement", "population",
         "nombre_agents"]
 
@@ -114,11 +124,7 @@ async def test_kill_9_between_fetching_and_committing(fake, tmp_path):
                                                 loop.create_task(bot.kill_after_first_commit()))
         else:                         # all committed, but the offset never reaches Telegram
             fake.before_confirm = bot.kill
-        bot.wave = []
-        for user in PEOPLE:
-            sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
-            for text in script(user)[wave]:
-                bot.wave.append(fake.push({"message": fake.user_message(user, sender, text)}))
+        bot.wave = _push_scripts(fake, wave)
         pushed += bot.wave
         await until(lambda: set(pushed) <= set(fake.confirmed) and not fake.queue, bot)
     await until(lambda: _sent_all(db), bot, timeout=90)
@@ -201,11 +207,7 @@ async def test_kill_9_inside_a_batch_between_savepoints_and_before_its_commit(fa
     before the commit, leaves nothing of the batch; it comes again and is handled once."""
     db = tmp_path / "x.db"
     bot = _bot_with_hook(fake, db, tmp_path, KILL_AT_SAVEPOINT)
-    pushed = []
-    for user in PEOPLE:
-        sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
-        pushed += [fake.push({"message": fake.user_message(user, sender, text)})
-                   for text in script(user)[:3]]
+    pushed = _push_scripts(fake, slice(None, 3))
     bot.wave = pushed
     for kill_at in (5, len(pushed)):                   # between savepoints; before the commit
         bot.env["KILL_AT_SAVEPOINT"] = str(kill_at)
@@ -214,10 +216,7 @@ async def test_kill_9_inside_a_batch_between_savepoints_and_before_its_commit(fa
         assert bot.committed() == 0 and not fake.confirmed
     del bot.env["KILL_AT_SAVEPOINT"]
     await bot.start()
-    for user in PEOPLE:
-        sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
-        pushed += [fake.push({"message": fake.user_message(user, sender, text)})
-                   for text in script(user)[3:]]
+    pushed += _push_scripts(fake, slice(3, None))
     await until(lambda: set(pushed) <= set(fake.confirmed) and not fake.queue, bot)
     await until(lambda: _sent_all(db), bot, timeout=90)
     bot.proc.send_signal(signal.SIGTERM)
@@ -346,11 +345,7 @@ async def test_kill_9_inside_a_batch_read_ahead_on_postgresql(fake, tmp_path, pg
     bot = PgBot(fake, pg_url, tmp_path / "bot.log")
     bot.env["PYTHONPATH"] = os.pathsep.join((str(hooks), str(ROOT)))
     try:
-        pushed = []
-        for user in PEOPLE:
-            sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
-            pushed += [fake.push({"message": fake.user_message(user, sender, text)})
-                       for text in script(user)[:3]]
+        pushed = _push_scripts(fake, slice(None, 3))
         bot.wave = pushed
         for kill_at in (5, len(pushed)):               # between events; before the writes and commit
             bot.env["KILL_AT_EVENT"] = str(kill_at)
@@ -359,10 +354,7 @@ async def test_kill_9_inside_a_batch_read_ahead_on_postgresql(fake, tmp_path, pg
             assert bot.committed() == 0 and not fake.confirmed
         del bot.env["KILL_AT_EVENT"]
         await bot.start()
-        for user in PEOPLE:
-            sender = {"id": user, "is_bot": False, "first_name": f"Agent {user}", "language_code": "fr"}
-            pushed += [fake.push({"message": fake.user_message(user, sender, text)})
-                       for text in script(user)[3:]]
+        pushed += _push_scripts(fake, slice(3, None))
         bot.wave = pushed
         await until(lambda: set(pushed) <= set(fake.confirmed) and not fake.queue, bot)
         bot.proc.send_signal(signal.SIGTERM)

@@ -85,6 +85,16 @@ class Outcome:
     # that keeps those answers may hand it back with them to the next event)
     view: View | None = None
 
+    def applied(self, answers: Mapping[str, JSON]) -> dict[str, JSON]:
+        """A copy of `answers` as this event's changes leave them (None: removed)."""
+        after = dict(answers)
+        for key, value in self.changes:
+            if value is None:
+                after.pop(key, None)
+            else:
+                after[key] = value
+        return after
+
 
 @dataclass
 class Turn:

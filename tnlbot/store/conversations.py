@@ -310,12 +310,7 @@ class Conversations(Database):
         if key is None or conv.answers is None or outcome.submission is not None or (
                 dossier.status, dossier.version, dossier.amended) != (conv.status, conv.version, conv.amended):
             return
-        answers = dict(before)
-        for name, value in outcome.changes:
-            if value is None:
-                answers.pop(name, None)
-            else:
-                answers[name] = value
+        answers = outcome.applied(before)
         # its answers' version and walk are not known here: not copied in, walked again
         fast.carried[key] = replace(conv, state=outcome.state, answers=answers, answers_rev=-1,
                                     walked=None)
@@ -327,12 +322,7 @@ class Conversations(Database):
         for key, value in outcome.changes:
             written += self._save_answer(conn, conv, key, before.get(key), value, now)
         if conv.answers_rev >= 0 and conv.key[0]:
-            after = dict(before)
-            for key, value in outcome.changes:
-                if value is None:
-                    after.pop(key, None)
-                else:
-                    after[key] = value
+            after = outcome.applied(before)
             # each answer row written bumped the version once (the triggers); counted low
             # when unsure (a held delete), the copy is merely never used
             self.stage(conn, (self.answers_cache.put, conv.key, conv.candidature_id,
