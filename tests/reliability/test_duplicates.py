@@ -117,6 +117,16 @@ def make(store, clock, flows, catalog) -> App:
 _CLEAN: dict[str, dict] = {}
 
 
+def clean_run_and_two_workers(fresh_store, clock, flows, catalog) -> tuple[dict, object, list[App]]:
+    """The clean run's store content, then a new store with an open campaign and two
+    workers on it (each with its own Store object: its own connections)."""
+    expected = clean_run(fresh_store, clock, flows, catalog)
+    first = fresh_store()
+    open_campaign(first)
+    second = type(first)(first.url)
+    return expected, first, [make(first, clock, flows, catalog), make(second, clock, flows, catalog)]
+
+
 def clean_run(fresh_store, clock, flows, catalog) -> dict:
     """Each event once, conversation after conversation (computed once per kind of store)."""
     if fresh_store.kind not in _CLEAN:
@@ -145,11 +155,7 @@ def test_each_event_twice_and_interleaved_gives_the_clean_store(fresh_store, clo
 
 def test_two_workers_receiving_each_event_at_once_give_the_clean_store(fresh_store, clock, flows,
                                                                        catalog):
-    expected = clean_run(fresh_store, clock, flows, catalog)
-    first = fresh_store()
-    open_campaign(first)
-    second = type(first)(first.url)
-    workers = [make(first, clock, flows, catalog), make(second, clock, flows, catalog)]
+    expected, first, workers = clean_run_and_two_workers(fresh_store, clock, flows, catalog)
     # Long-lived threads: the SQLite store keeps one connection per thread that used it.
     pools = [ThreadPoolExecutor(len(CONVERSATIONS)) for _ in workers]
     try:
@@ -161,7 +167,7 @@ def test_two_workers_receiving_each_event_at_once_give_the_clean_store(fresh_sto
     finally:
         for executor in pools:
             executor.shutdown()
-        second.close()
+        workers[1].store.close()
     assert got == expected, differences(got, expected)
 
 
@@ -234,11 +240,7 @@ def test_each_event_twice_delivered_in_batches_gives_the_clean_store(fresh_store
 def test_two_workers_receiving_each_batch_at_once_give_the_clean_store(fresh_store, clock, flows,
                                                                        catalog):
     """Two workers handed the same batch at the same moment: each event is handled once."""
-    expected = clean_run(fresh_store, clock, flows, catalog)
-    first = fresh_store()
-    open_campaign(first)
-    second = type(first)(first.url)
-    workers = [make(first, clock, flows, catalog), make(second, clock, flows, catalog)]
+    expected, first, workers = clean_run_and_two_workers(fresh_store, clock, flows, catalog)
     rng = random.Random(7)
     queues, order = conversations(), []
     while any(queues):
@@ -259,5 +261,5 @@ def test_two_workers_receiving_each_batch_at_once_give_the_clean_store(fresh_sto
                     assert len(done) == 1, f"{event.external_id} handled {len(done)} times"
         got = content(first)
     finally:
-        second.close()
+        workers[1].store.close()
     assert got == expected, differences(got, expected)
