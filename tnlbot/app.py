@@ -39,6 +39,7 @@ from .settings import DEFAULT_FLOW, Settings
 from .startup import Reason, StartupError, check_campaigns
 from .store import Store
 from .store.campaigns import create_campaign, current_campaign
+from .store.database import hold_start_lock
 from .transports.console import Console
 from .transports.telegram_hook import FileSizeHook
 
@@ -91,6 +92,7 @@ class App:
         """
         now = self.clock.now()
         with self.store.begin() as conn:
+            hold_start_lock(conn)         # workers started together open one campaign, not two
             check_campaigns(conn, self.flows, self.settings.campaign, self.settings.default_flow,
                             self.settings.flows_dir, now)
             if current_campaign(conn, now) is None:

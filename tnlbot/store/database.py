@@ -19,6 +19,19 @@ from . import hotpath as H
 from .files import private_sqlite
 
 
+START_LOCK = 7364   # advisory lock: one process at a time migrates or opens the first campaign
+
+
+def hold_start_lock(conn: Connection) -> None:
+    """PostgreSQL: wait until no other process runs its start-up steps (the schema's
+    migration, the default campaign), then hold that turn until this transaction ends.
+    Several workers started together on one database then do these steps one after the
+    other, each seeing what the one before committed. SQLite's BEGIN IMMEDIATE already
+    serializes writers."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({START_LOCK})")
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL (None in memory)."""
     database = make_url(url).database

@@ -2,6 +2,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+from tnlbot.store.database import hold_start_lock
 from tnlbot.store.tables import metadata
 
 config = context.config
@@ -13,7 +14,8 @@ def run() -> None:
         context.configure(connection=connection, target_metadata=metadata,
                           render_as_batch=connection.dialect.name == "sqlite")
         with context.begin_transaction():
-            context.run_migrations()
+            hold_start_lock(connection)   # workers started together: one migrates, the others wait
+            context.run_migrations()      # then read the version it committed
         connection.commit()
 
 
