@@ -35,6 +35,7 @@ from .runtime.dispatcher import Dispatcher
 from .runtime.relay import Relay
 from .runtime.runner import Runner
 from .runtime.transport import Transport
+from .runtime.workers import SWEEP_EVERY, TTL, Workers
 from .settings import DEFAULT_FLOW, Settings
 from .startup import Reason, StartupError, check_campaigns
 from .store import Store
@@ -78,7 +79,10 @@ class App:
                                    on_work=self.relay.wake.set,
                                    keep_days=int(settings.extra.get("delivery_retention_days", KEEP_DAYS)),
                                    empty_days=int(settings.extra.get("empty_candidature_days", EMPTY_DAYS)))
-        self.runner = Runner(self.dispatcher, self.relay, self.clock, self.scheduler)
+        # each process says it is alive; what a stopped one was sending is recovered
+        workers = Workers(self.relay, self.clock, ttl=float(settings.extra.get("worker_lease", TTL)),
+                          sweep_every=float(settings.extra.get("worker_sweep", SWEEP_EVERY)))
+        self.runner = Runner(self.dispatcher, self.relay, self.clock, self.scheduler, workers=workers)
 
     def plug(self, transport: Transport) -> None:
         """Send through `transport` (tests that drive receiving by hand)."""

@@ -53,7 +53,8 @@ def holder(url: str) -> str:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return str(conn.execute(select(T.leases.c.holder)).scalar() or "")
+            return str(conn.execute(select(T.leases.c.holder).where(
+                T.leases.c.name == "telegram-poller")).scalar() or "")
     finally:
         engine.dispose()
 

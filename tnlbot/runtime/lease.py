@@ -21,23 +21,30 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from ..store import Store
 from ..store import tables as T
+from ..store.outbox import process_name
 from .clock import Clock
 
 log = logging.getLogger(__name__)
 
 
+def _pg_insert() -> Any:   # PostgreSQL's dialect (and its drivers) imported only when used
+    from sqlalchemy.dialects.postgresql import insert
+    return insert
+
+
 def holder_name() -> str:
-    """This process, as operators read it in the logs: host:pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:128]
+    """This process, as operators read it in the logs (and in `outbox.claimed_by`): host:pid."""
+    return process_name()
 
 
-def _gone(holder: str) -> bool:
+def gone(holder: str) -> bool:
     """Whether `holder` was a process of this host that no longer runs."""
     host, _, pid = holder.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
@@ -79,13 +86,13 @@ class Lease:
             current = None
             if not renewed:
                 current = conn.execute(select(leases.c.holder).where(leases.c.name == self.name)).scalar()
-                if current is not None and _gone(current):
+                if current is not None and gone(current):
                     renewed = conn.execute(update(leases).where(
                         leases.c.name == self.name, leases.c.holder == current)
                         .values(holder=self.holder, expires_at=until)).rowcount
             if not renewed and current is None:          # the first holder ever
-                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                renewed = int(conn.execute(dialect.insert(leases).values(
+                insert = sqlite.insert if conn.dialect.name == "sqlite" else _pg_insert()
+                renewed = int(conn.execute(insert(leases).values(
                     name=self.name, holder=self.holder, expires_at=until)
                     .on_conflict_do_nothing().returning(leases.c.name)).first() is not None)
         self.held = renewed == 1

@@ -2,13 +2,16 @@
 
 How this file works:
 - Rows are read oldest first per transport. Before a send the row is
-  claimed (status `sending`, attempts + 1) and that claim is committed, so
-  two workers never send the same row, and a crash mid-send leaves a row
-  that is not sent again blindly: rows found in `sending` at start-up are
-  marked `uncertain` (the platform may have them), except what the runner
-  puts back first: all of them on a transport whose resends are idempotent
-  (Matrix), the questions only on one with `resend_questions` (Telegram: a
-  person waits for the question, and a repeated one is better than none).
+  claimed (status `sending`, attempts + 1, `claimed_by` this process) and
+  that claim is committed, so two workers never send the same row, and a
+  crash mid-send leaves a row that is not sent again blindly. Once the
+  process that claimed it is no longer alive (runtime/workers.py: at a start
+  and every half minute in each running worker; never a live worker's rows),
+  `recover` settles it: `uncertain` (the platform may have it), except all
+  of them on a transport whose resends are idempotent (Matrix), the
+  questions only on one with `resend_questions` (Telegram: a person waits
+  for the question, and a repeated one is better than none), which go back
+  to `pending`.
 - The ledger writes claims and results together: what every chat being
   served asks for while the others are on the wire goes in ONE transaction
   (the results of the sends just made, the claims of the next ones). A
@@ -45,6 +48,7 @@ from sqlalchemy import update
 
 from ..core.events import OutKind
 from ..store import OutboxRow, Store
+from ..store.outbox import Claimers
 from ..store import tables as T
 from .clock import Clock
 from .ratelimit import RateLimiter
@@ -187,12 +191,20 @@ class Relay:
         if pace is not None and transport.name not in self.limiters:
             self.limiters[transport.name] = RateLimiter(self.clock, per_chat=pace[0], overall=pace[1])
 
-    def recover(self) -> int:
-        """At start-up: rows left `sending` by a crash become `uncertain`."""
-        o = T.outbox
-        with self.store.begin() as conn:
-            return conn.execute(update(o).where(o.c.status == "sending").values(
-                status="uncertain", error="interrupted while sending")).rowcount
+    def recover(self, claimers: Claimers = None) -> int:
+        """Rows left `sending` by processes that died (claimed by one of `claimers`, see
+        runtime/workers.py; None: every row, of every transport) are settled, each as its
+        transport allows: all back to `pending` on one whose resends are idempotent
+        (`idempotent_resend`: Matrix), the questions on one with `resend_questions`
+        (Telegram), the others `uncertain`. With `claimers`, only the rows of this relay's
+        transports (another process serves the others: it knows how). Returns how many."""
+        store, count = self.store, 0
+        for name, transport in list(self.transports.items()):
+            if getattr(transport, "idempotent_resend", False):
+                count += store.resume_interrupted(name, claimers)
+            elif getattr(transport, "resend_questions", False):   # the rest: at most once
+                count += store.resume_interrupted_prompts(name, claimers)
+        return count + store.mark_interrupted(None if claimers is None else list(self.transports), claimers)
 
     async def flush(self, name: str, chats: Collection[str] = (), edits: bool = True) -> int:
         """Send every due row of one transport; returns how many were sent.

@@ -8,14 +8,19 @@ How this file works:
   raises `Unreachable` (the one back-off loop); `Refused` ends the run with
   status 1.
 - `serve(transport, stop)` runs a connected transport until `stop` is set:
-  rows a crash left `sending` are settled (`Relay.recover`: `uncertain`, never
-  resent; a transport whose resends are idempotent gets them all back as
-  pending, one with `resend_questions` its questions only: a person waiting
-  for a question must get it, even twice), what is due is sent
-  first (replies to it can then be matched), then the transport starts with
-  the runner's sink, and the relay and the scheduler run beside it. A
-  transport that has a `task` (its receiving loop) ends the run when that
-  task ends; status 1 if it failed.
+  rows left `sending` by processes that are no longer alive (a crash; rows
+  claimed before migration 0015 too) are settled (`Workers.start`, then
+  `Relay.recover`: `uncertain`, never resent; a transport whose resends are
+  idempotent gets them all back as pending, one with `resend_questions` its
+  questions only: a person waiting for a question must get it, even twice),
+  while the rows other live workers are sending are left to them; this
+  process then says it is alive (its `worker:<host:pid>` lease). What is due
+  is sent first (replies to it can then be matched), then the transport
+  starts with the runner's sink, and the relay, the scheduler and the
+  workers' loop (renewing the lease, recovering every half minute what a
+  worker that died was sending) run beside it. A transport that has a
+  `task` (its receiving loop) ends the run when that task ends; status 1
+  if it failed.
 - The sink: `dispatcher.submit` (one transaction; committed when it
   returns), then wake the relay; `sink.batch(inbounds)` takes what the
   platform delivered together in one transaction (`submit_batch`: a
@@ -25,7 +30,8 @@ How this file works:
   returns, so they come before the next input.
 - Stopping, in this order: receiving stops (`stop_receiving`: the batch in
   hand is committed), the relay and the scheduler end their round, the
-  service drains what is still due (bounded), the transport closes.
+  service drains what is still due (bounded), the transport closes, and the
+  worker lease is released.
 
 Optional transport attributes: `task`, `inline_send`, `idempotent_resend`,
 `resend_questions` (questions a crash left `sending` are sent again),
@@ -53,6 +59,7 @@ from .clock import Clock
 from .dispatcher import Dispatcher
 from .relay import Relay
 from .transport import Handled, Refused, Step, Transport, Unreachable
+from .workers import Workers
 
 log = logging.getLogger(__name__)
 FIRST_PAUSE = 1.0
@@ -134,6 +141,7 @@ class Runner:
     clock: Clock
     scheduler: Ticking | None = None
     first_pause: float = FIRST_PAUSE       # of the connect back-off (tests: a few ms)
+    workers: Workers | None = None         # this process alive; what dead ones sent, recovered
 
     async def run(self, open_transport: Opener, stop: asyncio.Event | None = None,
                   service: Service | None = None) -> int:
@@ -170,18 +178,15 @@ class Runner:
                     service: Service | None = None) -> int:
         """Receive and send until `stop` is set (or the transport's task ends)."""
         self.relay.add(transport)
-        if getattr(transport, "idempotent_resend", False):
-            self.relay.store.resume_interrupted(transport.name)
-        elif getattr(transport, "resend_questions", False):  # the rest: at most once
-            self.relay.store.resume_interrupted_prompts(transport.name)
-        self.relay.recover()
+        workers = self.workers or Workers(self.relay, self.clock)
+        await workers.start()
         await self.relay.flush(transport.name)
         sink = RunnerSink(self.dispatcher, self.relay, transport.name,
                           inline=getattr(transport, "inline_send", False))
         await transport.start(sink)
         if service is not None:
             await service.started(transport)
-        tasks = [asyncio.create_task(self.relay.run(stop))]
+        tasks = [asyncio.create_task(self.relay.run(stop)), asyncio.create_task(workers.run(stop))]
         if schedule and self.scheduler is not None:
             tasks.append(asyncio.create_task(self.scheduler.run(stop)))
         receiving = getattr(transport, "task", None)
@@ -191,7 +196,10 @@ class Runner:
         failed = (receiving is not None and receiving in done and not receiving.cancelled()
                   and receiving.exception() is not None)
         stop.set()
-        await self._stop(transport, sink, [stopped, *tasks], service)
+        try:
+            await self._stop(transport, sink, [stopped, *tasks], service)
+        finally:
+            workers.release()
         return 1 if failed else 0
 
     async def _stop(self, transport: Transport, sink: RunnerSink, tasks: list[asyncio.Task[Any]],

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Collection
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, false, func, or_, select, true, update
 
 from ..core.events import Addressed, OutKind, Outgoing
 from . import hotpath as H
@@ -41,6 +42,27 @@ def _outbox_row(r: Any) -> OutboxRow:
     return OutboxRow(r.id, r.transport, r.chat_id, r.user_id, Outgoing.from_json(json.loads(r.payload)),
                      r.attempts, r.txn_id, r.status, r.not_before, r.dedup_key or "", r.locale,
                      r.display_name)
+
+
+_HOST = socket.gethostname()
+INTERRUPTED = "interrupted while sending"
+Claimers = Collection[str | None] | None   # whose `sending` rows: None, every row; a None in it, unclaimed
+
+
+def process_name() -> str:
+    """This process, as operators read it in the logs and in `outbox.claimed_by`: host:pid."""
+    return f"{_HOST}:{os.getpid()}"[:128]
+
+
+def _claimed_by(claimers: Claimers) -> ColumnElement[bool]:
+    """Rows claimed by one of `claimers` (None among them: rows claimed before 0015)."""
+    if claimers is None:
+        return true()
+    names = [name for name in claimers if name is not None]
+    found = [T.outbox.c.claimed_by.in_(names)] if names else []
+    if None in claimers:
+        found.append(T.outbox.c.claimed_by.is_(None))
+    return or_(*found) if found else false()
 
 
 SUPERSEDED = "not sent: a later answer came first (the choice is shown atop the next question)"
@@ -137,11 +159,13 @@ class Outbox(Database):
         return [_outbox_row(r) for r in rows]
 
     def claim_message(self, outbox_id: int, now: datetime) -> bool:
-        """Count an attempt before sending; False if another worker took it."""
+        """Count an attempt before sending (claimed by this process); False if another
+        worker took it."""
         o = T.outbox
         with self.begin() as conn:
             result = conn.execute(update(o).where(o.c.id == outbox_id, o.c.status == "pending")
-                                  .values(status="sending", attempts=o.c.attempts + 1))
+                                  .values(status="sending", attempts=o.c.attempts + 1,
+                                          claimed_by=process_name()))
         return result.rowcount == 1
 
     def settle_message(self, outbox_id: int, status: str, now: datetime, *, ref: str = "",
@@ -161,7 +185,8 @@ class Outbox(Database):
                          now: datetime | None = None) -> set[int]:
         """One transaction for the relay: write the outcome of sends (each a dict of
         `settle_message`'s arguments: id, status, now, ref, error, retry_at), then claim
-        rows before their send (status `sending`, attempts + 1). Returns the ids claimed
+        rows before their send (status `sending`, attempts + 1, `claimed_by` this process:
+        the same UPDATE). Returns the ids claimed
         (a row another worker took is not among them, nor, given `now`, a row whose
         `not_before` is still to come: a retry a platform asked to wait for)."""
         o = T.outbox
@@ -188,7 +213,8 @@ class Outbox(Database):
                     update(o).where(o.c.id.in_(claims), o.c.status == "pending",
                                     *(() if now is None else
                                       ((o.c.not_before.is_(None)) | (o.c.not_before <= now),)))
-                    .values(status="sending", attempts=o.c.attempts + 1).returning(o.c.id)).scalars()}
+                    .values(status="sending", attempts=o.c.attempts + 1, claimed_by=process_name())
+                    .returning(o.c.id)).scalars()}
         return claimed
 
     def pending_for(self, transport: str, chat_id: str, cap: int) -> int:
@@ -245,31 +271,55 @@ class Outbox(Database):
                                 .values(status="pending")).rowcount
 
 
-    def resume_interrupted(self, transport: str) -> int:
-        """At start-up, for a transport whose resends are idempotent (Matrix transaction ids):
-        rows a crash left `sending` (or marked uncertain for it) go back to `pending`."""
+    def sending_claimers(self, transports: Collection[str]) -> set[str | None]:
+        """Who claimed the rows of `transports` still `sending` (None: claimed before 0015)."""
         o = T.outbox
         with self.begin() as conn:
-            return conn.execute(update(o).where(
-                o.c.transport == transport,
-                (o.c.status == "sending") | ((o.c.status == "uncertain")
-                                             & (o.c.error == "interrupted while sending")))
-                .values(status="pending", error="")).rowcount
+            return set(conn.execute(select(o.c.claimed_by).distinct().where(
+                o.c.status == "sending", o.c.transport.in_(sorted(transports)))).scalars())
 
-    def resume_interrupted_prompts(self, transport: str) -> int:
-        """At start-up, for a transport whose resends are not idempotent (Telegram): the
-        questions a crash left `sending` go back to `pending`. The person waits for that
-        question; without it they are stuck, which is worse than seeing it twice. Other
-        rows (notices, documents, settling edits) are left to `Relay.recover`: at most once."""
+    def resume_interrupted(self, transport: str, claimers: Claimers = None) -> int:
+        """For a transport whose resends are idempotent (Matrix transaction ids): rows left
+        `sending` by a process that died (claimed by one of `claimers`; None: any row) go back
+        to `pending`; with unclaimed rows (a start), also those a start before 0015 marked
+        uncertain for it."""
+        o = T.outbox
+        left = (o.c.status == "sending") & _claimed_by(claimers)
+        if claimers is None or None in claimers:
+            left = left | ((o.c.status == "uncertain") & (o.c.error == INTERRUPTED))
+        with self.begin() as conn:
+            return conn.execute(update(o).where(o.c.transport == transport, left)
+                                .values(status="pending", error="")).rowcount
+
+    def resume_interrupted_prompts(self, transport: str, claimers: Claimers = None) -> int:
+        """For a transport whose resends are not idempotent (Telegram): the questions left
+        `sending` by a process that died (claimed by one of `claimers`; None: any) go back
+        to `pending`. The person waits for that question; without it they are stuck, which
+        is worse than seeing it twice. Other rows (notices, documents, settling edits) are
+        left to `mark_interrupted`: at most once."""
         o = T.outbox
         with self.begin() as conn:
             rows = conn.execute(select(o.c.id, o.c.payload).where(
-                o.c.transport == transport, o.c.status == "sending")).all()
+                o.c.transport == transport, o.c.status == "sending", _claimed_by(claimers))).all()
             prompts = [int(r.id) for r in rows if json.loads(r.payload).get("kind") == OutKind.PROMPT.value]
             if not prompts:
                 return 0
-            return conn.execute(update(o).where(o.c.id.in_(prompts), o.c.status == "sending")
+            # still theirs: another process may have taken them over, and claimed them, since
+            return conn.execute(update(o).where(o.c.id.in_(prompts), o.c.status == "sending",
+                                                _claimed_by(claimers))
                                 .values(status="pending", error="")).rowcount
+
+    def mark_interrupted(self, transports: Collection[str] | None = None, claimers: Claimers = None) -> int:
+        """Rows left `sending` by a process that died (of `transports` and claimed by one of
+        `claimers`; None: any) become `uncertain`: the platform may have them, they are
+        never sent again."""
+        o = T.outbox
+        where = [o.c.status == "sending", _claimed_by(claimers)]
+        if transports is not None:
+            where.append(o.c.transport.in_(sorted(transports)))
+        with self.begin() as conn:
+            return conn.execute(update(o).where(*where).values(
+                status="uncertain", error=INTERRUPTED)).rowcount
 
     # ------------------------------------------------------------ telegram: presses, chats
     def outbox_items(self, ids: tuple[int, ...] | list[int]) -> list[OutboxRow]:

@@ -188,6 +188,9 @@ outbox = Table(
     # what sending needs, written when queued (NULL: unknown then, looked up when sent)
     Column("locale", String(8)),              # the addressee's language
     Column("display_name", String(200)),      # the addressee's name (mentions in groups)
+    # the process that claimed it last (host:pid): a row left `sending` is recovered once
+    # that process is no longer alive (runtime/workers.py); NULL: claimed before 0015
+    Column("claimed_by", String(128)),
     Index("ix_outbox_pending", "status", "not_before"),
     # partial: the messages of an answer carry no key and write nothing here
     Index("uq_outbox_dedup_key", "dedup_key", unique=True, sqlite_where=text("dedup_key IS NOT NULL")),
@@ -226,8 +229,8 @@ submissions = Table(
 )
 
 leases = Table(
-    "leases", metadata,                      # one holder at a time (e.g. the Telegram poller)
-    Column("name", String(64), primary_key=True),
+    "leases", metadata,      # one holder at a time (the Telegram poller; `worker:<host:pid>`, each process)
+    Column("name", String(160), primary_key=True),
     Column("holder", String(128), nullable=False),
     Column("expires_at", UTC, nullable=False),
 )
