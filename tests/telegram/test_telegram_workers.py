@@ -96,7 +96,7 @@ def name(proc: asyncio.subprocess.Process) -> str:
 
 async def test_a_live_workers_question_is_left_to_it_and_a_dead_ones_is_taken_over(fake, database, tmp_path):
     config = tmp_path / "tnlbot.toml"
-    config.write_text("telegram_poller_lease = 2\nworker_sweep = 0.5\nworker_lease = 60\n", encoding="utf-8")
+    config.write_text("telegram_poller_lease = 2\nworker_sweep = 0.5\nworker_lease = 120\n", encoding="utf-8")
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
     db = Database(database)
     procs: list[asyncio.subprocess.Process] = []

@@ -77,7 +77,8 @@ class Workers:
             if since >= self.sweep_every:
                 since = 0.0
                 try:
-                    await self._off_loop(self.sweep)
+                    if await self._off_loop(self.sweep):
+                        self.relay.wake.set()     # what went back to pending leaves now
                 except DBAPIError as exc:     # the database is away: the next sweep tries again
                     log.warning("could not look for the messages of stopped processes (%s)",
                                 exc.__class__.__name__)
