@@ -9,6 +9,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from babel import Locale
 from sqlalchemy import select
 
 from tnlbot.cli import main
@@ -355,6 +356,13 @@ def test_a_change_in_french_asks_and_a_french_yes_applies_it(db, french, capsys,
                         "      (les agents peuvent de nouveau répondre, modifier et déposer)"]
     assert said[-3:-1] == ["  brouillons gelés : 0 -> 0",
                          "      (0 brouillon gelé à la clôture peut de nouveau être complété et déposé)"]
+    assert main(["campaign", "show", "ed"]) == 0
+    log = capsys.readouterr().out.split("  changements :\n")[1].splitlines()
+    assert [line.split(" par ")[0].rsplit(" ", 1)[-1] for line in log] == ["prolongation", "réouverture"]
+    assert re.search(r" : clôture \d+ \w+ \d{4}, \d\d:\d\d -> \d+ \w+ \d{4}, 00:00$", log[0]), log[0]
+    assert " : état close -> ouverte ; clôture " in log[1] and log[1].endswith(" ; brouillons gelés 0 -> 0")
+    months = re.findall(r"\d+ (\w+) \d{4}", log[0] + log[1])   # each entry's date, before, after: in French
+    assert len(months) == 6 and set(months) <= set(Locale.parse("fr").months["format"]["wide"].values())
 
 
 def test_a_change_in_english_asks_and_an_english_yes_applies_it(db, english, capsys, monkeypatch):
