@@ -53,6 +53,7 @@ from .clock import Clock
 from .dispatcher import Dispatcher
 from .relay import Relay
 from .transport import Handled, Refused, Step, Transport, Unreachable
+from .warm import warm_in_background
 
 log = logging.getLogger(__name__)
 FIRST_PAUSE = 1.0
@@ -179,7 +180,8 @@ class Runner:
         sink = RunnerSink(self.dispatcher, self.relay, transport.name,
                           inline=getattr(transport, "inline_send", False))
         await transport.start(sink)
-        if service is not None:
+        if service is not None:           # a long-running runner: the first answers pay no first use
+            warm_in_background(self.dispatcher.flows, self.dispatcher.catalog.locales)
             await service.started(transport)
         tasks = [asyncio.create_task(self.relay.run(stop))]
         if schedule and self.scheduler is not None:
