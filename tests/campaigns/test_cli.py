@@ -373,7 +373,7 @@ def test_a_change_in_english_asks_and_an_english_yes_applies_it(db, english, cap
     assert capsys.readouterr().err == "ed not changed: not a jury destination of this campaign: matrix:!nope\n"
     monkeypatch.setattr("sys.stdin", Terminal("\n"))
     assert main(["campaign", "edit", "ed", "--add-jury", "console:jury"]) == 1
-    assert capsys.readouterr().out == ("ed: edit\n  jury: none -> console:jury\n"
+    assert capsys.readouterr().out == ("ed: edit\n  jury: no destination -> console:jury\n"
                                        "      (where the jury's closing notice and exports go)\n"
                                        "Apply these changes? [y/N] ed not changed (answer yes, or pass --yes)\n")
     monkeypatch.setattr("sys.stdin", Terminal("y\n"))

@@ -57,7 +57,7 @@ def offsets(say: Say, plan: ReminderPlan) -> str:
 
 
 def jury(say: Say, destinations: Iterable[Destination]) -> str:
-    return none(say, (d.key for d in destinations))
+    return ", ".join(d.key for d in destinations) or say("campaign.show.no_jury")
 
 
 def slot_time(say: Say, instant: datetime) -> str:
