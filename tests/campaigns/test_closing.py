@@ -165,7 +165,7 @@ def test_a_reopened_campaign_takes_answers_again_and_closes_with_new_notices(sch
         campaign = campaign_by_slug(conn, "tnl-2024")
         plan = plan_reopen(conn, campaign, clock.now(), CLOSES + timedelta(days=7))
         assert [c.field for c in plan.changes] == ["state", "closes", "frozen drafts"]
-        assert plan.changes[2].before == "1"
+        assert plan.changes[2].before == 1 and plan.changes[2].logged()["before"] == "1"   # as the log keeps it
         apply(conn, campaign, plan, clock.now(), "operator")
     alice.say("/modifier 5")
     alice.say("4000")

@@ -2,10 +2,13 @@
 
 How this file works:
 - `plan_*` compare the campaign as stored with what the operator asks and
-  return the changes, each with what it means for agents and the jury, or
-  raise ConfigError with the reason a change is refused. Nothing is written.
+  return the changes, each a field with its values before and after and the
+  name of what it means for agents and the jury (the command line says both
+  in the operator's language), or raise ConfigError with the reason a change
+  is refused. Nothing is written.
 - `apply` writes the new values and one `campaign_changes` row (who, when,
-  which command, each field before and after) in one transaction.
+  which command, each field before and after as text, in English as the log
+  has always kept them) in one transaction.
 - Reopening a closed campaign sets it open with a new closing instant, forgets
   the previous closing (its summary stays in the log), and turns the drafts
   that closing froze back into drafts; the next closing sends its notices
@@ -14,9 +17,11 @@ How this file works:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
@@ -26,15 +31,23 @@ from ..store import tables as T
 from ..store.campaigns import Campaign
 from ..store.store import dumps
 from . import recheck
-from .config import ConfigError, settings as parse_settings
+from .config import ConfigError, Destination, offset, settings as parse_settings
+from .schedule import ReminderPlan
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    field: str
-    before: str
-    after: str
+    """One field before and after, as values: an instant in the campaign's zone, a
+    ReminderPlan, jury destinations, a bool, a count or a state. `effect` names what the
+    change means for agents and the jury (`campaign.change.effect.<effect>` in locales/)."""
+    field: str          # as logged: opens, closes, reminders, jury, élu confirmation, invitation days,
+                        # state, frozen drafts
+    before: Any
+    after: Any
     effect: str = ""
+
+    def logged(self) -> dict[str, str]:
+        return {"field": self.field, "before": _text(self.before), "after": _text(self.after)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +57,57 @@ class Plan:
     changes: tuple[Change, ...]
 
 
-def _when(campaign: Campaign, instant: datetime) -> str:
-    return local_time(instant, "en", campaign.timezone)
+def _zoned(campaign: Campaign, instant: datetime) -> datetime:
+    return instant.astimezone(ZoneInfo(campaign.timezone))
+
+
+def _text(value: Any) -> str:
+    """A value as the log keeps it."""
+    match value:
+        case datetime():
+            return local_time(value, "en", str(getattr(value.tzinfo, "key", "UTC")))
+        case ReminderPlan():
+            return _plan_text(value)
+        case bool():
+            return str(value).lower()
+        case tuple():
+            return ", ".join(d.key for d in value if isinstance(d, Destination)) or "none"
+        case _:
+            return str(value)
+
+
+_PLAN = re.compile(r"(?P<offsets>\S+) before closing, inactivity (?P<idle>\d+) days, at most (?P<max>\d+)")
+
+
+def reread(logged: Mapping[str, str], zone: str) -> Change:
+    """A change as the log keeps it, read back into values (`_text` undone) for `campaign show`
+    to say in the operator's language; a text that does not read back stays text."""
+    return Change(logged["field"], _reread(logged["field"], logged["before"], zone),
+                  _reread(logged["field"], logged["after"], zone))
+
+
+def _reread(field: str, text: str, zone: str) -> Any:
+    try:
+        match field:
+            case "opens" | "closes":
+                return datetime.strptime(text, "%d %B %Y, %H:%M").replace(tzinfo=ZoneInfo(zone))
+            case "reminders":
+                found = _PLAN.fullmatch(text)
+                if found is None:
+                    return text
+                parsed = [offset(o) for o in found["offsets"].split(",") if found["offsets"] != "none"]
+                return ReminderPlan(tuple(n for kind, n in parsed if kind == "d"),
+                                    tuple(n for kind, n in parsed if kind == "h"),
+                                    int(found["idle"]), int(found["max"]))
+            case "jury":
+                return tuple(Destination(*d.split(":", 1)) for d in text.split(", ") if text != "none")
+            case "élu confirmation":
+                return {"true": True, "false": False}.get(text, text)
+            case "invitation days" | "frozen drafts":
+                return int(text)
+    except (ValueError, TypeError):    # ConfigError is a ValueError
+        pass
+    return text
 
 
 def _dates(campaign: Campaign, opens: datetime | None, closes: datetime | None,
@@ -54,39 +116,35 @@ def _dates(campaign: Campaign, opens: datetime | None, closes: datetime | None,
     changes: list[Change] = []
     new_opens, new_closes = opens or campaign.opens_at, closes or campaign.closes_at
     if new_closes <= new_opens:
-        raise ConfigError("a campaign must close after it opens")
+        raise ConfigError("a campaign must close after it opens", "close_after_open")
     if opens is not None and opens != campaign.opens_at:
         if campaign.opens_at <= now and opens > now:
-            raise ConfigError("the campaign is already open: its opening cannot move to the future")
+            raise ConfigError("the campaign is already open: its opening cannot move to the future",
+                              "opening_started")
         values["opens_at"] = opens
-        changes.append(Change("opens", _when(campaign, campaign.opens_at), _when(campaign, opens),
-                              "agents can answer from this instant"))
+        changes.append(Change("opens", _zoned(campaign, campaign.opens_at), _zoned(campaign, opens), "opens"))
     if closes is not None and closes != campaign.closes_at:
         if closes <= now:
-            raise ConfigError("the new closing is in the past: use `tnlbot campaign close` to close now")
+            raise ConfigError("the new closing is in the past: use `tnlbot campaign close` to close now",
+                              "closing_past")
         values["closes_at"] = closes
-        later = closes > campaign.closes_at
-        changes.append(Change("closes", _when(campaign, campaign.closes_at), _when(campaign, closes),
-                              ("more time to answer and submit" if later else "less time to answer")
-                              + "; reminders not sent yet follow the new date, those already sent "
-                                "are not sent again"))
+        changes.append(Change("closes", _zoned(campaign, campaign.closes_at), _zoned(campaign, closes),
+                              "closes_later" if closes > campaign.closes_at else "closes_earlier"))
     return values, changes
 
 
 def _config_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
     old, new = parse_settings(before), parse_settings(after)
-    pairs = [
-        ("reminders", _plan_text(old.plan), _plan_text(new.plan), "applies from the next scheduler tick"),
-        ("jury", ", ".join(d.key for d in old.jury) or "none", ", ".join(d.key for d in new.jury) or "none",
-         "where the jury's closing notice and exports go"),
-        ("élu confirmation", str(old.elu_confirmation).lower(), str(new.elu_confirmation).lower(),
-         "whether submitting waits for the élu référent"),
-        ("invitation days", str(old.invitation_days), str(new.invitation_days), "for new invitation codes"),
-    ]
-    return [Change(name, a, b, effect) for name, a, b, effect in pairs if a != b]
+    pairs: list[tuple[str, Any, Any, str]] = [
+        ("reminders", old.plan, new.plan, "reminders"),
+        ("jury", old.jury, new.jury, "jury"),
+        ("élu confirmation", old.elu_confirmation, new.elu_confirmation, "elu_confirmation"),
+        ("invitation days", old.invitation_days, new.invitation_days, "invitation_days"),
+    ]   # compared as logged: a plan that differs only in its quiet hours is no change here
+    return [Change(name, a, b, effect) for name, a, b, effect in pairs if _text(a) != _text(b)]
 
 
-def _plan_text(plan: Any) -> str:
+def _plan_text(plan: ReminderPlan) -> str:
     offsets = [f"{d}d" for d in sorted(plan.before_days, reverse=True)]
     offsets += [f"{h}h" for h in sorted(plan.before_hours, reverse=True)]
     return (f"{','.join(offsets) or 'none'} before closing, inactivity {plan.inactivity_days} days, "
@@ -96,7 +154,8 @@ def _plan_text(plan: Any) -> str:
 def plan_edit(campaign: Campaign, now: datetime, *, opens: datetime | None = None,
               closes: datetime | None = None, config: Mapping[str, Any] | None = None) -> Plan:
     if campaign.state == "closed" and (opens or closes):
-        raise ConfigError(f"{campaign.slug} is closed: use `tnlbot campaign reopen` to give it a new closing")
+        raise ConfigError(f"{campaign.slug} is closed: use `tnlbot campaign reopen` to give it a new closing",
+                          "edit_closed", slug=campaign.slug)
     values, changes = _dates(campaign, opens, closes, now)
     if config is not None:
         changes += _config_changes(campaign.config, config)
@@ -107,9 +166,11 @@ def plan_edit(campaign: Campaign, now: datetime, *, opens: datetime | None = Non
 def plan_extend(campaign: Campaign, now: datetime, closes: datetime) -> Plan:
     if campaign.state == "closed":
         raise ConfigError(f"{campaign.slug} is closed: use `tnlbot campaign reopen {campaign.slug} "
-                          "--closes ...` to reopen it")
+                          "--closes ...` to reopen it", "extend_closed", slug=campaign.slug)
     if closes <= campaign.closes_at:
-        raise ConfigError(f"the new closing must be later than the current one ({_when(campaign, campaign.closes_at)})")
+        current = _zoned(campaign, campaign.closes_at)
+        raise ConfigError(f"the new closing must be later than the current one ({_text(current)})", "not_later",
+                          closes=current)
     values, changes = _dates(campaign, None, closes, now)
     return Plan("extend", values, tuple(changes))
 
@@ -117,18 +178,16 @@ def plan_extend(campaign: Campaign, now: datetime, closes: datetime) -> Plan:
 def plan_reopen(conn: Connection, campaign: Campaign, now: datetime, closes: datetime) -> Plan:
     if campaign.state != "closed":
         raise ConfigError(f"{campaign.slug} is not closed ({campaign.state}): use `tnlbot campaign extend` "
-                          "to move its closing")
+                          "to move its closing", "not_closed", slug=campaign.slug, state=campaign.state)
     if closes <= now:
-        raise ConfigError("the new closing must be in the future")
+        raise ConfigError("the new closing must be in the future", "closing_not_future")
     k = T.candidatures
     frozen = conn.execute(select(func.count()).where(k.c.campaign_id == campaign.id,
                                                      k.c.status == "frozen")).scalar() or 0
     changes = (
-        Change("state", "closed", "open", "agents can answer, amend and submit again"),
-        Change("closes", _when(campaign, campaign.closes_at), _when(campaign, closes),
-               "the jury gets a new closing notice with the exports at this instant"),
-        Change("frozen drafts", str(frozen), "0", f"{frozen} draft(s) frozen at the closing can be "
-                                                  "completed and submitted again"),
+        Change("state", "closed", "open", "reopened"),
+        Change("closes", _zoned(campaign, campaign.closes_at), _zoned(campaign, closes), "closes_again"),
+        Change("frozen drafts", int(frozen), 0, "frozen_drafts"),
     )
     return Plan("reopen", {"state": "open", "closes_at": closes, "closed_at": None}, changes)
 
@@ -138,7 +197,7 @@ def apply(conn: Connection, campaign: Campaign, plan: Plan, now: datetime, by: s
     g = T.campaigns
     if plan.values:
         conn.execute(update(g).where(g.c.id == campaign.id).values(**plan.values))
-    logged = [{"field": c.field, "before": c.before, "after": c.after} for c in plan.changes]
+    logged = [c.logged() for c in plan.changes]
     if plan.command == "reopen":
         closing = conn.execute(select(C.closings.c.summary, C.closings.c.closed_at).where(
             C.closings.c.campaign_id == campaign.id)).first()

@@ -17,26 +17,27 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from babel import Locale
 from sqlalchemy import func, select
 
 from ..settings import Settings
 from ..flows import load_all
-from ..i18n import load_catalog, local_time
+from ..i18n import local_time
 from ..runtime.clock import Clock
 from ..say import Say
 from ..store import Store
 from ..store import campaign_tables as C
 from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, create_campaign, list_campaigns
-from . import cli_changes, cli_report
+from . import cli_changes, cli_report, cli_say
 from .changes import history
 from .cli_common import _destination, _find, _store, add_schedule_options, parse_instant, reminder_options
 from .closing import Closer
 from ..core.flow import Flow
 from .config import Settings as CampaignSettings
 from .elu import ELU_NAME
-from .config import ConfigError, Destination, clock_of, lenient, settings as parse_settings
-from .schedule import ReminderPlan, timeline
+from .config import ConfigError, clock_of, lenient, settings as parse_settings
+from .schedule import timeline
 
 OPTIONS = ("slug", "year", "track", "flow", "opens", "closes", "timezone")
 
@@ -76,10 +77,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # ------------------------------------------------------------------ helpers
 
 def read_file(path: str) -> dict[str, Any]:
-    text = Path(path).read_text(encoding="utf-8")
-    raw = tomllib.loads(text) if path.endswith(".toml") else yaml.safe_load(text)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        raw = tomllib.loads(text) if path.endswith(".toml") else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"{path} cannot be read: {reason}", "unreadable", path=path, reason=reason) from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of options")
+        raise ConfigError(f"{path}: expected a mapping of options", "not_a_mapping", path=path)
     return raw
 
 
@@ -111,45 +116,55 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 # ------------------------------------------------------------------ commands
 
 def _create(settings: Settings, args: argparse.Namespace) -> int:
+    say = Say(settings)
     try:
         raw = _options(args)
         zone = str(raw.get("timezone") or "Europe/Paris")
-        ZoneInfo(zone)
+        _zone(zone)
         missing = [k for k in ("slug", "flow", "opens", "closes") if not raw.get(k)]
         if missing:
-            raise ConfigError("missing: " + ", ".join(missing))
+            raise ConfigError("missing: " + ", ".join(missing), "missing", names=", ".join(missing))
         parse_settings(raw["config"])
         opens = parse_instant(raw["opens"], zone, end_of_day=False)
         closes = parse_instant(raw["closes"], zone, end_of_day=True)
-    except (ConfigError, OSError, ZoneInfoNotFoundError, ValueError) as exc:
-        print(f"campaign not created: {exc}", file=sys.stderr)
-        return 2
-    catalog = load_catalog(Path(settings.locales_dir))
-    flows = load_all(Path(settings.flows_dir), catalog.locales)
+        if closes <= opens:
+            raise ConfigError("a campaign must close after it opens", "close_after_open")
+    except (ConfigError, ValueError) as exc:
+        return _not_created(say, exc)
+    flows = load_all(Path(settings.flows_dir), say.catalog.locales)
     flow = flows.get(str(raw["flow"]))
     if flow is None:
-        print(f"campaign not created: unknown flow {raw['flow']!r} ({', '.join(sorted(flows))})",
-              file=sys.stderr)
-        return 2
+        return _not_created(say, ConfigError(f"unknown flow {raw['flow']!r}", "unknown_flow", flow=raw["flow"],
+                                             flows=", ".join(sorted(flows))))
     now = Clock().now()
     state = "open" if args.open and opens <= now < closes else "scheduled"
     store = _store(settings)
     try:
         with store.begin() as conn:
             if campaign_by_slug(conn, str(raw["slug"])) is not None:
-                print(f"campaign not created: {raw['slug']!r} exists", file=sys.stderr)
-                return 2
+                return _not_created(say, ConfigError(f"{raw['slug']!r} exists", "exists", slug=raw["slug"]))
             create_campaign(conn, slug=str(raw["slug"]), year=int(raw.get("year") or flow.edition),
                             track=str(raw.get("track") or flow.track), flow_id=flow.id,
                             opens_at=opens, closes_at=closes, timezone=zone, config=raw["config"],
                             state=state)
     except ValueError as exc:
-        print(f"campaign not created: {exc}", file=sys.stderr)
-        return 2
+        return _not_created(say, exc)
     finally:
         store.close()
-    print(f"created {raw['slug']} ({state})")
+    print(say("campaign.cli.created", slug=raw["slug"], state=cli_say.state(say, state)))
     return 0
+
+
+def _zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {name!r}", "unknown_zone", zone=name) from None
+
+
+def _not_created(say: Say, exc: Exception) -> int:
+    print(say("campaign.cli.not_created", reason=say.reason(exc)), file=sys.stderr)
+    return 2
 
 
 def _open(settings: Settings, args: argparse.Namespace) -> int:
@@ -195,23 +210,23 @@ def _close(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _show(settings: Settings, args: argparse.Namespace) -> int:
+    say = Say(settings)
     store = _store(settings)
     try:
         campaign = _find(store, args.slug, settings)
         if campaign is None:
             return 1
-        catalog = load_catalog(Path(settings.locales_dir))
-        flow = load_all(Path(settings.flows_dir), catalog.locales).get(campaign.flow_id)
-        print("\n".join(describe(store, campaign, flow)))
+        flow = load_all(Path(settings.flows_dir), say.catalog.locales).get(campaign.flow_id)
+        print("\n".join(describe(say, store, campaign, flow)))
         return 0
     finally:
         store.close()
 
 
-def describe(store: Store, campaign: Campaign, flow: Flow | None = None) -> list[str]:
-    """The campaign as the bot sees it, with its reminder timeline (local times)."""
+def describe(say: Say, store: Store, campaign: Campaign, flow: Flow | None = None) -> list[str]:
+    """The campaign as the bot sees it, with its reminder timeline and its changes (local times)."""
     def local(instant: datetime) -> str:
-        return local_time(instant, "en", campaign.timezone)
+        return local_time(instant, say.locale, campaign.timezone)
     conf = lenient(campaign.config)
     plan = conf.plan
     k, log = T.candidatures, C.reminder_log
@@ -221,57 +236,48 @@ def describe(store: Store, campaign: Campaign, flow: Flow | None = None) -> list
         sent = dict(conn.execute(select(log.c.slot, func.count()).where(
             log.c.campaign_id == campaign.id, log.c.sent.is_(True)).group_by(log.c.slot)).all())
         closing = conn.execute(select(C.closings).where(C.closings.c.campaign_id == campaign.id)).first()
-    quiet = plan.quiet
-    days = ", ".join(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")[d]
-                     for d in quiet.days)
-    lines = [f"{campaign.slug}: {campaign.flow_id} ({campaign.track} {campaign.year}), {campaign.state}",
-             f"  opens   {local(campaign.opens_at)} ({campaign.timezone})",
-             f"  closes  {local(campaign.closes_at)}",
-             "  candidatures: " + (", ".join(f"{s} {n}" for s, n in sorted(statuses.items())) or "none"),
-             f"  reminders: {_offsets(plan)} before closing; "
-             f"inactivity {plan.inactivity_days} days; at most {plan.max_per_person} per person; "
-             f"quiet {quiet.start:%H:%M}-{quiet.end:%H:%M} and {days or 'no day'}",
-             "  jury: " + (", ".join(_dest(d) for d in conf.jury) or "none"),
-             f"  {_elu(conf, flow)}; invitations valid {conf.invitation_days} days",
-             "  claims of a body " + ("verified by the operator" if conf.verify_claims
-                                      else "accepted first come (conflicts go to the operator)"),
-             "  reminder timeline (slot dN or hN: N days or hours before closing -> sent at, after quiet hours):"]
-    zone = ZoneInfo(campaign.timezone)
-    for planned in timeline(clock_of(campaign)):
-        nominal, due_at = (i.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
-                           for i in (planned.nominal, planned.due_at))
-        lines.append(f"    {planned.slot:>4}: {nominal} -> {due_at}  ({sent.get(planned.slot, 0)} sent)")
-    planned_slots = {p.slot for p in timeline(clock_of(campaign))}
-    others = {s: n for s, n in sent.items() if s not in planned_slots}
-    if others:
-        lines.append("  other reminders sent: " + ", ".join(f"{s} {n}" for s, n in sorted(others.items())))
-    if closing is not None:
-        lines.append(f"  closed at {local(closing.closed_at)} by {closing.worker}: {closing.summary}")
-    with store.begin() as conn:
         changes = history(conn, campaign.id)
+    quiet = plan.quiet
+    days = Locale.parse(say.locale).days["format"]["wide"]
+    lines = [say("campaign.show.head", slug=campaign.slug, flow=campaign.flow_id, track=campaign.track,
+                 year=campaign.year, state=cli_say.state(say, campaign.state)),
+             say("campaign.show.opens", when=local(campaign.opens_at), zone=campaign.timezone),
+             say("campaign.show.closes", when=local(campaign.closes_at)),
+             say("campaign.show.candidatures", counts=cli_say.none(
+                 say, (say("campaign.show.count", status=cli_say.status(say, s), n=n)
+                       for s, n in sorted(statuses.items())))),
+             say("campaign.show.reminders", offsets=cli_say.offsets(say, plan),
+                 idle=say("campaign.show.days", n=plan.inactivity_days), max=plan.max_per_person,
+                 start=f"{quiet.start:%H:%M}", end=f"{quiet.end:%H:%M}",
+                 days=", ".join(days[d] for d in quiet.days) or say("campaign.show.no_day")),
+             say("campaign.show.jury", jury=cli_say.jury(say, conf.jury)),
+             say("campaign.show.elu", elu=_elu(say, conf, flow),
+                 days=say("campaign.show.days", n=conf.invitation_days)),
+             say("campaign.show.claims_verified" if conf.verify_claims else "campaign.show.claims_first"),
+             say("campaign.show.timeline")]
+    zone = ZoneInfo(campaign.timezone)
+    planned = timeline(clock_of(campaign))
+    for slot in planned:
+        lines.append(say("campaign.show.slot", slot=f"{slot.slot:>4}", nominal=cli_say.slot_time(
+            say, slot.nominal.astimezone(zone)), due=cli_say.slot_time(say, slot.due_at.astimezone(zone)),
+            n=sent.get(slot.slot, 0)))
+    others = {s: n for s, n in sent.items() if s not in {p.slot for p in planned}}
+    if others:
+        lines.append(say("campaign.show.others", counts=", ".join(f"{s} {n}" for s, n in sorted(others.items()))))
+    if closing is not None:
+        lines.append(say("campaign.show.closed", when=local(closing.closed_at), worker=closing.worker,
+                         summary=closing.summary))
     if changes:
-        lines.append("  changes:")
-    for at, command, by, fields in changes:
-        lines.append(f"    {local(at)} {command} by {by or '?'}: "
-                     + "; ".join(f"{f['field']} {f['before']} -> {f['after']}" for f in fields
-                                 if f["field"] != "previous closing"))
+        lines.append(say("campaign.show.changes"))
+    lines += [cli_say.logged(say, local(at), campaign.timezone, command, by, fields)
+              for at, command, by, fields in changes]
     return lines
 
 
-def _elu(conf: CampaignSettings, flow: Flow | None) -> str:
+def _elu(say: Say, conf: CampaignSettings, flow: Flow | None) -> str:
     if flow is not None and ELU_NAME not in flow.questions:
-        return "élu confirmation not asked (this flow has no élu référent question)"
-    return "élu confirmation " + ("required before submitting" if conf.elu_confirmation else "not required")
-
-
-def _offsets(plan: ReminderPlan) -> str:
-    days = [f"{d} days" if d > 1 else "1 day" for d in sorted(plan.before_days, reverse=True)]
-    hours = [f"{h} hours" if h > 1 else "1 hour" for h in sorted(plan.before_hours, reverse=True)]
-    return ", ".join(days + hours) or "none"
-
-
-def _dest(dest: Destination) -> str:
-    return f"{dest.transport}:{dest.chat_id}"
+        return say("campaign.show.elu_not_asked")
+    return say("campaign.show.elu_required" if conf.elu_confirmation else "campaign.show.elu_not_required")
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:

@@ -3,7 +3,8 @@
 Each command prints every change with its value before and after and what it
 means for agents and the jury, then asks for a confirmation (`--yes` skips
 the question, for scripts; without a terminal and without `--yes` nothing is
-changed). Every applied change is logged (`tnlbot campaign show` lists them).
+changed), all in the operator's language (a yes in French or English is a
+yes). Every applied change is logged (`tnlbot campaign show` lists them).
 """
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from typing import Any, Callable
 
 from ..settings import Settings
 from ..runtime.clock import Clock
+from ..say import Say
 from ..store.campaigns import Campaign
+from . import cli_say
 from .changes import Plan, apply, plan_edit, plan_extend, plan_reopen
 from .cli_common import _destination, _find, _store, add_schedule_options, parse_instant, reminder_options
 from .config import ConfigError, destinations, settings as parse_settings
@@ -50,8 +53,8 @@ def _config(campaign: Campaign, args: argparse.Namespace) -> dict[str, Any] | No
     gone = {tuple(_destination(j).values()) for j in args.remove_jury}
     unknown = gone - {(d.get("transport"), d.get("chat_id")) for d in jury}
     if unknown:
-        raise ConfigError("not a jury destination of this campaign: "
-                          + ", ".join(f"{t}:{c}" for t, c in sorted(unknown)))
+        named = ", ".join(f"{t}:{c}" for t, c in sorted(unknown))
+        raise ConfigError("not a jury destination of this campaign: " + named, "not_jury", destinations=named)
     jury = [d for d in jury if (d.get("transport"), d.get("chat_id")) not in gone]
     destinations(jury)
     new = {**config, "reminders": reminders, "jury": jury} if reminders else {**config, "jury": jury}
@@ -63,6 +66,7 @@ def _config(campaign: Campaign, args: argparse.Namespace) -> dict[str, Any] | No
 
 def _run(settings: Settings, args: argparse.Namespace,
          planner: Callable[[Any, Campaign], Plan]) -> int:
+    say = Say(settings)
     store = _store(settings)
     try:
         campaign = _find(store, args.slug, settings)
@@ -73,29 +77,26 @@ def _run(settings: Settings, args: argparse.Namespace,
             try:
                 plan = planner(conn, campaign)
             except (ConfigError, ValueError) as exc:
-                print(f"{args.slug} not changed: {exc}", file=sys.stderr)
+                print(say("campaign.change.refused", slug=args.slug, reason=say.reason(exc)), file=sys.stderr)
                 return 2
             if not plan.changes:
-                print(f"{args.slug}: nothing to change")
+                print(say("campaign.change.nothing", slug=args.slug))
                 return 0
-            print(f"{args.slug}: {plan.command}")
-            for change in plan.changes:
-                print(f"  {change.field}: {change.before} -> {change.after}"
-                      + (f"\n      ({change.effect})" if change.effect else ""))
-            if not (args.yes or _confirmed()):
-                print(f"{args.slug} not changed (answer yes, or pass --yes)")
+            print("\n".join(cli_say.plan(say, args.slug, plan)))
+            if not (args.yes or _confirmed(say)):
+                print(say("campaign.change.declined", slug=args.slug))
                 return 1
             apply(conn, campaign, plan, now, getpass.getuser())
-        print(f"{args.slug} changed ({plan.command}); `tnlbot campaign show {args.slug}` lists the changes")
+        print(say("campaign.change.done", slug=args.slug, command=cli_say.command(say, plan.command)))
         return 0
     finally:
         store.close()
 
 
-def _confirmed() -> bool:
+def _confirmed(say: Say) -> bool:
     if not sys.stdin.isatty():
         return False
-    return input("Apply these changes? [y/N] ").strip().lower() in ("y", "yes", "o", "oui")
+    return say.yes(input(say("campaign.change.confirm")))
 
 
 def _instant(campaign: Campaign, text: str | None, end_of_day: bool) -> datetime | None:

@@ -25,7 +25,8 @@ def parse_instant(text: str, zone: str, end_of_day: bool) -> datetime:
             local = datetime.fromisoformat(text.replace(" ", "T"))
             local = local if local.tzinfo else local.replace(tzinfo=ZoneInfo(zone))
     except ValueError:
-        raise ConfigError(f"not a date: {text!r} (expected 2024-11-08 or 2024-11-08 18:00)") from None
+        raise ConfigError(f"not a date: {text!r} (expected 2024-11-08 or 2024-11-08 18:00)", "not_a_date",
+                          text=text) from None
     return local.astimezone(timezone.utc)
 
 

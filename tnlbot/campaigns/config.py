@@ -29,7 +29,14 @@ TRANSPORTS = ("console", "telegram", "matrix")
 
 
 class ConfigError(ValueError):
-    pass
+    """A refused value. `str()` is the reason in English (logs, tests); `key` (under
+    `campaign.error.` in locales/) and `values` let the command line say it in the
+    operator's language."""
+
+    def __init__(self, reason: str, key: str = "", **values: object):
+        super().__init__(reason)
+        self.key = key
+        self.values = values
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +67,13 @@ def _time(raw: Any, where: str) -> time:
         hours, minutes = str(raw).split(":")
         return time(int(hours), int(minutes))
     except (ValueError, TypeError):
-        raise ConfigError(f"{where}: expected HH:MM, got {raw!r}") from None
+        raise ConfigError(f"{where}: expected HH:MM, got {raw!r}", "not_a_time", where=where, raw=raw) from None
 
 
 def _int(raw: Any, where: str, low: int, high: int) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
-        raise ConfigError(f"{where}: expected a whole number between {low} and {high}, got {raw!r}")
+        raise ConfigError(f"{where}: expected a whole number between {low} and {high}, got {raw!r}",
+                          "not_in_range", where=where, low=low, high=high, raw=raw)
     return raw
 
 
@@ -74,7 +82,8 @@ def quiet_hours(raw: Mapping[str, Any] | None) -> QuietHours:
     default = QuietHours()
     days = raw.get("days", [DAYS[d] for d in default.days])
     if not isinstance(days, list) or any(d not in DAYS for d in days):
-        raise ConfigError(f"reminders.quiet.days: expected names among {', '.join(DAYS)}")
+        raise ConfigError(f"reminders.quiet.days: expected names among {', '.join(DAYS)}", "quiet_days",
+                          days=", ".join(DAYS))
     return QuietHours(start=_time(raw.get("start", "20:00"), "reminders.quiet.start"),
                       end=_time(raw.get("end", "08:00"), "reminders.quiet.end"),
                       days=tuple(sorted(DAYS.index(d) for d in days)))
@@ -92,17 +101,17 @@ def offset(raw: Any, where: str = "reminders.before_days") -> tuple[str, int]:
     elif isinstance(raw, str):
         text = raw.strip().lower()
     else:
-        raise ConfigError(f"{where}: {raw!r} is not an offset: {OFFSET_HELP}")
+        raise ConfigError(f"{where}: {raw!r} is not an offset: {OFFSET_HELP}", "not_an_offset", where=where, raw=raw)
     if text.isdigit():
         days, hours = int(text), 0
     else:
         found = OFFSET.fullmatch(text)
         if not text or found is None or not any(found.groups()):
-            raise ConfigError(f"{where}: {raw!r} is not an offset: {OFFSET_HELP}")
+            raise ConfigError(f"{where}: {raw!r} is not an offset: {OFFSET_HELP}", "not_an_offset", where=where, raw=raw)
         days, hours = int(found.group(1) or 0), int(found.group(2) or 0)
     total = days * 24 + hours
     if not 1 <= total <= 365 * 24:
-        raise ConfigError(f"{where}: {raw!r} is out of range: {OFFSET_HELP}")
+        raise ConfigError(f"{where}: {raw!r} is out of range: {OFFSET_HELP}", "offset_range", where=where, raw=raw)
     return ("h", total) if hours else ("d", days)
 
 
@@ -120,7 +129,7 @@ def reminder_plan(raw: Mapping[str, Any] | None) -> ReminderPlan:
     raw = raw or {}
     before = raw.get("before_days", [14, 7, 2, 1])
     if not isinstance(before, list):
-        raise ConfigError("reminders.before_days: expected a list of offsets: " + OFFSET_HELP)
+        raise ConfigError("reminders.before_days: expected a list of offsets: " + OFFSET_HELP, "offset_list")
     parsed = [offset(d) for d in before]
     return ReminderPlan(
         before_days=tuple(n for kind, n in parsed if kind == "d"),
@@ -134,12 +143,13 @@ def destinations(raw: Any) -> tuple[Destination, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise ConfigError("jury: expected a list of {transport, chat_id}")
+        raise ConfigError("jury: expected a list of {transport, chat_id}", "jury_list")
     out = []
     for index, item in enumerate(raw):
         if not isinstance(item, Mapping) or item.get("transport") not in TRANSPORTS \
                 or not str(item.get("chat_id", "")).strip():
-            raise ConfigError(f"jury[{index}]: expected transport ({', '.join(TRANSPORTS)}) and chat_id")
+            raise ConfigError(f"jury[{index}]: expected transport ({', '.join(TRANSPORTS)}) and chat_id", "jury_item",
+                              where=f"jury[{index}]", transports=", ".join(TRANSPORTS))
         out.append(Destination(str(item["transport"]), str(item["chat_id"]).strip(),
                                str(item.get("locale", "fr"))))
     return tuple(out)
