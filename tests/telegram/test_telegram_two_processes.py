@@ -8,45 +8,24 @@ other takes over within seconds. Both logs stay short and hold no traceback.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
 
-from tnlbot.store import Store
 from tnlbot.store import tables as T
 
-from ..conftest import fresh_pg_database
+from .processes import migrated_pg_database, start, until
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def database():
-    with fresh_pg_database("tnlbot_pollers") as url:
-        Store(url).close()                              # schema ready before the processes start
+    with migrated_pg_database("tnlbot_pollers") as url:
         yield url
 
 
-async def start(fake, url: str, config: Path, log: Path) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TNLBOT_DATABASE_URL": url,
-           "TNLBOT_TELEGRAM_TOKEN": fake.token, "TNLBOT_TELEGRAM_BASE_URL": fake.base_url}
-    with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tnlbot", "--config", str(config), "run", "--transport", "telegram",
-            cwd=str(ROOT), env=env, stdout=out, stderr=out)
-
-
-async def until(condition, seconds: float, logs: list[Path]) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out:\n" + "\n".join(p.read_text()[-2000:] for p in logs))
 
 
 def holder(url: str) -> str:
@@ -75,9 +54,9 @@ async def test_two_processes_one_receiver_and_a_takeover_after_kill_9(fake, data
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
     procs = [await start(fake, database, config, log) for log in logs]
     try:
-        await until(lambda: holder(database), 30, logs)
+        await until(lambda: holder(database), logs)
         pushed = [say(fake, 800, "/start"), say(fake, 801, "/start")]
-        await until(lambda: set(pushed) <= set(fake.confirmed) and answered(fake, (800, 801)), 30, logs)
+        await until(lambda: set(pushed) <= set(fake.confirmed) and answered(fake, (800, 801)), logs)
         await asyncio.sleep(3)                                # both run; only one polls
         assert fake.conflicts == 0
         pid = int(holder(database).rsplit(":", 1)[1])
@@ -85,7 +64,7 @@ async def test_two_processes_one_receiver_and_a_takeover_after_kill_9(fake, data
         victim.send_signal(signal.SIGKILL)
         await victim.wait()
         pushed.append(say(fake, 802, "/start"))
-        await until(lambda: set(pushed) <= set(fake.confirmed) and answered(fake, (802,)), 20, logs)
+        await until(lambda: set(pushed) <= set(fake.confirmed) and answered(fake, (802,)), logs)
         survivor = next(p for p in procs if p is not victim)
         assert holder(database).endswith(f":{survivor.pid}")
         survivor.send_signal(signal.SIGTERM)

@@ -13,21 +13,16 @@ answer it. The second stops cleanly; neither log holds a traceback.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
 
-from tnlbot.store import Store
 from tnlbot.store import tables as T
 
-from ..conftest import fresh_pg_database
+from .processes import migrated_pg_database, start, until
 
-ROOT = Path(__file__).resolve().parents[2]
 ALICE, BRUNO = 910, 911
 NAME_ASKED = "Quel est le nom de votre collectivité"
 pytestmark = pytest.mark.postgres
@@ -35,26 +30,10 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def database():
-    with fresh_pg_database("tnlbot_workers") as url:
-        Store(url).close()                              # schema ready before the processes start
+    with migrated_pg_database("tnlbot_workers") as url:
         yield url
 
 
-async def start(fake, url: str, config: Path, log: Path) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TNLBOT_DATABASE_URL": url,
-           "TNLBOT_TELEGRAM_TOKEN": fake.token, "TNLBOT_TELEGRAM_BASE_URL": fake.base_url}
-    with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tnlbot", "--config", str(config), "run", "--transport", "telegram",
-            cwd=str(ROOT), env=env, stdout=out, stderr=out)
-
-
-async def until(condition, logs: list[Path], seconds: float = 30) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out:\n" + "\n".join(p.read_text()[-2000:] for p in logs if p.exists()))
 
 
 class Database:
