@@ -8,7 +8,6 @@ from functools import lru_cache
 from typing import Any, Callable, Mapping, Union
 
 from sqlalchemy import Connection, Table, select
-from sqlalchemy.dialects import sqlite
 
 from ..core.events import Addressed, Inbound, Option, Outgoing, OutKind
 from ..core.flow import JSON, Flow
@@ -16,6 +15,7 @@ from ..i18n import Catalog, local_time
 from ..store import ConversationRow, Store
 from ..store import tables as T
 from ..store.campaigns import Campaign
+from ..store.database import insert_for
 from .config import Settings, lenient
 
 
@@ -42,8 +42,7 @@ Params = Union[Mapping[str, str], Callable[[str], Mapping[str, str]], None]
 
 def insert_or_skip(conn: Connection, table: Table) -> Any:   # either dialect's Insert
     """INSERT ... ON CONFLICT DO NOTHING for this connection's dialect."""
-    make = _pg_insert() if conn.dialect.name == "postgresql" else sqlite.insert
-    return make(table)
+    return insert_for(conn.dialect.name)(table)
 
 
 CONFIG = "SELECT config FROM campaigns WHERE id = ?"
@@ -198,11 +197,6 @@ class Ctx:
         text = self.catalog(where.locale, key, **dict(values))
         return [Addressed(where.transport, where.chat_id, Outgoing(OutKind.NOTICE, text),
                           where.user_id, dedup, locale=where.locale)]
-
-
-def _pg_insert() -> Any:   # PostgreSQL's dialect (and its drivers) imported only when used
-    from sqlalchemy.dialects.postgresql import insert
-    return insert
 
 
 def responsible_only(ctx: Ctx) -> list[Addressed] | None:

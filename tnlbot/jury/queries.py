@@ -4,15 +4,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Iterable
 
 from sqlalchemy import Connection, delete, insert, select
-from sqlalchemy.dialects import sqlite
 
 from ..core.flow import JSON
 from ..store import jury_tables as J
 from ..store import tables as T
 from ..store.campaigns import Campaign, campaign_by_slug, list_campaigns
+from ..store.database import insert_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,8 +210,7 @@ def save_assessment(conn: Connection, candidature_id: int, volet: str, assessor:
     a = J.assessments
     values = dict(assessor_name=name[:200], grade=grade, mention=mention, comment=comment,
                   version=version, updated_at=now)
-    dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else _pg_insert()
-    stmt = dialect_insert(a).values(candidature_id=candidature_id, volet=volet, assessor=assessor, **values)
+    stmt = insert_for(conn.dialect.name)(a).values(candidature_id=candidature_id, volet=volet, assessor=assessor, **values)
     conn.execute(stmt.on_conflict_do_update(
         index_elements=[a.c.candidature_id, a.c.volet, a.c.assessor], set_=values))
 
@@ -224,8 +223,3 @@ def assessments(conn: Connection, campaign_id: int, candidature_id: int | None =
         query = query.where(a.c.candidature_id == candidature_id)
     return [Assessment(r.candidature_id, r.volet, r.assessor, r.assessor_name, r.grade, r.mention,
                        r.comment, r.version, r.updated_at) for r in conn.execute(query)]
-
-
-def _pg_insert() -> Any:   # PostgreSQL's dialect (and its drivers) imported only when used
-    from sqlalchemy.dialects.postgresql import insert
-    return insert

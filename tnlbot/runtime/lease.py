@@ -21,22 +21,16 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects import sqlite
 
 from ..store import Store
 from ..store import tables as T
+from ..store.database import insert_for
 from ..store.outbox import process_name
 from .clock import Clock
 
 log = logging.getLogger(__name__)
-
-
-def _pg_insert() -> Any:   # PostgreSQL's dialect (and its drivers) imported only when used
-    from sqlalchemy.dialects.postgresql import insert
-    return insert
 
 
 def holder_name() -> str:
@@ -91,8 +85,7 @@ class Lease:
                         leases.c.name == self.name, leases.c.holder == current)
                         .values(holder=self.holder, expires_at=until)).rowcount
             if not renewed and current is None:          # the first holder ever
-                insert = sqlite.insert if conn.dialect.name == "sqlite" else _pg_insert()
-                renewed = int(conn.execute(insert(leases).values(
+                renewed = int(conn.execute(insert_for(conn.dialect.name)(leases).values(
                     name=self.name, holder=self.holder, expires_at=until)
                     .on_conflict_do_nothing().returning(leases.c.name)).first() is not None)
         self.held = renewed == 1

@@ -17,11 +17,11 @@ from datetime import datetime
 import filetype
 from sqlalchemy import (Column, Connection, Integer, LargeBinary, String, Table, delete, exists, literal, not_,
                         or_, select)
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..core.events import FileRef
 from . import flow_tables as F
 from . import tables as T
+from .database import insert_for
 from .tables import UTC, metadata
 
 PREFIX = "sha256:"
@@ -70,11 +70,7 @@ def keep(conn: Connection, data: bytes, now: datetime) -> str:
     file = describe(data, "")
     row = dict(sha256=file.ref[len(PREFIX):], size=file.size, mime=file.mime, kind=file.sniffed,
                content=data, stored_at=now)
-    if conn.dialect.name == "sqlite":
-        insert = sqlite_insert
-    else:   # PostgreSQL's dialect (and its drivers) imported only when used
-        from sqlalchemy.dialects.postgresql import insert
-    conn.execute(insert(attachments).values(**row).on_conflict_do_nothing(index_elements=["sha256"]))
+    conn.execute(insert_for(conn.dialect.name)(attachments).values(**row).on_conflict_do_nothing(index_elements=["sha256"]))
     return file.ref
 
 

@@ -51,7 +51,7 @@ class Database:
             self._sqlite_setup()
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
-        self._insert = sqlite.insert if self.is_sqlite else _pg_insert()
+        self._insert = insert_for("sqlite" if self.is_sqlite else "postgresql")
         self.hot = H.Hot(self.is_sqlite)
         if not self.is_sqlite:
             hot = self.hot
@@ -182,6 +182,10 @@ class Database:
 
 
 
-def _pg_insert() -> Any:  # PostgreSQL's dialect (and its drivers) only when used
+def insert_for(dialect: str) -> Any:   # either dialect's `insert` (ON CONFLICT, RETURNING)
+    """The INSERT constructor of a dialect ("sqlite" or "postgresql"). PostgreSQL's dialect
+    (and its drivers) is imported only when used: a SQLite process never loads it."""
+    if dialect == "sqlite":
+        return sqlite.insert
     from sqlalchemy.dialects.postgresql import insert
     return insert
