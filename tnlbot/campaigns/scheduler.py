@@ -96,10 +96,7 @@ class Scheduler:
     async def tick_once(self) -> TickReport | None:
         """One tick where the bot runs: wake the relay, tell the observers (metrics, health)."""
         try:
-            if self.store.is_sqlite:
-                report = self.tick()
-            else:
-                report = await asyncio.to_thread(self.tick)
+            report = await self.store.off_loop(self.tick)
         except Exception:  # logged; the next tick starts from the database again
             log.exception("scheduler tick failed")
             return None

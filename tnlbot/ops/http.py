@@ -8,16 +8,10 @@ PostgreSQL, in the event loop on SQLite (as the dispatcher does).
 """
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import TypeVar
-
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
 from .monitor import Monitor
-
-T = TypeVar("T")
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -34,18 +28,13 @@ class Endpoint:
         self.runner: web.AppRunner | None = None
         self.port = 0
 
-    async def _run(self, work: Callable[[], T]) -> T:
-        if self.monitor.store.is_sqlite:
-            return work()
-        return await asyncio.to_thread(work)
-
     async def healthz(self, request: web.Request) -> web.Response:
-        report = await self._run(self.monitor.health)
+        report = await self.monitor.store.off_loop(self.monitor.health)
         return web.json_response(report.to_json(), status=200 if report.ok else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        body = await self._run(lambda: encoder(self.monitor.registry))
+        body = await self.monitor.store.off_loop(encoder, self.monitor.registry)
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def start(self, host: str, port: int) -> int:

@@ -153,10 +153,7 @@ class Dispatcher:
             lock = self._locks[key] = asyncio.Lock()
         async with lock:
             started = time.perf_counter()
-            if self.store.is_sqlite:
-                handled = self.handle(inbound, step)
-            else:
-                handled = await asyncio.to_thread(self.handle, inbound, step)
+            handled = await self.store.off_loop(self.handle, inbound, step)
             for observe in self.observers:
                 observe(inbound, handled, time.perf_counter() - started)
             return handled
@@ -187,8 +184,7 @@ class Dispatcher:
             started = time.perf_counter()
             chosen = [inbounds[i] for i in batch]
             chosen_steps = [steps[i] for i in batch] if steps else []
-            done = (self.handle_batch(chosen, then, chosen_steps) if self.store.is_sqlite
-                    else await asyncio.to_thread(self.handle_batch, chosen, then, chosen_steps))
+            done = await self.store.off_loop(self.handle_batch, chosen, then, chosen_steps)
             seconds = (time.perf_counter() - started) / max(1, len(chosen))
         for index, result in zip(batch, done):
             results[index] = result

@@ -15,7 +15,6 @@ How this file works:
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -102,7 +101,7 @@ class Lease:
         """`acquire` from async code (in a thread on PostgreSQL, like the dispatcher); a failing
         database counts as not holding (the role is never held blindly)."""
         try:
-            held = self.acquire() if self.store.is_sqlite else await asyncio.to_thread(self.acquire)
+            held = await self.store.off_loop(self.acquire)
         except Exception as exc:  # noqa: BLE001 - the database is away: stand by, try again
             log.warning("lease %s: could not be renewed (%s)", self.name, exc.__class__.__name__)
             self.held, self.failed = False, True

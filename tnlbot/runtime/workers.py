@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, TypeVar
+from typing import Iterable
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import DBAPIError
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 PREFIX = "worker:"
 TTL = 30.0            # seconds a worker counts as alive after its last renewal
 SWEEP_EVERY = 30.0    # seconds between two looks for the rows of dead workers
-Result = TypeVar("Result")
 
 
 @dataclass
@@ -57,7 +56,7 @@ class Workers:
         """Before this process claims anything: recover what dead processes left (and rows
         claimed before 0015, or under this process's name by an earlier one), then say this
         process is alive. Returns how many rows were recovered."""
-        recovered = await self._off_loop(lambda: self.sweep(start=True))
+        recovered = await self.relay.store.off_loop(self.sweep, True)
         await self.lease.hold()
         return recovered
 
@@ -77,7 +76,7 @@ class Workers:
             if since >= self.sweep_every:
                 since = 0.0
                 try:
-                    if await self._off_loop(self.sweep):
+                    if await self.relay.store.off_loop(self.sweep):
                         self.relay.wake.set()     # what went back to pending leaves now
                 except DBAPIError as exc:     # the database is away: the next sweep tries again
                     log.warning("could not look for the messages of stopped processes (%s)",
@@ -128,10 +127,3 @@ class Workers:
         with self.relay.store.begin() as conn:
             conn.execute(delete(leases).where(leases.c.name.startswith(PREFIX), or_(
                 leases.c.expires_at <= self.clock.now(), leases.c.name.in_(names))))
-
-    async def _off_loop(self, work: Callable[[], Result]) -> Result:
-        """Run blocking store work, in a thread on PostgreSQL (like the dispatcher)."""
-        if self.relay.store.is_sqlite:
-            return work()
-        return await asyncio.to_thread(work)
-

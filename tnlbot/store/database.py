@@ -7,10 +7,11 @@ Values are JSON text (jsontext.py); instants are UTC (instants.py).
 """
 from __future__ import annotations
 
+import asyncio
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import Connection, create_engine, event, make_url
 from sqlalchemy.dialects import sqlite
@@ -19,6 +20,7 @@ from . import hotpath as H
 from .files import private_sqlite
 
 
+Result = TypeVar("Result")
 START_LOCK = 7364   # advisory lock: one process at a time migrates or opens the first campaign
 
 
@@ -173,6 +175,14 @@ class Database:
         staged = self._staged.get(conn)
         if staged is not None:
             del staged[mark:]
+
+    async def off_loop(self, work: Callable[..., Result], *args: Any) -> Result:
+        """Blocking store work from async code. SQLite: run here, on the event loop's thread
+        (its connection is this thread's, and one writer at a time is SQLite's rule anyway);
+        PostgreSQL: in a thread, so the loop keeps receiving and sending meanwhile."""
+        if self.is_sqlite:
+            return work(*args)
+        return await asyncio.to_thread(work, *args)
 
     def close(self) -> None:
         for conn in self._held:
