@@ -145,8 +145,7 @@ def _config_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list
 
 
 def _plan_text(plan: ReminderPlan) -> str:
-    offsets = [f"{d}d" for d in sorted(plan.before_days, reverse=True)]
-    offsets += [f"{h}h" for h in sorted(plan.before_hours, reverse=True)]
+    offsets = [f"{n}{unit}" for unit, n in plan.offsets()]
     return (f"{','.join(offsets) or 'none'} before closing, inactivity {plan.inactivity_days} days, "
             f"at most {plan.max_per_person}")
 

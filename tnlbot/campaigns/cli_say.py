@@ -50,10 +50,13 @@ def none(say: Say, items: Iterable[str], sep: str = ", ") -> str:
     return sep.join(items) or say("campaign.show.none")
 
 
-def offsets(say: Say, plan: ReminderPlan) -> str:
-    """"14 days, 7 days, 12 hours": the reminders before closing."""
-    return none(say, [say("campaign.show.days", n=d) for d in sorted(plan.before_days, reverse=True)]
-                + [say("campaign.show.hours", n=h) for h in sorted(plan.before_hours, reverse=True)])
+LONG = {"d": "campaign.show.days", "h": "campaign.show.hours"}          # "14 days, 12 hours"
+SHORT = {"d": "campaign.change.days", "h": "campaign.change.hours"}     # "14d,12h"
+
+
+def offsets(say: Say, plan: ReminderPlan, words: dict[str, str] = LONG, sep: str = ", ") -> str:
+    """The reminders before closing, each said with its unit's key in `words`."""
+    return none(say, [say(words[unit], n=n) for unit, n in plan.offsets()], sep)
 
 
 def jury(say: Say, destinations: Iterable[Destination]) -> str:
@@ -71,9 +74,7 @@ def value(say: Say, value: Any) -> str:
         case datetime():
             return say.value(value)
         case ReminderPlan():
-            short = [say("campaign.change.days", n=d) for d in sorted(value.before_days, reverse=True)]
-            short += [say("campaign.change.hours", n=h) for h in sorted(value.before_hours, reverse=True)]
-            return say("campaign.change.reminders", offsets=none(say, short, ","),
+            return say("campaign.change.reminders", offsets=offsets(say, value, SHORT, ","),
                        idle=say("campaign.show.days", n=value.inactivity_days), max=value.max_per_person)
         case bool():
             return say("campaign.change.yes" if value else "campaign.change.no")
@@ -101,6 +102,7 @@ def logged(say: Say, when: str, zone: str, name: str, by: str, fields: list[dict
     """One entry of the changes log (`when`: its local time): each field and value read back from
     the log (a value that does not read back is shown as it was logged)."""
     changes = [reread(f, zone) for f in fields if f["field"] != "previous closing"]
-    said = say("campaign.show.change_sep").join(say("campaign.show.change_field", field=field(say, c.field), before=value(say, c.before),
-                         after=value(say, c.after)) for c in changes)
+    said = say("campaign.show.change_sep").join(
+        say("campaign.show.change_field", field=field(say, c.field), before=value(say, c.before),
+            after=value(say, c.after)) for c in changes)
     return say("campaign.show.change", when=when, command=command(say, name), by=by or "?", fields=said)

@@ -59,6 +59,11 @@ class ReminderPlan:
     max_per_person: int = 6
     quiet: QuietHours = QuietHours()
 
+    def offsets(self) -> list[tuple[str, int]]:
+        """The reminders before closing, earliest first, days then hours: ("d", 14) ... ("h", 12)."""
+        return ([("d", n) for n in sorted(self.before_days, reverse=True)]
+                + [("h", n) for n in sorted(self.before_hours, reverse=True)])
+
 
 @dataclass(frozen=True, slots=True)
 class CampaignClock:
