@@ -32,11 +32,6 @@ from .clock import Clock
 log = logging.getLogger(__name__)
 
 
-def holder_name() -> str:
-    """This process, as operators read it in the logs (and in `outbox.claimed_by`): host:pid."""
-    return process_name()
-
-
 def gone(holder: str) -> bool:
     """Whether `holder` was a process of this host that no longer runs."""
     host, _, pid = holder.rpartition(":")
@@ -57,7 +52,7 @@ class Lease:
     name: str
     clock: Clock
     ttl: float = 15.0                      # seconds a holder keeps the role without renewing
-    holder: str = field(default_factory=holder_name)
+    holder: str = field(default_factory=process_name)   # host:pid, as in the logs
     held: bool = False
     failed: bool = False                   # the last attempt could not reach the database
     standing_by: bool = False

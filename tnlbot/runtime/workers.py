@@ -31,7 +31,8 @@ from sqlalchemy.exc import DBAPIError
 
 from ..store import tables as T
 from .clock import Clock
-from .lease import Lease, gone, holder_name
+from ..store.outbox import process_name
+from .lease import Lease, gone
 from .relay import Relay
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class Workers:
     clock: Clock
     ttl: float = TTL
     sweep_every: float = SWEEP_EVERY
-    name: str = field(default_factory=holder_name)
+    name: str = field(default_factory=process_name)
     lease: Lease = field(init=False)
 
     def __post_init__(self) -> None:
