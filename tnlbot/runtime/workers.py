@@ -30,8 +30,8 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import DBAPIError
 
 from ..store import tables as T
-from .clock import Clock
 from ..store.outbox import process_name
+from .clock import Clock
 from .lease import Lease, gone
 from .relay import Relay
 
