@@ -86,7 +86,9 @@ async def test_a_live_workers_question_is_left_to_it_and_a_dead_ones_is_taken_ov
 
         fake.stall_next("sendMessage", 60)                # Alice's question is on the wire...
         say(fake, ALICE, "/start")
-        await until(lambda: any(status == "sending" for status, _ in db.rows(ALICE)), logs)
+        # on the wire: the greeting and the question go as one message, both rows claimed
+        # first (frozen between its two claims, the question would be anybody's to send)
+        await until(lambda: sent_to(fake, ALICE), logs)
         first.send_signal(signal.SIGSTOP)                 # ...and its worker is frozen there
         claims = db.rows(ALICE)
         assert ("sending", name(first)) in claims
